@@ -1,0 +1,39 @@
+# Two commands do everything: `make demo` and `make test`. Each creates the virtual
+# environment when missing and installs the core, every plugin under plugins/ and the
+# example third-party plugin, all editable.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.calcdet-installed
+PLUGINS := $(sort $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/*/pyproject.toml)))
+EXAMPLES := $(sort $(patsubst %/pyproject.toml,%,$(wildcard examples/*/pyproject.toml)))
+DEMO_DIR ?= demo
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint install clean
+
+install: $(STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# torch is installed on its own first so that pip resolves one build for every plugin.
+$(STAMP): $(BIN)/python pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS) $(EXAMPLES))
+	$(BIN)/pip install --quiet "torch>=2.2" "torchvision>=0.17"
+	$(BIN)/pip install --quiet -e ".[test]" $(addprefix -e ,$(PLUGINS) $(EXAMPLES))
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+demo: $(STAMP)
+	$(BIN)/python -m calcdet_core.demo --out $(DEMO_DIR)
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR)

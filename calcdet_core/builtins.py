@@ -1,0 +1,15 @@
+"""calcdet's own components, registered through the same hooks as any plugin."""
+
+from __future__ import annotations
+
+from calcdet_core.hookspecs import hookimpl
+
+
+@hookimpl
+def calcdet_register_datasets() -> list[type]:
+    return []
+
+
+@hookimpl
+def calcdet_register_evaluators() -> list[type]:
+    return []

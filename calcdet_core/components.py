@@ -1,0 +1,183 @@
+"""Base classes for the six kinds of component.
+
+A component class has a unique ``name``, a one-line ``description`` and a pydantic
+``Config`` whose fields are its parameters (defaults are the study's values). The
+constructor only stores the validated config; learning happens in ``fit``, and
+learned state goes to disk through ``save``/``load`` in safe formats only
+(skops for scikit-learn, safetensors or JSON for arrays; never pickle).
+
+Image arguments are 2-D float32 arrays in [0, 1] on the *working grid* (breast
+cropped, flipped to the left); returned coordinates are in that same grid and
+the engine maps them to the stored grid.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from calcdet_core.data import Annotation, Candidates, Dataset, Detections, ImageResult
+
+KINDS = ("datasets", "proposers", "features", "classifiers", "detectors", "evaluators")
+"""Component kinds, in the order a pipeline uses them (also the hook name suffixes)."""
+
+
+class ComponentConfig(BaseModel):
+    """Base of every component's ``Config``: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Component(ABC):
+    """What every component shares: identity, description and a validated config."""
+
+    kind: ClassVar[str]
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    Config: ClassVar[type[ComponentConfig]] = ComponentConfig
+
+    def __init__(self, config: ComponentConfig | None = None, **params: Any) -> None:
+        if config is not None and params:
+            raise TypeError(f"{type(self).__name__}: pass either a config or keyword parameters, not both")
+        self.config = config if config is not None else self.Config(**params)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.config!r})"
+
+    # Learned state. Components that learn nothing keep these defaults.
+    trainable: ClassVar[bool] = False
+
+    def save(self, directory: Path) -> list[Path]:
+        """Write learned state into ``directory``; return the files written."""
+        return []
+
+    def load(self, directory: Path) -> None:  # noqa: B027 - components that learn nothing load nothing
+        """Restore learned state written by :meth:`save` into ``directory``."""
+
+
+class DatasetAdapter(Component):
+    """Reads a dataset root into :class:`~calcdet_core.data.Dataset` records."""
+
+    kind = "datasets"
+
+    @abstractmethod
+    def load(self, root: Path) -> Dataset:
+        """Index ``root``: every usable image as a record, everything else in ``skipped``."""
+
+
+class Proposer(Component):
+    """Proposes MC candidates on a whole image."""
+
+    kind = "proposers"
+
+    @abstractmethod
+    def propose(self, image: np.ndarray, mask: np.ndarray | None = None) -> Candidates:
+        """Candidates (x, y, radius, score) inside ``mask`` (breast region; ``None`` = all)."""
+
+
+class FeatureExtractor(Component):
+    """Computes a named feature vector for every candidate, from the image around it.
+
+    A supervised extractor (``trainable = True``) implements :meth:`fit` on patches
+    (e.g. Haar-like feature selection) and persists its choice with ``save``/``load``.
+    """
+
+    kind = "features"
+
+    @property
+    def patch_size(self) -> int:
+        """Side of the square patch centred on each candidate."""
+        return int(getattr(self.config, "patch_size", 14))
+
+    @abstractmethod
+    def feature_names(self) -> list[str]:
+        """Stable, documented names, one per output column."""
+
+    @abstractmethod
+    def extract(self, image: np.ndarray, candidates: Candidates) -> np.ndarray:
+        """(N, F) float64 finite features for the N candidates, in ``feature_names`` order."""
+
+    def fit(self, patches: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> FeatureExtractor:
+        """Learn from (N, P, P) training patches with 0/1 labels and case ids (supervised only)."""
+        return self
+
+
+class Classifier(Component):
+    """Scores candidate feature vectors; higher means more likely an MC."""
+
+    kind = "classifiers"
+    trainable = True
+
+    @abstractmethod
+    def fit(
+        self,
+        features: np.ndarray,
+        labels: np.ndarray,
+        groups: np.ndarray,
+        validation: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> Classifier:
+        """Train on (N, F) features with 0/1 labels; ``groups`` are case ids for grouped CV."""
+
+    @abstractmethod
+    def score(self, features: np.ndarray) -> np.ndarray:
+        """(N,) float64 scores that rank candidates (ties allowed)."""
+
+
+class Detector(Component):
+    """End-to-end detector: replaces proposer, features and classifier in a pipeline."""
+
+    kind = "detectors"
+    trainable = True
+
+    @abstractmethod
+    def fit(
+        self,
+        train: Sequence[tuple[np.ndarray, Annotation]],
+        validation: Sequence[tuple[np.ndarray, Annotation]] = (),
+    ) -> Detector:
+        """Train on (working-grid image, working-grid annotation) pairs."""
+
+    @abstractmethod
+    def detect(self, image: np.ndarray, mask: np.ndarray | None = None) -> Detections:
+        """Scored detections in the grid of ``image``."""
+
+
+class Evaluator(Component):
+    """Turns detections and the truth into metrics (and report files)."""
+
+    kind = "evaluators"
+
+    @abstractmethod
+    def evaluate(self, results: Sequence[ImageResult]) -> dict[str, Any]:
+        """JSON-ready metrics over per-image results (detections and truth in the stored grid)."""
+
+    def write_report(self, metrics: dict[str, Any], results: Sequence[ImageResult], out_dir: Path) -> list[Path]:
+        """Write files (CSV, plots, HTML) for ``metrics`` into ``out_dir``; return them."""
+        return []
+
+
+BASE_CLASSES: dict[str, type[Component]] = {
+    "datasets": DatasetAdapter,
+    "proposers": Proposer,
+    "features": FeatureExtractor,
+    "classifiers": Classifier,
+    "detectors": Detector,
+    "evaluators": Evaluator,
+}
+
+
+def validate_finite_features(features: np.ndarray, n: int, names: Sequence[str], who: str) -> np.ndarray:
+    """Check an extractor's output shape and finiteness, naming the culprit."""
+    arr = np.asarray(features, dtype=np.float64)
+    if arr.shape != (n, len(names)):
+        raise ValueError(f"feature extractor {who!r} returned shape {arr.shape}, expected {(n, len(names))}")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        cols = sorted({names[j] for j in np.nonzero(bad)[1]})
+        raise ValueError(f"feature extractor {who!r} returned non-finite values in {', '.join(cols[:5])}")
+    return arr

@@ -1,0 +1,270 @@
+"""The data model shared by every component: images, annotations, candidates.
+
+Numbers stay numpy arrays; metadata is typed. Coordinates are pixels with
+x = column, y = row, origin at the top-left pixel centre.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+MC_MAX_DIAMETER_MM = 1.0
+"""Calcifications wider than this are benign-looking: ignore regions, not targets."""
+
+
+@dataclass(frozen=True)
+class GridTransform:
+    """Maps points between the stored image grid and the working grid.
+
+    The working grid is the stored grid cropped to ``(x0, y0, width, height)`` and
+    then, if ``flipped``, mirrored left-right. Both directions are exact, so every
+    coordinate that leaves the toolkit is in the stored grid.
+    """
+
+    x0: int = 0
+    y0: int = 0
+    width: int | None = None
+    height: int | None = None
+    flipped: bool = False
+
+    def _check_width(self) -> int:
+        if self.flipped and self.width is None:
+            raise ValueError("a flipped GridTransform needs the working width")
+        return self.width or 0
+
+    def to_working(self, xy: np.ndarray) -> np.ndarray:
+        """Stored-grid points (N, 2) to working-grid points."""
+        out = np.asarray(xy, dtype=np.float64).reshape(-1, 2).copy()
+        out[:, 0] -= self.x0
+        out[:, 1] -= self.y0
+        if self.flipped:
+            out[:, 0] = self._check_width() - 1 - out[:, 0]
+        return out
+
+    def to_stored(self, xy: np.ndarray) -> np.ndarray:
+        """Working-grid points (N, 2) to stored-grid points."""
+        out = np.asarray(xy, dtype=np.float64).reshape(-1, 2).copy()
+        if self.flipped:
+            out[:, 0] = self._check_width() - 1 - out[:, 0]
+        out[:, 0] += self.x0
+        out[:, 1] += self.y0
+        return out
+
+
+@dataclass(frozen=True)
+class Target:
+    """One annotated microcalcification.
+
+    ``contour`` is an (K, 2) closed polygon of x, y points, or ``None`` for a
+    point annotation (then the target is the pixel at ``x, y``).
+    """
+
+    x: float
+    y: float
+    diameter: float = 1.0
+    contour: np.ndarray | None = None
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class IgnoreRegion:
+    """An area where detections count as neither TP nor FP (cluster outline, large calcification)."""
+
+    contour: np.ndarray
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """The truth for one image. An image with no target is *normal* for the FROC."""
+
+    targets: tuple[Target, ...] = ()
+    ignore: tuple[IgnoreRegion, ...] = ()
+
+    @property
+    def is_normal(self) -> bool:
+        return len(self.targets) == 0
+
+    def transformed(self, to_grid: Callable[[np.ndarray], np.ndarray]) -> Annotation:
+        """The same annotation with every point mapped by ``to_grid`` ((N, 2) -> (N, 2))."""
+
+        def move_target(t: Target) -> Target:
+            (x, y), = to_grid(np.array([[t.x, t.y]]))
+            contour = None if t.contour is None else to_grid(t.contour)
+            return replace(t, x=float(x), y=float(y), contour=contour)
+
+        return Annotation(
+            targets=tuple(move_target(t) for t in self.targets),
+            ignore=tuple(replace(r, contour=to_grid(r.contour)) for r in self.ignore),
+        )
+
+
+@dataclass
+class Mammogram:
+    """One image and what is known about it.
+
+    ``pixels`` is 2-D. As read from disk it keeps the stored dtype (e.g. uint16 with
+    14 bits used) and ``transform`` is the identity; after preprocessing it is
+    float32 in [0, 1] on the working grid and ``transform`` maps back.
+    """
+
+    pixels: np.ndarray
+    image_id: str
+    spacing_mm: tuple[float, float] | None = None
+    laterality: str | None = None
+    view: str | None = None
+    patient_id: str | None = None
+    mask: np.ndarray | None = None
+    transform: GridTransform = field(default_factory=GridTransform)
+    source: Path | None = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.pixels.shape  # type: ignore[return-value]
+
+
+@dataclass
+class ImageRecord:
+    """One image of a dataset: where it is, who it belongs to, and its truth.
+
+    ``load`` reads the pixels only when called, so a dataset of thousands of
+    images costs nothing until a component needs one.
+    """
+
+    image_id: str
+    patient_id: str
+    path: Path
+    annotation: Annotation
+    load: Callable[[], Mammogram]
+    laterality: str | None = None
+    view: str | None = None
+    metadata: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def is_normal(self) -> bool:
+        return self.annotation.is_normal
+
+
+@dataclass(frozen=True)
+class SkippedItem:
+    """Something a dataset adapter could not use, and why (nothing is dropped silently)."""
+
+    path: str
+    reason: str
+
+
+SPLIT_NAMES = ("train", "validation", "test")
+DEFAULT_SPLIT_FRACTIONS = (0.33, 0.17, 0.50)
+
+
+@dataclass
+class Dataset:
+    """What an adapter returns: the usable images and everything it skipped."""
+
+    name: str
+    root: Path
+    records: list[ImageRecord]
+    skipped: list[SkippedItem] = field(default_factory=list)
+
+    def split(
+        self, seed: int = 0, fractions: Sequence[float] = DEFAULT_SPLIT_FRACTIONS
+    ) -> dict[str, list[ImageRecord]]:
+        """Patient-disjoint train/validation/test split, stratified by MC-positive patients."""
+        from calcdet_core.splits import patient_split
+
+        return patient_split(self.records, seed=seed, fractions=fractions)
+
+    def select(self, split: str, seed: int = 0) -> list[ImageRecord]:
+        """Records of one split, or all of them for ``split="all"``."""
+        if split == "all":
+            return list(self.records)
+        if split not in SPLIT_NAMES:
+            raise ValueError(f"unknown split {split!r}; choose one of all, {', '.join(SPLIT_NAMES)}")
+        return self.split(seed)[split]
+
+
+def _as_column(values: np.ndarray | Sequence[float], n: int, what: str) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.float64).reshape(-1)
+    if arr.shape != (n,):
+        raise ValueError(f"{what} must have {n} values, got shape {arr.shape}")
+    return arr
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Blobs found in one image: ``xyr`` is (N, 3) float64 of x, y, radius; ``score`` is (N,).
+
+    A higher score means more MC-like. Coordinates are in the grid of the image the
+    component was given; the engine maps them to the stored grid.
+    """
+
+    xyr: np.ndarray
+    score: np.ndarray
+    image_id: str = ""
+
+    def __post_init__(self) -> None:
+        xyr = np.asarray(self.xyr, dtype=np.float64).reshape(-1, 3)
+        object.__setattr__(self, "xyr", xyr)
+        object.__setattr__(self, "score", _as_column(self.score, len(xyr), "score"))
+
+    @classmethod
+    def empty(cls, image_id: str = "") -> Candidates:
+        return cls(np.zeros((0, 3)), np.zeros(0), image_id)
+
+    @classmethod
+    def from_columns(
+        cls, x: Sequence[float], y: Sequence[float], radius: Sequence[float], score: Sequence[float],
+        image_id: str = "",
+    ) -> Candidates:
+        n = len(np.asarray(x).reshape(-1))
+        cols = [_as_column(v, n, name) for v, name in ((x, "x"), (y, "y"), (radius, "radius"))]
+        return cls(np.stack(cols, axis=1), _as_column(score, n, "score"), image_id)
+
+    def __len__(self) -> int:
+        return len(self.xyr)
+
+    @property
+    def x(self) -> np.ndarray:
+        return self.xyr[:, 0]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.xyr[:, 1]
+
+    @property
+    def radius(self) -> np.ndarray:
+        return self.xyr[:, 2]
+
+    def subset(self, index: np.ndarray) -> Candidates:
+        return type(self)(self.xyr[index], self.score[index], self.image_id)
+
+    def with_scores(self, score: np.ndarray) -> Candidates:
+        return type(self)(self.xyr, score, self.image_id)
+
+    def mapped(self, to_grid: Callable[[np.ndarray], np.ndarray], image_id: str | None = None) -> Candidates:
+        """The same blobs with centres mapped by ``to_grid`` (e.g. ``GridTransform.to_stored``)."""
+        xy = to_grid(self.xyr[:, :2]) if len(self) else self.xyr[:, :2]
+        xyr = np.column_stack([xy, self.xyr[:, 2]])
+        return type(self)(xyr, self.score, self.image_id if image_id is None else image_id)
+
+
+class Detections(Candidates):
+    """Final, scored findings of a pipeline; same layout as :class:`Candidates`."""
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    """What an evaluator scores for one image: detections and truth, both in the stored grid."""
+
+    image_id: str
+    detections: Candidates
+    annotation: Annotation
+    seconds: float = float("nan")
+
+    @property
+    def is_normal(self) -> bool:
+        return self.annotation.is_normal

@@ -1,0 +1,91 @@
+"""The hook specifications: the whole contract between calcdet and its plugins.
+
+A plugin is a module named by an entry point in the ``calcdet`` group. It implements
+any subset of these hooks with the :data:`hookimpl` marker. Every ``register_*`` hook
+returns a list of component *classes* (never instances); the host flattens the lists
+of all plugins. calcdet's own built-ins are registered through these same hooks.
+
+Hooks are called once, when the registry is first built (``calcdet`` start-up or
+:func:`calcdet_core.registry.get_registry`). An implementation may accept fewer
+arguments than its spec, so new opt-in arguments never break existing plugins.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    import typer
+
+    from calcdet_core.components import (
+        Classifier,
+        DatasetAdapter,
+        Detector,
+        Evaluator,
+        FeatureExtractor,
+        Proposer,
+    )
+
+PROJECT_NAME = "calcdet"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def calcdet_register_datasets() -> list[type[DatasetAdapter]]:
+    """Return dataset adapter classes (subclasses of :class:`DatasetAdapter`).
+
+    An adapter turns a dataset root on disk into image records with annotations.
+    """
+
+
+@hookspec
+def calcdet_register_proposers() -> list[type[Proposer]]:
+    """Return candidate proposer classes (subclasses of :class:`Proposer`).
+
+    A proposer finds MC-like blobs in a whole preprocessed image.
+    """
+
+
+@hookspec
+def calcdet_register_features() -> list[type[FeatureExtractor]]:
+    """Return feature extractor classes (subclasses of :class:`FeatureExtractor`).
+
+    An extractor computes a fixed, named feature vector for every candidate.
+    """
+
+
+@hookspec
+def calcdet_register_classifiers() -> list[type[Classifier]]:
+    """Return candidate classifier classes (subclasses of :class:`Classifier`).
+
+    A classifier scores feature vectors; higher means more likely an MC.
+    """
+
+
+@hookspec
+def calcdet_register_detectors() -> list[type[Detector]]:
+    """Return end-to-end detector classes (subclasses of :class:`Detector`).
+
+    A detector replaces proposer, features and classifier in a pipeline.
+    """
+
+
+@hookspec
+def calcdet_register_evaluators() -> list[type[Evaluator]]:
+    """Return evaluator classes (subclasses of :class:`Evaluator`).
+
+    An evaluator turns detections and annotations into metrics and report files.
+    """
+
+
+@hookspec
+def calcdet_register_commands(cli: typer.Typer) -> None:
+    """Add sub-commands to the ``calcdet`` command line.
+
+    Called once when the CLI starts, with the root :class:`typer.Typer` application;
+    add commands with ``@cli.command()`` or groups with ``cli.add_typer(...)``.
+    """

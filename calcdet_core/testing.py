@@ -1,0 +1,471 @@
+"""Conformance kit: checks that a component honours its kind's contract.
+
+Use it from a plugin's own tests, in the spirit of scikit-learn's
+``parametrize_with_checks``::
+
+    from calcdet_core.testing import parametrize_with_checks
+    from my_plugin import MyProposer
+
+    @parametrize_with_checks([MyProposer()])
+    def test_conformance(component, check):
+        check(component)
+
+Each check is a small function named ``check_<property>``; ``pytest -k`` runs one.
+A known, justified failure is waived by the author, not by weakening the check::
+
+    @parametrize_with_checks([MyProposer()], expected_failed_checks={"check_proposer_tiny_image": "why"})
+
+Messages state the rule and the evidence. Dataset adapters need a dataset on disk:
+call :func:`check_dataset_adapter` with a root your test prepared.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from pydantic import ValidationError
+
+from calcdet_core.components import (
+    Classifier,
+    Component,
+    DatasetAdapter,
+    Detector,
+    Evaluator,
+    FeatureExtractor,
+    Proposer,
+)
+from calcdet_core.data import Annotation, Candidates, ImageResult, Mammogram, Target
+
+Check = Callable[[Component], None]
+
+
+# --------------------------------------------------------------------------- test images
+
+
+def textured_background(shape: tuple[int, int], seed: int = 0, beta: float = 3.0, level: float = 0.35,
+                        contrast: float = 0.04) -> np.ndarray:
+    """Smooth power-law (1/f^beta) texture in [0, 1], like breast parenchyma at small scale."""
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    fy = np.fft.fftfreq(h)[:, None]
+    fx = np.fft.rfftfreq(w)[None, :]
+    f = np.sqrt(fx**2 + fy**2)
+    f[0, 0] = 1.0
+    spectrum = (rng.normal(size=f.shape) + 1j * rng.normal(size=f.shape)) / f ** (beta / 2)
+    spectrum[0, 0] = 0
+    field = np.fft.irfft2(spectrum, s=shape)
+    field = (field - field.mean()) / (field.std() + 1e-12)
+    return np.clip(level + contrast * field, 0, 1).astype(np.float32)
+
+
+def add_disks(image: np.ndarray, disks: Sequence[tuple[float, float, float, float]]) -> np.ndarray:
+    """Add bright, slightly blurred disks ``(x, y, radius, contrast)`` to a copy of ``image``."""
+    out = image.astype(np.float32).copy()
+    yy, xx = np.mgrid[: image.shape[0], : image.shape[1]]
+    for x, y, r, contrast in disks:
+        d = np.hypot(xx - x, yy - y)
+        out += contrast * np.clip(r + 0.5 - d, 0, 1).astype(np.float32)
+    return np.clip(out, 0, 1)
+
+
+def disk_test_image(size: int = 128, radius: float = 4.0, seed: int = 0) -> tuple[np.ndarray, tuple[float, float]]:
+    """A textured image with one bright disk; returns the image and the disk centre (x, y)."""
+    centre = (size * 0.55, size * 0.45)
+    image = add_disks(textured_background((size, size), seed), [(centre[0], centre[1], radius, 0.35)])
+    return image, centre
+
+
+# --------------------------------------------------------------------------- generic checks
+
+
+def _fresh(component: Component) -> Component:
+    return type(component)(component.config)
+
+
+def check_has_metadata(component: Component) -> None:
+    cls = type(component)
+    assert isinstance(cls.name, str) and cls.name.strip() == cls.name and cls.name, (
+        f"{cls.__qualname__}.name should be a non-empty name without spaces around; found {cls.name!r}")
+    assert cls.description.strip(), f"{cls.__qualname__}.description should say in one line what it does"
+    assert "\n" not in cls.description.strip(), f"{cls.__qualname__}.description should be one line"
+
+
+def check_config_defaults_construct(component: Component) -> None:
+    cls = type(component)
+    try:
+        cls()
+    except Exception as exc:
+        raise AssertionError(f"{cls.__qualname__}() with default parameters should construct; raised {exc!r}") from exc
+
+
+def check_config_fields_documented(component: Component) -> None:
+    missing = [n for n, f in component.Config.model_fields.items() if not (f.description or "").strip()]
+    assert not missing, (
+        f"every Config field should have a description (shown by `calcdet describe`); missing: {missing}")
+
+
+def check_config_yaml_round_trip(component: Component) -> None:
+    dumped = yaml.safe_dump(component.config.model_dump(mode="json"))
+    again = component.Config.model_validate(yaml.safe_load(dumped))
+    assert again == component.config, (
+        f"Config should survive a YAML round trip; {component.config!r} came back as {again!r}")
+
+
+def check_config_rejects_unknown_key(component: Component) -> None:
+    try:
+        component.Config.model_validate({"no_such_parameter_xyz": 1})
+    except ValidationError:
+        return
+    raise AssertionError("Config should reject unknown keys (extra='forbid'), so YAML typos are reported")
+
+
+# --------------------------------------------------------------------------- proposers
+
+
+def _propose(component: Proposer, image: np.ndarray, mask: np.ndarray | None = None) -> Candidates:
+    out = _fresh(component).propose(image, mask)  # type: ignore[attr-defined]
+    assert isinstance(out, Candidates), f"propose() should return Candidates; found {type(out).__name__}"
+    assert out.xyr.dtype == np.float64 and out.xyr.shape[1:] == (3,), f"xyr should be (N, 3) float64; {out.xyr.shape}"
+    assert np.isfinite(out.xyr).all() and np.isfinite(out.score).all(), "candidates should be finite"
+    return out
+
+
+def check_proposer_output_in_bounds(component: Proposer) -> None:
+    image, _ = disk_test_image()
+    out = _propose(component, image)
+    h, w = image.shape
+    inside = (out.x >= -0.5) & (out.x <= w - 0.5) & (out.y >= -0.5) & (out.y <= h - 0.5)
+    assert inside.all(), f"candidate centres should lie in the image grid; found {out.xyr[~inside][:3].tolist()}"
+    assert (out.radius > 0).all(), "candidate radii should be positive"
+
+
+def check_proposer_finds_bright_disk(component: Proposer) -> None:
+    image, (cx, cy) = disk_test_image(radius=4.0)
+    out = _propose(component, image)
+    d = np.hypot(out.x - cx, out.y - cy) if len(out) else np.array([np.inf])
+    assert d.min() <= 3.0, (f"a bright disk of radius 4 at ({cx}, {cy}) should be found at its centre (x = column, "
+                            f"y = row); nearest candidate is {d.min():.1f} px away")
+
+
+def check_proposer_deterministic(component: Proposer) -> None:
+    image, _ = disk_test_image(seed=3)
+    a, b = _propose(component, image), _propose(component, image)
+    assert np.array_equal(a.xyr, b.xyr) and np.array_equal(a.score, b.score), "propose() should be deterministic"
+
+
+def check_proposer_respects_mask(component: Proposer) -> None:
+    image, _ = disk_test_image()
+    mask = np.zeros(image.shape, bool)
+    mask[:, : image.shape[1] // 3] = True  # the disk is outside
+    out = _propose(component, image, mask)
+    xi, yi = np.rint(out.x).astype(int), np.rint(out.y).astype(int)
+    inside = mask[np.clip(yi, 0, image.shape[0] - 1), np.clip(xi, 0, image.shape[1] - 1)]
+    assert inside.all(), f"candidates should lie inside the mask; {int((~inside).sum())} lie outside"
+
+
+def _empty_or_clear_error(component: Proposer, image: np.ndarray, what: str) -> None:
+    try:
+        out = _propose(component, image)
+    except ValueError as exc:
+        assert str(exc), f"a {what} image may be refused, but with a message"
+        return
+    assert len(out) == 0, f"a {what} image holds no blob; found {len(out)} candidates"
+
+
+def check_proposer_constant_image(component: Proposer) -> None:
+    _empty_or_clear_error(component, np.full((96, 96), 0.4, np.float32), "constant")
+
+
+def check_proposer_zero_image(component: Proposer) -> None:
+    _empty_or_clear_error(component, np.zeros((96, 96), np.float32), "all-zero")
+
+
+def check_proposer_tiny_image(component: Proposer) -> None:
+    try:
+        _propose(component, textured_background((16, 16)))
+    except ValueError as exc:
+        assert str(exc), "a tiny image may be refused, but with a message"
+
+
+def check_proposer_rejects_bad_arrays(component: Proposer) -> None:
+    image, _ = disk_test_image()
+    bad = {"3-channel": np.dstack([image] * 3), "NaN-containing": np.where(image > 0.5, np.nan, image)}
+    for what, array in bad.items():
+        try:
+            out = _propose(component, array.astype(np.float32))
+        except ValueError as exc:
+            assert str(exc), f"a {what} image should be refused with a message"
+            continue
+        raise AssertionError(f"a {what} image should raise ValueError; got {len(out)} candidates")
+
+
+# --------------------------------------------------------------------------- feature extractors
+
+
+def _grid_candidates(image: np.ndarray, n: int = 12, seed: int = 0) -> Candidates:
+    rng = np.random.default_rng(seed)
+    h, w = image.shape
+    x = np.concatenate([[0, w - 1, 1], rng.uniform(0, w - 1, n - 3)])  # border ones included
+    y = np.concatenate([[0, h - 1, h // 2], rng.uniform(0, h - 1, n - 3)])
+    return Candidates.from_columns(np.rint(x), np.rint(y), np.full(n, 3.0), np.zeros(n))
+
+
+def _fitted(component: FeatureExtractor) -> FeatureExtractor:
+    fresh = _fresh(component)
+    if fresh.trainable:
+        rng = np.random.default_rng(0)
+        p = fresh.patch_size
+        patches = rng.random((40, p, p)).astype(np.float32)
+        labels = np.tile([0, 1], 20)
+        patches[labels == 1, p // 2 - 2 : p // 2 + 2, p // 2 - 2 : p // 2 + 2] += 1.0
+        fresh.fit(patches, labels, np.arange(40) % 5)
+    return fresh  # type: ignore[return-value]
+
+
+def _extract(component: FeatureExtractor, image: np.ndarray, candidates: Candidates) -> np.ndarray:
+    fitted = _fitted(component)
+    out = fitted.extract(image, candidates)
+    names = fitted.feature_names()
+    assert isinstance(out, np.ndarray), f"extract() should return a numpy array; found {type(out).__name__}"
+    assert out.shape == (len(candidates), len(names)), (
+        f"extract() should return (N candidates, F names) = {(len(candidates), len(names))}; found {out.shape}")
+    assert out.dtype == np.float64, f"features should be float64; found {out.dtype}"
+    return out
+
+
+def check_features_names_unique(component: FeatureExtractor) -> None:
+    names = _fitted(component).feature_names()
+    assert names and all(isinstance(n, str) and n for n in names), "feature_names() should be non-empty strings"
+    assert len(set(names)) == len(names), "feature names should be unique"
+
+
+def check_features_shape_and_finite(component: FeatureExtractor) -> None:
+    image, _ = disk_test_image()
+    out = _extract(component, image, _grid_candidates(image))
+    assert np.isfinite(out).all(), "features should be finite, border candidates included (pad, don't drop)"
+
+
+def check_features_flat_image_finite(component: FeatureExtractor) -> None:
+    image = np.full((64, 64), 0.3, np.float32)
+    out = _extract(component, image, _grid_candidates(image))
+    bad = [n for n, ok in zip(_fitted(component).feature_names(), np.isfinite(out).all(0), strict=True) if not ok]
+    assert not bad, f"features on a flat patch should be finite; not finite: {bad[:5]}"
+
+
+def check_features_no_candidates(component: FeatureExtractor) -> None:
+    image, _ = disk_test_image()
+    _extract(component, image, Candidates.empty())
+
+
+def check_features_deterministic(component: FeatureExtractor) -> None:
+    image, _ = disk_test_image(seed=5)
+    cands = _grid_candidates(image)
+    assert np.array_equal(_extract(component, image, cands), _extract(component, image, cands)), (
+        "extract() should be deterministic")
+
+
+def check_features_row_independent(component: FeatureExtractor) -> None:
+    image, _ = disk_test_image(seed=6)
+    cands = _grid_candidates(image)
+    full = _extract(component, image, cands)
+    order = np.arange(len(cands))[::-1]
+    part = _extract(component, image, cands.subset(order))
+    np.testing.assert_allclose(part, full[order], rtol=1e-6, atol=1e-9,
+                               err_msg="a candidate's features should not depend on the other candidates")
+
+
+def check_features_save_load(component: FeatureExtractor) -> None:
+    fitted = _fitted(component)
+    with tempfile.TemporaryDirectory() as tmp:
+        files = fitted.save(Path(tmp))
+        assert all(f.suffix not in (".pkl", ".pickle", ".joblib") for f in files), "never persist with pickle"
+        again = _fresh(component)
+        again.load(Path(tmp))
+    image, _ = disk_test_image(seed=7)
+    cands = _grid_candidates(image)
+    np.testing.assert_array_equal(again.extract(image, cands), fitted.extract(image, cands),
+                                  err_msg="features after save/load should equal those before")
+
+
+# --------------------------------------------------------------------------- classifiers
+
+
+def _toy_problem(seed: int = 0, n: int = 300) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.2).astype(int)
+    X = rng.normal(size=(n, 6)) + y[:, None] * 1.5
+    return X, y, np.arange(n) % 10
+
+
+def _fit_classifier(component: Classifier) -> Classifier:
+    X, y, groups = _toy_problem()
+    Xv, yv, _ = _toy_problem(seed=1, n=150)
+    fitted = _fresh(component).fit(X, y, groups, validation=(Xv, yv))  # type: ignore[attr-defined]
+    assert isinstance(fitted, Classifier), "fit() should return self"
+    return fitted
+
+
+def check_classifier_scores_rank(component: Classifier) -> None:
+    fitted = _fit_classifier(component)
+    X, y, _ = _toy_problem(seed=2, n=200)
+    s = fitted.score(X)
+    assert isinstance(s, np.ndarray) and s.shape == (len(X),) and s.dtype == np.float64, (
+        f"score() should return (N,) float64; found {getattr(s, 'shape', None)} {getattr(s, 'dtype', None)}")
+    assert np.isfinite(s).all(), "scores should be finite"
+    assert s[y == 1].mean() > s[y == 0].mean(), "on a separable toy problem positives should score higher"
+
+
+def check_classifier_deterministic(component: Classifier) -> None:
+    X, _, _ = _toy_problem(seed=2)
+    np.testing.assert_array_equal(_fit_classifier(component).score(X), _fit_classifier(component).score(X),
+                                  err_msg="fit() then score() should be deterministic for the config's seed")
+
+
+def check_classifier_save_load(component: Classifier) -> None:
+    fitted = _fit_classifier(component)
+    X, _, _ = _toy_problem(seed=4)
+    with tempfile.TemporaryDirectory() as tmp:
+        files = fitted.save(Path(tmp))
+        assert files, "a trained classifier should write at least one file"
+        assert all(f.suffix not in (".pkl", ".pickle", ".joblib") for f in files), "never persist with pickle"
+        again = _fresh(component)
+        again.load(Path(tmp))
+        np.testing.assert_allclose(again.score(X), fitted.score(X), err_msg="scores should survive save/load")
+
+
+def check_classifier_empty_features(component: Classifier) -> None:
+    fitted = _fit_classifier(component)
+    out = fitted.score(np.zeros((0, 6)))
+    assert out.shape == (0,), f"scoring no candidates should give an empty array; found {out.shape}"
+
+
+# --------------------------------------------------------------------------- detectors
+
+
+def check_detector_output(component: Detector) -> None:
+    image, _ = disk_test_image(size=96)
+    out = _fresh(component).detect(image)  # type: ignore[attr-defined]
+    assert isinstance(out, Candidates), f"detect() should return Detections; found {type(out).__name__}"
+    h, w = image.shape
+    assert ((out.x >= -0.5) & (out.x <= w - 0.5) & (out.y >= -0.5) & (out.y <= h - 0.5)).all(), (
+        "detections should lie in the image grid")
+
+
+# --------------------------------------------------------------------------- evaluators
+
+
+def _toy_results() -> list[ImageResult]:
+    target = Annotation(targets=(Target(20.0, 30.0, 4.0),))
+    hit = Candidates.from_columns([21.0, 80.0], [30.0, 80.0], [3.0, 3.0], [0.9, 0.2], "a")
+    fp = Candidates.from_columns([50.0], [50.0], [3.0], [0.5], "b")
+    return [ImageResult("a", hit, target), ImageResult("b", fp, Annotation()),
+            ImageResult("c", Candidates.empty("c"), Annotation())]
+
+
+def check_evaluator_json_metrics(component: Evaluator) -> None:
+    metrics = _fresh(component).evaluate(_toy_results())  # type: ignore[attr-defined]
+    assert isinstance(metrics, dict), "evaluate() should return a dict"
+    json.dumps(metrics, allow_nan=False)
+
+
+def check_evaluator_no_detections(component: Evaluator) -> None:
+    empty = [ImageResult(r.image_id, Candidates.empty(r.image_id), r.annotation) for r in _toy_results()]
+    json.dumps(_fresh(component).evaluate(empty), allow_nan=False)  # type: ignore[attr-defined]
+
+
+def check_evaluator_does_not_mutate(component: Evaluator) -> None:
+    results = _toy_results()
+    before = copy.deepcopy([(r.detections.xyr, r.detections.score) for r in results])
+    _fresh(component).evaluate(results)  # type: ignore[attr-defined]
+    for (xyr, score), r in zip(before, results, strict=True):
+        assert np.array_equal(xyr, r.detections.xyr) and np.array_equal(score, r.detections.score), (
+            "evaluate() should not modify its input")
+
+
+# --------------------------------------------------------------------------- datasets
+
+
+def check_dataset_adapter(adapter: DatasetAdapter, root: Path, seed: int = 0) -> None:
+    """Check an adapter against a dataset root prepared by the caller's test."""
+    dataset = adapter.load(Path(root))
+    ids = [r.image_id for r in dataset.records]
+    assert len(ids) == len(set(ids)), "image ids should be unique"
+    for record in dataset.records[:5]:
+        image = record.load()
+        assert isinstance(image, Mammogram) and image.pixels.ndim == 2, "load() should give a 2-D Mammogram"
+        h, w = image.pixels.shape
+        for t in record.annotation.targets:
+            assert -0.5 <= t.x <= w - 0.5 and -0.5 <= t.y <= h - 0.5, (
+                f"{record.image_id}: target ({t.x}, {t.y}) lies outside the {w}x{h} image")
+    splits = dataset.split(seed)
+    patients = [{r.patient_id for r in recs} for recs in splits.values()]
+    for i in range(len(patients)):
+        for j in range(i + 1, len(patients)):
+            assert not patients[i] & patients[j], "splits should be patient-disjoint"
+    assert sum(len(v) for v in splits.values()) == len(dataset.records), "splits should cover every image"
+    again = adapter.load(Path(root)).split(seed)
+    assert {k: [r.image_id for r in v] for k, v in again.items()} == {
+        k: [r.image_id for r in v] for k, v in splits.items()}, "splits should be deterministic for a seed"
+
+
+# --------------------------------------------------------------------------- selection
+
+
+_GENERIC: list[Check] = [check_has_metadata, check_config_defaults_construct, check_config_fields_documented,
+                         check_config_yaml_round_trip, check_config_rejects_unknown_key]
+_BY_KIND: dict[type[Component], list[Callable[[Any], None]]] = {
+    Proposer: [check_proposer_output_in_bounds, check_proposer_finds_bright_disk, check_proposer_deterministic,
+               check_proposer_respects_mask, check_proposer_constant_image, check_proposer_zero_image,
+               check_proposer_tiny_image, check_proposer_rejects_bad_arrays],
+    FeatureExtractor: [check_features_names_unique, check_features_shape_and_finite,
+                       check_features_flat_image_finite, check_features_no_candidates, check_features_deterministic,
+                       check_features_row_independent, check_features_save_load],
+    Classifier: [check_classifier_scores_rank, check_classifier_deterministic, check_classifier_save_load,
+                 check_classifier_empty_features],
+    Detector: [check_detector_output],
+    Evaluator: [check_evaluator_json_metrics, check_evaluator_no_detections, check_evaluator_does_not_mutate],
+}
+
+
+def checks_for(component: Component) -> Iterator[Check]:
+    """Every check that applies to ``component``'s kind."""
+    yield from _GENERIC
+    for base, checks in _BY_KIND.items():
+        if isinstance(component, base):
+            yield from checks
+
+
+def _waived(check: Check, reason: str, component: Component) -> None:
+    import pytest
+
+    pytest.xfail(f"{check.__name__} waived for {component.name}: {reason}")
+
+
+def parametrize_with_checks(components: Sequence[Component],
+                            expected_failed_checks: dict[str, str] | None = None) -> Any:
+    """A ``pytest.mark.parametrize`` over (component, check) pairs, ids ``name-check_x``."""
+    import pytest
+
+    waived = expected_failed_checks or {}
+    params = []
+    for component in components:
+        for check in checks_for(component):
+            run = partial(_waived, check, waived[check.__name__]) if check.__name__ in waived else check
+            params.append(pytest.param(component, run, id=f"{component.name}-{check.__name__}"))
+    return pytest.mark.parametrize(("component", "check"), params)
+
+
+def check_component(component: Component, expected_failed_checks: dict[str, str] | None = None) -> None:
+    """Run every applicable check now; raise on the first failure not waived."""
+    waived = expected_failed_checks or {}
+    for check in checks_for(component):
+        if check.__name__ not in waived:
+            check(component)
