@@ -1,0 +1,1 @@
+"""An example third-party calcdet plugin (a template to copy)."""

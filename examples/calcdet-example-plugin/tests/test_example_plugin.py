@@ -1,0 +1,7 @@
+from calcdet_core.testing import parametrize_with_checks
+from calcdet_example.local_contrast import LocalContrastProposer
+
+
+@parametrize_with_checks([LocalContrastProposer(), LocalContrastProposer(k=6.0, surround_radius=10)])
+def test_conformance(component, check):
+    check(component)
