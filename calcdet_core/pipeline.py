@@ -213,11 +213,10 @@ def build_pipeline(raw: Any, source: str = "<pipeline>", registry: Registry | No
 def load_yaml(path: Path) -> Any:
     """Parse a YAML file with the safe loader; syntax errors name the file and line."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as stream:
+            return yaml.safe_load(stream)
     except OSError as exc:
         raise PipelineValidationError(str(path), [ValidationIssue("", f"cannot read: {exc.strerror}")]) from exc
-    try:
-        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise PipelineValidationError(str(path), [ValidationIssue("", f"invalid YAML: {exc}")]) from exc
 

@@ -1,0 +1,66 @@
+"""Real (uninstalled) distributions on a temporary sys.path entry, for discovery tests.
+
+importlib.metadata finds a ``*.dist-info`` folder on ``sys.path`` exactly as it finds an
+installed package, so these exercise the real entry-point machinery.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+
+def write_dist(root: Path, dist: str, module: str, source: str, version: str = "1.0") -> None:
+    info = root / f"{dist.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+    (info / "entry_points.txt").write_text(f"[calcdet]\n{module} = {module}\n")
+    (root / f"{module}.py").write_text(textwrap.dedent(source))
+
+
+BROKEN_IMPORT = """
+    import no_such_module_for_calcdet_tests  # noqa: F401
+"""
+
+CLASHING = """
+    import numpy as np
+    from calcdet_core import Candidates, Proposer, hookimpl
+
+    class Other(Proposer):
+        name = "local-contrast"
+        description = "Clashes with the example plugin's proposer."
+
+        def propose(self, image, mask=None):
+            return Candidates.empty()
+
+    class Fine(Proposer):
+        name = "always-centre"
+        description = "Proposes the image centre."
+
+        def propose(self, image, mask=None):
+            h, w = np.asarray(image).shape
+            return Candidates.from_columns([w // 2], [h // 2], [3.0], [1.0])
+
+    @hookimpl
+    def calcdet_register_proposers():
+        return [Other, Fine]
+"""
+
+MISSPELLED_HOOK = """
+    from calcdet_core import hookimpl
+
+    @hookimpl
+    def calcdet_register_proposer():
+        return []
+"""
+
+WRONG_RETURN = """
+    from calcdet_core import hookimpl
+
+    class NotAComponent:
+        name = "nothing"
+
+    @hookimpl
+    def calcdet_register_features():
+        return [NotAComponent]
+"""
