@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
+
 from calcdet_core.pipeline import PipelineValidationError, build_pipeline, load_pipeline
 from calcdet_core.registry import build_registry
 
