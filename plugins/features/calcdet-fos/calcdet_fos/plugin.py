@@ -1,0 +1,9 @@
+"""Entry point of the calcdet-fos distribution."""
+
+from calcdet_core import FeatureExtractor, hookimpl
+from calcdet_fos.extractor import FirstOrderStatistics
+
+
+@hookimpl
+def calcdet_register_features() -> list[type[FeatureExtractor]]:
+    return [FirstOrderStatistics]
