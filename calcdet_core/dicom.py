@@ -1,0 +1,174 @@
+"""Reading and writing mammograms as DICOM files.
+
+Reading returns the stored pixels as a :class:`~calcdet_core.data.Mammogram` in
+MONOCHROME2 sense (bright = dense), with only the ``BitsStored`` bits kept.
+Compressed transfer syntaxes are decoded by pydicom's pixel-data plugins
+(pylibjpeg with its libjpeg, openjpeg and rle codecs). Writing exists so that
+phantoms and tests can produce files exactly like a scanner's, compressed and
+MONOCHROME1 included.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.encaps import encapsulate
+from pydicom.uid import (
+    ExplicitVRLittleEndian,
+    JPEG2000Lossless,
+    JPEGLosslessSV1,
+    RLELossless,
+    SecondaryCaptureImageStorage,
+    generate_uid,
+)
+
+from calcdet_core.data import Mammogram
+from calcdet_core.ljpeg import encode_lossless_jpeg
+
+DIGITAL_MAMMOGRAPHY_STORAGE = "1.2.840.10008.5.1.4.1.1.1.2"
+"""SOP class of a 'Digital Mammography X-Ray Image Storage - For Presentation' object."""
+
+TRANSFER_SYNTAXES = {
+    "explicit": ExplicitVRLittleEndian,
+    "jpeg-lossless": JPEGLosslessSV1,
+    "jpeg2000": JPEG2000Lossless,
+    "rle": RLELossless,
+}
+"""Names accepted by :func:`write_dicom` for the transfer syntax it writes."""
+
+
+def _spacing(ds: Dataset) -> tuple[float, float] | None:
+    for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
+        value = ds.get(keyword)
+        if value is not None and len(value) == 2:
+            return float(value[0]), float(value[1])
+    return None
+
+
+def _code(ds: Dataset, keyword: str, allowed: tuple[str, ...]) -> str | None:
+    value = str(ds.get(keyword, "") or "").strip().upper()
+    return value if value in allowed else None
+
+
+def read_dicom(path: str | Path, image_id: str | None = None, patient_id: str | None = None) -> Mammogram:
+    """Read one single-frame grayscale DICOM image.
+
+    MONOCHROME1 pixels are inverted so that bright always means dense; bits above
+    ``BitsStored`` are cleared; spacing comes from ``PixelSpacing`` or else
+    ``ImagerPixelSpacing`` (mm, row then column). Every error names the file.
+    """
+    path = Path(path)
+    try:
+        ds = pydicom.dcmread(path)
+    except Exception as exc:
+        raise ValueError(f"{path}: not a readable DICOM file ({type(exc).__name__}: {exc})") from exc
+    if "PixelData" not in ds:
+        raise ValueError(f"{path}: DICOM file holds no pixel data")
+    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
+    if photometric not in ("MONOCHROME1", "MONOCHROME2"):
+        raise ValueError(f"{path}: expected a grayscale image (MONOCHROME1/2), found {photometric}")
+    if int(ds.get("NumberOfFrames", 1) or 1) != 1:
+        raise ValueError(f"{path}: expected one frame, found {ds.NumberOfFrames}")
+    try:
+        pixels = ds.pixel_array
+    except Exception as exc:
+        syntax = ds.file_meta.get("TransferSyntaxUID", "unknown")
+        raise ValueError(f"{path}: cannot decode pixel data with transfer syntax {syntax} "
+                         f"({type(exc).__name__}: {exc}); is the pylibjpeg codec for it installed?") from exc
+    pixels = _keep_stored_bits(np.asarray(pixels), int(ds.get("BitsStored", pixels.dtype.itemsize * 8)),
+                               int(ds.get("PixelRepresentation", 0)))
+    if photometric == "MONOCHROME1":
+        pixels = _invert(pixels, int(ds.get("BitsStored", pixels.dtype.itemsize * 8)))
+    patient = patient_id or (str(ds.get("PatientID", "")) or None)
+    return Mammogram(
+        pixels=pixels,
+        image_id=image_id or path.stem,
+        spacing_mm=_spacing(ds),
+        laterality=_code(ds, "ImageLaterality", ("L", "R")) or _code(ds, "Laterality", ("L", "R")),
+        view=_code(ds, "ViewPosition", ("CC", "MLO", "ML", "LM", "XCC", "XCCL", "XCCM", "FB", "SIO", "LMO")),
+        patient_id=patient,
+        source=path,
+    )
+
+
+def _keep_stored_bits(pixels: np.ndarray, bits_stored: int, signed: int) -> np.ndarray:
+    """Clear bits above ``BitsStored`` (overlays and junk live there on some scanners)."""
+    if signed or bits_stored >= pixels.dtype.itemsize * 8:
+        return pixels
+    return pixels & np.asarray((1 << bits_stored) - 1, dtype=pixels.dtype)
+
+
+def _invert(pixels: np.ndarray, bits_stored: int) -> np.ndarray:
+    """MONOCHROME1 to MONOCHROME2 over the full stored range, keeping the dtype."""
+    if np.issubdtype(pixels.dtype, np.signedinteger):
+        low, high = -(1 << (bits_stored - 1)), (1 << (bits_stored - 1)) - 1
+        return (low + high - pixels.astype(np.int64)).astype(pixels.dtype)
+    return ((1 << bits_stored) - 1 - pixels.astype(np.int64)).astype(pixels.dtype)
+
+
+def write_dicom(
+    path: str | Path,
+    pixels: np.ndarray,
+    *,
+    bits_stored: int = 14,
+    spacing_mm: tuple[float, float] | None = (0.07, 0.07),
+    spacing_tag: str = "ImagerPixelSpacing",
+    laterality: str | None = None,
+    view: str | None = None,
+    patient_id: str = "",
+    photometric: str = "MONOCHROME2",
+    transfer_syntax: str = "explicit",
+) -> Path:
+    """Write a 2-D unsigned image as a digital mammography DICOM file.
+
+    ``pixels`` are given as displayed (bright = dense); with
+    ``photometric="MONOCHROME1"`` they are stored inverted, as such scanners do, so
+    :func:`read_dicom` gives back exactly ``pixels``. ``transfer_syntax`` is one of
+    :data:`TRANSFER_SYNTAXES` (all lossless).
+    """
+    path = Path(path)
+    arr = np.asarray(pixels)
+    if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.unsignedinteger) or arr.dtype.itemsize > 2:
+        raise ValueError(f"{path}: pixels must be a 2-D uint8/uint16 array, got {arr.dtype} {arr.shape}")
+    if not 1 <= bits_stored <= arr.dtype.itemsize * 8:
+        raise ValueError(f"{path}: bits_stored={bits_stored} does not fit {arr.dtype}")
+    if arr.size and int(arr.max()) >= 1 << bits_stored:
+        raise ValueError(f"{path}: pixel value {int(arr.max())} does not fit in {bits_stored} bits")
+    if transfer_syntax not in TRANSFER_SYNTAXES:
+        raise ValueError(f"{path}: unknown transfer syntax {transfer_syntax!r}; "
+                         f"choose one of {', '.join(TRANSFER_SYNTAXES)}")
+    if photometric not in ("MONOCHROME1", "MONOCHROME2"):
+        raise ValueError(f"{path}: photometric must be MONOCHROME1 or MONOCHROME2, got {photometric!r}")
+    if spacing_tag not in ("PixelSpacing", "ImagerPixelSpacing"):
+        raise ValueError(f"{path}: spacing_tag must be PixelSpacing or ImagerPixelSpacing, got {spacing_tag!r}")
+    stored = _invert(arr, bits_stored) if photometric == "MONOCHROME1" else arr
+
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = DIGITAL_MAMMOGRAPHY_STORAGE if arr.dtype.itemsize == 2 \
+        else SecondaryCaptureImageStorage
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ds.Modality = "MG"
+    ds.PatientID = patient_id
+    if laterality:
+        ds.ImageLaterality = laterality
+    if view:
+        ds.ViewPosition = view
+    if spacing_mm is not None:
+        setattr(ds, spacing_tag, [f"{spacing_mm[0]:.6g}", f"{spacing_mm[1]:.6g}"])
+    ds.set_pixel_data(stored, photometric, bits_stored, generate_instance_uid=False)
+    if transfer_syntax == "jpeg-lossless":
+        frame = encode_lossless_jpeg(stored, precision=max(bits_stored, 2))
+        ds.PixelData = encapsulate([frame])
+        ds["PixelData"].VR = "OB"
+        ds.file_meta.TransferSyntaxUID = JPEGLosslessSV1
+    elif transfer_syntax != "explicit":
+        ds.compress(TRANSFER_SYNTAXES[transfer_syntax], generate_instance_uid=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(path, enforce_file_format=True)
+    return path
