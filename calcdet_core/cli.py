@@ -19,7 +19,6 @@ from calcdet_core.registry import get_registry
 
 app = typer.Typer(
     name="calcdet",
-    help="Detect microcalcifications in full-field digital mammograms.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -109,9 +108,30 @@ def validate(path: Annotated[str, typer.Argument(help="Pipeline YAML file.")]) -
     console.print(f"[green]{path}: valid[/green] pipeline {pipeline.spec.name!r} ({parts})")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from calcdet_core import __version__
+
+        typer.echo(f"calcdet {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print calcdet's version and exit.")] = False,
+) -> None:
+    """Detect microcalcifications in full-field digital mammograms."""
+
+
 def _register_plugin_commands() -> None:
-    registry = get_registry()
-    registry.plugin_manager.hook.calcdet_register_commands(cli=app)
+    """Let every plugin add commands; one that fails is reported and the rest still work."""
+    for impl in get_registry().plugin_manager.hook.calcdet_register_commands.get_hookimpls():
+        try:
+            impl.function(cli=app)
+        except Exception as exc:
+            err_console.print(f"[yellow]warning: plugin {impl.plugin_name!r} failed to add its commands: "
+                              f"{type(exc).__name__}: {exc}[/yellow]")
 
 
 def main() -> None:
