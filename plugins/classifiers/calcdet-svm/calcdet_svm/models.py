@@ -1,0 +1,106 @@
+"""The SVM configuration shared by every SVM classifier, model construction and case-grouped tuning."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV, GroupKFold
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+from calcdet_core import ComponentConfig
+
+APPENDIX_GRID: list[dict[str, list[Any]]] = [
+    {"svc__kernel": ["linear"], "svc__C": [1.0, 10.0, 100.0]},
+    {"svc__kernel": ["poly"], "svc__degree": [3, 5, 7, 10], "svc__C": [1.0, 10.0, 100.0]},
+    {"svc__kernel": ["rbf"], "svc__gamma": [0.01, 0.1, 1.0, "scale"], "svc__C": [1.0, 10.0, 100.0]},
+]
+"""The study's Appendix 1 grid (its best: RBF, gamma 0.1, C 10)."""
+
+TUNE_MAX_ITER = 200_000
+"""Iteration cap for grid-search fits only: high-degree polynomial kernels may otherwise never converge."""
+
+
+class BalancedConfig(ComponentConfig):
+    """Sampling parameters every classifier here shares."""
+
+    negatives_per_positive: float = Field(10.0, gt=0, description="FP candidates kept per TP when training "
+                                          "(the study balanced TP:FP 1:10 by downsampling).")
+    max_train_samples: int = Field(6000, ge=20, description="Cap on training rows after balancing, ratio kept; "
+                                   "kernel SVM training grows ~quadratically with rows, this keeps it to seconds.")
+    seed: int = Field(0, description="Seed of the downsampling (and of the forest).")
+
+
+class SvmConfig(BalancedConfig):
+    """An SVC on standardised features; defaults are the study's tuned values."""
+
+    kernel: Literal["rbf", "linear", "poly"] = Field("rbf", description="SVC kernel.")
+    C: float = Field(10.0, gt=0, description="SVC regularisation C (study: 10).")
+    gamma: float | Literal["scale"] = Field(0.1, description="RBF/poly kernel coefficient on standardised "
+                                            "features, or 'scale' (study: 0.1).")
+    degree: int = Field(3, ge=1, description="Polynomial kernel degree.")
+    tune: bool = Field(False, description="Grid-search kernel, C, gamma and degree over the study's Appendix 1 "
+                       "grid with case-grouped cross-validation (GroupKFold) before training.")
+    tune_folds: int = Field(5, ge=2, description="Folds of the grouped cross-validation (study: 5).")
+    tune_max_samples: int = Field(2000, ge=20, description="Rows (balanced) used by the grid search, to bound "
+                                  "its 27 x folds fits.")
+    tune_scoring: Literal["roc_auc", "average_precision"] = Field(
+        "average_precision", description="Cross-validation score the grid search maximises (AUROC or AUPRC).")
+
+
+def make_svm(kernel: str, C: float, gamma: float | str, degree: int, max_iter: int = -1) -> Pipeline:
+    """Standardise then SVC. Scores are ``decision_function`` values (no Platt scaling: it costs an
+    internal 5-fold fit and ranking, all a FROC needs, is unchanged)."""
+    return make_pipeline(StandardScaler(), SVC(kernel=kernel, C=C, gamma=gamma, degree=degree,
+                                               cache_size=500, max_iter=max_iter))
+
+
+def svm_from_config(config: SvmConfig, params: dict[str, Any] | None = None) -> Pipeline:
+    chosen = {"kernel": config.kernel, "C": config.C, "gamma": config.gamma, "degree": config.degree}
+    chosen.update(params or {})
+    return make_svm(chosen["kernel"], chosen["C"], chosen["gamma"], chosen["degree"])
+
+
+def tune_svm(X: np.ndarray, y: np.ndarray, groups: np.ndarray, config: SvmConfig) -> dict[str, Any]:
+    """Best SVC parameters over the Appendix grid by case-grouped CV; returns them and the CV scores."""
+    n_groups = len(np.unique(groups))
+    if n_groups < 2:
+        raise ValueError(f"tuning needs candidates from at least 2 cases for grouped CV; got {n_groups}")
+    search = GridSearchCV(make_svm("rbf", 1.0, "scale", 3, max_iter=TUNE_MAX_ITER), APPENDIX_GRID,
+                          scoring=config.tune_scoring, cv=GroupKFold(n_splits=min(config.tune_folds, n_groups)),
+                          n_jobs=1, error_score=np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # capped fits are ranked by their CV score anyway
+        search.fit(X, y, groups=groups)
+    best = {key.removeprefix("svc__"): value for key, value in search.best_params_.items()}
+    table = [{**{k.removeprefix("svc__"): v for k, v in p.items()}, "score": float(s) if np.isfinite(s) else None}
+             for p, s in zip(search.cv_results_["params"], search.cv_results_["mean_test_score"], strict=True)]
+    return {"best": best, "best_score": float(search.best_score_), "scoring": config.tune_scoring,
+            "folds": min(config.tune_folds, n_groups), "rows": len(y), "grid": table}
+
+
+def train_svm(X: np.ndarray, y: np.ndarray, groups: np.ndarray, config: SvmConfig,
+              rng: np.random.Generator, params: dict[str, Any] | None = None) -> tuple[Pipeline, dict[str, Any]]:
+    """Fit an SVM on a 1:``negatives_per_positive`` balanced, capped sample of (X, y)."""
+    from calcdet_svm.sampling import downsample
+
+    rows = downsample(y, config.negatives_per_positive, config.max_train_samples, rng)
+    model = svm_from_config(config, params).fit(X[rows], y[rows])
+    return model, {"rows": len(rows), "tp": int(y[rows].sum()), "fp": int(len(rows) - y[rows].sum())}
+
+
+def tuned_params(X: np.ndarray, y: np.ndarray, groups: np.ndarray, config: SvmConfig,
+                 rng: np.random.Generator) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """(best parameters, tuning report) when ``config.tune``; (None, None) otherwise."""
+    if not config.tune:
+        return None, None
+    from calcdet_svm.sampling import downsample
+
+    rows = downsample(y, config.negatives_per_positive, config.tune_max_samples, rng)
+    report = tune_svm(X[rows], y[rows], np.asarray(groups)[rows], config)
+    return report["best"], report

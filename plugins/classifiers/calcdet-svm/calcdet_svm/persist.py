@@ -1,0 +1,76 @@
+"""Safe persistence: skops files that are loaded only if they hold exactly the types we expect.
+
+skops never unpickles, but its default trust list admits any scikit-learn estimator, so a
+swapped file could still change behaviour. Before loading we therefore read the file's
+schema, list every type it names and refuse the file if any is outside a hard-coded
+allow-list for that model; only then is it loaded with ``trusted=`` that same list.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import skops.io as sio
+
+_CONTAINERS = frozenset({
+    "builtins.dict", "builtins.list", "builtins.tuple", "builtins.str", "builtins.int", "builtins.float",
+    "builtins.bool", "builtins.NoneType", "numpy.ndarray", "numpy.float64", "numpy.float32", "numpy.int64",
+    "numpy.int32", "numpy.bool_", "numpy.dtype",
+})
+"""Plain data every estimator file contains; no code can hide in them."""
+
+SVM_TYPES = frozenset({
+    "sklearn.pipeline.Pipeline", "sklearn.preprocessing._data.StandardScaler", "sklearn.svm._classes.SVC",
+})
+"""Everything a standardise-then-SVC model consists of."""
+
+FOREST_TYPES = frozenset({
+    "sklearn.ensemble._forest.RandomForestClassifier", "sklearn.tree._classes.DecisionTreeClassifier",
+    "sklearn.tree._tree.Tree",
+})
+"""Everything a random forest consists of."""
+
+
+def _schema_types(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        if "__class__" in node and "__module__" in node:
+            yield f"{node['__module__']}.{node['__class__']}"
+        for value in node.values():
+            yield from _schema_types(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _schema_types(value)
+
+
+def types_in_file(path: Path) -> set[str]:
+    """Every type a skops file names, read from its schema without loading anything."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            schema = json.loads(archive.read("schema.json"))
+    except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path} is not a readable skops model file: {exc}") from exc
+    return set(_schema_types(schema))
+
+
+def dump_model(model: Any, path: Path) -> Path:
+    """Write ``model`` with skops (never pickle)."""
+    sio.dump(model, path)
+    return path
+
+
+def load_model(path: Path, allowed: frozenset[str], expected: type) -> Any:
+    """Load a skops file only if every type in it is in ``allowed`` and its top object is ``expected``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"model file {path} is missing")
+    unexpected = sorted(types_in_file(path) - allowed - _CONTAINERS)
+    if unexpected:
+        raise ValueError(f"refusing {path}: it contains types this model never holds: {', '.join(unexpected)}")
+    model = sio.load(path, trusted=sorted(allowed))
+    if not isinstance(model, expected):
+        raise ValueError(f"refusing {path}: expected a {expected.__name__}, found {type(model).__name__}")
+    return model

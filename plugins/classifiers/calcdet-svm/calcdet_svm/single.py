@@ -1,0 +1,77 @@
+"""One-model classifiers: plain SVM and random forest, the study's Table 2 alternatives."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import Field
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.pipeline import Pipeline
+
+from calcdet_svm.base import SkopsClassifier
+from calcdet_svm.models import BalancedConfig, SvmConfig, train_svm, tuned_params
+from calcdet_svm.persist import FOREST_TYPES, SVM_TYPES
+from calcdet_svm.sampling import check_training_set, downsample
+
+
+class Svm(SkopsClassifier):
+    """One SVC on standardised features; score = its decision function."""
+
+    name = "svm"
+    description = "Single SVM (RBF, C=10, gamma=0.1 on standardised features) trained on 1:10 balanced candidates."
+    Config = SvmConfig
+    MODEL_TYPES: ClassVar[dict[str, tuple[type, frozenset[str]]]] = {"svm": (Pipeline, SVM_TYPES)}
+
+    def fit(self, features: np.ndarray, labels: np.ndarray, groups: np.ndarray,
+            validation: tuple[np.ndarray, np.ndarray] | None = None) -> Svm:
+        X, y = check_training_set(features, labels, groups)
+        rng = np.random.default_rng(self.config.seed)
+        params, tuning = tuned_params(X, y, np.asarray(groups), self.config, rng)
+        model, sample = train_svm(X, y, np.asarray(groups), self.config, rng, params)
+        self.models_ = {"svm": model}
+        self.info_ = {"n_features": X.shape[1], "train": sample, "tuning": tuning}
+        return self
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        X = self._check_fitted(features)
+        if len(X) == 0:
+            return np.zeros(0)
+        return np.asarray(self.models_["svm"].decision_function(X), dtype=np.float64)
+
+
+class RandomForestConfig(BalancedConfig):
+    """scikit-learn's defaults, as the study's untuned Table 2 comparison used."""
+
+    n_estimators: int = Field(100, ge=1, description="Number of trees.")
+    max_depth: int | None = Field(None, ge=1, description="Maximum tree depth (None: grow fully).")
+    min_samples_leaf: int = Field(1, ge=1, description="Minimum candidates per leaf.")
+
+
+class RandomForest(SkopsClassifier):
+    """Random forest on raw features; score = fraction of trees voting MC."""
+
+    name = "random-forest"
+    description = "Random forest (scikit-learn defaults) trained on 1:10 balanced candidates."
+    Config = RandomForestConfig
+    MODEL_TYPES: ClassVar[dict[str, tuple[type, frozenset[str]]]] = {
+        "forest": (RandomForestClassifier, FOREST_TYPES)}
+
+    def fit(self, features: np.ndarray, labels: np.ndarray, groups: np.ndarray,
+            validation: tuple[np.ndarray, np.ndarray] | None = None) -> RandomForest:
+        X, y = check_training_set(features, labels, groups)
+        rng = np.random.default_rng(self.config.seed)
+        rows = downsample(y, self.config.negatives_per_positive, self.config.max_train_samples, rng)
+        forest = RandomForestClassifier(n_estimators=self.config.n_estimators, max_depth=self.config.max_depth,
+                                        min_samples_leaf=self.config.min_samples_leaf,
+                                        random_state=self.config.seed, n_jobs=1)
+        self.models_ = {"forest": forest.fit(X[rows], y[rows])}
+        self.info_: dict[str, Any] = {"n_features": X.shape[1],
+                                      "train": {"rows": len(rows), "tp": int(y[rows].sum())}}
+        return self
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        X = self._check_fitted(features)
+        if len(X) == 0:
+            return np.zeros(0)
+        return np.asarray(self.models_["forest"].predict_proba(X)[:, 1], dtype=np.float64)

@@ -1,0 +1,133 @@
+"""Conformance of every classifier, and the cascade's own promises."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skops.io as sio
+from calcdet_svm import RandomForest, Svm, SvmCascade, SvmHardNegative
+from calcdet_svm.sampling import downsample, keep_sensitivity_threshold
+from sklearn.linear_model import LogisticRegression
+
+from calcdet_core.testing import parametrize_with_checks
+
+FAST = {"max_train_samples": 400}
+
+
+@parametrize_with_checks([SvmCascade(**FAST), SvmHardNegative(**FAST), Svm(**FAST),
+                          RandomForest(n_estimators=20, **FAST)])
+def test_conformance(component, check):
+    check(component)
+
+
+def problem(seed: int, n: int = 1200, prevalence: float = 0.08) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Overlapping classes, so stage 1 cannot be perfect and stage 2 has hard negatives to learn."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < prevalence).astype(int)
+    X = rng.normal(size=(n, 5))
+    X[:, 0] += 1.6 * y
+    X[:, 1] += 1.2 * y * np.sign(rng.normal(size=n))  # a part only a non-linear model separates
+    return X, y, np.arange(n) % 12
+
+
+@pytest.fixture(scope="module")
+def cascade() -> tuple[SvmCascade, tuple, tuple]:
+    train, val = problem(0), problem(1, n=800)
+    model = SvmCascade(gamma="scale", max_train_samples=600).fit(*train, validation=val[:2])
+    return model, train, val
+
+
+def test_threshold_keeps_98_percent_of_validation_tps(cascade):
+    model, _, (Xv, yv, _) = cascade
+    kept = model.stage1_score(Xv)[yv == 1] >= model.info_["threshold"]
+    assert kept.mean() >= 0.98
+    assert model.info_["threshold_choice"]["source"] == "validation"
+    assert model.info_["threshold_choice"]["fp_kept"] < 1.0, "stage 1 should discard some easy negatives"
+
+
+def test_stage2_trains_only_on_stage1_positives(cascade):
+    model, (X, y, _), _ = cascade
+    rows = model.stage2_index_
+    assert len(rows) > 0 and 0 < y[rows].sum() < len(rows)
+    assert (model.stage1_score(X[rows]) >= model.info_["threshold"]).all()
+    rejected = np.flatnonzero(model.stage1_score(X) < model.info_["threshold"])
+    assert len(rejected) and not np.isin(rejected, rows).any()
+
+
+def test_score_ranks_stage1_negatives_below_positives_by_stage1(cascade):
+    model, _, (Xv, _, _) = cascade
+    d1, s = model.stage1_score(Xv), model.score(Xv)
+    passed = d1 >= model.info_["threshold"]
+    assert passed.any() and (~passed).any()
+    assert s[~passed].max() < s[passed].min()
+    order = np.argsort(d1[~passed])
+    assert np.all(np.diff(s[~passed][order]) >= 0), "stage-1 negatives should keep the stage-1 order"
+    stage2 = model._stage2(Xv[passed])
+    assert np.all(np.diff(s[passed][np.argsort(stage2)]) >= 0), "stage-1 positives are ranked by stage 2"
+
+
+def test_without_validation_threshold_comes_from_grouped_out_of_fold_scores():
+    X, y, g = problem(2, n=600)
+    model = SvmCascade(max_train_samples=300).fit(X, y, g)
+    assert model.info_["threshold_choice"]["source"].startswith("grouped 3-fold")
+
+
+def test_hardneg_scores_every_candidate_with_stage2(cascade):
+    model, train, val = cascade
+    hard = SvmHardNegative(gamma="scale", max_train_samples=600).fit(*train, validation=val[:2])
+    np.testing.assert_allclose(hard.score(val[0]), model._stage2(val[0]))
+
+
+def test_downsample_keeps_ratio_and_cap():
+    y = np.r_[np.ones(50, int), np.zeros(5000, int)]
+    rows = downsample(y, 10, 10_000, np.random.default_rng(0))
+    assert y[rows].sum() == 50 and len(rows) == 550
+    capped = downsample(y, 10, 110, np.random.default_rng(0))
+    assert y[capped].sum() == 10 and len(capped) == 110
+
+
+def test_threshold_rule_on_known_scores():
+    scores = np.arange(100.0)
+    labels = np.ones(100, int)
+    assert keep_sensitivity_threshold(scores, labels, 0.98) == 2.0  # keeps 98 of 100
+
+
+def test_tuning_searches_the_appendix_grid_with_grouped_folds():
+    X, y, g = problem(3, n=500, prevalence=0.15)
+    model = Svm(tune=True, tune_folds=3, tune_max_samples=150, max_train_samples=300).fit(X, y, g)
+    tuning = model.info_["tuning"]
+    assert len(tuning["grid"]) == 27 and tuning["folds"] == 3
+    assert set(tuning["best"]) >= {"kernel", "C"}
+
+
+def test_bad_inputs_name_the_problem():
+    X, y, g = problem(4, n=100)
+    with pytest.raises(ValueError, match="both true-positive and false-positive"):
+        Svm().fit(X, np.zeros(100, int), g)
+    with pytest.raises(ValueError, match="NaN"):
+        Svm().fit(np.where(X > 2, np.nan, X), y, g)
+    model = Svm(max_train_samples=100).fit(X, y, g)
+    with pytest.raises(ValueError, match=r"\(N, 5\)"):
+        model.score(X[:, :3])
+
+
+def test_tampered_model_file_is_refused(tmp_path: Path):
+    X, y, g = problem(5, n=300)
+    model = Svm(max_train_samples=200).fit(X, y, g)
+    model.save(tmp_path)
+    sio.dump(LogisticRegression().fit(X, y), tmp_path / "svm.skops")  # swapped for another estimator
+    with pytest.raises(ValueError, match="LogisticRegression"):
+        Svm().load(tmp_path)
+
+
+def test_model_json_cannot_smuggle_extra_model_files(tmp_path: Path):
+    X, y, g = problem(6, n=300)
+    Svm(max_train_samples=200).fit(X, y, g).save(tmp_path)
+    meta = json.loads((tmp_path / "classifier.json").read_text())
+    meta["models"].append("payload")
+    (tmp_path / "classifier.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="payload"):
+        Svm().load(tmp_path)
