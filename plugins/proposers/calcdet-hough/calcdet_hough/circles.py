@@ -1,0 +1,74 @@
+"""Hough circle search on binary edge images, circle support (the score), and minimum-distance filtering."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy.spatial import cKDTree
+
+
+@dataclass(frozen=True)
+class HoughSettings:
+    """Arguments of ``cv2.HoughCircles`` (method ``HOUGH_GRADIENT``)."""
+
+    dp: float
+    min_dist: float
+    param1: float
+    param2: float
+    min_radius: int
+    max_radius: int
+
+
+def find_circles(binary: np.ndarray, settings: HoughSettings) -> np.ndarray:
+    """(N, 3) float64 circles (x, y, r) that ``cv2.HoughCircles`` finds in a 0/255 uint8 image."""
+    found = cv2.HoughCircles(binary, cv2.HOUGH_GRADIENT, dp=settings.dp, minDist=settings.min_dist,
+                             param1=settings.param1, param2=settings.param2,
+                             minRadius=settings.min_radius, maxRadius=settings.max_radius)
+    if found is None:
+        return np.zeros((0, 3))
+    return found[0, :, :3].astype(np.float64)
+
+
+def circle_support(binary: np.ndarray, circles: np.ndarray, canny_high: float) -> np.ndarray:
+    """Number of edge pixels within 1 px of each circle: a proxy for its accumulator votes.
+
+    ``cv2.HoughCircles`` does not return its votes through the Python binding (it fills a
+    3-column output), so we count what voted: the Canny edges it computes internally
+    (thresholds ``canny_high / 2`` and ``canny_high``) lying on the circle. For a filled
+    disk every boundary pixel's gradient points at the centre, so this count is the
+    centre's vote for that radius.
+    """
+    if len(circles) == 0:
+        return np.zeros(0)
+    edges = cv2.Canny(binary, max(canny_high / 2.0, 1.0), canny_high) > 0
+    half = int(np.ceil(circles[:, 2].max())) + 2
+    windows = sliding_window_view(np.pad(edges, half), (2 * half + 1, 2 * half + 1))
+    h, w = binary.shape
+    cols = np.clip(np.rint(circles[:, 0]).astype(np.intp), 0, w - 1)
+    rows = np.clip(np.rint(circles[:, 1]).astype(np.intp), 0, h - 1)
+    grid = np.arange(-half, half + 1, dtype=np.float64)
+    dx = grid[None, None, :] - (circles[:, 0] - cols)[:, None, None]
+    dy = grid[None, :, None] - (circles[:, 1] - rows)[:, None, None]
+    on_ring = np.abs(np.hypot(dx, dy) - circles[:, 2, None, None]) <= 1.0
+    return (windows[rows, cols] & on_ring).sum(axis=(1, 2)).astype(np.float64)
+
+
+def keep_separated(xy: np.ndarray, score: np.ndarray, min_distance: float) -> np.ndarray:
+    """Indices kept by greedy suppression: best score first, dropping others within ``min_distance``.
+
+    Ties keep the earlier candidate, so the result is deterministic.
+    """
+    if len(xy) == 0:
+        return np.zeros(0, np.intp)
+    order = np.lexsort((np.arange(len(xy)), -score))
+    neighbours = cKDTree(xy).query_ball_point(xy, r=min_distance)
+    alive = np.ones(len(xy), bool)
+    kept = []
+    for i in order:
+        if alive[i]:
+            kept.append(i)
+            alive[neighbours[i]] = False
+    return np.sort(np.asarray(kept, np.intp))

@@ -1,0 +1,119 @@
+"""The Hough-transform candidate proposer (the study's section 2.1.2, Appendix 1 parameters)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from pydantic import Field
+
+from calcdet_core import Candidates, ComponentConfig, Proposer
+from calcdet_hough.circles import HoughSettings, keep_separated
+from calcdet_hough.enhance import dehaze, eroded_mask, rolling_ball_background, sobel_gaussian_sobel
+from calcdet_hough.stages import global_stage, local_stage, quantile_with_zeros
+
+MIN_SIDE = 32
+
+
+def checked_image(image: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The image as float32 and the mask as bool, or a ValueError that says what is wrong."""
+    array = np.asarray(image)
+    if array.ndim != 2:
+        raise ValueError(f"hough needs a 2-D grey image; got shape {array.shape} (convert colour images to grey)")
+    if array.dtype.kind != "f":
+        raise ValueError(f"hough needs a float image scaled to [0, 1]; got dtype {array.dtype} "
+                         "(divide integer pixels by their maximum first)")
+    if min(array.shape) < MIN_SIDE:
+        raise ValueError(f"hough needs an image of at least {MIN_SIDE}x{MIN_SIDE} px; got {array.shape}")
+    if not np.isfinite(array).all():
+        raise ValueError("hough needs finite pixel values; the image contains NaN or inf")
+    if mask is None:
+        return array.astype(np.float32, copy=False), None
+    mask = np.asarray(mask)
+    if mask.shape != array.shape:
+        raise ValueError(f"mask shape {mask.shape} differs from image shape {array.shape}")
+    return array.astype(np.float32, copy=False), mask.astype(bool, copy=False)
+
+
+class HoughProposer(Proposer):
+    """Circles found by two Hough transforms on an edge-enhanced image; score = circle support (votes)."""
+
+    name = "hough"
+    description = "Dehazing, rolling ball, Sobel-Gaussian-Sobel, then global and local Hough circle transforms."
+
+    class Config(ComponentConfig):
+        omega: float = Field(0.9, gt=0, lt=1, description="Dehazing strength (dark channel prior omega).")
+        dehaze_window: int = Field(11, ge=1, description="Side of the dark-channel minimum filter, px.")
+        guided_radius: int = Field(40, ge=1, description="Radius of the guided filter that refines the dehazed image.")
+        guided_eps: float = Field(1e-5, gt=0, description="Regularisation of the guided filter.")
+        ball_radius: float = Field(50.0, gt=0, description="Rolling-ball radius for background subtraction.")
+        gaussian_sigma: float = Field(2.0, gt=0, description="Sigma of the Gaussian between the two Sobel filters.")
+        erosion_size: int = Field(5, ge=1, description="Side of the square that erodes the breast border.")
+        erosion_iterations: int = Field(20, ge=0, description="Number of breast-border erosions.")
+        global_quantile: float = Field(0.97, gt=0, lt=1, description="Quantile threshold before the global Hough.")
+        local_quantile: float = Field(0.95, gt=0, lt=1, description="Quantile threshold in each local patch.")
+        local_transform: bool = Field(True, description="Run the second, local transform (False: global only).")
+        patch_size: int = Field(200, ge=16, description="Side of the local patches around global circles, px.")
+        patch_grid: int = Field(1, ge=1, description=(
+            "Global circles whose centres share a cell of this side (px) share one local patch; "
+            "1 = one patch per circle, as in the study."))
+        dp: float = Field(1.0, gt=0, description="Inverse accumulator resolution of cv2.HoughCircles.")
+        min_dist: float = Field(10.0, gt=0, description="cv2.HoughCircles minDist between circle centres, px.")
+        canny_high: float = Field(300.0, gt=0, description="cv2.HoughCircles param1 (upper Canny threshold).")
+        global_votes: float = Field(5.0, gt=0, description="cv2.HoughCircles param2 of the global transform.")
+        local_votes: float = Field(3.0, gt=0, description="cv2.HoughCircles param2 of the local transforms.")
+        min_radius: int = Field(2, ge=0, description="Smallest circle radius searched, px.")
+        max_radius: int = Field(10, ge=1, description="Largest circle radius searched, px.")
+        min_distance: float = Field(6.0, ge=0, description="Candidates closer than this keep the better supported.")
+        radius_offset: float = Field(2.0, ge=0, description=(
+            "Subtracted from the Hough radius to report the blob's radius: the Sobel-Gaussian-Sobel ring lies "
+            "about one Gaussian sigma outside the blob edge (0 = raw Hough radius, as the study reported)."))
+
+    def _settings(self, votes: float) -> HoughSettings:
+        c = self.config
+        return HoughSettings(c.dp, c.min_dist, c.canny_high, votes, c.min_radius, c.max_radius)
+
+    def _margin(self) -> int:
+        """Pixels beyond the mask's bounding box that can change values inside it (filter reach)."""
+        c = self.config
+        ball_reach = math.sqrt(2.0 * c.ball_radius)  # for a [0, 1] image, see rolling_ball_background
+        return int(2 * c.guided_radius + c.dehaze_window // 2 + ball_reach + 4 * c.gaussian_sigma + 4)
+
+    def enhance(self, image: np.ndarray) -> np.ndarray:
+        """The study's preprocessing chain (steps 1-3) on a [0, 1] image."""
+        c = self.config
+        dehazed = dehaze(image, c.omega, c.dehaze_window, c.guided_radius, c.guided_eps)
+        flat = dehazed - rolling_ball_background(dehazed, c.ball_radius)
+        return sobel_gaussian_sobel(flat, c.gaussian_sigma)
+
+    def propose(self, image: np.ndarray, mask: np.ndarray | None = None) -> Candidates:
+        """Candidates inside ``mask``; a flat (constant) image or an empty mask gives none."""
+        c = self.config
+        image, mask = checked_image(image, mask)
+        low, high = float(image.min()), float(image.max())
+        if high <= low or (mask is not None and not mask.any()):
+            return Candidates.empty()
+        region = np.ones(image.shape, bool) if mask is None else mask
+        rows, cols = np.nonzero(region.any(1))[0], np.nonzero(region.any(0))[0]
+        m = self._margin()
+        y0, y1 = max(rows[0] - m, 0), min(rows[-1] + 1 + m, image.shape[0])
+        x0, x1 = max(cols[0] - m, 0), min(cols[-1] + 1 + m, image.shape[1])
+        crop = (image[y0:y1, x0:x1] - np.float32(low)) / np.float32(high - low)
+        edges = self.enhance(crop)
+        edges[~eroded_mask(region, c.erosion_size, c.erosion_iterations)[y0:y1, x0:x1]] = 0
+        threshold = quantile_with_zeros(edges, image.size - edges.size, c.global_quantile)
+        circles, support = global_stage(edges, threshold, self._settings(c.global_votes))
+        if c.local_transform and len(circles):
+            kept = np.where(edges > threshold, edges, np.float32(0))
+            circles, support = local_stage(kept, circles, c.local_quantile, c.patch_size, c.patch_grid,
+                                           self._settings(c.local_votes))
+        if len(circles) == 0:
+            return Candidates.empty()
+        circles = circles + np.array([x0, y0, 0.0])
+        inside = region[np.clip(np.rint(circles[:, 1]).astype(np.intp), 0, image.shape[0] - 1),
+                        np.clip(np.rint(circles[:, 0]).astype(np.intp), 0, image.shape[1] - 1)]
+        circles, support = circles[inside], support[inside]
+        keep = keep_separated(circles[:, :2], support, c.min_distance)
+        circles = circles[keep]
+        circles[:, 2] = np.maximum(circles[:, 2] - c.radius_offset, 0.5)
+        return Candidates(circles, support[keep])

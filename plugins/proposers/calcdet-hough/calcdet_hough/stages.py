@@ -1,0 +1,87 @@
+"""The two Hough stages of the study: a global transform, then local transforms around its circles."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from calcdet_hough.circles import HoughSettings, circle_support, find_circles
+
+
+def quantile_with_zeros(values: np.ndarray, extra_zeros: int, q: float) -> float:
+    """``np.quantile`` (linear) of ``values`` (all >= 0) joined with ``extra_zeros`` zeros, without building it.
+
+    The study thresholds the whole image, background zeros included; we process only the
+    breast's bounding box, so the zeros outside it are counted, not allocated.
+    """
+    flat = values.ravel()
+    n = flat.size + extra_zeros
+    pos = q * (n - 1)
+    lo, hi = int(np.floor(pos)), int(np.ceil(pos))
+    ranks = [k - extra_zeros for k in (lo, hi) if k >= extra_zeros]
+    part = np.partition(flat, ranks) if ranks else flat
+
+    def at(k: int) -> float:
+        return 0.0 if k < extra_zeros else float(part[k - extra_zeros])
+
+    return at(lo) + (pos - lo) * (at(hi) - at(lo))
+
+
+def binary_above(values: np.ndarray, floor: float) -> np.ndarray:
+    """0/255 uint8 of the pixels the study keeps after min-max scaling ``max(values, floor)`` to 8 bits."""
+    top = float(values.max())
+    if top <= floor:
+        return np.zeros(values.shape, np.uint8)
+    scaled = (np.maximum(values, np.float32(floor)) - np.float32(floor)) / np.float32(top - floor) * np.float32(255)
+    return np.where(scaled.astype(np.uint8) > 0, np.uint8(255), np.uint8(0))
+
+
+def global_stage(edges: np.ndarray, threshold: float, settings: HoughSettings) -> tuple[np.ndarray, np.ndarray]:
+    """Circles (x, y, r) and their support on the edge image binarised above ``threshold``."""
+    binary = binary_above(np.where(edges > threshold, edges, np.float32(0)), 0.0)
+    circles = find_circles(binary, settings)
+    return circles, circle_support(binary, circles, settings.param1)
+
+
+def _patch_origin(centre: int, size: int, extent: int) -> int:
+    """First index of a ``size`` window centred on ``centre``, shifted to lie inside ``[0, extent)``."""
+    return int(np.clip(centre - size // 2, 0, max(extent - size, 0)))
+
+
+def local_stage(
+    kept: np.ndarray, seeds: np.ndarray, quantile: float, patch_size: int, grid: int, settings: HoughSettings,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Second transform on ``patch_size`` windows around the global circles ``seeds``.
+
+    ``kept`` is the edge image after the global threshold (zero below it). In each window
+    the seeds' disks are lifted to the window mean, the window is binarised above the
+    ``quantile`` of its non-zero values, and ``cv2.HoughCircles`` runs on it. Seeds whose
+    integer centres fall in the same ``grid`` x ``grid`` cell share one window, centred on
+    the cell (``grid = 1``: one window per seed, as the study did); overlapping windows are
+    what made the study's version slow, and their duplicates are removed later anyway.
+    """
+    h, w = kept.shape
+    centres = np.floor(seeds[:, :2]).astype(np.intp)
+    cells = centres // grid
+    unique_cells, owner = np.unique(cells, axis=0, return_inverse=True)
+    owner = owner.reshape(-1)
+    found, support = [np.zeros((0, 3))], [np.zeros(0)]
+    for index, (cell_x, cell_y) in enumerate(unique_cells):
+        x1 = _patch_origin(int(cell_x) * grid + grid // 2, patch_size, w)
+        y1 = _patch_origin(int(cell_y) * grid + grid // 2, patch_size, h)
+        patch = kept[y1 : y1 + patch_size, x1 : x1 + patch_size].copy()
+        members = np.nonzero(owner == index)[0]
+        disks = np.zeros(patch.shape, np.uint8)
+        for (cx, cy), r in zip(centres[members], seeds[members, 2].astype(np.intp), strict=True):
+            cv2.circle(disks, (int(cx) - x1, int(cy) - y1), int(r), 1, -1)
+        lifted = disks.astype(bool)
+        patch[lifted] = np.maximum(patch[lifted], np.float32(patch.mean()))
+        positive = patch[patch > 0]
+        if positive.size == 0:
+            continue
+        binary = binary_above(patch, float(np.quantile(positive, quantile)))
+        circles = find_circles(binary, settings)
+        if len(circles):
+            support.append(circle_support(binary, circles, settings.param1))
+            found.append(circles + np.array([x1, y1, 0.0]))
+    return np.concatenate(found), np.concatenate(support)

@@ -1,0 +1,74 @@
+import cv2
+import numpy as np
+import pytest
+from calcdet_hough.circles import circle_support, keep_separated
+from calcdet_hough.enhance import dehaze, eroded_mask, rolling_ball_background, sobel_gaussian_sobel
+from calcdet_hough.stages import binary_above, quantile_with_zeros
+from skimage import restoration
+
+from calcdet_core.testing import add_disks, textured_background
+
+
+def test_rolling_ball_removes_a_ramp_and_keeps_a_small_disk():
+    yy, xx = np.mgrid[:120, :160]
+    ramp = (0.2 + 0.5 * xx / 160 + 0.1 * yy / 120).astype(np.float32)
+    image = add_disks(ramp, [(80.0, 60.0, 3.0, 0.3)])
+    flat = image - rolling_ball_background(image, 50.0)
+    assert np.abs(flat[np.hypot(xx - 80, yy - 60) > 12]).max() < 0.01, "the smooth ramp should be removed"
+    assert flat[60, 80] > 0.15, "the small bright disk should keep most of its contrast"
+
+
+def test_rolling_ball_matches_scikit_image():
+    image = add_disks(textured_background((96, 96), seed=1, contrast=0.1), [(40.0, 50.0, 3.0, 0.3)])
+    ours = rolling_ball_background(image, 50.0)
+    theirs = restoration.rolling_ball(image, radius=50)
+    assert np.abs(ours - theirs).max() < 5e-3
+
+
+def test_dehazing_keeps_shape_range_and_contrast():
+    image = add_disks(textured_background((100, 120), seed=2), [(60.0, 50.0, 4.0, 0.3)])
+    out = dehaze(image, 0.9, 11, 40, 1e-5)
+    assert out.shape == image.shape and out.dtype == np.float32 and np.isfinite(out).all()
+    assert out.min() >= -0.05 and out.max() <= 1.05
+    assert out[50, 60] - np.median(out) > image[50, 60] - np.median(image) - 0.05, "the disk should stay contrasted"
+
+
+def test_sobel_gaussian_sobel_rings_a_disk():
+    image = add_disks(np.full((80, 80), 0.3, np.float32), [(40.0, 40.0, 4.0, 0.4)])
+    edges = sobel_gaussian_sobel(image, 2.0)
+    assert edges[40, 40] < edges.max() / 4, "the disk centre is flat: little edge energy there"
+    ring = edges[40, 40:56]
+    assert 2 <= int(np.argmax(ring)) <= 10, "the strongest response lies on a ring around the disk"
+
+
+def test_eroded_mask_equals_repeated_square_erosions():
+    mask = np.zeros((150, 150), bool)
+    cv2.circle(mask.view(np.uint8), (60, 80), 55, 1, -1)
+    repeated = cv2.erode(mask.astype(np.uint8), np.ones((5, 5), np.uint8), iterations=20).astype(bool)
+    np.testing.assert_array_equal(eroded_mask(mask, 5, 20), repeated)
+
+
+@pytest.mark.parametrize("zeros", [0, 7, 5000])
+def test_quantile_with_zeros_equals_numpy(zeros):
+    values = np.random.default_rng(zeros).random(999).astype(np.float32)
+    values[:100] = 0
+    expected = np.quantile(np.concatenate([values, np.zeros(zeros, np.float32)]), 0.97)
+    assert quantile_with_zeros(values, zeros, 0.97) == pytest.approx(expected, rel=1e-6)
+
+
+def test_binary_above_keeps_only_values_above_the_floor():
+    values = np.array([[0.0, 0.5, 0.6, 1.0]], np.float32)
+    np.testing.assert_array_equal(binary_above(values, 0.5), [[0, 0, 255, 255]])
+    assert not binary_above(np.full((3, 3), 0.5, np.float32), 0.5).any()
+
+
+def test_circle_support_counts_the_circle_boundary():
+    binary = np.zeros((60, 60), np.uint8)
+    cv2.circle(binary, (30, 30), 8, 255, -1)
+    support = circle_support(binary, np.array([[30.0, 30.0, 8.0], [10.0, 10.0, 5.0]]), 300.0)
+    assert support[0] >= 0.8 * 2 * np.pi * 8 and support[1] == 0
+
+
+def test_keep_separated_keeps_the_better_supported():
+    xy = np.array([[0.0, 0.0], [3.0, 0.0], [20.0, 0.0]])
+    np.testing.assert_array_equal(keep_separated(xy, np.array([1.0, 5.0, 2.0]), 6.0), [1, 2])
