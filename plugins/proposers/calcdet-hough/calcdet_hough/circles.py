@@ -56,14 +56,15 @@ def circle_support(binary: np.ndarray, circles: np.ndarray, canny_high: float) -
     return (windows[rows, cols] & on_ring).sum(axis=(1, 2)).astype(np.float64)
 
 
-def keep_separated(xy: np.ndarray, score: np.ndarray, min_distance: float) -> np.ndarray:
+def keep_separated(xyr: np.ndarray, score: np.ndarray, min_distance: float) -> np.ndarray:
     """Indices kept by greedy suppression: best score first, dropping others within ``min_distance``.
 
-    Ties keep the earlier candidate, so the result is deterministic.
+    Ties go to the smaller x, then y, then radius, so the result does not depend on input order.
     """
-    if len(xy) == 0:
+    if len(xyr) == 0:
         return np.zeros(0, np.intp)
-    order = np.lexsort((np.arange(len(xy)), -score))
+    xy = xyr[:, :2]
+    order = np.lexsort((xyr[:, 2], xy[:, 1], xy[:, 0], -score))
     neighbours = cKDTree(xy).query_ball_point(xy, r=min_distance)
     alive = np.ones(len(xy), bool)
     kept = []

@@ -63,7 +63,7 @@ def sobel_magnitude(image: np.ndarray) -> np.ndarray:
     """Euclidean magnitude of the 3x3 Sobel gradient, float32."""
     gx = cv2.Sobel(image, cv2.CV_32F, 1, 0)
     gy = cv2.Sobel(image, cv2.CV_32F, 0, 1)
-    return cv2.magnitude(gx, gy)
+    return np.sqrt(gx * gx + gy * gy)
 
 
 def sobel_gaussian_sobel(image: np.ndarray, sigma: float) -> np.ndarray:

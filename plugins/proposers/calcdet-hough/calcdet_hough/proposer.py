@@ -113,7 +113,7 @@ class HoughProposer(Proposer):
         inside = region[np.clip(np.rint(circles[:, 1]).astype(np.intp), 0, image.shape[0] - 1),
                         np.clip(np.rint(circles[:, 0]).astype(np.intp), 0, image.shape[1] - 1)]
         circles, support = circles[inside], support[inside]
-        keep = keep_separated(circles[:, :2], support, c.min_distance)
+        keep = keep_separated(circles, support, c.min_distance)
         circles = circles[keep]
         circles[:, 2] = np.maximum(circles[:, 2] - c.radius_offset, 0.5)
         return Candidates(circles, support[keep])

@@ -70,5 +70,5 @@ def test_circle_support_counts_the_circle_boundary():
 
 
 def test_keep_separated_keeps_the_better_supported():
-    xy = np.array([[0.0, 0.0], [3.0, 0.0], [20.0, 0.0]])
-    np.testing.assert_array_equal(keep_separated(xy, np.array([1.0, 5.0, 2.0]), 6.0), [1, 2])
+    xyr = np.array([[0.0, 0.0, 2.0], [3.0, 0.0, 2.0], [20.0, 0.0, 2.0]])
+    np.testing.assert_array_equal(keep_separated(xyr, np.array([1.0, 5.0, 2.0]), 6.0), [1, 2])
