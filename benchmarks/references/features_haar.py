@@ -1,0 +1,76 @@
+"""Per-patch reference for the ``haar`` extractor: one patch, one feature, one rectangle at a time.
+
+Each selected feature is computed from the raw patch pixels: every cell of the prototype is summed
+with numpy (a slice for upright cells, the cell's pixel list for 45-degree cells), then
+``mean(white) - mean(black)``. No integral image and none of calcdet-haar's corner tables are used,
+so the benchmark's agreement check is also an independent check of the fast path.
+
+``prepare`` selects the 500 features on the benchmark scene itself (label: the patch centre is among
+the brightest tenth against its surround; 10 pseudo-cases), with 10 trees per fold to keep the run
+short; the timed work is extraction, which does not depend on how the selection was made.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from calcdet_haar import HaarExtractor
+from calcdet_haar.bank import PROTOTYPES, pattern_of
+
+from calcdet_core.data import Candidates
+from calcdet_core.patches import extract_patches
+
+Cell = tuple[object, float]
+"""A cell's pixel selector (slices or index arrays) and its weight ``+-1 / (cells of its colour * area)``."""
+
+
+def feature_cells(extractor: HaarExtractor) -> list[list[Cell]]:
+    """Pixel selectors and weights of every cell of every selected feature, from the geometry alone."""
+    bank = extractor.bank
+    out = []
+    for f in extractor.selected_:
+        prototype = PROTOTYPES[bank.prototype[f]]
+        pattern = pattern_of(prototype)
+        x, y = (int(v) for v in bank.geometry[f, :2])
+        cw, ch = (int(v) for v in bank.cells[f])
+        area = cw * ch * (2 if prototype.startswith("r45") else 1)
+        n_white, n_black = (pattern > 0).sum(), (pattern < 0).sum()
+        cells: list[Cell] = []
+        for j in range(pattern.shape[0]):
+            for i in range(pattern.shape[1]):
+                weight = 1.0 / (n_white * area) if pattern[j, i] > 0 else -1.0 / (n_black * area)
+                if prototype.startswith("r45"):
+                    tx, ty = x + i * cw - j * ch, y + i * cw + j * ch
+                    cols = [tx + a - b for a in range(cw) for b in range(ch) for _ in (0, 1)]
+                    rows = [ty + a + b + k for a in range(cw) for b in range(ch) for k in (0, 1)]
+                    cells.append(((np.array(rows), np.array(cols)), weight))
+                else:
+                    x0, y0 = x + i * cw, y + j * ch
+                    cells.append(((slice(y0, y0 + ch), slice(x0, x0 + cw)), weight))
+        out.append(cells)
+    return out
+
+
+def reference(extractor: HaarExtractor, image: np.ndarray, candidates: Candidates) -> np.ndarray:
+    """(N, F) float64: the selected features, patch by patch, feature by feature, cell by cell."""
+    cells = feature_cells(extractor)
+    size = extractor.config.patch_size
+    padded = np.pad(np.asarray(image, np.float32), size, mode="reflect")
+    h, w = image.shape
+    out = np.empty((len(candidates), len(cells)))
+    for n, (x, y) in enumerate(candidates.xyr[:, :2]):
+        col = int(np.clip(np.rint(x), 0, w - 1)) + size - size // 2
+        row = int(np.clip(np.rint(y), 0, h - 1)) + size - size // 2
+        patch = padded[row : row + size, col : col + size].astype(np.float64)
+        for f, feature in enumerate(cells):
+            out[n, f] = sum(weight * patch[where].sum() for where, weight in feature)
+    return out
+
+
+def prepare(extractor: HaarExtractor, image: np.ndarray, candidates: Candidates) -> HaarExtractor:
+    """Select features on the scene's own candidates (bright-centre ones as positives)."""
+    patches = extract_patches(image, candidates.xyr[:, :2], extractor.config.patch_size)
+    c = extractor.config.patch_size // 2
+    contrast = patches[:, c - 1 : c + 2, c - 1 : c + 2].mean((1, 2)) - patches.mean((1, 2))
+    labels = (contrast >= np.quantile(contrast, 0.9)).astype(int)
+    config = extractor.config.model_copy(update={"n_estimators": 10})
+    return HaarExtractor(config).fit(patches, labels, np.arange(len(patches)) % 10)
