@@ -13,3 +13,10 @@ def calcdet_register_datasets() -> list[type]:
 @hookimpl
 def calcdet_register_evaluators() -> list[type]:
     return []
+
+
+@hookimpl
+def calcdet_register_commands(cli) -> None:
+    from calcdet_core.cli_run import register as register_run_commands
+
+    register_run_commands(cli)

@@ -1,0 +1,378 @@
+"""Running a validated pipeline on images: detection, and training of its learnable parts.
+
+Per image: read -> preprocess (working grid) -> proposer (or detector) -> features of every
+extractor, concatenated (names prefixed by the extractor) -> classifier score -> detections
+mapped back to the stored grid with ``mammogram.transform.to_stored``.
+
+Training follows the study: the proposer runs on train and validation images; each
+candidate is labelled by :func:`~calcdet_core.matching.match_detections` (TP 1, FP 0,
+dropped -1: in an ignore region or a duplicate on a taken target); trainable extractors
+learn from train patches (groups = patient ids); the classifier learns from train
+features with the validation features at hand (e.g. for the cascade's threshold).
+Per-image work goes through :mod:`calcdet_core.executor`, so it is parallel and resumable.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from calcdet_core.components import FeatureExtractor, validate_finite_features
+from calcdet_core.data import Annotation, Candidates, Detections, ImageRecord, Mammogram
+from calcdet_core.dicom import read_dicom
+from calcdet_core.executor import Executor, Result, job_key, progress_bar, run_jobs
+from calcdet_core.matching import DROPPED, STUDY_DIAMETER_PX, TP, match_detections
+from calcdet_core.patches import extract_patches
+from calcdet_core.pipeline import Pipeline, PreprocessSpec
+from calcdet_core.preprocess import preprocess
+from calcdet_core.registry import get_registry
+
+PATCH_NEGATIVES_PER_POSITIVE = 10
+"""Trainable extractors learn from a 1:10 TP:FP downsample of the train patches, as the study's Haar selection."""
+
+MAX_FIT_PATCHES = 30_000
+"""Cap on those patches (ratio kept), so a large training split cannot exhaust memory."""
+
+
+# --------------------------------------------------------------------------- where images come from
+
+
+@dataclass(frozen=True)
+class DatasetRef:
+    """How a worker process finds a dataset record again (records hold loaders that may not pickle)."""
+
+    dataset: str
+    root: str
+    image_id: str
+
+
+_DATASET_CACHE: dict[tuple[str, str], dict[str, ImageRecord]] = {}
+
+
+def resolve_record(item: ImageRecord | DatasetRef) -> ImageRecord:
+    """The record itself, or the one a :class:`DatasetRef` names (datasets indexed once per process)."""
+    if isinstance(item, ImageRecord):
+        return item
+    key = (item.dataset, item.root)
+    if key not in _DATASET_CACHE:
+        adapter = get_registry().get("datasets", item.dataset)()
+        _DATASET_CACHE[key] = {r.image_id: r for r in adapter.load(Path(item.root)).records}  # type: ignore[attr-defined]
+    return _DATASET_CACHE[key][item.image_id]
+
+
+@dataclass
+class ImageSource:
+    """Records to process, and (for a dataset) how workers find them again."""
+
+    records: list[ImageRecord]
+    dataset: str | None = None
+    root: str | None = None
+
+    def items(self, executor: Executor) -> list[ImageRecord | DatasetRef]:
+        if executor.ships_items and self.dataset is not None and self.root is not None:
+            return [DatasetRef(self.dataset, self.root, r.image_id) for r in self.records]
+        return list(self.records)
+
+    def job_keys(self) -> list[str]:
+        return [job_key(r.image_id) for r in self.records]
+
+
+def dicom_records(paths: Sequence[Path]) -> list[ImageRecord]:
+    """Records for DICOM files and folders given on the command line (image id = file stem; no annotation)."""
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in (".dcm", ".dicom"))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise ValueError(f"input {path} does not exist")
+    if not files:
+        raise ValueError(f"no DICOM files (*.dcm, *.dicom) found in {', '.join(map(str, paths))}")
+    stems = Counter(p.stem for p in files)
+    clash = [s for s, n in stems.items() if n > 1]
+    if clash:
+        raise ValueError(f"several input files share the image id (file stem) {clash[0]!r}; rename or pass them apart")
+    return [ImageRecord(image_id=p.stem, patient_id=p.stem, path=p, annotation=Annotation(),
+                        load=partial(read_dicom, p)) for p in files]
+
+
+# --------------------------------------------------------------------------- one image
+
+
+def load_working(record: ImageRecord, spec: PreprocessSpec) -> tuple[Mammogram, Annotation]:
+    """The preprocessed image and its annotation, both on the working grid."""
+    raw = record.load()
+    if raw.laterality is None and record.laterality:
+        raw = replace(raw, laterality=record.laterality)
+    image = preprocess(raw, crop_breast=spec.crop_breast, flip_to_left=spec.flip_to_left)
+    return image, record.annotation.transformed(image.transform.to_working)
+
+
+def feature_names(extractors: Sequence[FeatureExtractor]) -> list[str]:
+    """Column names of the concatenated features: ``<plugin>.<feature>`` (``<plugin><i>.`` if used twice)."""
+    counts = Counter(e.name for e in extractors)
+    names: list[str] = []
+    for i, e in enumerate(extractors):
+        prefix = e.name if counts[e.name] == 1 else f"{e.name}{i}"
+        names += [f"{prefix}.{n}" for n in e.feature_names()]
+    return names
+
+
+def _features(extractor: FeatureExtractor, image: np.ndarray, candidates: Candidates) -> np.ndarray:
+    return validate_finite_features(extractor.extract(image, candidates), len(candidates),
+                                    extractor.feature_names(), extractor.name)
+
+
+def extract_features(extractors: Sequence[FeatureExtractor], image: np.ndarray, candidates: Candidates) -> np.ndarray:
+    """(N, F) features of every extractor side by side, in :func:`feature_names` order."""
+    blocks = [_features(e, image, candidates) for e in extractors]
+    return np.hstack(blocks) if blocks else np.zeros((len(candidates), 0))
+
+
+def detect_working(pipeline: Pipeline, image: Mammogram) -> Candidates:
+    """Scored detections on the working grid of a preprocessed image."""
+    if pipeline.detector is not None:
+        return pipeline.detector.detect(image.pixels, image.mask)
+    assert pipeline.proposer is not None
+    candidates = pipeline.proposer.propose(image.pixels, image.mask)
+    if pipeline.classifier is None:
+        return candidates
+    features = extract_features(pipeline.features, image.pixels, candidates)
+    return candidates.with_scores(pipeline.classifier.score(features))
+
+
+def detect_record(pipeline: Pipeline, record: ImageRecord) -> Detections:
+    """Detections of one image in its stored grid."""
+    image, _ = load_working(record, pipeline.spec.preprocess)
+    found = detect_working(pipeline, image).mapped(image.transform.to_stored, record.image_id)
+    return Detections(found.xyr, found.score, record.image_id)
+
+
+def _detect_job(pipeline: Pipeline, item: ImageRecord | DatasetRef) -> Result:
+    start = time.perf_counter()
+    found = detect_record(pipeline, resolve_record(item))
+    return {"xyr": found.xyr, "score": found.score, "seconds": np.float64(time.perf_counter() - start)}
+
+
+@dataclass(frozen=True)
+class DetectedImage:
+    record: ImageRecord
+    detections: Detections
+    seconds: float
+
+
+def run_detection(pipeline: Pipeline, source: ImageSource, executor: Executor, work_dir: Path,
+                  description: str = "detect") -> list[DetectedImage]:
+    """Detections for every image of ``source`` (stored grid), in its order; resumable from ``work_dir``."""
+    results = run_jobs(_detect_job, pipeline, source.items(executor), source.job_keys(), work_dir, executor,
+                       description, labels=[r.image_id for r in source.records])
+    return [DetectedImage(r, Detections(results[k]["xyr"], results[k]["score"], r.image_id),
+                          float(results[k]["seconds"])) for r, k in zip(source.records, source.job_keys(), strict=True)]
+
+
+# --------------------------------------------------------------------------- training: labelled candidates
+
+
+@dataclass(frozen=True)
+class _LabelContext:
+    pipeline: Pipeline
+    diameter: float
+
+
+def _label_job(context: _LabelContext, item: tuple[ImageRecord | DatasetRef, bool]) -> Result:
+    """Candidates of one image with their labels, fixed features and (train only) patches."""
+    start = time.perf_counter()
+    record_or_ref, want_patches = item
+    record = resolve_record(record_or_ref)
+    pipeline = context.pipeline
+    assert pipeline.proposer is not None
+    image, annotation = load_working(record, pipeline.spec.preprocess)
+    candidates = pipeline.proposer.propose(image.pixels, image.mask)
+    match = match_detections(candidates, annotation, context.diameter)
+    keep = match.status != DROPPED
+    kept = candidates.subset(keep)
+    out: Result = {
+        "xyr": kept.xyr, "score": kept.score, "label": (match.status[keep] == TP).astype(np.int8),
+        "dropped": np.int64((~keep).sum()), "targets": np.int64(match.counted.sum()),
+        "targets_hit": np.int64((match.hit & match.counted).sum()),
+    }
+    if pipeline.classifier is not None:
+        for i, extractor in enumerate(pipeline.features):
+            if not extractor.trainable:
+                out[f"features_{i}"] = _features(extractor, image.pixels, kept)
+            elif want_patches:
+                out[f"patches_{i}"] = extract_patches(image.pixels, kept.xyr[:, :2], extractor.patch_size)
+    out["seconds"] = np.float64(time.perf_counter() - start)
+    return out
+
+
+@dataclass(frozen=True)
+class _TrainableContext:
+    spec: PreprocessSpec
+    extractors: dict[int, FeatureExtractor]
+
+
+def _trainable_features_job(context: _TrainableContext, item: tuple[ImageRecord | DatasetRef, np.ndarray]) -> Result:
+    """Features of the fitted trainable extractors for one image's already-labelled candidates."""
+    record_or_ref, xyr = item
+    image, _ = load_working(resolve_record(record_or_ref), context.spec)
+    candidates = Candidates(xyr, np.zeros(len(xyr)))
+    return {f"features_{i}": _features(e, image.pixels, candidates) for i, e in context.extractors.items()}
+
+
+@dataclass
+class LabelledSplit:
+    """Everything training needs from one split, in record order."""
+
+    results: list[Result]
+    patients: list[str]
+    features: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+
+    @property
+    def labels(self) -> np.ndarray:
+        return np.concatenate([r["label"] for r in self.results]).astype(np.int64) if self.results else np.zeros(0)
+
+    @property
+    def groups(self) -> np.ndarray:
+        return np.concatenate([np.full(len(r["label"]), p) for r, p in zip(self.results, self.patients, strict=True)])
+
+    def summary(self) -> dict[str, Any]:
+        y = self.labels
+        targets = sum(int(r["targets"]) for r in self.results)
+        hit = sum(int(r["targets_hit"]) for r in self.results)
+        return {"images": len(self.results), "candidates": len(y), "tp": int(y.sum()), "fp": int((y == 0).sum()),
+                "dropped": sum(int(r["dropped"]) for r in self.results), "targets": targets,
+                "targets_hit": hit, "proposer_sensitivity": hit / targets if targets else None}
+
+
+def _label_split(pipeline: Pipeline, source: ImageSource, executor: Executor, work_dir: Path, name: str,
+                 want_patches: bool, diameter: float) -> LabelledSplit:
+    items = [(item, want_patches) for item in source.items(executor)]
+    results = run_jobs(_label_job, _LabelContext(pipeline, diameter), items, source.job_keys(),
+                       work_dir / f"candidates-{name}", executor, f"candidates ({name})",
+                       labels=[r.image_id for r in source.records])
+    return LabelledSplit([results[k] for k in source.job_keys()], [r.patient_id for r in source.records])
+
+
+def _balanced_rows(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    pos, neg = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
+    n_neg = min(len(neg), PATCH_NEGATIVES_PER_POSITIVE * max(len(pos), 1))
+    shrink = min(1.0, MAX_FIT_PATCHES / max(len(pos) + n_neg, 1))
+    n_pos, n_neg = max(1, int(len(pos) * shrink)) if len(pos) else 0, max(1, int(n_neg * shrink)) if n_neg else 0
+    return np.sort(np.concatenate([rng.choice(pos, n_pos, replace=False), rng.choice(neg, n_neg, replace=False)]))
+
+
+def _fit_trainable_extractors(pipeline: Pipeline, train: LabelledSplit, seed: int) -> dict[int, FeatureExtractor]:
+    trainable = {i: e for i, e in enumerate(pipeline.features) if e.trainable}
+    if not trainable:
+        return trainable
+    labels, groups = train.labels, train.groups
+    rows = _balanced_rows(labels, np.random.default_rng(seed))
+    for i, extractor in trainable.items():
+        patches = np.concatenate([r[f"patches_{i}"] for r in train.results])[rows]
+        extractor.fit(patches, labels[rows], groups[rows])
+    return trainable
+
+
+def _assemble_features(pipeline: Pipeline, split: LabelledSplit, source: ImageSource,
+                       trainable: dict[int, FeatureExtractor], executor: Executor, work_dir: Path,
+                       name: str, fingerprint: str) -> np.ndarray:
+    learned: list[Result] = [{} for _ in split.results]
+    if trainable:
+        items = [(item, r["xyr"]) for item, r in zip(source.items(executor), split.results, strict=True)]
+        done = run_jobs(_trainable_features_job, _TrainableContext(pipeline.spec.preprocess, trainable), items,
+                        source.job_keys(), work_dir / f"learned-features-{name}-{fingerprint}", executor,
+                        f"learned features ({name})", labels=[r.image_id for r in source.records])
+        learned = [done[k] for k in source.job_keys()]
+    blocks = []
+    for i, extractor in enumerate(pipeline.features):
+        parts = [(learn if extractor.trainable else fixed)[f"features_{i}"]
+                 for fixed, learn in zip(split.results, learned, strict=True)]
+        blocks.append(np.concatenate(parts) if parts else np.zeros((0, len(extractor.feature_names()))))
+    return np.hstack(blocks)
+
+
+def _extractor_fingerprint(trainable: dict[int, FeatureExtractor]) -> str:
+    """Tells learned-feature work folders of differently fitted extractors apart."""
+    import hashlib
+    import tempfile
+
+    digest = hashlib.sha256()
+    for i, extractor in sorted(trainable.items()):
+        with tempfile.TemporaryDirectory() as tmp:
+            for path in sorted(extractor.save(Path(tmp))):
+                digest.update(f"{i}:{path.name}".encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def train_pipeline(pipeline: Pipeline, train: ImageSource, validation: ImageSource, executor: Executor,
+                   work_dir: Path, seed: int = 0, diameter: float = STUDY_DIAMETER_PX) -> dict[str, Any]:
+    """Fit the pipeline's learnable components in place; return the training metrics."""
+    start = time.perf_counter()
+    if not train.records:
+        raise ValueError("the training split holds no image")
+    if pipeline.detector is not None:
+        return _train_detector(pipeline, train, validation, start)
+    assert pipeline.proposer is not None
+    has_classifier = pipeline.classifier is not None
+    tr = _label_split(pipeline, train, executor, work_dir, "train", has_classifier, diameter)
+    va = _label_split(pipeline, validation, executor, work_dir, "validation", False, diameter)
+    metrics: dict[str, Any] = {"seed": seed, "train": tr.summary(), "validation": va.summary()}
+    if not has_classifier:
+        return {**metrics, "seconds": time.perf_counter() - start}
+    assert pipeline.classifier is not None
+    if tr.summary()["tp"] == 0:
+        raise ValueError("no proposer candidate in the training split touches a target: nothing to learn from "
+                         "(check the dataset's annotations and the proposer's parameters)")
+    trainable = _fit_trainable_extractors(pipeline, tr, seed)
+    fingerprint = _extractor_fingerprint(trainable)
+    X = _assemble_features(pipeline, tr, train, trainable, executor, work_dir, "train", fingerprint)
+    Xv = _assemble_features(pipeline, va, validation, trainable, executor, work_dir, "validation", fingerprint)
+    yv = va.labels
+    with progress_bar() as bar:
+        task = bar.add_task(f"train {pipeline.classifier.name} on {len(X)} candidates", total=1)
+        pipeline.classifier.fit(X, tr.labels, tr.groups, validation=(Xv, yv) if len(yv) else None)
+        bar.advance(task)
+    names = feature_names(pipeline.features)
+    metrics.update({
+        "features": len(names), "feature_names": names,
+        "classifier": dict(getattr(pipeline.classifier, "training_info_", {}) or {}),
+        **_validation_scores(pipeline, Xv, yv),
+        "seconds": time.perf_counter() - start,
+    })
+    return metrics
+
+
+def _validation_scores(pipeline: Pipeline, Xv: np.ndarray, yv: np.ndarray) -> dict[str, float | None]:
+    """AUROC and AUPRC of the trained classifier on validation candidates, at their own prevalence."""
+    from calcdet_core.evaluation.classification import auprc, auroc
+
+    if not len(yv):
+        return {"validation_auroc": None, "validation_auprc": None}
+    assert pipeline.classifier is not None
+    scores = pipeline.classifier.score(Xv)
+    return {"validation_auroc": auroc(yv, scores), "validation_auprc": auprc(yv, scores)}
+
+
+def _train_detector(pipeline: Pipeline, train: ImageSource, validation: ImageSource, start: float) -> dict[str, Any]:
+    assert pipeline.detector is not None
+    pairs: dict[str, list[tuple[np.ndarray, Annotation]]] = {"train": [], "validation": []}
+    with progress_bar() as bar:
+        for name, source in (("train", train), ("validation", validation)):
+            task = bar.add_task(f"load {name} images", total=len(source.records))
+            for record in source.records:
+                image, annotation = load_working(record, pipeline.spec.preprocess)
+                pairs[name].append((image.pixels, annotation))
+                bar.advance(task)
+    pipeline.detector.fit(pairs["train"], pairs["validation"])
+    return {"train": {"images": len(pairs["train"])}, "validation": {"images": len(pairs["validation"])},
+            "seconds": time.perf_counter() - start}

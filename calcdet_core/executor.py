@@ -1,0 +1,231 @@
+"""Per-image jobs on one machine (worker processes) or a Dask cluster, resumable from a work folder.
+
+A job is ``fn(context, item) -> dict[str, numpy array]`` with ``fn`` a module-level function.
+``context`` (e.g. the trained pipeline) is shipped once per worker, not once per image.
+Every finished job is written at once to ``work_dir/<key>.npz`` (temporary file, then
+``os.replace``), so a run that is interrupted loses only the images in flight and the
+next run with the same work folder starts where it stopped. Results are plain numpy
+arrays, read back with ``allow_pickle=False``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+Result = dict[str, np.ndarray]
+JobFn = Callable[[Any, Any], Result]
+
+progress_console = Console(stderr=True)
+
+
+def progress_bar(console: Console | None = None) -> Progress:
+    """The rich progress display every long step of calcdet uses."""
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), TimeRemainingColumn(), console=console or progress_console)
+
+
+def job_key(image_id: str) -> str:
+    """A file-name-safe, collision-free key for an image id."""
+    readable = re.sub(r"[^A-Za-z0-9._-]", "_", image_id)[:80]
+    return f"{readable}-{hashlib.sha1(image_id.encode()).hexdigest()[:10]}"
+
+
+def save_result(path: Path, result: Result) -> None:
+    """Write a job result atomically: a reader sees the whole file or none."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **result)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def load_result(path: Path) -> Result:
+    with np.load(path, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
+
+
+# --------------------------------------------------------------------------- executors
+
+_worker_context: Any = None
+
+
+def _set_worker_context(context: Any) -> None:
+    global _worker_context
+    _worker_context = context
+
+
+def _call_in_worker(fn: JobFn, item: Any) -> Result:
+    return fn(_worker_context, item)
+
+
+class Executor:
+    """Runs ``fn(context, item)`` for every item and yields ``(index, result)`` as jobs finish."""
+
+    def run(self, fn: JobFn, context: Any, items: Sequence[Any]) -> Iterator[tuple[int, Result]]:
+        raise NotImplementedError
+
+    @property
+    def ships_items(self) -> bool:
+        """Whether items cross a process boundary (so they must pickle)."""
+        return True
+
+
+class SerialExecutor(Executor):
+    """In this process, one image after another (``--workers 1``)."""
+
+    def run(self, fn: JobFn, context: Any, items: Sequence[Any]) -> Iterator[tuple[int, Result]]:
+        for i, item in enumerate(items):
+            yield i, fn(context, item)
+
+    @property
+    def ships_items(self) -> bool:
+        return False
+
+
+@dataclass
+class ProcessExecutor(Executor):
+    """``workers`` spawned processes; the context is sent once to each at start-up."""
+
+    workers: int
+
+    def run(self, fn: JobFn, context: Any, items: Sequence[Any]) -> Iterator[tuple[int, Result]]:
+        with ProcessPoolExecutor(max_workers=self.workers, mp_context=get_context("spawn"),
+                                 initializer=_set_worker_context, initargs=(context,)) as pool:
+            pending: dict[Future[Result], int] = {}
+            queue = iter(enumerate(items))
+            for i, item in queue:  # keep a bounded number of jobs queued
+                pending[pool.submit(_call_in_worker, fn, item)] = i
+                if len(pending) >= 2 * self.workers:
+                    break
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    index = pending.pop(future)
+                    nxt = next(queue, None)
+                    if nxt is not None:
+                        pending[pool.submit(_call_in_worker, fn, nxt[1])] = nxt[0]
+                    yield index, future.result()
+
+
+class DaskExecutor(Executor):
+    """The same jobs on a Dask distributed cluster: a scheduler address or a ``distributed.Client``."""
+
+    def __init__(self, scheduler: str | Any) -> None:
+        from distributed import Client
+
+        self._own = isinstance(scheduler, str)
+        self.client = Client(scheduler) if self._own else scheduler
+
+    def run(self, fn: JobFn, context: Any, items: Sequence[Any]) -> Iterator[tuple[int, Result]]:
+        from distributed import as_completed
+
+        shared = self.client.scatter(context, broadcast=True, hash=False)
+        futures = {self.client.submit(fn, shared, item, pure=False): i for i, item in enumerate(items)}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+
+    def close(self) -> None:
+        if self._own:
+            self.client.close()
+
+
+def make_executor(workers: int = 1, scheduler: str | Any | None = None) -> Executor:
+    """Dask when a scheduler is given, else ``workers`` local processes (1: in this process)."""
+    if scheduler is not None:
+        return DaskExecutor(scheduler)
+    if workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {workers}")
+    return SerialExecutor() if workers == 1 else ProcessExecutor(workers)
+
+
+# --------------------------------------------------------------------------- resumable runs
+
+
+@dataclass(frozen=True)
+class JobFailure:
+    key: str
+    label: str
+    error: str
+
+
+class JobsFailed(RuntimeError):
+    """Some images failed; the others are saved in the work folder, so a rerun only redoes these."""
+
+    def __init__(self, failures: list[JobFailure], work_dir: Path) -> None:
+        self.failures = failures
+        lines = "\n".join(f"  {f.label}: {f.error}" for f in failures[:20])
+        more = f"\n  ... and {len(failures) - 20} more" if len(failures) > 20 else ""
+        super().__init__(f"{len(failures)} image(s) failed (finished ones are kept in {work_dir}):\n{lines}{more}")
+
+
+def _guarded(fn: JobFn, context: Any, item: Any) -> Result:
+    try:
+        return fn(context, item)
+    except Exception as exc:  # reported per image by run_jobs, never swallowed
+        return {"__error__": np.array(f"{type(exc).__name__}: {exc}")}
+
+
+@dataclass(frozen=True)
+class _Guard:
+    """Picklable wrapper that turns a job's exception into a result, so one bad image stops nothing else."""
+
+    fn: JobFn
+
+    def __call__(self, context: Any, item: Any) -> Result:
+        return _guarded(self.fn, context, item)
+
+
+def run_jobs(fn: JobFn, context: Any, items: Sequence[Any], keys: Sequence[str], work_dir: Path,
+             executor: Executor, description: str, labels: Sequence[str] | None = None,
+             progress: Progress | None = None) -> dict[str, Result]:
+    """Run the jobs not yet in ``work_dir``; return every result by key, or raise :class:`JobsFailed`."""
+    if len(set(keys)) != len(keys):
+        raise ValueError("job keys must be unique (duplicate image ids?)")
+    work_dir.mkdir(parents=True, exist_ok=True)
+    labels = list(labels or keys)
+    paths = [work_dir / f"{key}.npz" for key in keys]
+    results: dict[str, Result] = {}
+    todo = []
+    for i, path in enumerate(paths):
+        if path.is_file():
+            results[keys[i]] = load_result(path)
+        else:
+            todo.append(i)
+    failures: list[JobFailure] = []
+    own = progress is None
+    bar = progress or progress_bar()
+    if own:
+        bar.start()
+    try:
+        task = bar.add_task(description, total=len(keys), completed=len(keys) - len(todo))
+        for j, result in executor.run(_Guard(fn), context, [items[i] for i in todo]):
+            i = todo[j]
+            if "__error__" in result:
+                failures.append(JobFailure(keys[i], labels[i], str(result["__error__"])))
+            else:
+                save_result(paths[i], result)
+                results[keys[i]] = result
+            bar.advance(task)
+    finally:
+        if own:
+            bar.stop()
+    if failures:
+        raise JobsFailed(failures, work_dir)
+    return results

@@ -1,0 +1,158 @@
+"""The model directory: what training leaves behind, and the checks before anything is loaded from it.
+
+Layout::
+
+    MODEL_DIR/
+      pipeline.yaml            the resolved pipeline (every parameter explicit)
+      components/<slot>/...    each component's save() files (skops, safetensors, JSON; never pickle)
+      plugins.json             kind, name, distribution and version of every component used
+      training_metrics.json    what training saw and measured
+      checksums.json           SHA-256 of every file above (written last: its presence marks completion)
+
+Loading refuses a directory whose files do not match their checksums (or that holds files
+no checksum covers), or whose plugins are missing or installed at another distribution or
+version, and names every problem at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from calcdet_core.pipeline import Pipeline, build_pipeline
+from calcdet_core.registry import Registry, UnknownPluginError, get_registry
+
+PIPELINE_FILE = "pipeline.yaml"
+PLUGINS_FILE = "plugins.json"
+METRICS_FILE = "training_metrics.json"
+CHECKSUMS_FILE = "checksums.json"
+COMPONENTS_DIR = "components"
+
+
+class ModelDirError(ValueError):
+    """A model directory that cannot be trusted or used; the message lists every reason."""
+
+    def __init__(self, directory: Path, problems: list[str]) -> None:
+        self.directory = directory
+        self.problems = problems
+        super().__init__(f"refusing model directory {directory}:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def slot_folder(slot: str, name: str) -> str:
+    """``features[2]`` + ``haar`` -> ``features-2-haar``: one folder per component."""
+    return f"{slot.replace('[', '-').rstrip(']')}-{name}"
+
+
+def is_model_dir(path: Path) -> bool:
+    return (Path(path) / CHECKSUMS_FILE).is_file()
+
+
+def _model_files(directory: Path) -> list[Path]:
+    top = [directory / name for name in (PIPELINE_FILE, PLUGINS_FILE, METRICS_FILE)]
+    components = directory / COMPONENTS_DIR
+    return top + (sorted(p for p in components.rglob("*") if p.is_file()) if components.is_dir() else [])
+
+
+def save_model(directory: Path, pipeline: Pipeline, metrics: dict[str, Any], registry: Registry | None = None) -> Path:
+    """Write a trained pipeline into ``directory`` (created; must not already hold a model)."""
+    registry = registry or get_registry()
+    directory = Path(directory)
+    if is_model_dir(directory):
+        raise ValueError(f"{directory} already holds a trained model; choose another --out or remove it")
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / PIPELINE_FILE).write_text(yaml.safe_dump(pipeline.resolved(), sort_keys=False))
+    plugins = []
+    for slot, component in pipeline.components():
+        entry = registry.entry(component.kind, component.name)
+        plugins.append({"slot": slot, "kind": entry.kind, "name": entry.name,
+                        "distribution": entry.distribution, "version": entry.version})
+        folder = directory / COMPONENTS_DIR / slot_folder(slot, component.name)
+        folder.mkdir(parents=True, exist_ok=True)
+        component.save(folder)
+        if not any(folder.iterdir()):
+            folder.rmdir()
+    (directory / PLUGINS_FILE).write_text(json.dumps(plugins, indent=2))
+    (directory / METRICS_FILE).write_text(json.dumps(metrics, indent=2, allow_nan=False, default=_json_default))
+    checksums = {p.relative_to(directory).as_posix(): sha256(p) for p in _model_files(directory)}
+    (directory / CHECKSUMS_FILE).write_text(json.dumps({"algorithm": "sha256", "files": checksums}, indent=2))
+    return directory
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"training metrics hold a {type(value).__name__}, which is not JSON")
+
+
+def _check_files(directory: Path) -> list[str]:
+    try:
+        recorded = json.loads((directory / CHECKSUMS_FILE).read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return [f"{CHECKSUMS_FILE} is unreadable ({exc})"]
+    problems = []
+    for name, expected in sorted(recorded.items()):
+        path = directory / name
+        if ".." in Path(name).parts or not path.is_file():
+            problems.append(f"{name}: listed in {CHECKSUMS_FILE} but missing")
+        elif sha256(path) != expected:
+            problems.append(f"{name}: SHA-256 does not match {CHECKSUMS_FILE} (the file changed after training)")
+    present = {p.relative_to(directory).as_posix() for p in _model_files(directory) if p.is_file()}
+    problems += [f"{name}: not covered by {CHECKSUMS_FILE} (added after training)"
+                 for name in sorted(present - set(recorded))]
+    return problems
+
+
+def _check_plugins(directory: Path, registry: Registry) -> list[str]:
+    try:
+        plugins = json.loads((directory / PLUGINS_FILE).read_text())
+    except (OSError, ValueError) as exc:
+        return [f"{PLUGINS_FILE} is unreadable ({exc})"]
+    problems = []
+    for p in plugins:
+        trained = f"{p['distribution']} {p['version']}"
+        try:
+            entry = registry.entry(p["kind"], p["name"])
+        except UnknownPluginError:
+            problems.append(f"{p['slot']}: {p['kind'][:-1]} plugin {p['name']!r} ({trained}) is not installed; "
+                            f"install {p['distribution']}=={p['version']}")
+            continue
+        if (entry.distribution, entry.version) != (p["distribution"], p["version"]):
+            problems.append(f"{p['slot']}: {p['kind'][:-1]} plugin {p['name']!r} was trained with {trained}, "
+                            f"but {entry.distribution} {entry.version} is installed")
+    return problems
+
+
+def load_model(directory: Path, registry: Registry | None = None) -> Pipeline:
+    """Verify and load a trained pipeline; :class:`ModelDirError` lists everything wrong."""
+    registry = registry or get_registry()
+    directory = Path(directory)
+    if not is_model_dir(directory):
+        raise ModelDirError(directory, [f"no {CHECKSUMS_FILE}: not a (completely written) calcdet model directory"])
+    problems = _check_files(directory) + _check_plugins(directory, registry)
+    if problems:
+        raise ModelDirError(directory, problems)
+    doc = yaml.safe_load((directory / PIPELINE_FILE).read_text())
+    pipeline = build_pipeline(doc, source=str(directory / PIPELINE_FILE), registry=registry)
+    for slot, component in pipeline.components():
+        folder = directory / COMPONENTS_DIR / slot_folder(slot, component.name)
+        if folder.is_dir():
+            component.load(folder)
+        elif component.trainable:
+            raise ModelDirError(directory, [f"{slot}: trainable {component.name!r} has no saved state in {folder}"])
+    return pipeline
+
+
+def read_metrics(directory: Path) -> dict[str, Any]:
+    return json.loads((Path(directory) / METRICS_FILE).read_text())
