@@ -1,0 +1,88 @@
+"""Write phantoms as an INbreast release, laid out exactly as the real one is distributed.
+
+    AllDICOMs/<FileName>_<PatientHash>_MG_<L|R>_<CC|MLO>_ANON.dcm
+    AllXML/<FileName>.xml          Apple plist, Images[0].ROIs (only for annotated images)
+    INbreast.csv                   semicolon-separated, anonymised columns say "removed"
+    phantom_truth.json             the exact truth (not part of a real release)
+"""
+
+from __future__ import annotations
+
+import json
+import plistlib
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from calcdet_core.dicom import write_dicom
+from calcdet_phantom.synth import ACR_PROBABILITIES, PIXEL_MM, Phantom, Roi, synthesize
+from calcdet_phantom.truth import TRUTH_FILE, annotation_to_json
+
+CSV_HEADER = "Patient ID;Patient age;Laterality;View;Acquisition date;File Name;ACR;Bi-Rads"
+VIEW_SETS = {2: [("L", "CC"), ("L", "MLO")], 3: [("R", "CC"), ("R", "MLO"), ("L", "CC")],
+             4: [("L", "CC"), ("L", "MLO"), ("R", "CC"), ("R", "MLO")]}
+
+
+def _roi_plist(index: int, roi: Roi) -> dict:
+    points = roi.points
+    cx, cy = points.mean(axis=0)
+    return {
+        "Area": 0.0, "Center": f"({cx:.6f}, {cy:.6f}, 0.000000)", "Dev": 0.0, "IndexInImage": index,
+        "Max": 0.0, "Mean": 0.0, "Min": 0.0, "Name": roi.name, "NumberOfPoints": len(points),
+        "Point_mm": [f"({x * PIXEL_MM:.6f}, {y * PIXEL_MM:.6f}, 0.000000)" for x, y in points],
+        "Point_px": [f"({x:.3f}, {y:.3f})" for x, y in points],
+        "Total": 0.0, "Type": 19 if len(points) == 1 else 15,
+    }
+
+
+def write_xml(path: Path, phantom: Phantom) -> None:
+    h, w = phantom.image.shape
+    rois = [_roi_plist(i, roi) for i, roi in enumerate(phantom.rois)]
+    doc = {"Images": [{"ImageHeight": h, "ImageIndex": 0, "ImageWidth": w, "NumberOfROIs": len(rois),
+                       "ROIs": rois}]}
+    path.write_bytes(plistlib.dumps(doc, fmt=plistlib.FMT_XML))
+
+
+def _birads(phantom: Phantom, rng: np.random.Generator) -> str:
+    if phantom.annotation.targets:
+        return str(rng.choice(["2", "3", "4a", "4b", "4c", "5"]))
+    return str(rng.choice(["1", "2"]))
+
+
+def generate_release(out_dir: str | Path, n_images: int, seed: int = 0, height: int | None = None,
+                     width: int | None = None, transfer_syntax: str = "explicit",
+                     progress: Callable[[int, int], None] | None = None) -> Path:
+    """Write ``n_images`` phantoms of 2-4 images per patient as an INbreast release; return ``out_dir``."""
+    if n_images < 1:
+        raise ValueError(f"n_images must be at least 1, got {n_images}")
+    out = Path(out_dir)
+    (out / "AllDICOMs").mkdir(parents=True, exist_ok=True)
+    (out / "AllXML").mkdir(exist_ok=True)
+    rng = np.random.default_rng(seed)
+    names = 20586000 + np.sort(rng.choice(900_000, size=n_images, replace=False)) * 10 + rng.integers(0, 10)
+    rows, truth = [CSV_HEADER], {}
+    done = 0
+    while done < n_images:
+        per_patient = min(int(rng.integers(2, 5)), n_images - done)
+        patient = rng.bytes(8).hex()
+        density = int(rng.choice([1, 2, 3, 4], p=ACR_PROBABILITIES))
+        date = f"20{rng.integers(8, 11):02d}{rng.integers(1, 13):02d}"
+        for laterality, view in VIEW_SETS.get(per_patient, [("R", "CC")]):
+            file_name = str(names[done])
+            phantom = synthesize(height or 1664, width or 1280, int(rng.integers(2**31)),
+                                 laterality=laterality, view=view, density=density)
+            dicom = f"AllDICOMs/{file_name}_{patient}_MG_{laterality}_{view}_ANON.dcm"
+            write_dicom(out / dicom, phantom.image, bits_stored=14, spacing_mm=phantom.spacing_mm,
+                        laterality=laterality, view=view, patient_id=patient, transfer_syntax=transfer_syntax)
+            if phantom.rois:
+                write_xml(out / "AllXML" / f"{file_name}.xml", phantom)
+            rows.append(f"removed;removed;{laterality};{view};{date};{file_name};{density};{_birads(phantom, rng)}")
+            truth[file_name] = {"patient": patient, "laterality": laterality, "view": view, "acr": density,
+                                "dicom": dicom, "annotation": annotation_to_json(phantom.annotation)}
+            done += 1
+            if progress is not None:
+                progress(done, n_images)
+    (out / "INbreast.csv").write_text("\n".join(rows) + "\n")
+    (out / TRUTH_FILE).write_text(json.dumps({"seed": seed, "pixel_spacing_mm": PIXEL_MM, "images": truth}))
+    return out
