@@ -8,13 +8,25 @@ so the benchmark's agreement check is also an independent check of the fast path
 ``prepare`` selects the 500 features on the benchmark scene itself (label: the patch centre is among
 the brightest tenth against its surround; 10 pseudo-cases), with 10 trees per fold to keep the run
 short; the timed work is extraction, which does not depend on how the selection was made.
+
+``integral_reference`` is the study's own way, also one patch and one feature at a time: the patch's
+integral tables, then a dot product of each feature's corners. Run this file to time both loops
+against ``extract`` on the benchmark scene::
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/references/features_haar.py [--candidates 2000]
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
+from pathlib import Path
+
 import numpy as np
 from calcdet_haar import HaarExtractor
 from calcdet_haar.bank import PROTOTYPES, pattern_of
+from calcdet_haar.tables import flat_tables
 
 from calcdet_core.data import Candidates
 from calcdet_core.patches import extract_patches
@@ -66,6 +78,18 @@ def reference(extractor: HaarExtractor, image: np.ndarray, candidates: Candidate
     return out
 
 
+def integral_reference(extractor: HaarExtractor, image: np.ndarray, candidates: Candidates) -> np.ndarray:
+    """(N, F) float64 the study's way: per patch its integral tables, per feature a corner dot product."""
+    index, weight = extractor.bank.index[extractor.selected_], extractor.bank.weight[extractor.selected_]
+    patches = extract_patches(image, candidates.xyr[:, :2], extractor.config.patch_size)
+    out = np.empty((len(candidates), len(index)))
+    for n in range(len(patches)):
+        table = flat_tables(patches[n : n + 1])[0]
+        for f in range(len(index)):
+            out[n, f] = np.dot(table[index[f]], weight[f])
+    return out
+
+
 def prepare(extractor: HaarExtractor, image: np.ndarray, candidates: Candidates) -> HaarExtractor:
     """Select features on the scene's own candidates (bright-centre ones as positives)."""
     patches = extract_patches(image, candidates.xyr[:, :2], extractor.config.patch_size)
@@ -74,3 +98,26 @@ def prepare(extractor: HaarExtractor, image: np.ndarray, candidates: Candidates)
     labels = (contrast >= np.quantile(contrast, 0.9)).astype(int)
     config = extractor.config.model_copy(update={"n_estimators": 10})
     return HaarExtractor(config).fit(patches, labels, np.arange(len(patches)) % 10)
+
+
+def main() -> dict[str, object]:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from features import best_of, make_scene
+
+    parser = argparse.ArgumentParser(description="haar extract() against both per-patch loops")
+    parser.add_argument("--candidates", type=int, default=2000)
+    args = parser.parse_args()
+    image, candidates = make_scene(1200, 1600, args.candidates)
+    extractor = prepare(HaarExtractor(), image, candidates)
+    fast_s, fast = best_of(lambda: extractor.extract(image, candidates), 3)
+    row: dict[str, object] = {"candidates": args.candidates, "features": len(extractor.feature_names()),
+                              "seconds": round(fast_s, 4)}
+    for name, loop in (("pixel_loop", reference), ("integral_loop", integral_reference)):
+        seconds, slow = best_of(lambda loop=loop: loop(extractor, image, candidates), 1)
+        row[name] = {"seconds": round(seconds, 3), "speedup": round(seconds / fast_s, 1),
+                     "max_abs_diff": float(np.abs(slow - fast).max(initial=0.0))}
+    return row
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(), indent=2))

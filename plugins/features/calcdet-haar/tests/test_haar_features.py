@@ -127,6 +127,7 @@ def test_selection_picks_centre_features():
 
 def test_selection_is_reproducible_and_seeded():
     patches, labels, groups = centre_bright_problem(120, seed=2)
+    groups = np.array([f"patient-{g}" for g in groups])  # the engine passes patient ids
     kw = {"n_selected": 15, "n_estimators": 10}
     a = HaarExtractor(**kw).fit(patches, labels, groups).selected_
     b = HaarExtractor(**kw).fit(patches, labels, groups).selected_
