@@ -12,7 +12,9 @@ def calcdet_register_datasets() -> list[type]:
 
 @hookimpl
 def calcdet_register_evaluators() -> list[type]:
-    return []
+    from calcdet_core.evaluation.evaluators import BUILTIN_EVALUATORS
+
+    return list(BUILTIN_EVALUATORS)
 
 
 @hookimpl

@@ -5,5 +5,6 @@ Every metric starts from :func:`calcdet_core.matching.match_detections`, the stu
 """
 
 from calcdet_core.evaluation.candidates import candidate_metrics
+from calcdet_core.evaluation.report import evaluate_results
 
-__all__ = ["candidate_metrics"]
+__all__ = ["candidate_metrics", "evaluate_results"]

@@ -1,0 +1,165 @@
+"""The built-in evaluator components (registered in :mod:`calcdet_core.builtins`).
+
+Each wraps one metric module so that a pipeline YAML can list it under ``evaluators``
+with its parameters; defaults are the study's.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import Field
+
+from calcdet_core.components import ComponentConfig, Evaluator
+from calcdet_core.data import ImageResult
+from calcdet_core.evaluation.bootstrap import bootstrap_froc
+from calcdet_core.evaluation.boxes import STUDY_BOX_PX, box_metrics
+from calcdet_core.evaluation.candidates import candidate_metrics
+from calcdet_core.evaluation.classification import classification_metrics
+from calcdet_core.evaluation.froc import (
+    CURVE_GRID,
+    MAX_FPPI,
+    STUDY_FPPI,
+    froc_data,
+    froc_point_estimate,
+    operating_points,
+)
+from calcdet_core.evaluation.plots import CurveToPlot, plot_froc
+from calcdet_core.matching import STUDY_DIAMETER_PX
+
+_DIAMETER = "Matching disc diameter in px: a detection hits a target this disc around it touches (study: 14)."
+
+
+def _csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def _number(value: float) -> str:
+    return "" if not np.isfinite(value) else repr(float(value))
+
+
+class FrocEvaluator(Evaluator):
+    """FROC per normal image with image-bootstrap intervals; see :mod:`calcdet_core.evaluation.froc`."""
+
+    name = "froc"
+    description = "FROC (sensitivity vs FP per normal image, cut at 50) with AUC and image-bootstrap intervals."
+
+    class Config(ComponentConfig):
+        diameter_px: float = Field(STUDY_DIAMETER_PX, gt=0, description=_DIAMETER)
+        max_fppi: float = Field(MAX_FPPI, gt=0, description="FP per normal image where the curve and AUC stop.")
+        fppi_at: tuple[float, ...] = Field(STUDY_FPPI, description="FP rates at which sensitivity is reported.")
+        bootstrap_resamples: int = Field(1000, ge=0, description="Image resamples for the intervals (0 = none).")
+        seed: int = Field(0, description="Seed of the bootstrap draws (same seed, same intervals).")
+
+    def _compute(self, results: Sequence[ImageResult]) -> tuple[Any, dict[str, Any], Any]:
+        c = self.config
+        data = froc_data(results, c.diameter_px)  # type: ignore[attr-defined]
+        estimate = froc_point_estimate(data, c.fppi_at, c.max_fppi)  # type: ignore[attr-defined]
+        boot = bootstrap_froc(data, c.bootstrap_resamples, c.seed, c.fppi_at, c.max_fppi)  # type: ignore[attr-defined]
+        return data, estimate, boot
+
+    def evaluate(self, results: Sequence[ImageResult]) -> dict[str, Any]:
+        c = self.config
+        data, estimate, boot = self._compute(results)
+        summary = boot.summary()
+        return {
+            "auc": estimate["auc"],
+            "auc_ci95": summary["auc"]["ci"],
+            "auc_bootstrap_mean": summary["auc"]["mean"],
+            "auc_bootstrap_std": summary["auc"]["std"],
+            "sensitivity_at": estimate["sensitivity_at"],
+            "sensitivity_at_ci95": {k: v["ci"] for k, v in summary["sensitivity_at"].items()},
+            "max_fppi": c.max_fppi,  # type: ignore[attr-defined]
+            "fppi_denominator": "normal images",
+            "images": data.n_images,
+            "normal_images": data.n_normal,
+            "targets": data.n_targets,
+            "targets_found": int(np.isfinite(data.hit_score).sum()),
+            "fp_on_normal_images": len(data.fp_score),
+            "diameter_px": c.diameter_px,  # type: ignore[attr-defined]
+            "bootstrap": {k: summary[k] for k in ("resamples", "valid_resamples", "seed", "confidence")},
+        }
+
+    def write_report(self, metrics: dict[str, Any], results: Sequence[ImageResult], out_dir: Path) -> list[Path]:
+        """``froc.csv`` (curve and band on a fixed FPPI grid), ``froc_points.csv`` (thresholds), ``froc.png``."""
+        c = self.config
+        data, estimate, boot = self._compute(results)
+        curve = estimate["lines"].sensitivity_at(CURVE_GRID)[0]
+        mean, std, lo, hi = boot.band()
+        out = Path(out_dir)
+        files = [_csv(out / "froc.csv", ("fppi", "sensitivity", "bootstrap_mean", "bootstrap_std", "ci95_low",
+                                          "ci95_high"),
+                      [[_number(v) for v in row] for row in zip(CURVE_GRID, curve, mean, std, lo, hi, strict=True)])]
+        thresholds, fppi, sens = operating_points(data)
+        last = int(np.searchsorted(fppi, c.max_fppi, side="right")) + 1 if np.isfinite(fppi).all() else 0  # type: ignore[attr-defined]
+        files.append(_csv(out / "froc_points.csv", ("threshold", "fppi", "sensitivity"),
+                          [[_number(t) if np.isfinite(t) else "inf", _number(f), _number(s)]
+                           for t, f, s in zip(thresholds[:last], fppi[:last], sens[:last], strict=True)]))
+        auc = metrics.get("auc")
+        label = "no FROC (no normal image or no target)" if auc is None else f"AUC {auc:.4f}"
+        if auc is not None and metrics.get("auc_ci95", [None])[0] is not None:
+            label += " (95% CI {:.4f}-{:.4f})".format(*metrics["auc_ci95"])
+        files.append(plot_froc([CurveToPlot(label, CURVE_GRID, curve, lo, hi)], out / "froc.png",
+                               c.max_fppi))  # type: ignore[attr-defined]
+        return files
+
+
+class CandidatesEvaluator(Evaluator):
+    """Proposer metrics of the study's section 2.1; see :mod:`calcdet_core.evaluation.candidates`."""
+
+    name = "candidates"
+    description = "Candidate sensitivity, FP per image, FP per TP per image and seconds per image."
+
+    class Config(ComponentConfig):
+        diameter_px: float = Field(STUDY_DIAMETER_PX, gt=0, description=_DIAMETER)
+
+    def evaluate(self, results: Sequence[ImageResult]) -> dict[str, Any]:
+        return candidate_metrics(results, self.config.diameter_px)  # type: ignore[attr-defined]
+
+    def write_report(self, metrics: dict[str, Any], results: Sequence[ImageResult], out_dir: Path) -> list[Path]:
+        """``candidates.csv``: one row per image."""
+        rows = metrics.get("per_image", [])
+        header = ("image_id", "targets", "detected", "candidates", "fp", "sensitivity", "fp_per_tp", "seconds")
+        return [_csv(Path(out_dir) / "candidates.csv", header,
+                     [["" if r[k] is None else r[k] for k in header] for r in rows])]
+
+
+class ClassificationEvaluator(Evaluator):
+    """AUROC/AUPRC of detection scores; see :mod:`calcdet_core.evaluation.classification`."""
+
+    name = "classification"
+    description = "AUROC and AUPRC of detection scores against matching labels, at the data's prevalence."
+
+    class Config(ComponentConfig):
+        diameter_px: float = Field(STUDY_DIAMETER_PX, gt=0, description=_DIAMETER)
+
+    def evaluate(self, results: Sequence[ImageResult]) -> dict[str, Any]:
+        return classification_metrics(results, self.config.diameter_px)  # type: ignore[attr-defined]
+
+
+class BoxEvaluator(Evaluator):
+    """COCO-style box metrics of the study's Table 5; see :mod:`calcdet_core.evaluation.boxes`."""
+
+    name = "box-ap"
+    description = "AP at IoU 0.5 and AR over IoU 0.5:0.95 with 14 px target boxes, COCO style."
+
+    class Config(ComponentConfig):
+        box_size_px: float = Field(STUDY_BOX_PX, gt=0, description="Side of the square box around each target.")
+        max_detections: int = Field(100, ge=1, description="Detections kept per image, best first (COCO: 100).")
+
+    def evaluate(self, results: Sequence[ImageResult]) -> dict[str, Any]:
+        c = self.config
+        return box_metrics(results, c.box_size_px, c.max_detections)  # type: ignore[attr-defined]
+
+
+BUILTIN_EVALUATORS: list[type[Evaluator]] = [FrocEvaluator, CandidatesEvaluator, ClassificationEvaluator,
+                                             BoxEvaluator]
