@@ -181,11 +181,12 @@ def _to_stored(points: np.ndarray, width: int, mirrored: bool) -> np.ndarray:
     return np.round(out, 3)
 
 
-def _truth(findings: _Findings, width: int, mirrored: bool, rng: np.random.Generator) -> tuple[Annotation, list[Roi]]:
+def _truth(findings: _Findings, height: int, width: int, mirrored: bool,
+           rng: np.random.Generator) -> tuple[Annotation, list[Roi]]:
     """Mirror and round every outline, then derive targets exactly as an adapter reading the XML would."""
     targets, ignore, rois = [], [], []
     for polygon in findings.clusters:
-        contour = _to_stored(polygon, width, mirrored)
+        contour = _to_stored(np.clip(polygon, 0, [width - 1, height - 1]), width, mirrored)
         ignore.append(IgnoreRegion(contour, "Cluster"))
         rois.append(Roi("Cluster", contour))
     for shape, as_point in findings.mcs:
@@ -263,5 +264,5 @@ def synthesize(height: int = 1664, width: int = 1280, seed: int = 0, *, laterali
     mirrored = laterality == "R"
     if mirrored:
         image = np.ascontiguousarray(image[:, ::-1])
-    annotation, rois = _truth(findings, width, mirrored, rng)
+    annotation, rois = _truth(findings, height, width, mirrored, rng)
     return Phantom(image, laterality, view, density, annotation, rois)

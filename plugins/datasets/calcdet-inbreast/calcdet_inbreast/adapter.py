@@ -1,0 +1,188 @@
+"""The ``inbreast`` dataset adapter: reads an INbreast release exactly as distributed.
+
+    AllDICOMs/<FileName>_<PatientHash>_MG_<L|R>_<CC|MLO>_ANON.dcm
+    AllXML/<FileName>.xml            ROIs of annotated images (Apple plist)
+    INbreast.xls or INbreast.csv     ACR density, BI-RADS (anonymised columns say "removed")
+
+The case (patient) is the hash in the DICOM file name. An image without XML, or whose
+ROIs hold no MC target, is normal for the FROC. Whatever cannot be used is reported
+in ``Dataset.skipped`` (naming the file, row or ROI); an image whose MC truth cannot be
+read completely is left out rather than counted as normal.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections import Counter
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydantic import Field
+
+from calcdet_core import ComponentConfig, DatasetAdapter
+from calcdet_core.data import Annotation, Dataset, IgnoreRegion, ImageRecord, Mammogram, SkippedItem, Target
+from calcdet_core.dicom import read_dicom
+from calcdet_core.geometry import feret_diameter, polygon_centroid
+from calcdet_inbreast.rois import RawRoi, RoiKind, classify, read_rois
+from calcdet_inbreast.table import TableRow, read_table
+
+FILE_PATTERN = re.compile(r"^(?P<file>[^_]+)_(?P<patient>[^_]+)_MG_(?P<lat>[LR])_(?P<view>[A-Z]+)_ANON$",
+                          re.IGNORECASE)
+
+
+class IncompleteTruth(Exception):
+    """An MC-relevant ROI cannot be used, so the image's truth is unknown."""
+
+
+def load_mammogram(path: Path, image_id: str, patient_id: str, laterality: str, view: str) -> Mammogram:
+    """Read one INbreast image; laterality and view come from the file name when the DICOM lacks them."""
+    image = read_dicom(path, image_id=image_id, patient_id=patient_id)
+    return replace(image, patient_id=patient_id, laterality=image.laterality or laterality,
+                   view=image.view or view)
+
+
+def _inside(points: np.ndarray, width: int, height: int) -> np.ndarray:
+    return ((points[:, 0] >= -0.5) & (points[:, 0] <= width - 0.5)
+            & (points[:, 1] >= -0.5) & (points[:, 1] <= height - 0.5))
+
+
+class InbreastDataset(DatasetAdapter):
+    """Reads an INbreast release (DICOMs, ROI plists, table) into records with MC truth."""
+
+    name = "inbreast"
+    description = "INbreast as distributed: AllDICOMs, AllXML ROI plists and INbreast.xls/.csv."
+
+    class Config(ComponentConfig):
+        max_mc_diameter_mm: float = Field(
+            1.0, gt=0, description="Calcifications wider than this (Feret diameter) become ignore regions.")
+        point_diameter_px: float = Field(
+            1.0, gt=0, description="Diameter of point-annotated MCs (the study treated them as one pixel).")
+        default_spacing_mm: float = Field(
+            0.07, gt=0, description="Pixel spacing used when a DICOM states none (INbreast: 70 µm).")
+
+    def load(self, root: Path) -> Dataset:  # type: ignore[override]
+        root = Path(root)
+        dicom_dir = root / "AllDICOMs"
+        if not dicom_dir.is_dir():
+            raise ValueError(f"{root}: no AllDICOMs folder; is this an INbreast release?")
+        table, skipped, table_name = read_table(root)
+        if table_name is None:
+            warnings.warn(f"{root}: no INbreast.xls or INbreast.csv; ACR and BI-RADS are unknown", stacklevel=2)
+        files: dict[str, tuple[Path, re.Match[str]]] = {}
+        for path in sorted(p for p in dicom_dir.iterdir() if p.is_file() and not p.name.startswith(".")):
+            match = FILE_PATTERN.match(path.stem) if path.suffix.lower() == ".dcm" else None
+            rel = str(path.relative_to(root))
+            if match is None:
+                skipped.append(SkippedItem(rel, "name is not <FileName>_<PatientHash>_MG_<L|R>_<View>_ANON.dcm"))
+            elif match["file"] in files:
+                skipped.append(SkippedItem(rel, f"File Name {match['file']} also names {files[match['file']][0].name}"))
+            else:
+                files[match["file"]] = (path, match)
+        for name, row in table.items():
+            if name not in files:
+                skipped.append(SkippedItem(row.source, f"row for File Name {name} has no DICOM "
+                                                       f"AllDICOMs/{name}_*_ANON.dcm"))
+        xml_dir = root / "AllXML"
+        xmls = {p.stem: p for p in sorted(xml_dir.glob("*.xml"))} if xml_dir.is_dir() else {}
+        skipped += [SkippedItem(str(p.relative_to(root)), "ROI file without a DICOM image")
+                    for stem, p in xmls.items() if stem not in files]
+        records = []
+        for name, (path, match) in files.items():
+            try:
+                record, unused = self._record(root, name, path, match, table.get(name), xmls.get(name))
+            except IncompleteTruth as exc:
+                skipped.append(SkippedItem(*exc.args))
+            except ValueError as exc:
+                skipped.append(SkippedItem(str(path.relative_to(root)), f"image left out: {exc}"))
+            else:
+                records.append(record)
+                skipped += unused
+        return Dataset(self.name, root, records, skipped)
+
+    def _record(self, root: Path, name: str, path: Path, match: re.Match[str], row: TableRow | None,
+                xml: Path | None) -> tuple[ImageRecord, list[SkippedItem]]:
+        """The image's record and the ROIs of it that were not used."""
+        try:
+            header = pydicom.dcmread(path, stop_before_pixels=True)
+            height, width = int(header.Rows), int(header.Columns)
+        except Exception as exc:
+            raise ValueError(f"unreadable DICOM header ({type(exc).__name__}: {exc})") from exc
+        spacing = header.get("PixelSpacing") or header.get("ImagerPixelSpacing")
+        spacing_mm = float(np.mean([float(s) for s in spacing])) if spacing else self.config.default_spacing_mm
+        laterality, view = match["lat"].upper(), match["view"].upper()
+        if row is None:
+            warnings.warn(f"{path.name}: no row for File Name {name} in the table; ACR and BI-RADS unknown",
+                          stacklevel=3)
+        elif (row.laterality, row.view) != (laterality, view) and None not in (row.laterality, row.view):
+            warnings.warn(f"{row.source}: laterality/view {row.laterality}/{row.view} disagree with "
+                          f"{path.name}; the file name is used", stacklevel=3)
+        annotation, other, unused = Annotation(), Counter[str](), []
+        if xml is not None:
+            rel = str(xml.relative_to(root))
+            try:
+                rois = read_rois(xml)
+            except ValueError as exc:
+                raise IncompleteTruth(rel, f"{exc}; image {name} left out, its MC truth is unknown") from exc
+            annotation, other, unused = self._annotation(rel, name, rois, width, height, spacing_mm)
+        record = ImageRecord(
+            image_id=name, patient_id=match["patient"], path=path, annotation=annotation,
+            load=partial(load_mammogram, path, name, match["patient"], laterality, view),
+            laterality=laterality, view=view,
+            metadata={"acr": row.acr if row else None, "birads": row.birads if row else None,
+                      "spacing_mm": spacing_mm, "shape": (height, width), "other_findings": dict(other)},
+        )
+        return record, unused
+
+    def _annotation(self, rel: str, name: str, rois: list[RawRoi], width: int, height: int,
+                    spacing_mm: float) -> tuple[Annotation, Counter[str], list[SkippedItem]]:
+        targets: list[Target] = []
+        ignore: list[IgnoreRegion] = []
+        other: Counter[str] = Counter()
+        unknown: list[SkippedItem] = []
+        for roi in rois:
+            kind = classify(roi.name)
+            if kind is RoiKind.OTHER_LESION:
+                other[roi.name] += 1
+                continue
+            if kind is RoiKind.UNKNOWN:
+                unknown.append(SkippedItem(rel, f"{roi.label}: name not in the MC vocabulary; not used as truth"))
+                continue
+            is_target = kind is RoiKind.CALCIFICATION and (
+                len(roi.points) == 1
+                or feret_diameter(roi.points) * spacing_mm <= self.config.max_mc_diameter_mm)
+            problem = roi.problem or self._geometry_problem(rel, roi, kind, is_target, width, height)
+            if problem:
+                raise IncompleteTruth(rel, f"{roi.label}: {problem}; image {name} left out, its MC truth is "
+                                           "incomplete")
+            if roi.declared_points is not None and roi.declared_points != len(roi.points):
+                warnings.warn(f"{rel}: {roi.label}: NumberOfPoints is {roi.declared_points} but Point_px holds "
+                              f"{len(roi.points)} points; those are used", stacklevel=4)
+            if not is_target:
+                ignore.append(IgnoreRegion(roi.points, roi.name))
+            elif len(roi.points) == 1:
+                (x, y), = roi.points
+                targets.append(Target(float(x), float(y), self.config.point_diameter_px, None, roi.name))
+            else:
+                x, y = polygon_centroid(roi.points)
+                targets.append(Target(x, y, feret_diameter(roi.points), roi.points, roi.name))
+        return Annotation(tuple(targets), tuple(ignore)), other, unknown
+
+    @staticmethod
+    def _geometry_problem(rel: str, roi: RawRoi, kind: RoiKind, is_target: bool, width: int,
+                          height: int) -> str | None:
+        """Why the ROI's points cannot be used; an ignore region may reach past the border (with a warning)."""
+        if kind is RoiKind.CLUSTER and len(roi.points) < 3:
+            return f"a cluster outline needs at least 3 points, it has {len(roi.points)}"
+        inside = _inside(roi.points, width, height)
+        if inside.all():
+            return None
+        x, y = roi.points[np.argmin(inside)]
+        where = f"point ({x:g}, {y:g}) lies outside the {width}x{height} image"
+        if is_target or not inside.any():
+            return where
+        warnings.warn(f"{rel}: {roi.label}: {where}; the ignore region is kept as drawn", stacklevel=5)
+        return None
