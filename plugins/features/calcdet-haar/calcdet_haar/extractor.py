@@ -15,8 +15,8 @@ from calcdet_haar.selection import balance, grouped_importance, top_k
 from calcdet_haar.store import Selection, read_selection, write_selection
 from calcdet_haar.tables import flat_tables
 
-_CHUNK = 2048
-"""Patches per block when the whole bank is computed for selection (bounds the float64 temporaries)."""
+_CHUNK = 256
+"""Patches per block when the whole bank is computed for selection (bounds the float64 temporary to 64 MB)."""
 
 
 def bank_features(patches: np.ndarray, bank: HaarBank) -> np.ndarray:
@@ -53,14 +53,14 @@ class HaarExtractor(FeatureExtractor):
                                                      "this many per positive before selection (the study: 10); "
                                                      "null keeps all.")
         max_training_samples: int = Field(10_000, ge=2, description="Cap on patches used for selection, both "
-                                          "classes thinned in proportion; memory is samples x bank size "
-                                          "(31,219 for 14x14) x 4 bytes.")
+                                          "classes thinned in proportion; memory is about twice samples x "
+                                          "bank size (31,219 for 14x14) x 4 bytes.")
         n_jobs: int = Field(1, description="Parallel jobs of each random forest (scikit-learn n_jobs; -1: all "
                             "cores).")
         seed: int = Field(0, ge=0, description="Seed of downsampling, folds and forests.")
 
         @model_validator(mode="after")
-        def _selection_fits_bank(self) -> HaarExtractor.Config:
+        def _consistent(self) -> HaarExtractor.Config:
             if self.n_jobs == 0:
                 raise ValueError("n_jobs must be a positive number of jobs or -1 (all cores), not 0")
             available = bank_size(self.patch_size)
