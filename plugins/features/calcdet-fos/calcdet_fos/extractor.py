@@ -47,6 +47,8 @@ class FirstOrderStatistics(FeatureExtractor):
 
     def extract(self, image: np.ndarray, candidates: Candidates) -> np.ndarray:
         patches = extract_patches(image, candidates.xyr[:, :2], self.patch_size)
+        if not np.isfinite(patches).all():
+            raise ValueError("fos: the image holds NaN or infinite pixels in candidates' patches")
         return first_order_features(patches.reshape(len(patches), self.patch_size**2).astype(np.float64),
                                     self.config.histogram_bins)  # type: ignore[attr-defined]
 

@@ -81,3 +81,10 @@ def test_row_statistics_helpers_against_numpy():
     counts = np.histogram(x[0], bins=10)[0] / 50
     assert uniformity[0] == pytest.approx((counts**2).sum())
     assert entropy[0] == pytest.approx(-(counts[counts > 0] * np.log2(counts[counts > 0])).sum())
+
+
+def test_nan_pixels_are_a_clear_error():
+    image = np.full((40, 40), 0.3, np.float32)
+    image[20, 20] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        FirstOrderStatistics().extract(image, Candidates.from_columns([21], [19], [3], [0]))

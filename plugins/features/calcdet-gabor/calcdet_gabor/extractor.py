@@ -50,6 +50,8 @@ class GaborFeatures(FeatureExtractor):
         if n == 0:
             return out
         crop, xy = candidate_region(image, candidates.xyr[:, :2], p, max(k.half for k in bank))
+        if not np.isfinite(crop).all():
+            raise ValueError("gabor: the image holds NaN or infinite pixels around the candidates")
         for k in bank:
             response = cv2.filter2D(crop, cv2.CV_64F, k.kernel, borderType=cv2.BORDER_REFLECT_101)
             x = extract_patches(response, xy, p, dtype=np.float64).reshape(n, p * p)

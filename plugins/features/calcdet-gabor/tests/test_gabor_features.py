@@ -103,3 +103,10 @@ def test_oriented_texture_excites_the_matching_kernel():
 def test_rejects_non_2d_image():
     with pytest.raises(ValueError, match="2-D"):
         GaborFeatures().extract(np.zeros((8, 8, 3), np.float32), candidates([1], [1]))
+
+
+def test_nan_pixels_are_a_clear_error():
+    image = np.full((40, 40), 0.3, np.float32)
+    image[20, 20] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        GaborFeatures().extract(image, Candidates.from_columns([21], [19], [3], [0]))

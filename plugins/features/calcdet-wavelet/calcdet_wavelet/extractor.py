@@ -56,6 +56,8 @@ class WaveletFeatures(FeatureExtractor):
         if n == 0:
             return np.zeros((0, len(self.feature_names())))
         patches = extract_patches(image, candidates.xyr[:, :2], self.patch_size, dtype=np.float64)
+        if not np.isfinite(patches).all():
+            raise ValueError("wavelet: the image holds NaN or infinite pixels in candidates' patches")
         bands = decompose(patches)
         columns = [band_statistics(bands[b], c.histogram_bins) for b in BANDS]  # type: ignore[attr-defined]
         for b in GLCM_BANDS:

@@ -100,3 +100,10 @@ def test_flat_image_gives_defined_values():
 def test_too_small_patch_for_the_glcm_step_is_a_clear_error():
     with pytest.raises(ValidationError, match="too small for a GLCM step"):
         WaveletFeatures(patch_size=4, glcm_distance=2)
+
+
+def test_nan_pixels_are_a_clear_error():
+    image = np.full((40, 40), 0.3, np.float32)
+    image[20, 20] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        WaveletFeatures().extract(image, Candidates.from_columns([21], [19], [3], [0]))
