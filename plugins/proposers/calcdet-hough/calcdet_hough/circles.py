@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from scipy.spatial import cKDTree
 
 
@@ -45,15 +44,15 @@ def circle_support(binary: np.ndarray, circles: np.ndarray, canny_high: float) -
         return np.zeros(0)
     edges = cv2.Canny(binary, max(canny_high / 2.0, 1.0), canny_high) > 0
     half = int(np.ceil(circles[:, 2].max())) + 2
-    windows = sliding_window_view(np.pad(edges, half), (2 * half + 1, 2 * half + 1))
+    grid = np.arange(-half, half + 1)
     h, w = binary.shape
-    cols = np.clip(np.rint(circles[:, 0]).astype(np.intp), 0, w - 1)
-    rows = np.clip(np.rint(circles[:, 1]).astype(np.intp), 0, h - 1)
-    grid = np.arange(-half, half + 1, dtype=np.float64)
-    dx = grid[None, None, :] - (circles[:, 0] - cols)[:, None, None]
-    dy = grid[None, :, None] - (circles[:, 1] - rows)[:, None, None]
-    on_ring = np.abs(np.hypot(dx, dy) - circles[:, 2, None, None]) <= 1.0
-    return (windows[rows, cols] & on_ring).sum(axis=(1, 2)).astype(np.float64)
+    cols = np.rint(circles[:, 0]).astype(np.intp)[:, None, None] + grid[None, None, :]
+    rows = np.rint(circles[:, 1]).astype(np.intp)[:, None, None] + grid[None, :, None]
+    distance = np.hypot(cols - circles[:, 0, None, None], rows - circles[:, 1, None, None])
+    on_ring = np.abs(distance - circles[:, 2, None, None]) <= 1.0
+    inside = (cols >= 0) & (cols < w) & (rows >= 0) & (rows < h)
+    hits = edges[np.clip(rows, 0, h - 1), np.clip(cols, 0, w - 1)] & on_ring & inside
+    return hits.sum(axis=(1, 2)).astype(np.float64)
 
 
 def keep_separated(xyr: np.ndarray, score: np.ndarray, min_distance: float) -> np.ndarray:

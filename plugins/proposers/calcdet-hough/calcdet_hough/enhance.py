@@ -27,12 +27,16 @@ def dehaze(image: np.ndarray, omega: float, window_size: int, radius: int, eps: 
 def _parabolic_erosion_1d(image: np.ndarray, reach: int, radius: float, axis: int) -> np.ndarray:
     """min over |k| <= reach of image shifted by k along ``axis`` plus k^2 / (2 radius); edges ignored."""
     out = image.copy()
-    src = np.moveaxis(image, axis, 0)
-    dst = np.moveaxis(out, axis, 0)
-    for k in range(1, min(reach, src.shape[0] - 1) + 1):
-        lift = np.float32(k * k / (2.0 * radius))
-        np.minimum(dst[k:], src[:-k] + lift, out=dst[k:])
-        np.minimum(dst[:-k], src[k:] + lift, out=dst[:-k])
+    lifted = np.empty_like(image)
+    n = image.shape[axis]
+
+    def part(start: int, stop: int) -> tuple[slice, ...]:
+        return (slice(start, stop),) if axis == 0 else (slice(None), slice(start, stop))
+
+    for k in range(1, min(reach, n - 1) + 1):
+        np.add(image, np.float32(k * k / (2.0 * radius)), out=lifted)
+        np.minimum(out[part(k, n)], lifted[part(0, n - k)], out=out[part(k, n)])
+        np.minimum(out[part(0, n - k)], lifted[part(k, n)], out=out[part(0, n - k)])
     return out
 
 
