@@ -19,6 +19,8 @@ def calcdet_register_evaluators() -> list[type]:
 
 @hookimpl
 def calcdet_register_commands(cli) -> None:
+    from calcdet_core.cli_evaluate import register as register_evaluate_commands
     from calcdet_core.cli_run import register as register_run_commands
 
     register_run_commands(cli)
+    register_evaluate_commands(cli)

@@ -52,12 +52,13 @@ def json_ready(value: Any) -> Any:
 
 def evaluate_results(results: Sequence[ImageResult], out_dir: Path, evaluators: Sequence[Evaluator] | None = None,
                      seed: int = 0, load_image: Callable[[str], np.ndarray | None] | None = None,
-                     title: str = "calcdet evaluation") -> dict[str, Any]:
+                     title: str = "calcdet evaluation", extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run ``evaluators`` (default :func:`default_evaluators`), write their files, metrics.json and report.html.
 
     A FROC evaluator is always included (added with ``seed`` when the list has none),
     because every report leads with the FROC. ``load_image(image_id)`` returns the
     stored-grid pixels of an image (or None); without it the report has no overlays.
+    ``extra`` entries (e.g. where the detections came from) are added to the metrics.
     Returns the metrics written to ``metrics.json``.
     """
     out = Path(out_dir)
@@ -87,6 +88,7 @@ def evaluate_results(results: Sequence[ImageResult], out_dir: Path, evaluators: 
         overlay, threshold = write_overlays(results, data, load_image, out / "overlays.png",
                                             diameter=froc.config.diameter_px)  # type: ignore[attr-defined]
     metrics["overlay_threshold"] = threshold
+    metrics.update(extra or {})
     metrics = json_ready(metrics)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     write_html(out / "report.html", metrics, out, overlay, title)

@@ -1,0 +1,51 @@
+"""Scoring a detections file against a dataset's truth: the pairing of detections with image records."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from calcdet_core.data import Candidates, ImageRecord, ImageResult
+from calcdet_core.detections_csv import read_detections_csv
+
+
+def pair_with_records(selected: Sequence[ImageRecord], detections: Mapping[str, Candidates],
+                      dataset_ids: set[str] | None = None, source: str = "the detections"
+                      ) -> tuple[list[ImageResult], list[str]]:
+    """One result per selected record (no detections = an empty set) and the ids left out.
+
+    Detections of images the dataset does not hold (``dataset_ids``; default: the selected
+    ones) are an error naming them. Detections of dataset images outside the selection
+    (another split) are left out and their ids returned, so the caller can say so.
+    """
+    chosen = {r.image_id for r in selected}
+    known = chosen if dataset_ids is None else chosen | set(dataset_ids)
+    unknown = [image_id for image_id in detections if image_id not in known]
+    if unknown:
+        more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+        raise ValueError(f"{source} name {len(unknown)} image id(s) the dataset does not hold: "
+                         f"{', '.join(repr(i) for i in unknown[:10])}{more}")
+    left_out = [image_id for image_id in detections if image_id not in chosen]
+    results = [ImageResult(r.image_id, detections.get(r.image_id, Candidates.empty(r.image_id)), r.annotation)
+               for r in selected]
+    return results, left_out
+
+
+def score_file(detections_csv: Path, selected: Sequence[ImageRecord], out_dir: Path,
+               dataset_ids: set[str] | None = None, seed: int = 0, title: str | None = None) -> dict[str, Any]:
+    """Read ``detections_csv`` (stored grid), pair it with ``selected`` and write the full evaluation."""
+    from calcdet_core.evaluation.report import evaluate_results
+
+    results, left_out = pair_with_records(selected, read_detections_csv(detections_csv), dataset_ids,
+                                          str(detections_csv))
+    by_id = {r.image_id: r for r in selected}
+
+    def load(image_id: str) -> np.ndarray | None:
+        return by_id[image_id].load().pixels
+
+    return evaluate_results(results, out_dir, seed=seed, load_image=load,
+                            title=title or f"calcdet score: {Path(detections_csv).name}",
+                            extra={"detections_csv": str(detections_csv), "images_left_out": left_out})
