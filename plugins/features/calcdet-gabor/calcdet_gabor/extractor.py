@@ -20,7 +20,7 @@ class GaborFeatures(FeatureExtractor):
     """Statistics of each candidate's patch in the responses of a small Gabor bank."""
 
     name = "gabor"
-    description = "Energy, mean, std, skewness, kurtosis of each candidate's patch in 6 Gabor-filtered images"
+    description = "Energy, mean, std, skewness, kurtosis of each candidate's patch per Gabor kernel (6 by default)"
 
     class Config(ComponentConfig):
         patch_size: int = Field(14, ge=2, description="Side of the square patch centred on each candidate (px)")
