@@ -14,8 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import skops.io as sio
-
 _CONTAINERS = frozenset({
     "builtins.dict", "builtins.list", "builtins.tuple", "builtins.str", "builtins.int", "builtins.float",
     "builtins.bool", "builtins.NoneType", "numpy.ndarray", "numpy.float64", "numpy.float32", "numpy.int64",
@@ -58,6 +56,8 @@ def types_in_file(path: Path) -> set[str]:
 
 def dump_model(model: Any, path: Path) -> Path:
     """Write ``model`` with skops (never pickle)."""
+    import skops.io as sio  # imported when needed: it pulls in torch through scikit-learn's array API
+
     sio.dump(model, path)
     return path
 
@@ -70,6 +70,8 @@ def load_model(path: Path, allowed: frozenset[str], expected: type) -> Any:
     unexpected = sorted(types_in_file(path) - allowed - _CONTAINERS)
     if unexpected:
         raise ValueError(f"refusing {path}: it contains types this model never holds: {', '.join(unexpected)}")
+    import skops.io as sio
+
     model = sio.load(path, trusted=sorted(allowed))
     if not isinstance(model, expected):
         raise ValueError(f"refusing {path}: expected a {expected.__name__}, found {type(model).__name__}")

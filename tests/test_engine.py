@@ -1,0 +1,117 @@
+"""The engine on small synthetic mammograms: training, detection in the stored grid, parallel and resumable runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from calcdet_core.data import Annotation, ImageRecord, Mammogram
+from calcdet_core.engine import ImageSource, detect_record, feature_names, run_detection, train_pipeline
+from calcdet_core.executor import JobsFailed, ProcessExecutor, SerialExecutor, job_key, load_result, save_result
+from calcdet_core.matching import match_detections
+from calcdet_core.pipeline import build_pipeline
+from tests.synthetic_mammograms import AIA_ML_SMALL, synthetic_record
+
+
+@pytest.fixture(scope="module")
+def records() -> list[ImageRecord]:
+    return [synthetic_record(i, "R" if i % 2 else "L") for i in range(14)]
+
+
+@pytest.fixture(scope="module")
+def trained(records, tmp_path_factory):
+    pipeline = build_pipeline(AIA_ML_SMALL)
+    metrics = train_pipeline(pipeline, ImageSource(records[:6]), ImageSource(records[6:10]), SerialExecutor(),
+                             tmp_path_factory.mktemp("work"), seed=0)
+    return pipeline, metrics
+
+
+def test_training_labels_candidates_and_fits_every_learnable_part(trained):
+    pipeline, metrics = trained
+    assert metrics["train"]["tp"] > 0 and metrics["train"]["fp"] > 0
+    assert metrics["train"]["proposer_sensitivity"] > 0.5
+    assert metrics["classifier"]["threshold_choice"]["source"] == "validation"
+    assert metrics["validation_auroc"] > 0.5
+    names = feature_names(pipeline.features)
+    assert metrics["features"] == len(names) == 17 + 16
+    assert names[0].startswith("fos.") and names[-1].startswith("haar.")
+
+
+def test_detections_are_in_the_stored_grid(trained, records):
+    pipeline, _ = trained
+    for record in records[10:13]:
+        found = detect_record(pipeline, record)
+        assert found.image_id == record.image_id and len(found)
+        stored = record.load().pixels
+        h, w = stored.shape
+        assert ((found.x >= 0) & (found.x < w) & (found.y >= 0) & (found.y < h)).all()
+        if record.annotation.targets:
+            match = match_detections(found, record.annotation)
+            top = np.argsort(-found.score)[: len(record.annotation.targets)]
+            assert (match.status[top] == 1).sum() >= len(top) // 2, "the best scores should sit on the MCs"
+
+
+def test_flipped_and_unflipped_images_map_back_alike(trained):
+    pipeline, _ = trained
+    right, left = synthetic_record(20, "R"), synthetic_record(20, "L")
+    a, b = detect_record(pipeline, right), detect_record(pipeline, left)
+    w = right.load().pixels.shape[1]
+    np.testing.assert_allclose(np.sort(a.x), np.sort(w - 1 - b.x), atol=1e-9)
+
+
+def test_interrupted_run_resumes_from_saved_results(trained, records, tmp_path):
+    pipeline, _ = trained
+    source = ImageSource(records[10:13])
+    first = run_detection(pipeline, source, SerialExecutor(), tmp_path)
+    keys = source.job_keys()
+    marker = {"xyr": np.array([[1.0, 2.0, 3.0]]), "score": np.array([0.5]), "seconds": np.float64(0)}
+    save_result(tmp_path / f"{keys[0]}.npz", marker)  # as if this image had finished before an interruption
+    (tmp_path / f"{keys[1]}.npz").unlink()  # and this one had not
+    again = run_detection(pipeline, source, SerialExecutor(), tmp_path)
+    assert again[0].detections.xyr.tolist() == [[1.0, 2.0, 3.0]], "a saved result is reused, not recomputed"
+    np.testing.assert_array_equal(again[1].detections.score, first[1].detections.score)
+    assert (tmp_path / f"{keys[1]}.npz").is_file()
+
+
+def test_failed_image_is_named_and_the_others_are_kept(trained, records, tmp_path):
+    pipeline, _ = trained
+
+    def broken() -> Mammogram:
+        raise ValueError("cannot decode pixel data")
+
+    bad = ImageRecord("broken-image", "p", Path("x"), Annotation(), load=broken)
+    with pytest.raises(JobsFailed, match="broken-image: ValueError: cannot decode"):
+        run_detection(pipeline, ImageSource([records[10], bad]), SerialExecutor(), tmp_path)
+    assert load_result(tmp_path / f"{job_key(records[10].image_id)}.npz")["xyr"].shape[1] == 3
+
+
+def test_worker_processes_give_the_serial_result(trained, records, tmp_path):
+    pipeline, _ = trained
+    source = ImageSource(records[10:13])
+    serial = run_detection(pipeline, source, SerialExecutor(), tmp_path / "serial")
+    parallel = run_detection(pipeline, source, ProcessExecutor(2), tmp_path / "pool")
+    for a, b in zip(serial, parallel, strict=True):
+        np.testing.assert_array_equal(a.detections.xyr, b.detections.xyr)
+        np.testing.assert_array_equal(a.detections.score, b.detections.score)
+
+
+def test_dask_cluster_gives_the_serial_result(trained, records, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    from calcdet_core.executor import DaskExecutor
+
+    pipeline, _ = trained
+    source = ImageSource(records[10:12])
+    serial = run_detection(pipeline, source, SerialExecutor(), tmp_path / "serial")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        on_cluster = run_detection(pipeline, source, DaskExecutor(client), tmp_path / "dask")
+    for a, b in zip(serial, on_cluster, strict=True):
+        np.testing.assert_array_equal(a.detections.score, b.detections.score)
+
+
+def test_proposer_only_pipeline_needs_no_training(records):
+    pipeline = build_pipeline({"name": "gm-only", "proposer": {"plugin": "gm"}})
+    found = detect_record(pipeline, records[0])
+    assert len(found) and np.isfinite(found.score).all()
