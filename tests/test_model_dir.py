@@ -55,7 +55,7 @@ def test_changed_file_is_refused_by_name(copy):
     data = bytearray(target.read_bytes())
     data[len(data) // 2] ^= 0xFF
     target.write_bytes(bytes(data))
-    with pytest.raises(ModelDirError, match="stage1.skops: SHA-256 does not match"):
+    with pytest.raises(ModelDirError, match=r"stage1\.skops: SHA-256 does not match"):
         load_model(copy)
 
 
@@ -100,7 +100,7 @@ def test_missing_or_different_plugins_are_named(copy):
 
 
 def test_not_a_model_directory(tmp_path):
-    with pytest.raises(ModelDirError, match="not a .*model directory"):
+    with pytest.raises(ModelDirError, match=r"not a .*model directory"):
         load_model(tmp_path)
 
 
