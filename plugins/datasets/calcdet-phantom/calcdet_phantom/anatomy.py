@@ -138,8 +138,8 @@ def build_anatomy(height: int, width: int, view: str, density: int, rng: np.rand
     gland += 0.5 * strands
     z = (gland + np.float32(DENSITY_BIAS[density]) - 2.5 * (1 - full["envelope"])) / np.float32(-0.7)
     fraction = 1 / (1 + np.exp(z))
-    ligaments = np.exp(-((strands / np.float32(0.06)) ** 2)) * (1 - fraction)  # thin septa in the fat
-    attenuation = full["scale"] * (mu_fat + (mu_gland - mu_fat) * fraction + 0.12 * ligaments)
+    ligaments = np.exp(-((strands / np.float32(0.04)) ** 2)) * (1 - fraction)  # thin septa in the fat
+    attenuation = full["scale"] * (mu_fat + (mu_gland - mu_fat) * fraction + 0.05 * ligaments)
     attenuation += full["add"] * (1 + 0.03 * gland)
     attenuation *= mask
     return Anatomy(attenuation=attenuation.astype(np.float32, copy=False), mask=mask, radius=full["d"],

@@ -5,27 +5,32 @@ from __future__ import annotations
 import numpy as np
 from scipy import fft, ndimage
 
+TEXTURE_SCALE_PX = 1024
+"""Largest structure of the parenchyma texture, in pixels (~7 cm at 70 µm): a physical scale,
+so a small phantom shows the same tissue per millimetre as a full-size one, only less of it."""
+
 
 def power_law_field(shape: tuple[int, int], beta: float, rng: np.random.Generator,
                     stretch: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
     """Gaussian random field with a 1/f^beta power spectrum, zero mean, unit std (float32).
 
     ``stretch`` (x, y) > 1 elongates structures along that axis (ducts, ligaments).
+    Images smaller than :data:`TEXTURE_SCALE_PX` are cut from a field of that size.
     """
-    h, w = shape
+    h, w = max(shape[0], TEXTURE_SCALE_PX), max(shape[1], TEXTURE_SCALE_PX)
     fy = fft.fftfreq(h).astype(np.float32)[:, None] / np.float32(stretch[1])
     fx = fft.rfftfreq(w).astype(np.float32)[None, :] / np.float32(stretch[0])
     f = np.sqrt(fx * fx + fy * fy)
-    f = np.maximum(f, np.float32(1.0 / max(h, w)))
+    f = np.maximum(f, np.float32(1.0 / TEXTURE_SCALE_PX))
     amplitude = f ** np.float32(-beta / 2)
     amplitude[0, 0] = 0
     spectrum = np.empty(f.shape, np.complex64)
     spectrum.real = rng.standard_normal(f.shape, np.float32) * amplitude
     spectrum.imag = rng.standard_normal(f.shape, np.float32) * amplitude
-    field = fft.irfft2(spectrum, s=shape, overwrite_x=True)
+    field = fft.irfft2(spectrum, s=(h, w), overwrite_x=True)
     field -= field.mean()
     field /= field.std() + np.float32(1e-12)
-    return field.astype(np.float32, copy=False)
+    return np.ascontiguousarray(field[: shape[0], : shape[1]], dtype=np.float32)
 
 
 def upsample(coarse: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -20,6 +20,8 @@ from calcdet_phantom.synth import ACR_PROBABILITIES, PIXEL_MM, Phantom, Roi, syn
 from calcdet_phantom.truth import TRUTH_FILE, annotation_to_json
 
 CSV_HEADER = "Patient ID;Patient age;Laterality;View;Acquisition date;File Name;ACR;Bi-Rads"
+POSITIVE_PATIENTS = 0.85
+"""Share of patients with MCs, in one breast (both its views); about 40 % of images end up normal."""
 VIEW_SETS = {2: [("L", "CC"), ("L", "MLO")], 3: [("R", "CC"), ("R", "MLO"), ("L", "CC")],
              4: [("L", "CC"), ("L", "MLO"), ("R", "CC"), ("R", "MLO")]}
 
@@ -53,7 +55,11 @@ def _birads(phantom: Phantom, rng: np.random.Generator) -> str:
 def generate_release(out_dir: str | Path, n_images: int, seed: int = 0, height: int | None = None,
                      width: int | None = None, transfer_syntax: str = "explicit",
                      progress: Callable[[int, int], None] | None = None) -> Path:
-    """Write ``n_images`` phantoms of 2-4 images per patient as an INbreast release; return ``out_dir``."""
+    """Write ``n_images`` phantoms of 2-4 images per patient as an INbreast release; return ``out_dir``.
+
+    A patient is MC-positive or negative as a whole (MCs in one breast), so a patient-level split
+    stratified by MC status means something, as on INbreast.
+    """
     if n_images < 1:
         raise ValueError(f"n_images must be at least 1, got {n_images}")
     out = Path(out_dir)
@@ -68,10 +74,12 @@ def generate_release(out_dir: str | Path, n_images: int, seed: int = 0, height: 
         patient = rng.bytes(8).hex()
         density = int(rng.choice([1, 2, 3, 4], p=ACR_PROBABILITIES))
         date = f"20{rng.integers(8, 11):02d}{rng.integers(1, 13):02d}"
-        for laterality, view in VIEW_SETS.get(per_patient, [("R", "CC")]):
+        views = VIEW_SETS.get(per_patient, [("R", "CC")])
+        affected = str(rng.choice([lat for lat, _ in views])) if rng.random() < POSITIVE_PATIENTS else None
+        for laterality, view in views:
             file_name = str(names[done])
-            phantom = synthesize(height or 1664, width or 1280, int(rng.integers(2**31)),
-                                 laterality=laterality, view=view, density=density)
+            phantom = synthesize(height or 1664, width or 1280, int(rng.integers(2**31)), laterality=laterality,
+                                 view=view, density=density, normal=laterality != affected)
             dicom = f"AllDICOMs/{file_name}_{patient}_MG_{laterality}_{view}_ANON.dcm"
             write_dicom(out / dicom, phantom.image, bits_stored=14, spacing_mm=phantom.spacing_mm,
                         laterality=laterality, view=view, patient_id=patient, transfer_syntax=transfer_syntax)

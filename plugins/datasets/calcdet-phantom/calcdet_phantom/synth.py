@@ -202,11 +202,11 @@ def _truth(findings: _Findings, height: int, width: int, mirrored: bool,
             targets.append(Target(x, y, diameter, contour, name))
             rois.append(Roi(name, contour))
     for shape in findings.benign:
-        contour = _to_stored(shape.polygon(), width, mirrored)
+        contour = _to_stored(np.clip(shape.polygon(), 0, [width - 1, height - 1]), width, mirrored)
         ignore.append(IgnoreRegion(contour, "Calcification"))
         rois.append(Roi("Calcification", contour))
     for shape in findings.masses:
-        rois.append(Roi("Mass", _to_stored(shape.polygon(48), width, mirrored)))
+        rois.append(Roi("Mass", _to_stored(np.clip(shape.polygon(48), 0, [width - 1, height - 1]), width, mirrored)))
     return Annotation(tuple(targets), tuple(ignore)), rois
 
 
