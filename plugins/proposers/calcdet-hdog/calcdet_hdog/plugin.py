@@ -1,0 +1,11 @@
+"""Hook implementations: what the `calcdet` entry point `hdog` names."""
+
+from __future__ import annotations
+
+from calcdet_core import hookimpl
+from calcdet_hdog.proposer import HDoGProposer
+
+
+@hookimpl
+def calcdet_register_proposers() -> list[type]:
+    return [HDoGProposer]

@@ -1,0 +1,148 @@
+"""The HDoG proposer: DoG scale-space maxima, suppression, then a Hessian shape condition."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import cv2
+import numpy as np
+from numba import njit
+from pydantic import Field, model_validator
+
+from calcdet_core import Candidates, ComponentConfig, Proposer
+from calcdet_hdog.blobs import local_maxima, spread, suppress
+from calcdet_hdog.hessian import hessian_at, layer_eigenvalues
+from calcdet_hdog.inputs import bounding_box, checked_inputs
+from calcdet_hdog.scale_space import dog_layers, kernel_size, sigma_ladder
+
+
+@njit(cache=True, boundscheck=False, fastmath=True)
+def _masked_product_max(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
+    best = np.float32(-np.inf)
+    h, w = a.shape
+    for y in range(h):
+        for x in range(w):  # branch-free, so it vectorises
+            p = a[y, x] * b[y, x] if mask[y, x] else np.float32(-np.inf)
+            best = max(best, p)
+    return best
+
+
+def eroded(mask: np.ndarray, border: int) -> np.ndarray:
+    """``mask`` without a ``border``-px band along its edge inside the image (image edges are not eroded)."""
+    if border <= 0:
+        return mask
+    square = np.ones((2 * border + 1, 2 * border + 1), np.uint8)
+    return cv2.erode(np.ascontiguousarray(mask).view(np.uint8), square).view(bool)
+
+
+class HDoGProposer(Proposer):
+    """Hessian of difference of Gaussians (study section 2.1.3, after Marasinou et al. 2021)."""
+
+    name = "hdog"
+    description = "Hessian of DoG: scale-space maxima kept when the Hessian says blob (eigenvalue or trace/det test)."
+
+    class Config(ComponentConfig):
+        min_sigma: float = Field(1.0, gt=0, description="Smallest Gaussian scale, px (study: 1).")
+        max_sigma: float = Field(3.0, gt=0, description="Largest Gaussian scale, px (study: 3).")
+        n_scales: int | None = Field(20, ge=1, le=200, description=(
+            "Number of DoG layers; the ratio between scales is then (max/min)^(1/n_scales) (study: 20). "
+            "null: use sigma_ratio instead."))
+        sigma_ratio: float = Field(1.05, gt=1, description=(
+            "Ratio between consecutive scales, used only when n_scales is null (study: 1.05)."))
+        dog_threshold: float = Field(0.006, ge=0, description=(
+            "Smallest normalised DoG response of a scale-space maximum (study: 0.006)."))
+        overlap: float = Field(0.2, ge=0, le=1, description=(
+            "A blob overlapping a stronger one by more than this fraction of the smaller disk (radius "
+            "sigma * sqrt 2) is dropped (study: 0.2)."))
+        min_distance: float = Field(6.0, ge=0, description=(
+            "A blob closer than this to a stronger one is dropped, px (study: 6)."))
+        method: Literal["eigenval", "marasinou"] = Field("eigenval", description=(
+            "Hessian condition: 'eigenval' = multiscale products of eigenvalues of scales j and j+1 at least "
+            "their maximum over the breast / hessian_divider (study's choice); 'marasinou' = trace < 0 and "
+            "(det < 0 or |det| / trace^2 <= hessian_threshold)."))
+        hessian_threshold: float = Field(1.4, gt=0, description="Threshold of the 'marasinou' test (study: 1.4).")
+        hessian_divider: float = Field(300.0, gt=0, description="Divider of the 'eigenval' test (study: 300).")
+        border_erosion: int = Field(0, ge=0, le=500, description=(
+            "Band along the breast border (inside the image) where nothing is proposed, px (study: 0)."))
+
+        @model_validator(mode="after")
+        def _scales_increase(self) -> HDoGProposer.Config:
+            if self.max_sigma <= self.min_sigma:
+                raise ValueError(f"max_sigma ({self.max_sigma}) must exceed min_sigma ({self.min_sigma})")
+            return self
+
+    def sigmas(self) -> np.ndarray:
+        """The Gaussian scales; DoG layer j has scale sigmas[j] (blob radius sigmas[j] * sqrt 2)."""
+        c = self.config
+        return sigma_ladder(c.min_sigma, c.max_sigma, c.n_scales, c.sigma_ratio)
+
+    def propose(self, image: np.ndarray, mask: np.ndarray | None = None) -> Candidates:
+        """Candidates (x, y, radius = sigma * sqrt 2, score = DoG response) inside ``mask`` (``None``: pixels > 0)."""
+        cfg = self.config
+        image, mask = checked_inputs(image, mask, self.name)
+        region = eroded(mask, cfg.border_erosion)
+        box = bounding_box(region)
+        if box is None:
+            return Candidates.empty()
+        sigmas = self.sigmas()
+        ladder = sigmas if cfg.method == "marasinou" else np.append(sigmas, sigmas[-1] ** 2 / sigmas[-2])
+        margin = kernel_size(float(ladder[-1])) // 2 + 3  # Gaussians and derivatives see real pixels
+        rows = slice(max(box[0].start - margin, 0), min(box[0].stop + margin, image.shape[0]))
+        cols = slice(max(box[1].start - margin, 0), min(box[1].stop + margin, image.shape[1]))
+        ys, xs, layer, score, passes = self._peaks(image[rows, cols], np.ascontiguousarray(region[rows, cols]),
+                                                   sigmas, ladder)
+        radii = sigmas[layer] * math.sqrt(2)
+        keep = suppress(xs, ys, radii, score, cfg.overlap, cfg.min_distance)
+        keep = keep[passes[keep]]
+        return Candidates.from_columns(xs[keep] + cols.start, ys[keep] + rows.start, radii[keep], score[keep])
+
+    def _peaks(self, crop: np.ndarray, inside: np.ndarray, sigmas: np.ndarray,
+               ladder: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Every scale-space maximum: rows, columns, layer, response, and whether it passes the Hessian test.
+
+        Streams the DoG layers: layer j's maxima are found once layer j+1 is out, and the multiscale
+        eigenvalue products of j and j+1 are formed then; at most four layers are alive at a time.
+        """
+        cfg = self.config
+        eigen = cfg.method == "eigenval"
+        n = len(sigmas) - 1  # DoG layers searched for maxima
+        scratch = np.empty(crop.size, np.int64)
+        work = [np.empty_like(crop) for _ in range(6)] if eigen else []
+        found: list[tuple[np.ndarray, ...]] = []
+        below = middle = None  # spreads of the layers below and at the middle one
+        middle_layer = np.empty(0, np.float32)
+        previous_eigen: tuple[np.ndarray, np.ndarray] | None = None
+        for k, layer in enumerate(dog_layers(crop, ladder)):
+            current_eigen = layer_eigenvalues(layer, (work[0], work[1], *work[2 + 2 * (k % 2):4 + 2 * (k % 2)])) \
+                if eigen else None
+            here = spread(layer) if k < n else None
+            if middle is not None:
+                ys, xs = local_maxima(middle_layer, (below, middle, here), cfg.dog_threshold, inside, scratch)
+                if eigen:
+                    passes = self._eigen_test(previous_eigen, current_eigen, inside, ys, xs)
+                else:
+                    passes = self._marasinou_test(middle_layer, ys, xs)
+                found.append((ys, xs, np.full(len(ys), k - 1), middle_layer[ys, xs], passes))
+            below, middle, middle_layer, previous_eigen = middle, here, layer, current_eigen
+        if not eigen:  # the top layer has no layer above it
+            ys, xs = local_maxima(middle_layer, (below, middle, None), cfg.dog_threshold, inside, scratch)
+            found.append((ys, xs, np.full(len(ys), n - 1), middle_layer[ys, xs],
+                          self._marasinou_test(middle_layer, ys, xs)))
+        return tuple(np.concatenate(column) for column in zip(*found, strict=True))
+
+    def _eigen_test(self, lower: tuple[np.ndarray, np.ndarray], upper: tuple[np.ndarray, np.ndarray],
+                    inside: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        """P_k = lambda_k(j) * lambda_k(j+1) >= max over the breast of P_k / divider, for both eigenvalues k."""
+        ok = np.ones(len(ys), bool)
+        for a, b in zip(lower, upper, strict=True):
+            limit = _masked_product_max(a, b, inside) / self.config.hessian_divider
+            ok &= a[ys, xs].astype(np.float64) * b[ys, xs] >= limit
+        return ok
+
+    def _marasinou_test(self, layer: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        """trace < 0 and (det < 0 or |det| / trace^2 <= hessian_threshold), as Marasinou et al. 2021."""
+        hrr, hrc, hcc = hessian_at(layer, ys, xs)
+        trace, det = hrr + hcc, hrr * hcc - hrc**2
+        blobby = (np.abs(det) / (trace * trace + 2.23e-16) <= self.config.hessian_threshold) | (det < 0)
+        return blobby & (trace < 0)
