@@ -165,6 +165,7 @@ table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; }}
 td, th {{ border: 1px solid #ccc; padding: 0.25em 0.7em; text-align: left; font-size: 0.92em; }}
 th {{ background: #f1f1f1; }} img {{ max-width: 100%; }} .note {{ color: #555; font-size: 0.9em; }}
 .row {{ display: flex; gap: 2em; align-items: flex-start; flex-wrap: wrap; }}
+.row > div {{ flex: 1 1 0; min-width: 420px; }} .row img {{ width: 100%; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
 <p class="note">Written {created} from <code>{html.escape(str(out))}</code>.</p>
