@@ -7,7 +7,9 @@ from calcdet_core.hookspecs import hookimpl
 
 @hookimpl
 def calcdet_register_datasets() -> list[type]:
-    return []
+    from calcdet_core.folder import FolderDataset
+
+    return [FolderDataset]
 
 
 @hookimpl
@@ -19,8 +21,10 @@ def calcdet_register_evaluators() -> list[type]:
 
 @hookimpl
 def calcdet_register_commands(cli) -> None:
+    from calcdet_core.cli_dataset import register as register_dataset_commands
     from calcdet_core.cli_evaluate import register as register_evaluate_commands
     from calcdet_core.cli_run import register as register_run_commands
 
     register_run_commands(cli)
     register_evaluate_commands(cli)
+    register_dataset_commands(cli)

@@ -1,0 +1,92 @@
+"""Reading one mammogram from DICOM, PNG or TIFF into a :class:`~calcdet_core.data.Mammogram`.
+
+PNG and TIFF go through Pillow and keep their stored integer type (16-bit PNGs stay
+uint16). They carry no laterality or view, so those are taken from the file name when
+it holds the usual tokens (``_L_``, ``RIGHT``, ``CC``, ``MLO``, ...).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from calcdet_core.data import Mammogram
+from calcdet_core.dicom import read_dicom
+
+DICOM_SUFFIXES = {".dcm", ".dicom"}
+PILLOW_SUFFIXES = {".png", ".tif", ".tiff"}
+IMAGE_SUFFIXES = DICOM_SUFFIXES | PILLOW_SUFFIXES
+
+_LATERALITY = {"l": "L", "left": "L", "r": "R", "right": "R"}
+_VIEWS = {"cc": "CC", "mlo": "MLO", "ml": "ML", "lm": "LM"}
+
+
+def name_tokens(path: Path) -> tuple[str | None, str | None]:
+    """Laterality and view read from a file name such as ``case7_R_MLO.png`` (``None`` when absent)."""
+    tokens = [t.lower() for t in re.split(r"[^A-Za-z0-9]+", path.stem) if t]
+    laterality = next((_LATERALITY[t] for t in tokens if t in _LATERALITY), None)
+    view = next((_VIEWS[t] for t in tokens if t in _VIEWS), None)
+    return laterality, view
+
+
+def _pillow_pixels(path: Path) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            if getattr(img, "n_frames", 1) != 1:
+                raise ValueError(f"{path}: expected one image, found {img.n_frames} frames")
+            arr = np.asarray(img)
+    except (OSError, UnidentifiedImageError) as exc:
+        raise ValueError(f"{path}: not a readable image ({type(exc).__name__}: {exc})") from exc
+    if arr.ndim == 3:
+        channels = arr[..., :3]
+        if not (np.array_equal(channels[..., 0], channels[..., 1])
+                and np.array_equal(channels[..., 0], channels[..., 2])):
+            raise ValueError(f"{path}: expected a grayscale image, found colour ({arr.shape[2]} channels)")
+        arr = channels[..., 0]
+    if arr.dtype == np.int32 and arr.size and arr.min() >= 0 and arr.max() < 2**16:
+        arr = arr.astype(np.uint16)  # Pillow opens 16-bit PNGs as 32-bit integers
+    if arr.dtype == bool:
+        arr = arr.astype(np.uint8)
+    return np.ascontiguousarray(arr)
+
+
+def read_image(path: str | Path, image_id: str | None = None, patient_id: str | None = None) -> Mammogram:
+    """Read a DICOM, PNG or TIFF mammogram; errors name the file."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in DICOM_SUFFIXES:
+        image = read_dicom(path, image_id=image_id, patient_id=patient_id)
+        if image.laterality is None or image.view is None:
+            laterality, view = name_tokens(path)
+            image.laterality, image.view = image.laterality or laterality, image.view or view
+        return image
+    if suffix not in PILLOW_SUFFIXES:
+        raise ValueError(f"{path}: unsupported image type {suffix!r}; use one of {', '.join(sorted(IMAGE_SUFFIXES))}")
+    laterality, view = name_tokens(path)
+    return Mammogram(pixels=_pillow_pixels(path), image_id=image_id or path.stem, laterality=laterality, view=view,
+                     patient_id=patient_id, source=path)
+
+
+def image_header(path: Path) -> tuple[int, int, tuple[float, float] | None]:
+    """(height, width, spacing in mm or ``None``) without decoding the pixels."""
+    if path.suffix.lower() in DICOM_SUFFIXES:
+        import pydicom
+
+        try:
+            header = pydicom.dcmread(path, stop_before_pixels=True)
+            spacing = header.get("PixelSpacing") or header.get("ImagerPixelSpacing")
+            return (int(header.Rows), int(header.Columns),
+                    (float(spacing[0]), float(spacing[1])) if spacing and len(spacing) == 2 else None)
+        except Exception as exc:
+            raise ValueError(f"{path}: unreadable DICOM header ({type(exc).__name__}: {exc})") from exc
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            return img.height, img.width, None
+    except (OSError, UnidentifiedImageError) as exc:
+        raise ValueError(f"{path}: not a readable image ({type(exc).__name__}: {exc})") from exc

@@ -1,0 +1,67 @@
+"""`calcdet dataset summary`: counts overall and per split, skipped items, clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import typer
+from PIL import Image
+from typer.testing import CliRunner
+
+from calcdet_core.cli_dataset import register
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+
+    @app.callback()
+    def root() -> None:
+        """calcdet"""
+
+    register(app)
+    return app
+
+
+def _folder(root):
+    rng = np.random.default_rng(0)
+    rows = ["image,x,y,diameter"]
+    for p in range(6):
+        (root / f"p{p}").mkdir(parents=True)
+        for v in ("CC", "MLO"):
+            Image.fromarray(rng.integers(1, 4000, (30, 30)).astype(np.uint16)).save(root / f"p{p}" / f"L_{v}.png")
+            if p % 2 == 0:
+                rows += [f"p{p}/L_{v},10,10,4", f"p{p}/L_{v},20,20,5"]
+    rows += ["p1/L_CC,5,5,30", "ghost.png,1,1,3"]  # a large calcification (ignore) and an unknown image
+    (root / "annotations.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+def test_summary_json(tmp_path):
+    result = CliRunner().invoke(_app(), ["dataset", "summary", "folder", "--root", str(_folder(tmp_path)), "--json",
+                                         "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert list(summary) == ["images", "normal_images", "targets", "ignore_regions", "patients", "skipped", "splits"]
+    assert (summary["images"], summary["normal_images"], summary["targets"], summary["ignore_regions"],
+            summary["patients"]) == (12, 6, 12, 1, 6)
+    assert summary["skipped"] == [{"path": "annotations.csv:15", "reason": "image 'ghost.png' is not in the folder"}]
+    assert list(summary["splits"]) == ["train", "validation", "test"]
+    for key in ("images", "normal_images", "targets", "ignore_regions", "patients"):
+        assert sum(s[key] for s in summary["splits"].values()) == summary[key]
+    assert all(set(s) == {"images", "normal_images", "targets", "ignore_regions", "patients"}
+               for s in summary["splits"].values())
+
+
+def test_summary_table(tmp_path):
+    result = CliRunner().invoke(_app(), ["dataset", "summary", "folder", "--root", str(_folder(tmp_path))],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "validation" in result.stdout and "skipped 1 item(s)" in result.stdout and "ghost.png" in result.stdout
+
+
+def test_summary_errors(tmp_path):
+    unknown = CliRunner().invoke(_app(), ["dataset", "summary", "no-such-adapter", "--root", str(tmp_path)])
+    assert unknown.exit_code == 1 and "no dataset plugin named 'no-such-adapter'" in unknown.output
+    missing = CliRunner().invoke(_app(), ["dataset", "summary", "folder", "--root", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 1 and "not a folder" in missing.output
