@@ -111,7 +111,7 @@ def write_outputs(found: list[DetectedImage], csv_path: Path, overlay_dir: Path 
 def evaluate_model(model_dir: Path, dataset_name: str, root: Path, out: Path, split: str = "test",
                    seed: int | None = None, executor: Executor | None = None) -> dict[str, Any]:
     """Detect on a dataset split with a trained model and write metrics and the report into ``out``."""
-    from calcdet_core.evaluation import evaluate_results
+    from calcdet_core.evaluation.report import evaluate_results
 
     pipeline, identity = load_runnable(model_dir)
     if seed is None:
@@ -124,4 +124,6 @@ def evaluate_model(model_dir: Path, dataset_name: str, root: Path, out: Path, sp
     records = {d.record.image_id: d.record for d in found}
     results = [ImageResult(d.record.image_id, d.detections, d.record.annotation, d.seconds) for d in found]
     return evaluate_results(results, out, evaluators=pipeline.evaluators or None, seed=seed,
-                            load_image=lambda image_id: records[image_id].load().pixels)
+                            load_image=lambda image_id: records[image_id].load().pixels,
+                            title=f"calcdet evaluate: {pipeline.spec.name} on {dataset_name} ({split})",
+                            extra={"model": str(model_dir), "dataset": dataset_name, "split": split, "seed": seed})
