@@ -1,4 +1,5 @@
-"""`calcdet score` and `calcdet compare`, run as a user runs them, with a tiny dataset plugin on the path."""
+"""`calcdet score` and `calcdet compare`: once as a user runs them (a subprocess with a tiny dataset plugin
+installed on the path), and in-process for the other cases (the same plugin registered with ``extra_plugins``)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,14 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
+import types
 
 import pytest
+import typer
+from typer.testing import CliRunner
 
+from calcdet_core import cli_evaluate, registry
 from tests.fake_dists import write_dist
 
 TINY_ADAPTER = """
@@ -52,12 +58,28 @@ def calcdet(tmp_path, *args: str) -> subprocess.CompletedProcess[str]:
                           timeout=120)
 
 
+@pytest.fixture
+def in_process(monkeypatch):
+    """Run score/compare in this process, with the tiny adapter in a registry of built-ins only."""
+    module = types.ModuleType("tiny_test_dataset_inproc")
+    exec(textwrap.dedent(TINY_ADAPTER), module.__dict__)
+    monkeypatch.setattr(registry, "get_registry",
+                        lambda: registry.build_registry(extra_plugins=[("tiny-test-dataset", module)], autoload=False))
+    app = typer.Typer()
+    cli_evaluate.register(app)
+
+    def invoke(*args: str):
+        return CliRunner().invoke(app, list(args))
+
+    return invoke
+
+
 def write_csv(path, rows):
     path.write_text("image_id,x,y,radius,score\n" + "".join(",".join(map(str, r)) + "\n" for r in rows))
     return path
 
 
-def test_score_then_compare(tmp_path):
+def test_score_as_a_user_runs_it(tmp_path):
     # img1: both MCs found (0.9, 0.6); img3: one found (0.8); img0 (normal): FPs at 0.7 and 0.3; others: none
     good = write_csv(tmp_path / "good.csv", [("img1", 30, 41, 3, 0.9), ("img1", 70, 20, 3, 0.6),
                                               ("img3", 31, 40, 3, 0.8), ("img0", 50, 50, 3, 0.7),
@@ -75,33 +97,48 @@ def test_score_then_compare(tmp_path):
     page = (tmp_path / "run-good" / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 2
 
+
+def test_compare_two_scored_runs(tmp_path, in_process):
+    good = write_csv(tmp_path / "good.csv", [("img1", 30, 41, 3, 0.9), ("img1", 70, 20, 3, 0.6),
+                                              ("img0", 50, 50, 3, 0.7)])
     weak = write_csv(tmp_path / "weak.csv", [("img1", 30, 41, 3, 0.2), ("img0", 50, 50, 3, 0.7)])
-    assert calcdet(tmp_path, "score", str(weak), "--dataset", "tiny-test", "--root", str(tmp_path),
-                   "--out", str(tmp_path / "run-weak")).returncode == 0
-
-    out = calcdet(tmp_path, "compare", str(tmp_path / "run-good"), str(tmp_path / "run-weak"),
-                  "--out", str(tmp_path / "cmp"))
-    assert out.returncode == 0, out.stderr
-    summary = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    for name, path in (("run-good", good), ("run-weak", weak)):
+        result = in_process("score", str(path), "--dataset", "tiny-test", "--root", str(tmp_path),
+                            "--out", str(tmp_path / name))
+        assert result.exit_code == 0, result.output
+    result = in_process("compare", str(tmp_path / "run-good"), str(tmp_path / "run-weak"), "--out", str(tmp_path / "c"))
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "c" / "compare.json").read_text())
     assert [r["run"] for r in summary["runs"]] == ["run-good", "run-weak"]
-    assert summary["runs"][0]["auc"] == metrics["froc"]["auc"] > summary["runs"][1]["auc"]
-    assert (tmp_path / "cmp" / "compare.png").stat().st_size > 0
-    assert "run-weak" in (tmp_path / "cmp" / "compare.csv").read_text()
-    assert "run-good" in out.stdout
+    good_auc = json.loads((tmp_path / "run-good" / "metrics.json").read_text())["froc"]["auc"]
+    assert summary["runs"][0]["auc"] == good_auc > summary["runs"][1]["auc"]
+    assert (tmp_path / "c" / "compare.png").stat().st_size > 0
+    assert "run-weak" in (tmp_path / "c" / "compare.csv").read_text() and "FROC comparison" in result.output
 
 
-def test_score_refuses_unknown_images_and_bad_files(tmp_path):
+def test_score_split_leaves_other_images_out_and_says_so(tmp_path, in_process):
+    rows = [(f"img{i}", 30, 41, 3, 0.5) for i in range(6)]
+    result = in_process("score", str(write_csv(tmp_path / "d.csv", rows)), "--dataset", "tiny-test", "--root",
+                        str(tmp_path), "--split", "test", "--out", str(tmp_path / "o"))
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert metrics["images"] + len(metrics["images_left_out"]) == 6 and metrics["images_left_out"]
+    assert "not scored" in result.output
+
+
+def test_score_and_compare_refuse_bad_input_with_a_message(tmp_path, in_process):
+    def run(*args):
+        result = in_process(*args)
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        return " ".join(result.output.split())
+
     bad = write_csv(tmp_path / "bad.csv", [("img1", 30, 41, 3, 0.9), ("nope", 1, 1, 3, 0.5)])
-    out = calcdet(tmp_path, "score", str(bad), "--dataset", "tiny-test", "--root", str(tmp_path),
-                  "--out", str(tmp_path / "o"))
-    assert out.returncode == 1 and "'nope'" in out.stderr and "Traceback" not in out.stderr
+    assert "'nope'" in run("score", str(bad), "--dataset", "tiny-test", "--root", str(tmp_path), "--out",
+                           str(tmp_path / "o"))
     broken = tmp_path / "broken.csv"
     broken.write_text("image_id,x,y,radius,score\nimg1,1,2,3\n")
-    out = calcdet(tmp_path, "score", str(broken), "--dataset", "tiny-test", "--root", str(tmp_path),
-                  "--out", str(tmp_path / "o"))
-    assert out.returncode == 1 and "broken.csv:2" in out.stderr.replace("\n", "")
-    out = calcdet(tmp_path, "score", str(broken), "--dataset", "no-such-set", "--root", str(tmp_path),
-                  "--out", str(tmp_path / "o"))
-    assert out.returncode == 1 and "no-such-set" in out.stderr
-    out = calcdet(tmp_path, "compare", str(tmp_path / "missing"), "--out", str(tmp_path / "c"))
-    assert out.returncode == 1 and "metrics.json is missing" in out.stderr.replace("\n", "")
+    assert "broken.csv:2" in run("score", str(broken), "--dataset", "tiny-test", "--root", str(tmp_path), "--out",
+                                 str(tmp_path / "o")).replace(" ", "")
+    assert "no-such-set" in run("score", str(broken), "--dataset", "no-such-set", "--root", str(tmp_path),
+                                "--out", str(tmp_path / "o"))
+    assert "metrics.json is missing" in run("compare", str(tmp_path / "missing"), "--out", str(tmp_path / "c"))
