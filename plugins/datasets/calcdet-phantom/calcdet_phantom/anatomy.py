@@ -94,8 +94,9 @@ def _vessel_paths(outline: Outline, inside: callable, height: int, width: int,
         points = []
         for _ in range(int(1.5 * (outline.a + height) / 3)):
             points.append((x, y))
-            turn = 0.9 * turn + rng.normal(0, 0.012)
-            angle += turn
+            toward_nipple = np.arctan2(outline.cy - y, outline.a - x)
+            turn = 0.9 * turn + rng.normal(0, 0.006)
+            angle += turn + 0.01 * (toward_nipple - angle)
             x, y = x + 3 * np.cos(angle), y + 3 * np.sin(angle)
             if not (0 <= x < width and 0 <= y < height) or inside(x, y) > 0.93:
                 break
@@ -125,7 +126,7 @@ def build_anatomy(height: int, width: int, view: str, density: int, rng: np.rand
         taper = np.linspace(1.0, 0.4, len(path), dtype=np.float32)
         single = np.zeros((ch, cw), np.float32)
         splat(single, (path + 0.5) / np.array([sx, sy], np.float32) - 0.5, taper * (3 / sx))
-        vessel_layer += smooth(single, radius / 1.6 / sx) * (radius / sx) * 0.06
+        vessel_layer += smooth(single, radius / 1.6 / sx) * (radius / sx) * 0.16
 
     mu_fat, mu_gland, mu_muscle = 2.3, 3.5, 3.3  # attenuation of a full compressed thickness
     coarse = {"d": d, "scale": thickness * (1 - pect), "envelope": envelope,
@@ -134,12 +135,13 @@ def build_anatomy(height: int, width: int, view: str, density: int, rng: np.rand
     mask = full["d"] < 1
 
     gland = power_law_field((height, width), 3.0, rng)
-    strands = power_law_field((height, width), 2.6, rng, stretch=(3.0, 1.0))
+    strands = power_law_field((height, width), 2.9, rng, stretch=(3.0, 1.0))
     gland += 0.5 * strands
-    z = (gland + np.float32(DENSITY_BIAS[density]) - 2.5 * (1 - full["envelope"])) / np.float32(-0.7)
+    z = (gland + np.float32(DENSITY_BIAS[density]) - 2.5 * (1 - full["envelope"])) / np.float32(-0.85)
     fraction = 1 / (1 + np.exp(z))
     ligaments = np.exp(-((strands / np.float32(0.04)) ** 2)) * (1 - fraction)  # thin septa in the fat
-    attenuation = full["scale"] * (mu_fat + (mu_gland - mu_fat) * fraction + 0.05 * ligaments)
+    lobules = 0.05 * gland * (1 - fraction)  # fat is not uniform either
+    attenuation = full["scale"] * (mu_fat + (mu_gland - mu_fat) * fraction + 0.05 * ligaments + lobules)
     attenuation += full["add"] * (1 + 0.03 * gland)
     attenuation *= mask
     return Anatomy(attenuation=attenuation.astype(np.float32, copy=False), mask=mask, radius=full["d"],

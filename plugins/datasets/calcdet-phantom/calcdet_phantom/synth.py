@@ -21,7 +21,7 @@ PIXEL_MM = 0.07
 MAX_VALUE = (1 << 14) - 1
 MTF_SIGMA_PX = 0.75
 """Gaussian approximation of detector + focal-spot blur at 70 µm (MTF ≈ 0.5 at 3.6 lp/mm)."""
-MU_CALCIUM_PER_PX = 7.0 * PIXEL_MM / 10  # effective attenuation of a calcium grain, per px of path
+MU_CALCIUM_PER_PX = 12.0 * PIXEL_MM / 10  # effective attenuation of a calcium grain, per px of path
 QUANTA_BEHIND_FAT = 4000.0
 """Mean detected quanta per pixel behind fully fatty, fully compressed tissue."""
 ACR_PROBABILITIES = (0.3, 0.35, 0.25, 0.1)
@@ -111,11 +111,13 @@ def _cluster_ellipse(shapes: list[Shape]) -> np.ndarray:
 def _add_mcs(anatomy: Anatomy, rng: np.random.Generator, findings: _Findings, sharp: np.ndarray) -> None:
     n_clusters = int(rng.choice([0, 1, 1, 2]))
     n_isolated = int(rng.integers(0, 4)) if n_clusters else int(rng.integers(1, 4))
+    centres: list[tuple[float, float]] = []
     for _ in range(n_clusters):
         centre = _spot(anatomy, rng, 0.75)
-        if centre is None:
+        if centre is None or any(np.hypot(centre[0] - x, centre[1] - y) < 15 / PIXEL_MM for x, y in centres):
             continue
-        spread = rng.uniform(1.2, 3.5) / PIXEL_MM
+        centres.append(centre)
+        spread = rng.uniform(0.8, 2.2) / PIXEL_MM  # a cluster spans about 0.5-1.5 cm
         members = []
         for _ in range(int(rng.integers(4, 19))):
             shape = _place_mc(anatomy, rng, findings, _mc_diameter_px(rng), (*centre, spread), 0.88)
