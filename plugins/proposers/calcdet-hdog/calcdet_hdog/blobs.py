@@ -4,44 +4,47 @@ from __future__ import annotations
 
 import math
 
-import cv2
 import numpy as np
 from numba import njit
 
-_SQUARE = np.ones((3, 3), np.uint8)
 
-
-def spread(layer: np.ndarray) -> np.ndarray:
-    """Maximum over each pixel's 3x3 neighbourhood (pixels outside the layer count as nothing)."""
-    return cv2.dilate(layer, _SQUARE, borderType=cv2.BORDER_CONSTANT, borderValue=-np.inf)
+@njit(cache=True, boundscheck=False)
+def _not_below(layer: np.ndarray, v: float, y: int, x: int) -> bool:
+    """No pixel of ``layer`` in the 3x3 window around (y, x) exceeds ``v``."""
+    h, w = layer.shape
+    for yy in range(max(y - 1, 0), min(y + 2, h)):
+        for xx in range(max(x - 1, 0), min(x + 2, w)):
+            if layer[yy, xx] > v:
+                return False
+    return True
 
 
 @njit(cache=True, boundscheck=False)
-def _peaks(layer: np.ndarray, below: np.ndarray, here: np.ndarray, above: np.ndarray, threshold: float,
-           mask: np.ndarray, found: np.ndarray) -> int:
+def _peaks(below: np.ndarray, layer: np.ndarray, above: np.ndarray, has_below: bool, has_above: bool,
+           threshold: float, mask: np.ndarray, found: np.ndarray) -> int:
     h, w = layer.shape
     n = 0
     for y in range(h):
         for x in range(w):
             v = layer[y, x]
-            if v > threshold and v >= here[y, x] and v >= below[y, x] and v >= above[y, x] and mask[y, x]:
+            if v > threshold and mask[y, x] and _not_below(layer, v, y, x) \
+                    and (not has_below or _not_below(below, v, y, x)) and (not has_above or _not_below(above, v, y, x)):
                 found[n] = y * w + x
                 n += 1
     return n
 
 
-def local_maxima(layer: np.ndarray, spreads: tuple[np.ndarray | None, np.ndarray, np.ndarray | None],
-                 threshold: float, mask: np.ndarray, scratch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def local_maxima(below: np.ndarray | None, layer: np.ndarray, above: np.ndarray | None, threshold: float,
+                 mask: np.ndarray, scratch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rows and columns of the pixels of ``layer`` inside ``mask``, above ``threshold`` and not below any of
-    their 26 scale-space neighbours.
+    their 26 scale-space neighbours (``None`` where the scale space ends: a missing layer counts as 0,
+    below any response over the threshold; so do pixels outside the image).
 
-    ``spreads`` are the 3x3 maxima (:func:`spread`) of the layers below, this one and above (``None``
-    where the scale space ends: a missing layer counts as 0, below any response over the threshold).
-    ``scratch`` is an int64 array with one slot per pixel, reused between calls.
+    Only the few pixels over the threshold are compared with their neighbours. ``scratch`` is an int64
+    array with one slot per pixel, reused between calls.
     """
-    below, here, above = spreads
-    n = _peaks(layer, here if below is None else below, here, here if above is None else above, threshold,
-               mask, scratch)
+    n = _peaks(layer if below is None else below, layer, layer if above is None else above,
+               below is not None, above is not None, threshold, mask, scratch)
     rows, cols = np.divmod(scratch[:n], layer.shape[1])
     return rows, cols
 

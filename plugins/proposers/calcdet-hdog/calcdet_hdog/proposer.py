@@ -11,21 +11,24 @@ from numba import njit
 from pydantic import Field, model_validator
 
 from calcdet_core import Candidates, ComponentConfig, Proposer
-from calcdet_hdog.blobs import local_maxima, spread, suppress
+from calcdet_hdog.blobs import local_maxima, suppress
 from calcdet_hdog.hessian import hessian_at, layer_eigenvalues
 from calcdet_hdog.inputs import bounding_box, checked_inputs
 from calcdet_hdog.scale_space import dog_layers, kernel_size, sigma_ladder
 
 
 @njit(cache=True, boundscheck=False, fastmath=True)
-def _masked_product_max(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
-    best = np.float32(-np.inf)
-    h, w = a.shape
+def _product_maxima(lower1: np.ndarray, upper1: np.ndarray, lower2: np.ndarray, upper2: np.ndarray,
+                    mask: np.ndarray) -> tuple[float, float]:
+    """Largest lower_k * upper_k inside ``mask``, for k = 1, 2, in one pass."""
+    best1 = best2 = np.float32(-np.inf)
+    h, w = mask.shape
     for y in range(h):
         for x in range(w):  # branch-free, so it vectorises
-            p = a[y, x] * b[y, x] if mask[y, x] else np.float32(-np.inf)
-            best = max(best, p)
-    return best
+            inside = mask[y, x]
+            best1 = max(best1, lower1[y, x] * upper1[y, x] if inside else np.float32(-np.inf))
+            best2 = max(best2, lower2[y, x] * upper2[y, x] if inside else np.float32(-np.inf))
+    return best1, best2
 
 
 def eroded(mask: np.ndarray, border: int) -> np.ndarray:
@@ -110,33 +113,32 @@ class HDoGProposer(Proposer):
         scratch = np.empty(crop.size, np.int64)
         work = [np.empty_like(crop) for _ in range(6)] if eigen else []
         found: list[tuple[np.ndarray, ...]] = []
-        below = middle = None  # spreads of the layers below and at the middle one
-        middle_layer = np.empty(0, np.float32)
+        below = middle = None
         previous_eigen: tuple[np.ndarray, np.ndarray] | None = None
         for k, layer in enumerate(dog_layers(crop, ladder)):
             current_eigen = layer_eigenvalues(layer, (work[0], work[1], *work[2 + 2 * (k % 2):4 + 2 * (k % 2)])) \
                 if eigen else None
-            here = spread(layer) if k < n else None
             if middle is not None:
-                ys, xs = local_maxima(middle_layer, (below, middle, here), cfg.dog_threshold, inside, scratch)
+                above = layer if k < n else None  # the extra eigenvalue scale is no scale-space neighbour
+                ys, xs = local_maxima(below, middle, above, cfg.dog_threshold, inside, scratch)
                 if eigen:
                     passes = self._eigen_test(previous_eigen, current_eigen, inside, ys, xs)
                 else:
-                    passes = self._marasinou_test(middle_layer, ys, xs)
-                found.append((ys, xs, np.full(len(ys), k - 1), middle_layer[ys, xs], passes))
-            below, middle, middle_layer, previous_eigen = middle, here, layer, current_eigen
+                    passes = self._marasinou_test(middle, ys, xs)
+                found.append((ys, xs, np.full(len(ys), k - 1), middle[ys, xs], passes))
+            below, middle, previous_eigen = middle, layer, current_eigen
         if not eigen:  # the top layer has no layer above it
-            ys, xs = local_maxima(middle_layer, (below, middle, None), cfg.dog_threshold, inside, scratch)
-            found.append((ys, xs, np.full(len(ys), n - 1), middle_layer[ys, xs],
-                          self._marasinou_test(middle_layer, ys, xs)))
+            ys, xs = local_maxima(below, middle, None, cfg.dog_threshold, inside, scratch)
+            found.append((ys, xs, np.full(len(ys), n - 1), middle[ys, xs], self._marasinou_test(middle, ys, xs)))
         return tuple(np.concatenate(column) for column in zip(*found, strict=True))
 
     def _eigen_test(self, lower: tuple[np.ndarray, np.ndarray], upper: tuple[np.ndarray, np.ndarray],
                     inside: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
         """P_k = lambda_k(j) * lambda_k(j+1) >= max over the breast of P_k / divider, for both eigenvalues k."""
+        maxima = _product_maxima(lower[0], upper[0], lower[1], upper[1], inside)
+        limits = np.asarray(maxima) / self.config.hessian_divider
         ok = np.ones(len(ys), bool)
-        for a, b in zip(lower, upper, strict=True):
-            limit = _masked_product_max(a, b, inside) / self.config.hessian_divider
+        for a, b, limit in zip(lower, upper, limits, strict=True):
             ok &= a[ys, xs].astype(np.float64) * b[ys, xs] >= limit
         return ok
 

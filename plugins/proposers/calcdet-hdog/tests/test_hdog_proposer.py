@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from calcdet_hdog import HDoGProposer, hessian_eigenvalues
-from calcdet_hdog.blobs import local_maxima, spread, suppress
+from calcdet_hdog.blobs import local_maxima, suppress
 from calcdet_hdog.hessian import hessian_at, layer_eigenvalues
 from calcdet_hdog.scale_space import dog_layers, kernel_size, sigma_ladder
 from scipy import ndimage
@@ -74,11 +74,10 @@ def test_local_maxima_equal_a_3x3x3_maximum_filter():
     maxed = ndimage.maximum_filter(stack, size=3, mode="constant", cval=0)
     expected = (stack == maxed) & (stack > 0.01)
     mask, scratch = np.ones(stack.shape[1:], bool), np.empty(stack[0].size, np.int64)
-    spreads = [spread(layer) for layer in stack]
     for j in range(len(stack)):
-        below = spreads[j - 1] if j > 0 else None
-        above = spreads[j + 1] if j + 1 < len(stack) else None
-        rows, cols = local_maxima(stack[j], (below, spreads[j], above), 0.01, mask, scratch)
+        below = stack[j - 1] if j > 0 else None
+        above = stack[j + 1] if j + 1 < len(stack) else None
+        rows, cols = local_maxima(below, stack[j], above, 0.01, mask, scratch)
         assert sorted(zip(rows, cols, strict=True)) == sorted(zip(*np.nonzero(expected[j]), strict=True))
 
 
