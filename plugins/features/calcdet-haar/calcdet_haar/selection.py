@@ -12,9 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedGroupKFold
 
 
 def balance(labels: np.ndarray, negatives_per_positive: float | None, max_samples: int,
@@ -43,6 +40,11 @@ class Importance:
 def grouped_importance(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, *, n_estimators: int,
                        cv_folds: int, seed: int, n_jobs: int) -> Importance:
     """Random-forest Gini importance averaged over stratified, case-grouped folds."""
+    # scikit-learn is imported here, not at module level: plugin discovery (every `calcdet` start) stays fast.
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedGroupKFold
+
     n_groups = len(np.unique(groups))
     if n_groups < cv_folds:
         raise ValueError(f"Haar feature selection uses {cv_folds}-fold case-grouped cross-validation but the "
