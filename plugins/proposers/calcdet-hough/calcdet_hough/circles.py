@@ -21,14 +21,27 @@ class HoughSettings:
     max_radius: int
 
 
-def find_circles(binary: np.ndarray, settings: HoughSettings) -> np.ndarray:
-    """(N, 3) float64 circles (x, y, r) that ``cv2.HoughCircles`` finds in a 0/255 uint8 image."""
-    found = cv2.HoughCircles(binary, cv2.HOUGH_GRADIENT, dp=settings.dp, minDist=settings.min_dist,
+def find_circles(binary: np.ndarray, settings: HoughSettings) -> tuple[np.ndarray, np.ndarray]:
+    """Circles (x, y, r) that ``cv2.HoughCircles`` finds in a 0/255 uint8 image, and their support.
+
+    The transform runs on the bounding box of the non-zero pixels plus ``max_radius + 2``
+    px: every edge, every centre that can collect a vote and the accumulator's row-major
+    tie order lie inside it, so the circles are those of the whole image, found faster.
+    """
+    x, y, w, h = cv2.boundingRect(binary)
+    if w == 0 or h == 0:
+        return np.zeros((0, 3)), np.zeros(0)
+    m = settings.max_radius + 2
+    x0, y0 = max(x - m, 0), max(y - m, 0)
+    box = binary[y0 : y + h + m, x0 : x + w + m]
+    found = cv2.HoughCircles(box, cv2.HOUGH_GRADIENT, dp=settings.dp, minDist=settings.min_dist,
                              param1=settings.param1, param2=settings.param2,
                              minRadius=settings.min_radius, maxRadius=settings.max_radius)
     if found is None:
-        return np.zeros((0, 3))
-    return found[0, :, :3].astype(np.float64)
+        return np.zeros((0, 3)), np.zeros(0)
+    circles = found[0, :, :3].astype(np.float64)
+    support = circle_support(box, circles, settings.param1)
+    return circles + np.array([x0, y0, 0.0]), support
 
 
 def circle_support(binary: np.ndarray, circles: np.ndarray, canny_high: float) -> np.ndarray:

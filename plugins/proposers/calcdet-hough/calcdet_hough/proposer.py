@@ -54,9 +54,9 @@ class HoughProposer(Proposer):
         local_quantile: float = Field(0.95, gt=0, lt=1, description="Quantile threshold in each local patch.")
         local_transform: bool = Field(True, description="Run the second, local transform (False: global only).")
         patch_size: int = Field(200, ge=16, description="Side of the local patches around global circles, px.")
-        patch_grid: int = Field(1, ge=1, description=(
-            "Global circles whose centres share a cell of this side (px) share one local patch; "
-            "1 = one patch per circle, as in the study."))
+        patch_grid: int = Field(50, ge=1, description=(
+            "Global circles whose centres share a cell of this side (px) share one local window; "
+            "1 = one window per circle, as in the study (same quality on phantoms, ~5x slower)."))
         dp: float = Field(1.0, gt=0, description="Inverse accumulator resolution of cv2.HoughCircles.")
         min_dist: float = Field(10.0, gt=0, description="cv2.HoughCircles minDist between circle centres, px.")
         canny_high: float = Field(300.0, gt=0, description="cv2.HoughCircles param1 (upper Canny threshold).")

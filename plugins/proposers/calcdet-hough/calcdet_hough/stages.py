@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from calcdet_hough.circles import HoughSettings, circle_support, find_circles
+from calcdet_hough.circles import HoughSettings, find_circles
 
 
 def quantile_with_zeros(values: np.ndarray, extra_zeros: int, q: float) -> float:
@@ -38,9 +38,7 @@ def binary_above(values: np.ndarray, floor: float) -> np.ndarray:
 
 def global_stage(edges: np.ndarray, threshold: float, settings: HoughSettings) -> tuple[np.ndarray, np.ndarray]:
     """Circles (x, y, r) and their support on the edge image binarised above ``threshold``."""
-    binary = binary_above(np.where(edges > threshold, edges, np.float32(0)), 0.0)
-    circles = find_circles(binary, settings)
-    return circles, circle_support(binary, circles, settings.param1)
+    return find_circles(binary_above(np.where(edges > threshold, edges, np.float32(0)), 0.0), settings)
 
 
 def _patch_origin(centre: int, size: int, extent: int) -> int:
@@ -79,9 +77,7 @@ def local_stage(
         positive = patch[patch > 0]
         if positive.size == 0:
             continue
-        binary = binary_above(patch, float(np.quantile(positive, quantile)))
-        circles = find_circles(binary, settings)
-        if len(circles):
-            support.append(circle_support(binary, circles, settings.param1))
-            found.append(circles + np.array([x1, y1, 0.0]))
+        circles, votes = find_circles(binary_above(patch, float(np.quantile(positive, quantile))), settings)
+        found.append(circles + np.array([x1, y1, 0.0]))
+        support.append(votes)
     return np.concatenate(found), np.concatenate(support)
