@@ -25,19 +25,28 @@ def score(
     out: Annotated[Path, typer.Option(help="Folder for metrics.json, froc.csv, froc.png and report.html.")],
     split: Annotated[str, typer.Option(help="Images to score: all, train, validation or test.")] = "all",
     seed: Annotated[int, typer.Option(help="Seed of the patient split and of the bootstrap.")] = 0,
+    evaluator: Annotated[list[str] | None, typer.Option(
+        "--evaluator", "-e", help="Evaluator to run (repeatable; default: froc, candidates, classification; "
+                                  "add box-ap for box detectors).")] = None,
 ) -> None:
     """Score a detections file against a dataset's annotations (FROC with intervals, report)."""
     from calcdet_core.evaluation.scoring import score_file
     from calcdet_core.registry import UnknownPluginError, get_registry
 
     try:
-        adapter = get_registry().get("datasets", dataset)()
+        registry = get_registry()
+        chosen = None
+        if evaluator:
+            classes = [registry.get("evaluators", name) for name in evaluator]
+            chosen = [cls(seed=seed) if "seed" in cls.Config.model_fields else cls() for cls in classes]
+        adapter = registry.get("datasets", dataset)()
         data = adapter.load(root)  # type: ignore[attr-defined]
         selected = data.select(split, seed)
         if data.skipped:
             err_console.print(f"[yellow]{dataset}: skipped {len(data.skipped)} item(s)[/yellow], e.g. "
                               f"{data.skipped[0].path}: {data.skipped[0].reason}", highlight=False)
-        metrics = score_file(detections, selected, out, {r.image_id for r in data.records}, seed)
+        metrics = score_file(detections, selected, out, {r.image_id for r in data.records}, seed,
+                             evaluators=chosen)
     except UnknownPluginError as exc:
         _fail(str(exc.args[0]) if exc.args else str(exc))
     except (ValueError, FileNotFoundError) as exc:

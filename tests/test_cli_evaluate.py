@@ -119,11 +119,13 @@ def test_compare_two_scored_runs(tmp_path, in_process):
 def test_score_split_leaves_other_images_out_and_says_so(tmp_path, in_process):
     rows = [(f"img{i}", 30, 41, 3, 0.5) for i in range(6)]
     result = in_process("score", str(write_csv(tmp_path / "d.csv", rows)), "--dataset", "tiny-test", "--root",
-                        str(tmp_path), "--split", "test", "--out", str(tmp_path / "o"))
+                        str(tmp_path), "--split", "test", "--out", str(tmp_path / "o"), "-e", "box-ap", "--seed", "4")
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
     assert metrics["images"] + len(metrics["images_left_out"]) == 6 and metrics["images_left_out"]
     assert "not scored" in result.output
+    # the evaluators asked for, plus the FROC every report leads with (seeded by --seed)
+    assert "box-ap" in metrics and "candidates" not in metrics and metrics["froc"]["bootstrap"]["seed"] == 4
 
 
 def test_score_and_compare_refuse_bad_input_with_a_message(tmp_path, in_process):
@@ -141,4 +143,6 @@ def test_score_and_compare_refuse_bad_input_with_a_message(tmp_path, in_process)
                                  str(tmp_path / "o")).replace(" ", "")
     assert "no-such-set" in run("score", str(broken), "--dataset", "no-such-set", "--root", str(tmp_path),
                                 "--out", str(tmp_path / "o"))
+    assert "froc-x" in run("score", str(bad), "--dataset", "tiny-test", "--root", str(tmp_path), "-e", "froc-x",
+                           "--out", str(tmp_path / "o"))
     assert "metrics.json is missing" in run("compare", str(tmp_path / "missing"), "--out", str(tmp_path / "c"))

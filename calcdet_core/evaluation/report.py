@@ -23,7 +23,6 @@ import numpy as np
 from calcdet_core.components import Evaluator
 from calcdet_core.data import ImageResult
 from calcdet_core.evaluation.evaluators import (
-    BoxEvaluator,
     CandidatesEvaluator,
     ClassificationEvaluator,
     FrocEvaluator,
@@ -33,8 +32,12 @@ from calcdet_core.evaluation.overlays import write_overlays
 
 
 def default_evaluators(seed: int = 0) -> list[Evaluator]:
-    """FROC (bootstrap seeded with ``seed``), candidate, classification and box metrics."""
-    return [FrocEvaluator(seed=seed), CandidatesEvaluator(), ClassificationEvaluator(), BoxEvaluator()]
+    """FROC (bootstrap seeded with ``seed``), candidate and classification metrics.
+
+    Box metrics (``box-ap``) are left to box detectors that ask for them: for a detector
+    whose radius is not a box (candidates, saliency maxima) AP at IoU 0.5 says nothing.
+    """
+    return [FrocEvaluator(seed=seed), CandidatesEvaluator(), ClassificationEvaluator()]
 
 
 def json_ready(value: Any) -> Any:

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from calcdet_core.components import Evaluator
 from calcdet_core.data import Candidates, ImageRecord, ImageResult
 from calcdet_core.detections_csv import read_detections_csv
 
@@ -35,7 +36,8 @@ def pair_with_records(selected: Sequence[ImageRecord], detections: Mapping[str, 
 
 
 def score_file(detections_csv: Path, selected: Sequence[ImageRecord], out_dir: Path,
-               dataset_ids: set[str] | None = None, seed: int = 0, title: str | None = None) -> dict[str, Any]:
+               dataset_ids: set[str] | None = None, seed: int = 0, title: str | None = None,
+               evaluators: Sequence[Evaluator] | None = None) -> dict[str, Any]:
     """Read ``detections_csv`` (stored grid), pair it with ``selected`` and write the full evaluation."""
     from calcdet_core.evaluation.report import evaluate_results
 
@@ -46,6 +48,6 @@ def score_file(detections_csv: Path, selected: Sequence[ImageRecord], out_dir: P
     def load(image_id: str) -> np.ndarray | None:
         return by_id[image_id].load().pixels
 
-    return evaluate_results(results, out_dir, seed=seed, load_image=load,
+    return evaluate_results(results, out_dir, evaluators=evaluators, seed=seed, load_image=load,
                             title=title or f"calcdet score: {Path(detections_csv).name}",
                             extra={"detections_csv": str(detections_csv), "images_left_out": left_out})
