@@ -68,7 +68,10 @@ def _read_csv(path: Path) -> list[TableRow | SkippedItem]:
     for number, line in enumerate(lines[1:], start=2):
         if not line.strip(" ;"):
             continue  # a blank line carries no image
-        cells = [c for c in line.split(";")]
+        cells = line.split(";")
+        while len(cells) > len(header) and not cells[-1].strip():
+            cells.pop()  # trailing separators
+        cells += [""] * (len(header) - len(cells))  # trailing empty cells left out
         source = f"{path.name}:{number}"
         if len(cells) != len(header):
             out.append(SkippedItem(source, f"row has {len(cells)} fields, the header {len(header)}"))

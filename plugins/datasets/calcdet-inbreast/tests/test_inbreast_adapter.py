@@ -125,9 +125,10 @@ def _mini_release(root: Path) -> Path:
             "removed;removed;R;CC;201001;20586908;4;5",
             "removed;removed;R;MLO;201001;20586934;4;5",
             "removed;removed;L;CC;201002;22614236;   ;2",  # blank ACR padded with spaces
-            "removed;removed;L;MLO;201002;22614266;2;2",
+            "removed;removed;L;MLO;201002;22614266;2;2;;",  # trailing separators
             "removed;removed;L;CC;200912;24055274;1;4c",
-            "removed;removed;L;MLO;200912;24055355;1;1",
+            "removed;removed;L;MLO;200912;24055355;1",  # Bi-Rads cell left out
+            "removed;removed;L;MLO;200912;24055356;1;1;extra",  # one field too many
             "removed;removed;R;CC;200912;51049107;3;1",  # no DICOM for this row
             ""]
     (root / "INbreast.csv").write_text("\n".join(rows))
@@ -162,14 +163,16 @@ def test_miniature_release_with_messy_vocabulary(tmp_path):
     (t,) = records["20586934"].annotation.targets
     assert (round(t.x, 6), round(t.y, 6)) == (round(25 / 3, 6), round(26 / 3, 6))
     assert records["22614236"].is_normal and records["22614236"].metadata["acr"] is None
-    assert records["24055355"].is_normal
+    assert records["24055355"].is_normal and records["24055355"].metadata["acr"] == 1
+    assert records["24055355"].metadata["birads"] is None
 
     reasons = {(s.path, s.reason.split(";")[0]) for s in dataset.skipped}
     paths = {s.path for s in dataset.skipped}
-    assert paths == {"AllDICOMs/notes.txt", "INbreast.csv:8", "AllXML/99999999.xml", "AllXML/20586908.xml",
-                     "AllXML/22614266.xml", "AllXML/24055274.xml"}
+    assert paths == {"AllDICOMs/notes.txt", "INbreast.csv:8", "INbreast.csv:9", "AllXML/99999999.xml",
+                     "AllXML/20586908.xml", "AllXML/22614266.xml", "AllXML/24055274.xml"}
     assert ("AllXML/20586908.xml", "ROI 9 'Unnamed': name not in the MC vocabulary") in reasons
-    assert any(p == "INbreast.csv:8" and "51049107" in r for p, r in reasons)
+    assert ("INbreast.csv:8", "row has 9 fields, the header 8") in reasons
+    assert any(p == "INbreast.csv:9" and "51049107" in r for p, r in reasons)
     assert any(p == "AllXML/24055274.xml" and "ROI 0 'Calcification': point (53, 10) lies outside" in r
                for p, r in reasons)
     assert any(p == "AllXML/22614266.xml" and "not an INbreast ROI plist" in r for p, r in reasons)
