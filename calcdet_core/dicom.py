@@ -121,13 +121,15 @@ def write_dicom(
     patient_id: str = "",
     photometric: str = "MONOCHROME2",
     transfer_syntax: str = "explicit",
+    uid_entropy: str | None = None,
 ) -> Path:
     """Write a 2-D unsigned image as a digital mammography DICOM file.
 
     ``pixels`` are given as displayed (bright = dense); with
     ``photometric="MONOCHROME1"`` they are stored inverted, as such scanners do, so
     :func:`read_dicom` gives back exactly ``pixels``. ``transfer_syntax`` is one of
-    :data:`TRANSFER_SYNTAXES` (all lossless).
+    :data:`TRANSFER_SYNTAXES` (all lossless). With ``uid_entropy`` the UIDs are derived from
+    it, so the same call writes the same bytes (reproducible phantom releases).
     """
     path = Path(path)
     arr = np.asarray(pixels)
@@ -151,8 +153,11 @@ def write_dicom(
     ds.file_meta.MediaStorageSOPClassUID = DIGITAL_MAMMOGRAPHY_STORAGE if arr.dtype.itemsize == 2 \
         else SecondaryCaptureImageStorage
     ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
-    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    def uid(role: str) -> str:
+        return generate_uid(entropy_srcs=[uid_entropy, role]) if uid_entropy is not None else generate_uid()
+
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = uid("instance")
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = uid("study"), uid("series")
     ds.Modality = "MG"
     ds.PatientID = patient_id
     if laterality:

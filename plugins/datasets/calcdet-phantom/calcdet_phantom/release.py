@@ -82,7 +82,8 @@ def generate_release(out_dir: str | Path, n_images: int, seed: int = 0, height: 
                                  view=view, density=density, normal=laterality != affected)
             dicom = f"AllDICOMs/{file_name}_{patient}_MG_{laterality}_{view}_ANON.dcm"
             write_dicom(out / dicom, phantom.image, bits_stored=14, spacing_mm=phantom.spacing_mm,
-                        laterality=laterality, view=view, patient_id=patient, transfer_syntax=transfer_syntax)
+                        laterality=laterality, view=view, patient_id=patient, transfer_syntax=transfer_syntax,
+                        uid_entropy=f"calcdet-phantom/{seed}/{file_name}")
             if phantom.rois:
                 write_xml(out / "AllXML" / f"{file_name}.xml", phantom)
             rows.append(f"removed;removed;{laterality};{view};{date};{file_name};{density};{_birads(phantom, rng)}")

@@ -106,3 +106,12 @@ def test_release_layout(tmp_path):
         else:
             assert n_truth == 0
     assert all(2 <= n <= 4 for n in list(per_patient.values())[:-1])
+
+
+def test_release_is_reproducible(tmp_path):
+    a = generate_release(tmp_path / "a", n_images=3, seed=5, height=96, width=80)
+    b = generate_release(tmp_path / "b", n_images=3, seed=5, height=96, width=80)
+    files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    for rel in files:
+        assert (a / rel).read_bytes() == (b / rel).read_bytes(), f"{rel} differs between two runs with one seed"
