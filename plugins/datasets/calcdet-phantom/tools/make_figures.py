@@ -38,8 +38,8 @@ def overview(out: Path, height: int, width: int) -> list:
 
 
 def cluster_zoom(out: Path, phantoms: list, size: int = 200, scale: int = 3) -> None:
-    """The richest cluster of a CC view: raw pixels (left) and the same with the truth drawn on (right)."""
-    best = max((p for p in phantoms if p.view == "CC"), key=lambda p: len(p.annotation.targets))
+    """A cluster in a fatty CC view: raw pixels (left) and the same with the truth drawn on (right)."""
+    best = max((p for p in phantoms if p.view == "CC" and p.density <= 2), key=lambda p: len(p.annotation.targets))
     cluster = next(r for r in best.annotation.ignore if r.label == "Cluster")
     cx, cy = cluster.contour.mean(axis=0)
     h, w = best.image.shape
