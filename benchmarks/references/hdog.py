@@ -54,12 +54,13 @@ def propose(image: np.ndarray, mask: np.ndarray | None) -> Candidates:
     peaks &= (cube[:N_SCALES] > THRESHOLD) & mask[None]
     layer, ys, xs = np.nonzero(peaks)
     score = cube[layer, ys, xs].astype(np.float64)
-    eigen = [_eigenvalues(cube[j]) for j in range(N_SCALES + 1)]
     passes = np.ones(len(ys), bool)
+    upper = _eigenvalues(cube[0])
     for j in range(N_SCALES):
+        lower, upper = upper, _eigenvalues(cube[j + 1])
         at = layer == j
         for k in range(2):
-            product = eigen[j][..., k] * eigen[j + 1][..., k]
+            product = lower[..., k] * upper[..., k]
             passes[at] &= product[ys[at], xs[at]] >= product[mask].max() / DIVIDER
     radii = sigmas[layer] * np.sqrt(2)
     order = np.lexsort((np.arange(len(score)), -score))
