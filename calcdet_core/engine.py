@@ -201,8 +201,8 @@ def _label_job(context: _LabelContext, item: tuple[ImageRecord | DatasetRef, boo
     kept = candidates.subset(keep)
     out: Result = {
         "xyr": kept.xyr, "score": kept.score, "label": (match.status[keep] == TP).astype(np.int8),
-        "dropped": np.int64((~keep).sum()), "targets": np.int64(match.counted.sum()),
-        "targets_hit": np.int64((match.hit & match.counted).sum()),
+        "dropped": np.int64((~keep).sum()), "targets": np.int64(match.n_targets),
+        "targets_hit": np.int64(match.n_hit),
     }
     if pipeline.classifier is not None:
         for i, extractor in enumerate(pipeline.features):

@@ -4,12 +4,7 @@ One function, :func:`match_detections`, serves both evaluation (TP/FP for the FR
 and training (positive/negative labels for candidate classifiers), so both see the
 very same rule:
 
-1. **Ignore regions first.** A detection whose centre lies inside an ignore polygon
-   (cluster ellipse, calcification > 1 mm; boundary included) is dropped: neither
-   TP nor FP (``status == -1``). A target whose centre lies inside an ignore polygon
-   is not counted (``counted == False``): missing it is not a false negative and
-   reaching it is not a true positive.
-2. **Touching.** A detection touches a target when the disc of ``diameter`` px
+1. **Touching.** A detection touches a target when the disc of ``diameter`` px
    (default 14, the study's value) around the detection centre intersects the target:
 
    - a point target is its pixel, represented by the pixel centre ``(x, y)``: it is
@@ -19,18 +14,23 @@ very same rule:
      inside it, or within ``diameter / 2`` of one of its edges.
 
    A contour with fewer than 3 vertices is treated as its polyline (or single point).
-3. **One TP per target, at the highest score.** Among the detections touching a
-   counted target, the one with the highest score is credited with it (ties go to the
+2. **One TP per target, at the highest score.** Among the detections touching a
+   target, the one with the highest score is credited with it (ties go to the
    detection nearest the target, then to the lower index). Credited detections are TP
-   (``status == 1``). A detection that touches counted targets but is credited with
-   none (the target was taken by a higher-scoring detection) is neither TP nor FP
-   (``status == -1``). A detection that touches nothing counted and is not in an ignore
-   region is a FP (``status == 0``). A detection touching only uncounted targets (in an
-   ignore region) while itself outside every ignore region is also dropped (-1).
+   (``status == 1``). A detection that touches targets but is credited with none (the
+   target was taken by a higher-scoring detection) is neither TP nor FP
+   (``status == -1``).
 
    One detection can be credited with several nearby targets at once: each target
    asks "was I reached, and at which score?", which is what the FROC needs
    (``hit`` and ``hit_score``).
+3. **Ignore regions for the rest.** A detection that touches no target and whose
+   centre lies inside an ignore polygon (cluster outline, calcification > 1 mm;
+   boundary included) is dropped: neither TP nor FP (``status == -1``). Any other
+   detection is a FP (``status == 0``). An ignore region says "more lies here than was
+   annotated one by one": it forgives detections of the unannotated MCs of a cluster,
+   but an MC annotated on its own counts as a target wherever it lies (INbreast
+   annotates many clusters both as an outline and as individual calcifications).
 
 For training labels: ``status == 1`` is a positive, ``0`` a negative, ``-1`` is left out.
 """
@@ -59,17 +59,15 @@ class Match:
 
     Per detection (length N, in the order given): ``status`` int8 (1 TP, 0 FP, -1
     neither) and ``target_of`` int64 (the target credited to a TP; for a dropped
-    detection that touched a counted target, the nearest such target; else -1).
-    Per target (length T, annotation order): ``hit`` bool, ``hit_score`` float64 (the
-    highest score that reached it, NaN when missed) and ``counted`` bool (False for
-    targets inside an ignore region: they are neither hits nor misses).
+    detection that touched a target, the nearest such target; else -1).
+    Per target (length T, annotation order): ``hit`` bool and ``hit_score`` float64
+    (the highest score that reached it, NaN when missed).
     """
 
     status: np.ndarray
     target_of: np.ndarray
     hit: np.ndarray
     hit_score: np.ndarray
-    counted: np.ndarray
 
     @property
     def n_tp(self) -> int:
@@ -81,8 +79,7 @@ class Match:
 
     @property
     def n_targets(self) -> int:
-        """Targets that count (outside ignore regions)."""
-        return int(np.count_nonzero(self.counted))
+        return len(self.hit)
 
     @property
     def n_hit(self) -> int:
@@ -202,34 +199,29 @@ def match_detections(detections: Candidates, annotation: Annotation, diameter: f
     n, targets = len(det_xy), annotation.targets
     ignore_polygons = [_as_polygon(r.contour, f"ignore region {i} contour") for i, r in enumerate(annotation.ignore)]
 
-    dropped = inside_any(det_xy, ignore_polygons)
     target_xy = np.array([[t.x, t.y] for t in targets], dtype=np.float64).reshape(-1, 2)
-    counted = ~inside_any(target_xy, ignore_polygons)
-
     status = np.full(n, FP, np.int8)
-    status[dropped] = DROPPED
     target_of = np.full(n, -1, np.int64)
     hit = np.zeros(len(targets), bool)
     hit_score = np.full(len(targets), np.nan)
 
-    live = np.flatnonzero(~dropped)
     is_point = np.array([t.contour is None for t in targets], bool)
-    pairs = [_point_pairs(det_xy[live], target_xy[is_point], np.flatnonzero(is_point), radius)]
+    pairs = [_point_pairs(det_xy, target_xy[is_point], np.flatnonzero(is_point), radius)]
     for t in np.flatnonzero(~is_point):
         polygon = _as_polygon(targets[t].contour, f"contour of target {t}")  # type: ignore[arg-type]
-        pairs.append(_contour_pairs(det_xy[live], polygon, int(t), radius))
-    det_idx = live[np.concatenate([p[0] for p in pairs])]
+        pairs.append(_contour_pairs(det_xy, polygon, int(t), radius))
+    det_idx = np.concatenate([p[0] for p in pairs])
     tgt_idx = np.concatenate([p[1] for p in pairs])
     dist = np.concatenate([p[2] for p in pairs])
 
-    # Touching only uncounted targets drops a detection; touching counted ones makes it TP or -1.
-    status[det_idx] = DROPPED
-    on_counted = counted[tgt_idx]
-    det_idx, tgt_idx, dist = det_idx[on_counted], tgt_idx[on_counted], dist[on_counted]
+    touching = np.zeros(n, bool)
+    touching[det_idx] = True
+    status[touching] = DROPPED  # until credited below
+    status[~touching & inside_any(det_xy, ignore_polygons)] = DROPPED
     if len(det_idx) == 0:
-        return Match(status, target_of, hit, hit_score, counted)
+        return Match(status, target_of, hit, hit_score)
 
-    # Nearest counted target of every touching detection (for dropped ones' target_of).
+    # Nearest target of every touching detection (for dropped ones' target_of).
     order = np.lexsort((tgt_idx, dist, det_idx))
     first = order[np.r_[True, np.diff(det_idx[order]) != 0]]
     target_of[det_idx[first]] = tgt_idx[first]
@@ -245,4 +237,4 @@ def match_detections(detections: Candidates, annotation: Annotation, diameter: f
     order = np.lexsort((credited_t, credited_dist, credited_d))
     first = order[np.r_[True, np.diff(credited_d[order]) != 0]]
     target_of[credited_d[first]] = credited_t[first]
-    return Match(status, target_of, hit, hit_score, counted)
+    return Match(status, target_of, hit, hit_score)

@@ -81,21 +81,29 @@ def test_concave_contour_uses_the_polygon_not_its_box():
     assert m.status.tolist() == [FP, TP, DROPPED]
 
 
-def test_detections_in_ignore_regions_are_dropped_and_targets_there_do_not_count():
+def test_detections_in_ignore_regions_touching_no_target_are_dropped():
     ignore = (IgnoreRegion(square(100, 100, 50)),)
-    truth = Annotation(targets=(Target(10.0, 10.0), Target(120.0, 120.0)), ignore=ignore)
+    truth = Annotation(targets=(Target(10.0, 10.0),), ignore=ignore)
     m = match_detections(dets((125.0, 125.0, 0.9), (100.0, 130.0, 0.8), (95.0, 130.0, 0.1), (12.0, 10.0, 0.3)), truth)
     assert m.status.tolist() == [DROPPED, DROPPED, FP, TP]  # on the boundary counts as inside
-    assert m.counted.tolist() == [True, False]
-    assert m.hit.tolist() == [True, False] and m.n_targets == 1
+    assert m.hit.tolist() == [True] and m.n_targets == 1
 
 
-def test_touching_only_an_ignored_target_from_outside_is_neither_tp_nor_fp():
+def test_annotated_targets_inside_an_ignore_region_still_count():
+    # INbreast outlines a cluster and also marks some of its calcifications one by one.
+    ignore = (IgnoreRegion(square(100, 100, 50)),)
+    truth = Annotation(targets=(Target(120.0, 120.0), Target(140.0, 140.0)), ignore=ignore)
+    m = match_detections(dets((121.0, 120.0, 0.9), (124.0, 121.0, 0.95), (110.0, 140.0, 0.2)), truth)
+    assert m.status.tolist() == [DROPPED, TP, DROPPED]  # the weaker duplicate and the miss inside are forgiven
+    assert m.hit.tolist() == [True, False] and m.n_targets == 2 and m.target_of.tolist() == [0, 0, -1]
+
+
+def test_touching_a_target_inside_an_ignore_region_from_outside_is_a_tp():
     ignore = (IgnoreRegion(square(100, 100, 10)),)
     truth = Annotation(targets=(Target(109.0, 105.0),), ignore=ignore)
     m = match_detections(dets((114.0, 105.0, 0.5)), truth)
-    assert m.status.tolist() == [DROPPED]
-    assert m.target_of.tolist() == [-1]
+    assert m.status.tolist() == [TP]
+    assert m.target_of.tolist() == [0]
 
 
 def test_empty_inputs():

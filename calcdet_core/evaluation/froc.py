@@ -48,9 +48,8 @@ class FrocData:
     """The matched events of a set of images: all the FROC (and its bootstrap) needs.
 
     ``fp_score``/``fp_image``: every FP on a normal image and the index of its image.
-    ``hit_score``/``target_image``: every counted target, the highest score that reached
-    it (NaN when missed) and its image. ``normal``: per image, whether it is MC-free.
-    ``ignored_targets``: targets left out because they lie in ignore regions.
+    ``hit_score``/``target_image``: every target, the highest score that reached it (NaN
+    when missed) and its image. ``normal``: per image, whether it is MC-free.
     """
 
     image_ids: tuple[str, ...]
@@ -59,7 +58,6 @@ class FrocData:
     fp_image: np.ndarray
     hit_score: np.ndarray
     target_image: np.ndarray
-    ignored_targets: int = 0
 
     @property
     def n_images(self) -> int:
@@ -82,22 +80,20 @@ def froc_data(results: Sequence[ImageResult], diameter: float = STUDY_DIAMETER_P
         raise ValueError(f"image ids must be unique in an evaluation; repeated: {', '.join(duplicated[:5])}")
     normal = np.array([r.is_normal for r in results], bool)
     fp_score, fp_image, hit_score, target_image = [], [], [], []
-    ignored = 0
     for i, result in enumerate(results):
         m = match_detections(result.detections, result.annotation, diameter)
         if normal[i]:
             fps = result.detections.score[m.status == FP]
             fp_score.append(fps)
             fp_image.append(np.full(len(fps), i, np.int64))
-        hit_score.append(m.hit_score[m.counted])
+        hit_score.append(m.hit_score)
         target_image.append(np.full(m.n_targets, i, np.int64))
-        ignored += len(m.counted) - m.n_targets
 
     def cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
         return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
 
     return FrocData(tuple(ids), normal, cat(fp_score, np.float64), cat(fp_image, np.int64),
-                    cat(hit_score, np.float64), cat(target_image, np.int64), ignored)
+                    cat(hit_score, np.float64), cat(target_image, np.int64))
 
 
 def operating_points(data: FrocData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -34,7 +34,7 @@ def _points(result: ImageResult, m: Match, threshold: float) -> tuple[np.ndarray
     kept = result.detections.score >= threshold
     xy = result.detections.xyr[:, :2]
     targets = np.array([[t.x, t.y] for t in result.annotation.targets], dtype=np.float64).reshape(-1, 2)
-    missed = m.counted & ~(np.nan_to_num(m.hit_score, nan=-np.inf) >= threshold)
+    missed = ~(np.nan_to_num(m.hit_score, nan=-np.inf) >= threshold)
     return xy[kept & (m.status == TP)], xy[kept & (m.status == FP)], targets[missed]
 
 

@@ -79,7 +79,6 @@ def evaluate_results(results: Sequence[ImageResult], out_dir: Path, evaluators: 
         "images": data.n_images,
         "normal_images": data.n_normal,
         "targets": data.n_targets,
-        "targets_in_ignore_regions": data.ignored_targets,
         "detections": int(sum(len(r.detections) for r in results)),
     }
     files: list[Path] = []
@@ -141,8 +140,7 @@ def write_html(path: Path, metrics: dict[str, Any], out: Path, overlay: Path | N
     boot = froc["bootstrap"]
     summary = [
         ["images", _fmt(metrics["images"])], ["normal images (FP denominator)", _fmt(metrics["normal_images"])],
-        ["MC targets (outside ignore regions)", _fmt(metrics["targets"])],
-        ["targets in ignore regions (not counted)", _fmt(metrics.get("targets_in_ignore_regions"))],
+        ["MC targets", _fmt(metrics["targets"])],
         ["detections", _fmt(metrics["detections"])],
         ["FROC AUC (0-{:g} FPPI, normalised)".format(froc["max_fppi"]), f"<b>{_fmt(froc['auc'])}</b>"],
         ["95% bootstrap interval", f"{_fmt(ci[0])} - {_fmt(ci[1])}"],
