@@ -86,3 +86,39 @@ def test_regions_follow_four_connectivity():
     assert n == 2 and labels[0, 1] == labels[0, 5] != labels[0, 3]
     diagonal = np.eye(4, dtype=bool)
     assert label_regions(diagonal)[1] == 4
+
+
+def _flood_regions(mask: np.ndarray) -> np.ndarray:
+    """Reference: 4-connected region ids (0 outside) by breadth-first flood fill."""
+    ids = np.zeros(mask.shape, int)
+    count = 0
+    for start in zip(*np.nonzero(mask), strict=True):
+        if ids[start]:
+            continue
+        count += 1
+        queue = [start]
+        ids[start] = count
+        while queue:
+            y, x = queue.pop()
+            for ny, nx in ((y + 1, x), (y - 1, x), (y, x + 1), (y, x - 1)):
+                if 0 <= ny < mask.shape[0] and 0 <= nx < mask.shape[1] and mask[ny, nx] and not ids[ny, nx]:
+                    ids[ny, nx] = count
+                    queue.append((ny, nx))
+    return ids
+
+
+def test_regions_match_flood_fill_on_random_masks():
+    from calcdet_core.regions import fill_holes, label_regions
+
+    rng = np.random.default_rng(7)
+    for _ in range(60):
+        mask = rng.random((int(rng.integers(1, 25)), int(rng.integers(1, 25)))) < rng.random()
+        labels, n = label_regions(mask)
+        reference = _flood_regions(mask)
+        assert n == reference.max() and ((labels > 0) == mask).all()
+        pairs = set(zip(labels[mask].tolist(), reference[mask].tolist(), strict=True))
+        assert len(pairs) == n, "same partition: one label per flood region, and no label shared"
+        background = _flood_regions(~mask)
+        border = set(np.concatenate([background[0], background[-1], background[:, 0], background[:, -1]]).tolist())
+        expected = ~np.isin(background, sorted(border - {0}))
+        np.testing.assert_array_equal(fill_holes(mask), expected)
