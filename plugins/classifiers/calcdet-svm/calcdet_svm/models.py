@@ -10,7 +10,7 @@ from pydantic import Field
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, GroupKFold
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.svm import SVC
 
 from calcdet_core import ComponentConfig
@@ -37,11 +37,15 @@ class BalancedConfig(ComponentConfig):
 
 
 class SvmConfig(BalancedConfig):
-    """An SVC on standardised features; defaults are the study's tuned values."""
+    """An SVC on normalised features; defaults are the study's tuned values."""
 
+    scaling: Literal["minmax", "standard"] = Field(
+        "minmax", description="Feature normalisation before the SVC, fitted on training rows: 'minmax' to [0, 1] "
+        "(the study 'normalized' its features; its gamma 0.1 assumes such a range) or 'standard' (z-scores; with "
+        "hundreds of features gamma 0.1 then makes every RBF kernel value ~0, so use gamma 'scale' with it).")
     kernel: Literal["rbf", "linear", "poly"] = Field("rbf", description="SVC kernel.")
     C: float = Field(10.0, gt=0, description="SVC regularisation C (study: 10).")
-    gamma: float | Literal["scale"] = Field(0.1, description="RBF/poly kernel coefficient on standardised "
+    gamma: float | Literal["scale"] = Field(0.1, description="RBF/poly kernel coefficient on the normalised "
                                             "features, or 'scale' (study: 0.1).")
     degree: int = Field(3, ge=1, description="Polynomial kernel degree.")
     tune: bool = Field(False, description="Grid-search kernel, C, gamma and degree over the study's Appendix 1 "
@@ -53,17 +57,19 @@ class SvmConfig(BalancedConfig):
         "average_precision", description="Cross-validation score the grid search maximises (AUROC or AUPRC).")
 
 
-def make_svm(kernel: str, C: float, gamma: float | str, degree: int, max_iter: int = -1) -> Pipeline:
-    """Standardise then SVC. Scores are ``decision_function`` values (no Platt scaling: it costs an
+def make_svm(kernel: str, C: float, gamma: float | str, degree: int, scaling: str = "minmax",
+             max_iter: int = -1) -> Pipeline:
+    """Normalise then SVC. Scores are ``decision_function`` values (no Platt scaling: it costs an
     internal 5-fold fit and ranking, all a FROC needs, is unchanged)."""
-    return make_pipeline(StandardScaler(), SVC(kernel=kernel, C=C, gamma=gamma, degree=degree,
-                                               cache_size=500, max_iter=max_iter))
+    scaler = MinMaxScaler() if scaling == "minmax" else StandardScaler()
+    return make_pipeline(scaler, SVC(kernel=kernel, C=C, gamma=gamma, degree=degree, cache_size=500,
+                                     max_iter=max_iter))
 
 
 def svm_from_config(config: SvmConfig, params: dict[str, Any] | None = None) -> Pipeline:
     chosen = {"kernel": config.kernel, "C": config.C, "gamma": config.gamma, "degree": config.degree}
     chosen.update(params or {})
-    return make_svm(chosen["kernel"], chosen["C"], chosen["gamma"], chosen["degree"])
+    return make_svm(chosen["kernel"], chosen["C"], chosen["gamma"], chosen["degree"], config.scaling)
 
 
 def tune_svm(X: np.ndarray, y: np.ndarray, groups: np.ndarray, config: SvmConfig) -> dict[str, Any]:
@@ -71,7 +77,7 @@ def tune_svm(X: np.ndarray, y: np.ndarray, groups: np.ndarray, config: SvmConfig
     n_groups = len(np.unique(groups))
     if n_groups < 2:
         raise ValueError(f"tuning needs candidates from at least 2 cases for grouped CV; got {n_groups}")
-    search = GridSearchCV(make_svm("rbf", 1.0, "scale", 3, max_iter=TUNE_MAX_ITER), APPENDIX_GRID,
+    search = GridSearchCV(make_svm("rbf", 1.0, "scale", 3, config.scaling, max_iter=TUNE_MAX_ITER), APPENDIX_GRID,
                           scoring=config.tune_scoring, cv=GroupKFold(n_splits=min(config.tune_folds, n_groups)),
                           n_jobs=1, error_score=np.nan)
     with warnings.catch_warnings():

@@ -22,9 +22,10 @@ _CONTAINERS = frozenset({
 """Plain data every estimator file contains; no code can hide in them."""
 
 SVM_TYPES = frozenset({
-    "sklearn.pipeline.Pipeline", "sklearn.preprocessing._data.StandardScaler", "sklearn.svm._classes.SVC",
+    "sklearn.pipeline.Pipeline", "sklearn.preprocessing._data.MinMaxScaler",
+    "sklearn.preprocessing._data.StandardScaler", "sklearn.svm._classes.SVC",
 })
-"""Everything a standardise-then-SVC model consists of."""
+"""Everything a normalise-then-SVC model consists of."""
 
 FOREST_TYPES = frozenset({
     "sklearn.ensemble._forest.RandomForestClassifier", "sklearn.tree._classes.DecisionTreeClassifier",

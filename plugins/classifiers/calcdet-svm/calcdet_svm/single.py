@@ -16,10 +16,10 @@ from calcdet_svm.sampling import check_training_set, downsample
 
 
 class Svm(SkopsClassifier):
-    """One SVC on standardised features; score = its decision function."""
+    """One SVC on normalised features; score = its decision function."""
 
     name = "svm"
-    description = "Single SVM (RBF, C=10, gamma=0.1 on standardised features) trained on 1:10 balanced candidates."
+    description = "Single SVM (RBF, C=10, gamma=0.1 on min-max normalised features) on 1:10 balanced candidates."
     Config = SvmConfig
     MODEL_TYPES: ClassVar[dict[str, tuple[type, frozenset[str]]]] = {"svm": (Pipeline, SVM_TYPES)}
 
