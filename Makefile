@@ -1,6 +1,6 @@
 # Two commands do everything: `make demo` and `make test`. Each creates the virtual
 # environment when missing and installs the core, every plugin under plugins/ and the
-# example third-party plugin, all editable.
+# example third-party plugin, all editable, each with its test extra.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -22,7 +22,7 @@ $(BIN)/python:
 # torch is installed on its own first so that pip resolves one build for every plugin.
 $(STAMP): $(BIN)/python pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS) $(EXAMPLES))
 	$(BIN)/pip install --quiet "torch>=2.2" "torchvision>=0.17"
-	$(BIN)/pip install --quiet -e ".[test]" $(addprefix -e ,$(PLUGINS) $(EXAMPLES))
+	$(BIN)/pip install --quiet -e ".[test]" $(foreach p,$(PLUGINS) $(EXAMPLES),-e "$(p)[test]")
 	touch $(STAMP)
 
 test: $(STAMP)
