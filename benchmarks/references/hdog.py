@@ -14,7 +14,7 @@ from scipy.spatial import cKDTree
 
 from calcdet_core import Candidates
 
-MIN_SIGMA, MAX_SIGMA, N_SCALES, THRESHOLD, OVERLAP, MIN_DISTANCE, DIVIDER = 1.0, 3.0, 20, 0.006, 0.2, 6.0, 300.0
+MIN_SIGMA, MAX_SIGMA, N_SCALES, THRESHOLD, OVERLAP, MIN_DISTANCE, DIVIDER = 1.0, 3.0, 20, 0.006, 0.2, 6.0, 50.0
 
 
 def _gaussian(image: np.ndarray, sigma: float) -> np.ndarray:
