@@ -9,7 +9,7 @@ import pytest
 
 from calcdet_core.data import Annotation, ImageRecord, Mammogram
 from calcdet_core.engine import ImageSource, detect_record, feature_names, run_detection, train_pipeline
-from calcdet_core.executor import JobsFailed, ProcessExecutor, SerialExecutor, job_key, load_result, save_result
+from calcdet_core.executor import JobsFailed, SerialExecutor, job_key, load_result, save_result
 from calcdet_core.matching import match_detections
 from calcdet_core.pipeline import build_pipeline
 from tests.synthetic_mammograms import AIA_ML_SMALL, synthetic_record
@@ -85,16 +85,6 @@ def test_failed_image_is_named_and_the_others_are_kept(trained, records, tmp_pat
     with pytest.raises(JobsFailed, match="broken-image: ValueError: cannot decode"):
         run_detection(pipeline, ImageSource([records[10], bad]), SerialExecutor(), tmp_path)
     assert load_result(tmp_path / f"{job_key(records[10].image_id)}.npz")["xyr"].shape[1] == 3
-
-
-def test_worker_processes_give_the_serial_result(trained, records, tmp_path):
-    pipeline, _ = trained
-    source = ImageSource(records[10:13])
-    serial = run_detection(pipeline, source, SerialExecutor(), tmp_path / "serial")
-    parallel = run_detection(pipeline, source, ProcessExecutor(2), tmp_path / "pool")
-    for a, b in zip(serial, parallel, strict=True):
-        np.testing.assert_array_equal(a.detections.xyr, b.detections.xyr)
-        np.testing.assert_array_equal(a.detections.score, b.detections.score)
 
 
 def test_dask_cluster_gives_the_serial_result(trained, records, tmp_path):
