@@ -54,9 +54,12 @@ class HoughProposer(Proposer):
         local_quantile: float = Field(0.95, gt=0, lt=1, description="Quantile threshold in each local patch.")
         local_transform: bool = Field(True, description="Run the second, local transform (False: global only).")
         patch_size: int = Field(200, ge=16, description="Side of the local patches around global circles, px.")
-        patch_grid: int = Field(50, ge=1, description=(
+        patch_grid: int = Field(35, ge=1, description=(
             "Global circles whose centres share a cell of this side (px) share one local window; "
-            "1 = one window per circle, as in the study (same quality on phantoms, ~5x slower)."))
+            "1 = one window per circle, as in the study."))
+        union_transform: bool = Field(True, description=(
+            "Also run one local transform on the union of the windows' binary images (ours, not the study's; "
+            "False with patch_grid 1 reproduces the study)."))
         dp: float = Field(1.0, gt=0, description="Inverse accumulator resolution of cv2.HoughCircles.")
         min_dist: float = Field(10.0, gt=0, description="cv2.HoughCircles minDist between circle centres, px.")
         canny_high: float = Field(300.0, gt=0, description="cv2.HoughCircles param1 (upper Canny threshold).")
@@ -106,7 +109,7 @@ class HoughProposer(Proposer):
         if c.local_transform and len(circles):
             kept = np.where(edges > threshold, edges, np.float32(0))
             circles, support = local_stage(kept, circles, c.local_quantile, c.patch_size, c.patch_grid,
-                                           self._settings(c.local_votes))
+                                           self._settings(c.local_votes), c.union_transform)
         if len(circles) == 0:
             return Candidates.empty()
         circles = circles + np.array([x0, y0, 0.0])

@@ -46,8 +46,45 @@ def _patch_origin(centre: int, size: int, extent: int) -> int:
     return int(np.clip(centre - size // 2, 0, max(extent - size, 0)))
 
 
+def _lifted_window(kept: np.ndarray, x1: int, y1: int, size: int, centres: np.ndarray,
+                   radii: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A copy of the window with the seeds' disks lifted to the window mean, and its non-zero values."""
+    patch = kept[y1 : y1 + size, x1 : x1 + size].copy()
+    disks = np.zeros(patch.shape, np.uint8)
+    for (cx, cy), r in zip(centres, radii, strict=True):
+        cv2.circle(disks, (int(cx) - x1, int(cy) - y1), int(r), 1, -1)
+    lifted = disks.astype(bool)
+    patch[lifted] = np.maximum(patch[lifted], np.float32(patch.mean()))
+    return patch, patch[patch > 0]
+
+
+def union_binary(kept: np.ndarray, seeds: np.ndarray, quantile: float, size: int) -> np.ndarray:
+    """OR of the study's per-seed window binaries (0/255), built from each window's lowest kept value.
+
+    A window keeps the pixels at or above ``t + (max - t) / 255`` (its 8-bit scaling after the
+    ``quantile`` threshold ``t``), so a pixel is in the union when it clears the lowest such
+    floor among the windows covering it: one minimum per window, no transform per window.
+    """
+    h, w = kept.shape
+    floor = np.full(kept.shape, np.inf, np.float32)
+    centres = np.floor(seeds[:, :2]).astype(np.intp)
+    radii = seeds[:, 2].astype(np.intp)
+    for centre, radius in zip(centres, radii, strict=True):
+        x1, y1 = _patch_origin(int(centre[0]), size, w), _patch_origin(int(centre[1]), size, h)
+        patch, positive = _lifted_window(kept, x1, y1, size, centre[None], radius[None])
+        if positive.size == 0:
+            continue
+        t = float(np.quantile(positive, quantile))
+        top = float(patch.max())
+        if top > t:
+            view = floor[y1 : y1 + size, x1 : x1 + size]
+            np.minimum(view, np.float32(t + (top - t) / 255.0), out=view)
+    return np.where((kept >= floor) & (kept > 0), np.uint8(255), np.uint8(0))
+
+
 def local_stage(
     kept: np.ndarray, seeds: np.ndarray, quantile: float, patch_size: int, grid: int, settings: HoughSettings,
+    union: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Second transform on ``patch_size`` windows around the global circles ``seeds``.
 
@@ -57,27 +94,29 @@ def local_stage(
     integer centres fall in the same ``grid`` x ``grid`` cell share one window, centred on
     the cell (``grid = 1``: one window per seed, as the study did); overlapping windows are
     what made the study's version slow, and their duplicates are removed later anyway.
+
+    With ``union``, one more transform runs on the union of the study's per-seed window
+    binaries (:func:`union_binary`): each structure is seen with the most permissive of
+    the thresholds around it, which wins back what sharing windows costs in sensitivity.
     """
     h, w = kept.shape
     centres = np.floor(seeds[:, :2]).astype(np.intp)
-    cells = centres // grid
-    unique_cells, owner = np.unique(cells, axis=0, return_inverse=True)
+    radii = seeds[:, 2].astype(np.intp)
+    unique_cells, owner = np.unique(centres // grid, axis=0, return_inverse=True)
     owner = owner.reshape(-1)
     found, support = [np.zeros((0, 3))], [np.zeros(0)]
     for index, (cell_x, cell_y) in enumerate(unique_cells):
         x1 = _patch_origin(int(cell_x) * grid + grid // 2, patch_size, w)
         y1 = _patch_origin(int(cell_y) * grid + grid // 2, patch_size, h)
-        patch = kept[y1 : y1 + patch_size, x1 : x1 + patch_size].copy()
-        members = np.nonzero(owner == index)[0]
-        disks = np.zeros(patch.shape, np.uint8)
-        for (cx, cy), r in zip(centres[members], seeds[members, 2].astype(np.intp), strict=True):
-            cv2.circle(disks, (int(cx) - x1, int(cy) - y1), int(r), 1, -1)
-        lifted = disks.astype(bool)
-        patch[lifted] = np.maximum(patch[lifted], np.float32(patch.mean()))
-        positive = patch[patch > 0]
+        members = owner == index
+        patch, positive = _lifted_window(kept, x1, y1, patch_size, centres[members], radii[members])
         if positive.size == 0:
             continue
         circles, votes = find_circles(binary_above(patch, float(np.quantile(positive, quantile))), settings)
         found.append(circles + np.array([x1, y1, 0.0]))
+        support.append(votes)
+    if union:
+        circles, votes = find_circles(union_binary(kept, seeds, quantile, patch_size), settings)
+        found.append(circles)
         support.append(votes)
     return np.concatenate(found), np.concatenate(support)

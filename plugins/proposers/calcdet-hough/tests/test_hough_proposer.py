@@ -5,7 +5,8 @@ from calcdet_hough import HoughProposer
 from calcdet_core.testing import add_disks, disk_test_image, parametrize_with_checks, textured_background
 
 
-@parametrize_with_checks([HoughProposer(), HoughProposer(local_transform=False), HoughProposer(patch_grid=1)])
+@parametrize_with_checks([HoughProposer(), HoughProposer(local_transform=False),
+                          HoughProposer(patch_grid=1, union_transform=False)])
 def test_conformance(component, check):
     check(component)
 

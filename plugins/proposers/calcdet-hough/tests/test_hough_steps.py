@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from calcdet_hough.circles import circle_support, keep_separated
 from calcdet_hough.enhance import dehaze, eroded_mask, rolling_ball_background, sobel_gaussian_sobel
-from calcdet_hough.stages import binary_above, quantile_with_zeros
+from calcdet_hough.stages import _lifted_window, _patch_origin, binary_above, quantile_with_zeros, union_binary
 from skimage import restoration
 
 from calcdet_core.testing import add_disks, textured_background
@@ -72,3 +72,18 @@ def test_circle_support_counts_the_circle_boundary():
 def test_keep_separated_keeps_the_better_supported():
     xyr = np.array([[0.0, 0.0, 2.0], [3.0, 0.0, 2.0], [20.0, 0.0, 2.0]])
     np.testing.assert_array_equal(keep_separated(xyr, np.array([1.0, 5.0, 2.0]), 6.0), [1, 2])
+
+
+def test_union_binary_is_the_or_of_the_per_seed_window_binaries():
+    rng = np.random.default_rng(3)
+    kept = np.where(rng.random((260, 300)) > 0.9, rng.random((260, 300)), 0).astype(np.float32)
+    seeds = np.array([[60.0, 70.0, 3.0], [150.5, 120.2, 5.0], [280.0, 240.0, 2.0]])
+    expected = np.zeros(kept.shape, np.uint8)
+    for x, y, r in seeds:
+        x1, y1 = _patch_origin(int(x), 100, 300), _patch_origin(int(y), 100, 260)
+        patch, positive = _lifted_window(kept, x1, y1, 100, np.array([[int(x), int(y)]]), np.array([int(r)]))
+        window = expected[y1 : y1 + 100, x1 : x1 + 100]
+        np.bitwise_or(window, binary_above(patch, float(np.quantile(positive, 0.95))), out=window)
+    union = union_binary(kept, seeds, 0.95, 100)
+    assert expected.any()
+    assert np.count_nonzero(union != expected) <= 2, "equal up to float rounding at the 8-bit boundary"
