@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from calcdet_core import Candidates, ComponentConfig, Proposer
 from calcdet_hough.circles import HoughSettings, keep_separated
@@ -71,6 +71,12 @@ class HoughProposer(Proposer):
         radius_offset: float = Field(2.0, ge=0, description=(
             "Subtracted from the Hough radius to report the blob's radius: the Sobel-Gaussian-Sobel ring lies "
             "about one Gaussian sigma outside the blob edge (0 = raw Hough radius, as the study reported)."))
+
+        @model_validator(mode="after")
+        def _radius_range(self) -> HoughProposer.Config:
+            if self.min_radius > self.max_radius:
+                raise ValueError(f"min_radius ({self.min_radius}) must not exceed max_radius ({self.max_radius})")
+            return self
 
     def _settings(self, votes: float) -> HoughSettings:
         c = self.config

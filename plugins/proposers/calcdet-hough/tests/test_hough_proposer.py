@@ -69,3 +69,8 @@ def test_mask_of_another_shape_is_refused():
     image, _ = disk_test_image()
     with pytest.raises(ValueError, match="mask shape"):
         HoughProposer().propose(image, np.ones((10, 10), bool))
+
+
+def test_config_refuses_an_empty_radius_range():
+    with pytest.raises(ValueError, match="min_radius"):
+        HoughProposer(min_radius=8, max_radius=4)
