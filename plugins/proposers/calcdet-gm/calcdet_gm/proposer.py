@@ -13,10 +13,15 @@ from calcdet_gm.reconstruction import reconstruct_by_dilation
 
 
 def tophat_by_reconstruction(image: np.ndarray, opening_diameter: int) -> np.ndarray:
-    """``image`` minus its reconstruction by dilation from its opening with a disk (the study's RBD)."""
+    """``image`` minus its reconstruction by dilation from its opening with a disk (the study's RBD).
+
+    The reconstruction starts from the erosion, not the opening: every value the opening's dilation
+    spreads lies on a disk where the image is at least that high, and the 8-connected reconstruction
+    floods that disk anyway (also for OpenCV's even-sized ellipse, whose offsets are symmetric about
+    (-0.5, -0.5)), so both markers reconstruct to the same image and the dilation is saved.
+    """
     disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (opening_diameter, opening_diameter))
-    marker = cv2.morphologyEx(image, cv2.MORPH_OPEN, disk)
-    return image - reconstruct_by_dilation(marker, image)
+    return image - reconstruct_by_dilation(cv2.erode(image, disk), image)
 
 
 def eroded(mask: np.ndarray, border: int) -> np.ndarray:

@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 from calcdet_gm import GMProposer, reconstruct_by_dilation
+from calcdet_gm.proposer import tophat_by_reconstruction
 
 from calcdet_core.testing import add_disks, parametrize_with_checks, textured_background
 
@@ -38,6 +39,16 @@ def test_reconstruction_equals_textbook_on_opened_texture():
     image = add_disks(textured_background((150, 170), seed=4), [(40, 50, 3, 0.2), (120, 90, 5, 0.1)])
     marker = cv2.morphologyEx(image, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (14, 14)))
     np.testing.assert_array_equal(reconstruct_by_dilation(marker, image), textbook_reconstruction(marker, image))
+
+
+@pytest.mark.parametrize(("seed", "diameter"), [(0, 14), (1, 14), (2, 7), (3, 10), (4, 14)])
+def test_tophat_equals_textbook_with_the_opening_as_marker(seed, diameter):
+    rng = np.random.default_rng(seed)
+    image = add_disks(textured_background((90, 110), seed=seed, contrast=0.1), [(4, 5, 3, 0.3), (100, 60, 2, 0.2)])
+    image = np.clip(image + rng.normal(0, 0.01, image.shape), 0, 1).astype(np.float32)
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (diameter, diameter))
+    textbook = image - textbook_reconstruction(cv2.morphologyEx(image, cv2.MORPH_OPEN, disk), image)
+    np.testing.assert_array_equal(tophat_by_reconstruction(image, diameter), textbook)
 
 
 @pytest.mark.parametrize("radius", [1.5, 3.0, 4.0, 6.0])
