@@ -68,7 +68,7 @@ class HDoGProposer(Proposer):
         hessian_divider: float = Field(50.0, gt=0, description=(
             "Divider of the 'eigenval' test. The study's 300 was tuned for its public code's per-scale squared "
             "eigenvalues; for the paper's multiscale product 50 was chosen on phantoms (seeds 500000+, not the "
-            "benchmark's): sensitivity 0.83 at 1,900 FP/image, where 300 gives 0.98 at 6,200."))
+            "benchmark's): sensitivity 0.83 at 1,900 FP/image; 300 gives about 0.98 at 6,200."))
         border_erosion: int = Field(0, ge=0, le=500, description=(
             "Band along the breast border (inside the image) where nothing is proposed, px (study: 0)."))
 
@@ -138,6 +138,8 @@ class HDoGProposer(Proposer):
     def _eigen_test(self, lower: tuple[np.ndarray, np.ndarray], upper: tuple[np.ndarray, np.ndarray],
                     inside: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
         """P_k = lambda_k(j) * lambda_k(j+1) >= max over the breast of P_k / divider, for both eigenvalues k."""
+        if len(ys) == 0:
+            return np.zeros(0, bool)
         maxima = _product_maxima(lower[0], upper[0], lower[1], upper[1], inside)
         limits = np.asarray(maxima) / self.config.hessian_divider
         ok = np.ones(len(ys), bool)
