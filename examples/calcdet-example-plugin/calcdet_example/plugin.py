@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from calcdet_core import hookimpl
-
 from calcdet_example.local_contrast import LocalContrastProposer
 
 
