@@ -3,7 +3,14 @@ import numpy as np
 import pytest
 from calcdet_hough.circles import circle_support, keep_separated
 from calcdet_hough.enhance import dehaze, eroded_mask, rolling_ball_background, sobel_gaussian_sobel
-from calcdet_hough.stages import _lifted_window, _patch_origin, binary_above, quantile_with_zeros, union_binary
+from calcdet_hough.stages import (
+    _lifted_window,
+    _patch_origin,
+    binary_above,
+    linear_quantile,
+    quantile_with_zeros,
+    union_binary,
+)
 from skimage import restoration
 
 from calcdet_core.testing import add_disks, textured_background
@@ -87,3 +94,9 @@ def test_union_binary_is_the_or_of_the_per_seed_window_binaries():
     union = union_binary(kept, seeds, 0.95, 100)
     assert expected.any()
     assert np.count_nonzero(union != expected) <= 2, "equal up to float rounding at the 8-bit boundary"
+
+
+@pytest.mark.parametrize("n", [1, 2, 57, 1000])
+def test_linear_quantile_equals_numpy(n):
+    values = np.random.default_rng(n).random(n).astype(np.float32)
+    assert linear_quantile(values, 0.95) == pytest.approx(float(np.quantile(values, 0.95)), rel=1e-6)
