@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -91,13 +92,14 @@ def run_demo(out: Path, images: int, seed: int, height: int, width: int, workers
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("demo"), help="Folder for the demo's outputs.")
-    parser.add_argument("--images", type=int, default=40, help="Phantom images in the release.")
+    parser.add_argument("--images", type=int, default=120, help="Phantom images in the release.")
     parser.add_argument("--height", type=int, default=1024, help="Phantom image height, px (70 um).")
     parser.add_argument("--width", type=int, default=800, help="Phantom image width, px.")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the release, split and sampling.")
     parser.add_argument("--workers", type=int, default=2, help="Worker processes.")
     parser.add_argument("--pipeline", type=Path, default=PIPELINES / "aia-ml.yaml", help="Pipeline YAML to run.")
     args = parser.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # worker processes inherit it: one BLAS thread per worker
     run_demo(args.out, args.images, args.seed, args.height, args.width, args.workers, args.pipeline)
 
 
