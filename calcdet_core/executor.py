@@ -128,7 +128,10 @@ class DaskExecutor(Executor):
     """The same jobs on a Dask distributed cluster: a scheduler address or a ``distributed.Client``."""
 
     def __init__(self, scheduler: str | Any) -> None:
-        from distributed import Client
+        try:
+            from distributed import Client
+        except ImportError as exc:
+            raise ValueError("--scheduler needs Dask's 'distributed' package: pip install 'calcdet[dask]'") from exc
 
         self._own = isinstance(scheduler, str)
         self.client = Client(scheduler) if self._own else scheduler
