@@ -105,3 +105,19 @@ def test_proposer_only_pipeline_needs_no_training(records):
     pipeline = build_pipeline({"name": "gm-only", "proposer": {"plugin": "gm"}})
     found = detect_record(pipeline, records[0])
     assert len(found) and np.isfinite(found.score).all()
+
+
+def test_interrupted_training_resumes_without_redoing_finished_images(records, tmp_path):
+    def broken() -> Mammogram:
+        raise OSError("disk went away")
+
+    bad = ImageRecord("img-bad", "patient-bad", Path("x"), Annotation(), load=broken)
+    with pytest.raises(JobsFailed, match="img-bad"):
+        train_pipeline(build_pipeline(AIA_ML_SMALL), ImageSource(records[:6]), ImageSource([*records[6:8], bad]),
+                       SerialExecutor(), tmp_path)
+    done = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.npz")}
+    assert len(done) == 6 + 2, "every finished image was saved before the failure"
+    metrics = train_pipeline(build_pipeline(AIA_ML_SMALL), ImageSource(records[:6]), ImageSource(records[6:8]),
+                             SerialExecutor(), tmp_path)
+    assert metrics["train"]["images"] == 6
+    assert all(p.stat().st_mtime_ns == t for p, t in done.items()), "finished images are read back, not redone"
