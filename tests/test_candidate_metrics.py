@@ -37,11 +37,12 @@ def test_hand_computed_pool():
     assert m["per_image"][2]["sensitivity"] is None and m["per_image"][2]["seconds"] is None
 
 
-def test_ignore_regions_remove_targets_and_candidates():
+def test_ignore_regions_forgive_candidates_but_keep_annotated_targets():
     square = np.array([[0, 0], [30, 0], [30, 30], [0, 30]], float)
     truth = Annotation(targets=(Target(10.0, 10.0), Target(100.0, 100.0)), ignore=(IgnoreRegion(square),))
-    m = candidate_metrics([ImageResult("a", cands("a", (5, 5), (100, 103)), truth)])
-    assert (m["targets"], m["detected"], m["fp"]) == (1, 1, 0)
+    # (25, 25) touches nothing inside the region: neither TP nor FP; the target at (10, 10) is missed.
+    m = candidate_metrics([ImageResult("a", cands("a", (25, 25), (100, 103)), truth)])
+    assert (m["targets"], m["detected"], m["fp"]) == (2, 1, 0)
 
 
 def test_empty_inputs():
