@@ -111,9 +111,9 @@ class HoughProposer(Proposer):
         edges = self.enhance(crop)
         edges[~eroded_mask(region, c.erosion_size, c.erosion_iterations)[y0:y1, x0:x1]] = 0
         threshold = quantile_with_zeros(edges, image.size - edges.size, c.global_quantile)
-        circles, support = global_stage(edges, threshold, self._settings(c.global_votes))
+        kept = np.where(edges > threshold, edges, np.float32(0))
+        circles, support = global_stage(kept, self._settings(c.global_votes))
         if c.local_transform and len(circles):
-            kept = np.where(edges > threshold, edges, np.float32(0))
             circles, support = local_stage(kept, circles, c.local_quantile, c.patch_size, c.patch_grid,
                                            self._settings(c.local_votes), c.union_transform)
         if len(circles) == 0:

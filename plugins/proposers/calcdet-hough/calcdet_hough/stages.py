@@ -41,9 +41,9 @@ def binary_above(values: np.ndarray, floor: float) -> np.ndarray:
     return np.where(scaled.astype(np.uint8) > 0, np.uint8(255), np.uint8(0))
 
 
-def global_stage(edges: np.ndarray, threshold: float, settings: HoughSettings) -> tuple[np.ndarray, np.ndarray]:
-    """Circles (x, y, r) and their support on the edge image binarised above ``threshold``."""
-    return find_circles(binary_above(np.where(edges > threshold, edges, np.float32(0)), 0.0), settings)
+def global_stage(kept: np.ndarray, settings: HoughSettings) -> tuple[np.ndarray, np.ndarray]:
+    """Circles (x, y, r) and their support on the edge image after the global threshold (zero below it)."""
+    return find_circles(binary_above(kept, 0.0), settings)
 
 
 def _patch_origin(centre: int, size: int, extent: int) -> int:
@@ -53,11 +53,7 @@ def _patch_origin(centre: int, size: int, extent: int) -> int:
 
 def linear_quantile(values: np.ndarray, q: float) -> float:
     """``np.quantile(values, q)`` (linear interpolation) through one partition, without its overhead."""
-    position = q * (values.size - 1)
-    lo = int(np.floor(position))
-    hi = min(lo + 1, values.size - 1)
-    part = np.partition(values, [lo, hi])
-    return float(part[lo] + (position - lo) * (part[hi] - part[lo]))
+    return quantile_with_low(values, 0, 0.0, q)
 
 
 def _disk_offsets(radius: int) -> tuple[np.ndarray, np.ndarray]:
