@@ -314,6 +314,42 @@ def _extractor_fingerprint(trainable: dict[int, FeatureExtractor]) -> str:
     return digest.hexdigest()[:12]
 
 
+@dataclass
+class TrainingData:
+    """Labelled candidate features of the train and validation splits, ready for a classifier."""
+
+    X: np.ndarray
+    y: np.ndarray
+    groups: np.ndarray
+    X_validation: np.ndarray
+    y_validation: np.ndarray
+    metrics: dict[str, Any]
+
+    @property
+    def validation(self) -> tuple[np.ndarray, np.ndarray] | None:
+        return (self.X_validation, self.y_validation) if len(self.y_validation) else None
+
+
+def training_data(pipeline: Pipeline, train: ImageSource, validation: ImageSource, executor: Executor,
+                  work_dir: Path, seed: int = 0, diameter: float = STUDY_DIAMETER_PX) -> TrainingData:
+    """Label candidates of both splits, fit the trainable extractors (in place) and build the feature matrices."""
+    if not train.records:
+        raise ValueError("the training split holds no image")
+    if pipeline.proposer is None or pipeline.classifier is None:
+        raise ValueError(f"pipeline {pipeline.spec.name!r} has no proposer -> features -> classifier to train")
+    tr = _label_split(pipeline, train, executor, work_dir, "train", True, diameter)
+    va = _label_split(pipeline, validation, executor, work_dir, "validation", False, diameter)
+    if tr.summary()["tp"] == 0:
+        raise ValueError("no proposer candidate in the training split touches a target: nothing to learn from "
+                         "(check the dataset's annotations and the proposer's parameters)")
+    trainable = _fit_trainable_extractors(pipeline, tr, seed)
+    fingerprint = _extractor_fingerprint(trainable)
+    X = _assemble_features(pipeline, tr, train, trainable, executor, work_dir, "train", fingerprint)
+    Xv = _assemble_features(pipeline, va, validation, trainable, executor, work_dir, "validation", fingerprint)
+    return TrainingData(X, tr.labels, tr.groups, Xv, va.labels,
+                        {"seed": seed, "train": tr.summary(), "validation": va.summary()})
+
+
 def train_pipeline(pipeline: Pipeline, train: ImageSource, validation: ImageSource, executor: Executor,
                    work_dir: Path, seed: int = 0, diameter: float = STUDY_DIAMETER_PX) -> dict[str, Any]:
     """Fit the pipeline's learnable components in place; return the training metrics."""
@@ -322,34 +358,23 @@ def train_pipeline(pipeline: Pipeline, train: ImageSource, validation: ImageSour
         raise ValueError("the training split holds no image")
     if pipeline.detector is not None:
         return _train_detector(pipeline, train, validation, start)
-    assert pipeline.proposer is not None
-    has_classifier = pipeline.classifier is not None
-    tr = _label_split(pipeline, train, executor, work_dir, "train", has_classifier, diameter)
-    va = _label_split(pipeline, validation, executor, work_dir, "validation", False, diameter)
-    metrics: dict[str, Any] = {"seed": seed, "train": tr.summary(), "validation": va.summary()}
-    if not has_classifier:
-        return {**metrics, "seconds": time.perf_counter() - start}
-    assert pipeline.classifier is not None
-    if tr.summary()["tp"] == 0:
-        raise ValueError("no proposer candidate in the training split touches a target: nothing to learn from "
-                         "(check the dataset's annotations and the proposer's parameters)")
-    trainable = _fit_trainable_extractors(pipeline, tr, seed)
-    fingerprint = _extractor_fingerprint(trainable)
-    X = _assemble_features(pipeline, tr, train, trainable, executor, work_dir, "train", fingerprint)
-    Xv = _assemble_features(pipeline, va, validation, trainable, executor, work_dir, "validation", fingerprint)
-    yv = va.labels
+    if pipeline.classifier is None:  # a proposer alone learns nothing; its candidate counts are still worth keeping
+        tr = _label_split(pipeline, train, executor, work_dir, "train", False, diameter)
+        va = _label_split(pipeline, validation, executor, work_dir, "validation", False, diameter)
+        return {"seed": seed, "train": tr.summary(), "validation": va.summary(),
+                "seconds": time.perf_counter() - start}
+    data = training_data(pipeline, train, validation, executor, work_dir, seed, diameter)
     with progress_bar() as bar:
-        task = bar.add_task(f"train {pipeline.classifier.name} on {len(X)} candidates", total=1)
-        pipeline.classifier.fit(X, tr.labels, tr.groups, validation=(Xv, yv) if len(yv) else None)
+        task = bar.add_task(f"train {pipeline.classifier.name} on {len(data.X)} candidates", total=1)
+        pipeline.classifier.fit(data.X, data.y, data.groups, validation=data.validation)
         bar.advance(task)
     names = feature_names(pipeline.features)
-    metrics.update({
-        "features": len(names), "feature_names": names,
+    return {
+        **data.metrics, "features": len(names), "feature_names": names,
         "classifier": dict(getattr(pipeline.classifier, "training_info_", {}) or {}),
-        **_validation_scores(pipeline, Xv, yv),
+        **_validation_scores(pipeline, data.X_validation, data.y_validation),
         "seconds": time.perf_counter() - start,
-    })
-    return metrics
+    }
 
 
 def _validation_scores(pipeline: Pipeline, Xv: np.ndarray, yv: np.ndarray) -> dict[str, float | None]:
