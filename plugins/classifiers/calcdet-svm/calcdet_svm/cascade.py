@@ -4,8 +4,10 @@ Stage 1 is an SVM trained on 1:10 balanced training candidates. Its threshold is
 highest one that keeps ``stage1_sensitivity`` (98%) of the *validation* TPs; without a
 validation set holding a TP it is chosen on out-of-fold stage-1 scores of a case-grouped
 K-fold over the training rows (documented fallback; with a single case, on in-sample
-scores). Stage 2 is an SVM trained on the training candidates that pass stage 1 (hard
-negatives and TPs), again 1:10 balanced.
+scores). Stage 2 is trained on the training candidates that pass stage 1 (hard
+negatives and TPs). The study's stage 2 (``stage2="svm"``, ``stage2_negatives="downsample"``,
+``stage2_tune=False``) is stage 1's SVM again, 1:10 balanced; the options give stage 2 its
+own learner, its own hyperparameters or every hard negative (see the README).
 
 Scores are decision-function values squashed by the logistic function (a monotone map,
 not a calibrated probability):
@@ -19,17 +21,18 @@ not a calibrated probability):
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 from scipy.special import expit
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import Pipeline
 
 from calcdet_svm.base import SkopsClassifier
-from calcdet_svm.models import SvmConfig, svm_from_config, tuned_params
-from calcdet_svm.persist import SVM_TYPES
+from calcdet_svm.models import SvmConfig, svm_from_config, tune_svm, tuned_params
+from calcdet_svm.persist import FOREST_TYPES, SVM_TYPES
 from calcdet_svm.sampling import check_training_set, downsample, keep_sensitivity_threshold
 
 
@@ -40,12 +43,29 @@ class CascadeConfig(SvmConfig):
                                       "sets its threshold (study: 98%).")
     threshold_folds: int = Field(3, ge=2, description="Without validation TPs: folds of the case-grouped "
                                  "out-of-fold scoring used to set the stage-1 threshold instead.")
+    stage2: Literal["svm", "random-forest"] = Field(
+        "svm", description="Stage-2 learner on the stage-1 positives: 'svm' (the study) or 'random-forest' "
+        "(scikit-learn defaults, 100 trees).")
+    stage2_negatives: Literal["downsample", "all"] = Field(
+        "downsample", description="Stage-1-positive FPs that train stage 2: 'downsample' to 1:negatives_per_positive "
+        "as stage 1 (the study), or 'all' hard negatives (at most max_train_samples rows, ratio kept) with the "
+        "classes weighted 'balanced'.")
+    stage2_tune: bool = Field(False, description="Choose the stage-2 SVM's kernel, C, gamma and degree over the "
+                              "Appendix 1 grid by case-grouped CV on the training stage-1 positives, instead of "
+                              "reusing stage 1's (study: shared).")
+
+    @model_validator(mode="after")
+    def _tune_needs_svm(self) -> CascadeConfig:
+        if self.stage2_tune and self.stage2 != "svm":
+            raise ValueError(f"stage2_tune grid-searches an SVM; stage2 is {self.stage2!r}")
+        return self
 
 
 class _TwoStageSvm(SkopsClassifier):
     Config = CascadeConfig
     MODEL_TYPES: ClassVar[dict[str, tuple[type, frozenset[str]]]] = {
-        "stage1": (Pipeline, SVM_TYPES), "stage2": (Pipeline, SVM_TYPES)}
+        "stage1": (Pipeline, SVM_TYPES), "stage2": (Pipeline, SVM_TYPES),
+        "stage2-forest": (RandomForestClassifier, FOREST_TYPES)}
 
     def fit(self, features: np.ndarray, labels: np.ndarray, groups: np.ndarray,
             validation: tuple[np.ndarray, np.ndarray] | None = None) -> _TwoStageSvm:
@@ -63,10 +83,10 @@ class _TwoStageSvm(SkopsClassifier):
         self.models_ = {"stage1": stage1}
         stage2_info: dict[str, Any] = {"candidates": len(passed), "tp": int(y_passed.sum())}
         if 0 < y_passed.sum() < len(passed):
-            rows2 = passed[downsample(y_passed, cfg.negatives_per_positive, cfg.max_train_samples, rng)]
-            self.models_["stage2"] = svm_from_config(cfg, params).fit(X[rows2], y[rows2])
+            key, model, rows2, fit_info = self._fit_stage2(X, y, groups, passed, params, rng)
+            self.models_[key] = model
             self.stage2_index_ = rows2
-            stage2_info["rows"] = len(rows2)
+            stage2_info.update(rows=len(rows2), **fit_info)
         else:  # stage 1 passed one class only: nothing for stage 2 to learn; stage 1 ranks alone
             self.stage2_index_ = np.zeros(0, dtype=np.intp)
             stage2_info["skipped"] = "stage-1 positives hold a single class; stage 1 scores alone"
@@ -77,6 +97,25 @@ class _TwoStageSvm(SkopsClassifier):
             "stage2": stage2_info, "tuning": tuning,
         }
         return self
+
+    def _fit_stage2(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray, passed: np.ndarray,
+                    params: dict[str, Any] | None, rng: np.random.Generator
+                    ) -> tuple[str, Any, np.ndarray, dict[str, Any]]:
+        """(model name, fitted stage 2, its training rows, facts) on the training stage-1 positives."""
+        cfg = self.config
+        y_passed = y[passed]
+        ratio = cfg.negatives_per_positive if cfg.stage2_negatives == "downsample" else float(len(passed))
+        weight = "balanced" if cfg.stage2_negatives == "all" else None
+        rows2 = passed[downsample(y_passed, ratio, cfg.max_train_samples, rng)]
+        info: dict[str, Any] = {"learner": cfg.stage2, "negatives": cfg.stage2_negatives, "class_weight": weight}
+        if cfg.stage2 == "random-forest":
+            forest = RandomForestClassifier(class_weight=weight, random_state=cfg.seed, n_jobs=1)
+            return "stage2-forest", forest.fit(X[rows2], y[rows2]), rows2, info
+        if cfg.stage2_tune:
+            tune_rows = passed[downsample(y_passed, ratio, cfg.tune_max_samples, rng)]
+            info["tuning"] = tune_svm(X[tune_rows], y[tune_rows], groups[tune_rows], cfg, weight)
+            params = info["tuning"]["best"]
+        return "stage2", svm_from_config(cfg, params, weight).fit(X[rows2], y[rows2]), rows2, info
 
     def _choose_threshold(self, stage1: Pipeline, X: np.ndarray, y: np.ndarray, groups: np.ndarray,
                           rows1: np.ndarray, validation: tuple[np.ndarray, np.ndarray] | None,
@@ -114,7 +153,13 @@ class _TwoStageSvm(SkopsClassifier):
         X = self._check_fitted(features)
         return np.asarray(self.models_["stage1"].decision_function(X), dtype=np.float64) if len(X) else np.zeros(0)
 
+    def _has_stage2(self) -> bool:
+        return "stage2" in self.models_ or "stage2-forest" in self.models_
+
     def _stage2(self, X: np.ndarray) -> np.ndarray:
+        """Stage-2 decision values (SVM) or forest MC-vote fractions."""
+        if "stage2-forest" in self.models_:
+            return np.asarray(self.models_["stage2-forest"].predict_proba(X)[:, 1], dtype=np.float64)
         return np.asarray(self.models_["stage2"].decision_function(X), dtype=np.float64)
 
 
@@ -131,7 +176,7 @@ class SvmCascade(_TwoStageSvm):
         out = expit(d1 - threshold)
         passed = d1 >= threshold
         if passed.any():
-            second = self._stage2(X[passed]) if "stage2" in self.models_ else d1[passed] - threshold
+            second = self._stage2(X[passed]) if self._has_stage2() else d1[passed] - threshold
             out[passed] = 1.0 + expit(second)
         return out
 
@@ -144,6 +189,6 @@ class SvmHardNegative(_TwoStageSvm):
 
     def score(self, features: np.ndarray) -> np.ndarray:
         X = self._check_fitted(features)
-        if "stage2" not in self.models_ or len(X) == 0:
+        if not self._has_stage2() or len(X) == 0:
             return self.stage1_score(X)
         return self._stage2(X)

@@ -58,26 +58,30 @@ class SvmConfig(BalancedConfig):
 
 
 def make_svm(kernel: str, C: float, gamma: float | str, degree: int, scaling: str = "minmax",
-             max_iter: int = -1) -> Pipeline:
+             max_iter: int = -1, class_weight: str | None = None) -> Pipeline:
     """Normalise then SVC. Scores are ``decision_function`` values (no Platt scaling: it costs an
     internal 5-fold fit and ranking, all a FROC needs, is unchanged)."""
     scaler = MinMaxScaler() if scaling == "minmax" else StandardScaler()
     return make_pipeline(scaler, SVC(kernel=kernel, C=C, gamma=gamma, degree=degree, cache_size=500,
-                                     max_iter=max_iter))
+                                     max_iter=max_iter, class_weight=class_weight))
 
 
-def svm_from_config(config: SvmConfig, params: dict[str, Any] | None = None) -> Pipeline:
+def svm_from_config(config: SvmConfig, params: dict[str, Any] | None = None,
+                    class_weight: str | None = None) -> Pipeline:
     chosen = {"kernel": config.kernel, "C": config.C, "gamma": config.gamma, "degree": config.degree}
     chosen.update(params or {})
-    return make_svm(chosen["kernel"], chosen["C"], chosen["gamma"], chosen["degree"], config.scaling)
+    return make_svm(chosen["kernel"], chosen["C"], chosen["gamma"], chosen["degree"], config.scaling,
+                    class_weight=class_weight)
 
 
-def tune_svm(X: np.ndarray, y: np.ndarray, groups: np.ndarray, config: SvmConfig) -> dict[str, Any]:
+def tune_svm(X: np.ndarray, y: np.ndarray, groups: np.ndarray, config: SvmConfig,
+             class_weight: str | None = None) -> dict[str, Any]:
     """Best SVC parameters over the Appendix grid by case-grouped CV; returns them and the CV scores."""
     n_groups = len(np.unique(groups))
     if n_groups < 2:
         raise ValueError(f"tuning needs candidates from at least 2 cases for grouped CV; got {n_groups}")
-    search = GridSearchCV(make_svm("rbf", 1.0, "scale", 3, config.scaling, max_iter=TUNE_MAX_ITER), APPENDIX_GRID,
+    base = make_svm("rbf", 1.0, "scale", 3, config.scaling, max_iter=TUNE_MAX_ITER, class_weight=class_weight)
+    search = GridSearchCV(base, APPENDIX_GRID,
                           scoring=config.tune_scoring, cv=GroupKFold(n_splits=min(config.tune_folds, n_groups)),
                           n_jobs=1, error_score=np.nan)
     with warnings.catch_warnings():

@@ -131,3 +131,38 @@ def test_model_json_cannot_smuggle_extra_model_files(tmp_path: Path):
     (tmp_path / "classifier.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="payload"):
         Svm().load(tmp_path)
+
+
+def test_stage2_all_hard_negatives_balanced(cascade):
+    _, (X, y, g), (Xv, yv, _) = cascade
+    alt = SvmCascade(gamma="scale", max_train_samples=2000, negatives_per_positive=1.0,
+                     stage2_negatives="all").fit(X, y, g, validation=(Xv, yv))
+    passed = np.flatnonzero(alt.stage1_score(X) >= alt.info_["threshold"])
+    assert (y[passed] == 0).sum() > (y[passed] == 1).sum(), "1:1 downsampling would drop hard negatives here"
+    np.testing.assert_array_equal(alt.stage2_index_, passed)  # every stage-1 positive, none downsampled away
+    assert alt.models_["stage2"][-1].class_weight == "balanced"
+    assert alt.info_["stage2"]["negatives"] == "all"
+
+
+def test_stage2_random_forest_persists_and_keeps_the_cascade_ranking(cascade, tmp_path: Path):
+    _, train, (Xv, yv, _) = cascade
+    model = SvmCascade(gamma="scale", max_train_samples=600, stage2="random-forest").fit(*train, validation=(Xv, yv))
+    assert set(model.models_) == {"stage1", "stage2-forest"}
+    model.save(tmp_path)
+    loaded = SvmCascade(stage2="random-forest")
+    loaded.load(tmp_path)
+    s = loaded.score(Xv)
+    np.testing.assert_allclose(s, model.score(Xv))
+    passed = model.stage1_score(Xv) >= model.info_["threshold"]
+    assert s[~passed].max() < s[passed].min()
+    np.testing.assert_allclose(s[passed], 1 + 1 / (1 + np.exp(-model._stage2(Xv[passed]))))
+
+
+def test_stage2_tune_searches_the_grid_on_stage1_positives():
+    X, y, g = problem(7, n=500, prevalence=0.15)
+    model = SvmCascade(stage2_tune=True, tune_folds=3, tune_max_samples=150, max_train_samples=300).fit(X, y, g)
+    tuning = model.info_["stage2"]["tuning"]
+    assert len(tuning["grid"]) == 27 and tuning["folds"] == 3
+    assert model.info_["tuning"] is None, "stage 1 keeps the configured parameters"
+    with pytest.raises(ValueError, match="stage2_tune"):
+        SvmCascade(stage2_tune=True, stage2="random-forest")
