@@ -12,6 +12,7 @@ Prints JSON: FROC AUC over 0-50 FP per normal image with its 95% image-bootstrap
 for each, plus the training summary and timings.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/pipelines.py --images 60
+    ... --set svm-cascade.stage2=random-forest   # a classifier option on top of the demo's overrides
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ import json
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from calcdet_core.data import ImageResult
 from calcdet_core.engine import extract_features, load_working
@@ -55,6 +59,18 @@ def score_three_ways(model_dir: Path, release: Path, seed: int) -> dict[str, lis
     return out
 
 
+def with_settings(overrides: dict[str, dict[str, Any]], settings: list[str]) -> dict[str, dict[str, Any]]:
+    """``overrides`` plus ``PLUGIN.PARAM=VALUE`` settings (VALUE read as YAML: numbers, booleans, strings)."""
+    merged = {plugin: dict(params) for plugin, params in overrides.items()}
+    for setting in settings:
+        key, sep, value = setting.partition("=")
+        plugin, dot, param = key.partition(".")
+        if not (sep and dot and plugin and param):
+            raise ValueError(f"--set expects PLUGIN.PARAM=VALUE, got {setting!r}")
+        merged.setdefault(plugin, {})[param] = yaml.safe_load(value)
+    return merged
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=60, help="Phantom images (at least 60 for the report).")
@@ -63,6 +79,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="Seed of the release, split and sampling.")
     parser.add_argument("--pipeline", type=Path, default=ROOT / "pipelines" / "aia-ml.yaml")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--set", action="append", default=[], metavar="PLUGIN.PARAM=VALUE",
+                        help="Extra component parameter, e.g. svm-cascade.stage2=random-forest (repeatable).")
     parser.add_argument("--work", type=Path, default=None,
                         help="Folder for the release and model (default: a temporary folder, deleted after).")
     args = parser.parse_args()
@@ -75,7 +93,8 @@ def main() -> None:
         start = time.perf_counter()
         release = make_release(work / "release", args.images, args.seed, args.height, args.width)
         generated = time.perf_counter()
-        spec = demo_pipeline(args.pipeline, work, DEMO_OVERRIDES)
+        overrides = with_settings(DEMO_OVERRIDES, args.set)
+        spec = demo_pipeline(args.pipeline, work, overrides)
         model = work / f"model-{int(time.time())}"
         training = train_model(spec, "inbreast", release, model, args.seed, make_executor(args.workers))
         trained = time.perf_counter()
@@ -88,10 +107,11 @@ def main() -> None:
         print(json.dumps({
             "benchmark": "aia-ml quality on a phantom release",
             "release": {"images": args.images, "height": args.height, "width": args.width, "seed": args.seed},
-            "pipeline": spec.name, "overrides": DEMO_OVERRIDES,
+            "pipeline": spec.name, "overrides": overrides,
             "test_images": len(first), "test_normal_images": sum(r.is_normal for r in first),
             "train": training["train"], "validation": training["validation"],
             "stage1_threshold": training["classifier"].get("threshold_choice"),
+            "stage2": {k: v for k, v in training["classifier"].get("stage2", {}).items() if k != "tuning"},
             "froc": report,
             "cascade_beats_proposer": report["cascade"]["auc"] > report["proposer"]["auc"],
             "cascade_beats_stage1": report["cascade"]["auc"] > report["stage1"]["auc"],
