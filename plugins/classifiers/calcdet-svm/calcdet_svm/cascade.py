@@ -37,7 +37,7 @@ from calcdet_svm.sampling import check_training_set, downsample, keep_sensitivit
 
 
 class CascadeConfig(SvmConfig):
-    """Stage-1 and stage-2 SVMs share the kernel parameters (the study's tuned RBF)."""
+    """By default (the study) stage 2 is an SVM with stage 1's kernel parameters; ``stage2*`` change that."""
 
     stage1_sensitivity: float = Field(0.98, gt=0, le=1, description="Share of validation TPs stage 1 must keep; "
                                       "sets its threshold (study: 98%).")
