@@ -7,9 +7,12 @@ import numpy as np
 from pydantic import Field
 
 from calcdet_core import Candidates, ComponentConfig, Proposer
+from calcdet_core.inputs import bounding_box, checked_inputs
 from calcdet_gm.blobs import component_blobs, keep_strongest_apart
-from calcdet_gm.inputs import bounding_box, checked_inputs
 from calcdet_gm.reconstruction import reconstruct_by_dilation
+
+MIN_SIDE = 32
+"""Smallest image side accepted, px: below it the 14 px opening and the border erosion leave nothing."""
 
 
 def tophat_by_reconstruction(image: np.ndarray, opening_diameter: int) -> np.ndarray:
@@ -62,7 +65,7 @@ class GMProposer(Proposer):
     def propose(self, image: np.ndarray, mask: np.ndarray | None = None) -> Candidates:
         """Candidates (x, y, radius, score = peak top-hat contrast) inside ``mask`` (``None``: pixels > 0)."""
         cfg = self.config
-        image, mask = checked_inputs(image, mask, self.name)
+        image, mask = checked_inputs(image, mask, self.name, MIN_SIDE)
         box = bounding_box(mask)
         if box is None:
             return Candidates.empty()

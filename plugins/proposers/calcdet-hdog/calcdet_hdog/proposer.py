@@ -11,10 +11,13 @@ from numba import njit
 from pydantic import Field, model_validator
 
 from calcdet_core import Candidates, ComponentConfig, Proposer
+from calcdet_core.inputs import bounding_box, checked_inputs
 from calcdet_hdog.blobs import local_maxima, suppress
 from calcdet_hdog.hessian import hessian_at, layer_eigenvalues
-from calcdet_hdog.inputs import bounding_box, checked_inputs
 from calcdet_hdog.scale_space import dog_layers, kernel_size, sigma_ladder
+
+MIN_SIDE = 32
+"""Smallest image side accepted, px: below it a 3-sigma Gaussian blur is mostly border."""
 
 
 @njit(cache=True, boundscheck=False, fastmath=True)
@@ -86,7 +89,7 @@ class HDoGProposer(Proposer):
     def propose(self, image: np.ndarray, mask: np.ndarray | None = None) -> Candidates:
         """Candidates (x, y, radius = sigma * sqrt 2, score = DoG response) inside ``mask`` (``None``: pixels > 0)."""
         cfg = self.config
-        image, mask = checked_inputs(image, mask, self.name)
+        image, mask = checked_inputs(image, mask, self.name, MIN_SIDE)
         region = eroded(mask, cfg.border_erosion)
         box = bounding_box(region)
         if box is None:

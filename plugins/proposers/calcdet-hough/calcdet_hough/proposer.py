@@ -8,31 +8,13 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from calcdet_core import Candidates, ComponentConfig, Proposer
+from calcdet_core.inputs import checked_image, checked_mask
 from calcdet_hough.circles import HoughSettings, keep_separated
 from calcdet_hough.enhance import dehaze, eroded_mask, rolling_ball_background, sobel_gaussian_sobel
 from calcdet_hough.stages import global_stage, local_stage, quantile_with_zeros
 
 MIN_SIDE = 32
-
-
-def checked_image(image: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
-    """The image as float32 and the mask as bool, or a ValueError that says what is wrong."""
-    array = np.asarray(image)
-    if array.ndim != 2:
-        raise ValueError(f"hough needs a 2-D grey image; got shape {array.shape} (convert colour images to grey)")
-    if array.dtype.kind != "f":
-        raise ValueError(f"hough needs a float image scaled to [0, 1]; got dtype {array.dtype} "
-                         "(divide integer pixels by their maximum first)")
-    if min(array.shape) < MIN_SIDE:
-        raise ValueError(f"hough needs an image of at least {MIN_SIDE}x{MIN_SIDE} px; got {array.shape}")
-    if not np.isfinite(array).all():
-        raise ValueError("hough needs finite pixel values; the image contains NaN or inf")
-    if mask is None:
-        return array.astype(np.float32, copy=False), None
-    mask = np.asarray(mask)
-    if mask.shape != array.shape:
-        raise ValueError(f"mask shape {mask.shape} differs from image shape {array.shape}")
-    return array.astype(np.float32, copy=False), mask.astype(bool, copy=False)
+"""Smallest image side accepted, px."""
 
 
 class HoughProposer(Proposer):
@@ -98,7 +80,8 @@ class HoughProposer(Proposer):
     def propose(self, image: np.ndarray, mask: np.ndarray | None = None) -> Candidates:
         """Candidates inside ``mask``; a flat (constant) image or an empty mask gives none."""
         c = self.config
-        image, mask = checked_image(image, mask)
+        image = checked_image(image, self.name, MIN_SIDE)
+        mask = checked_mask(mask, image.shape, self.name)
         low, high = float(image.min()), float(image.max())
         if high <= low or (mask is not None and not mask.any()):
             return Candidates.empty()
