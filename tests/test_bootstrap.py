@@ -3,29 +3,11 @@
 import numpy as np
 import pytest
 
+from benchmarks.bootstrap import loop_auc, split_by_image
 from calcdet_core.data import Annotation, Candidates, ImageResult, Target
 from calcdet_core.evaluation.bootstrap import bootstrap_froc, draw_counts
-from calcdet_core.evaluation.froc import FrocData, froc_data, operating_points
+from calcdet_core.evaluation.froc import froc_data
 from calcdet_core.evaluation.synthetic import synthetic_results as random_results
-
-
-def loop_auc(data: FrocData, counts: np.ndarray, max_fppi: float) -> float:
-    """One resample the plain way: copy the drawn images' events, sort, integrate with np.trapezoid."""
-    pick = np.repeat(np.arange(data.n_images), counts)
-    fp = [data.fp_score[data.fp_image == i] for i in pick]
-    hit = [data.hit_score[data.target_image == i] for i in pick]
-    resampled = FrocData(tuple(str(k) for k in range(len(pick))), data.normal[pick],
-                         np.concatenate(fp), np.concatenate([np.full(len(f), k) for k, f in enumerate(fp)]),
-                         np.concatenate(hit), np.concatenate([np.full(len(h), k) for k, h in enumerate(hit)]))
-    _, x, y = operating_points(resampled)
-    inside = x <= max_fppi
-    xs, ys = list(x[inside]), list(y[inside])
-    if xs[-1] < max_fppi:
-        nxt = np.flatnonzero(~inside)
-        y_end = ys[-1] if len(nxt) == 0 else np.interp(max_fppi, [xs[-1], x[nxt[0]]], [ys[-1], y[nxt[0]]])
-        xs.append(max_fppi)
-        ys.append(y_end)
-    return float(np.trapezoid(ys, xs) / max_fppi)
 
 
 def test_draw_counts_reproducible_and_complete():
@@ -43,7 +25,7 @@ def test_vectorised_bootstrap_equals_a_per_resample_loop(seed):
         if counts[b][data.normal].sum() == 0 or counts[b][~data.normal].sum() == 0:
             assert np.isnan(boot.auc[b])
         else:
-            assert boot.auc[b] == pytest.approx(loop_auc(data, counts[b], 50.0), abs=1e-12)
+            assert boot.auc[b] == pytest.approx(loop_auc(data, split_by_image(data), counts[b], 50.0), abs=1e-12)
 
 
 def test_summary_is_reproducible_and_brackets_the_estimate():
