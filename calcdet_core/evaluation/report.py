@@ -180,12 +180,12 @@ th {{ background: #f1f1f1; }} img {{ max-width: 100%; }} .note {{ color: #555; f
 {others}
 <h2>Definitions</h2>
 <p class="note">A detection is a true positive when the 14 px disc around its centre touches a target (a point
-target's pixel, or a contour); each target counts once, at the highest score that reached it; detections on a
-target already taken count as neither TP nor FP; detections centred in ignore regions are dropped and targets
-there do not count. The FP rate is FPs on normal images divided by the number of normal images (the study's
-public code divided by all images; we do not). The AUC is the area under the FROC over 0-{froc['max_fppi']:g}
-FPPI divided by {froc['max_fppi']:g}; intervals are percentiles of {froc['bootstrap']['resamples']} bootstrap
-resamples of images.</p>
+target's pixel, or a contour); each target counts once, at the highest score that reached it; detections on a target
+already taken count as neither TP nor FP; a detection that touches no target and is centred in an ignore region
+(cluster outline, calcification over 1 mm) is dropped. The FP rate is FPs on normal images divided by the number of
+normal images (the study's public code divided by all images; we do not). The AUC is the area under the FROC over
+0-{froc['max_fppi']:g} FPPI divided by {froc['max_fppi']:g}; intervals are percentiles of
+{froc['bootstrap']['resamples']} bootstrap resamples of images.</p>
 </body></html>
 """
     path.write_text(page, encoding="utf-8")
