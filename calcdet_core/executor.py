@@ -14,6 +14,7 @@ import hashlib
 import os
 import re
 import tempfile
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -75,11 +76,12 @@ def _call_in_worker(fn: JobFn, item: Any) -> Result:
     return fn(_worker_context, item)
 
 
-class Executor:
+class Executor(ABC):
     """Runs ``fn(context, item)`` for every item and yields ``(index, result)`` as jobs finish."""
 
+    @abstractmethod
     def run(self, fn: JobFn, context: Any, items: Sequence[Any]) -> Iterator[tuple[int, Result]]:
-        raise NotImplementedError
+        """Yield ``(index into items, result)`` for every job, in completion order."""
 
     @property
     def ships_items(self) -> bool:
