@@ -7,10 +7,11 @@ the ``calcdet_register_commands`` hook.
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from calcdet_core.components import KINDS
@@ -25,6 +26,12 @@ app = typer.Typer(
 )
 console = Console()
 err_console = Console(stderr=True)
+
+
+def fail(message: str) -> NoReturn:
+    """Print a user-fixable error (file, plugin or key at fault) and exit 1, without a traceback."""
+    err_console.print(f"[red]error:[/red] {escape(message)}", highlight=False)
+    raise typer.Exit(1)
 
 
 def _kind_option(kind: str | None) -> str | None:

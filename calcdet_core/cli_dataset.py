@@ -12,10 +12,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from calcdet_core.cli import err_console, fail
 from calcdet_core.data import Dataset, ImageRecord
 
 console = Console()
-err_console = Console(stderr=True)
 
 dataset_app = typer.Typer(name="dataset", help="Inspect datasets read by dataset adapters.", no_args_is_help=True)
 
@@ -55,12 +55,8 @@ def summary(
             warnings.simplefilter("always")
             dataset = adapter.load(root)  # type: ignore[attr-defined]
         result = summarize(dataset, seed)
-    except UnknownPluginError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(1) from None
-    except (ValueError, FileNotFoundError) as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(1) from None
+    except (UnknownPluginError, ValueError, FileNotFoundError) as exc:
+        fail(str(exc))
     for warning in caught:
         err_console.print(f"[yellow]warning:[/yellow] {warning.message}", highlight=False)
     if as_json:

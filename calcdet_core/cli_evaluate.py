@@ -9,13 +9,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from calcdet_core.cli import err_console, fail
+
 console = Console()
-err_console = Console(stderr=True)
-
-
-def _fail(message: str) -> None:
-    err_console.print(f"[red]error:[/red] {message}", highlight=False)
-    raise typer.Exit(1)
 
 
 def score(
@@ -48,9 +44,9 @@ def score(
         metrics = score_file(detections, selected, out, {r.image_id for r in data.records}, seed,
                              evaluators=chosen)
     except UnknownPluginError as exc:
-        _fail(str(exc.args[0]) if exc.args else str(exc))
+        fail(str(exc.args[0]) if exc.args else str(exc))
     except (ValueError, FileNotFoundError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     left_out = metrics.get("images_left_out") or []
     if left_out:
         err_console.print(f"[yellow]note:[/yellow] detections of {len(left_out)} image(s) outside the {split!r} split "
@@ -73,7 +69,7 @@ def compare(
     try:
         summary = compare_runs(runs, out)
     except (ValueError, FileNotFoundError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     table = Table(title="FROC comparison (FP per normal image)")
     for column in ("run", "AUC", "95% CI", *(f"sens@{k}" for k in summary["fppi_at"])):
         table.add_column(column)

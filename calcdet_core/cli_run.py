@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from calcdet_core.cli import fail
 from calcdet_core.executor import JobsFailed, make_executor, progress_console
 from calcdet_core.pipeline import PipelineValidationError
 
@@ -19,17 +20,12 @@ DatasetOption = Annotated[str | None, typer.Option(help="Dataset adapter name (s
 RootOption = Annotated[Path | None, typer.Option(help="Dataset root folder.")]
 
 
-def _fail(exc: Exception) -> None:
-    progress_console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
-    raise typer.Exit(1)
-
-
 def _guarded(run: Any) -> Any:
     """Turn the errors a user can fix into a message and exit status 1, never a traceback."""
     try:
         return run()
     except (PipelineValidationError, JobsFailed, ValueError, KeyError, FileNotFoundError) as exc:
-        _fail(exc)
+        fail(str(exc))
 
 
 def train(
