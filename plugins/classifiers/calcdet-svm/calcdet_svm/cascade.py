@@ -6,16 +6,18 @@ validation set holding a TP it is chosen on out-of-fold stage-1 scores of a case
 K-fold over the training rows (documented fallback; with a single case, on in-sample
 scores). Stage 2 is trained on the training candidates that pass stage 1 (hard
 negatives and TPs). The study's stage 2 (``stage2="svm"``, ``stage2_negatives="downsample"``,
-``stage2_tune=False``) is stage 1's SVM again, 1:10 balanced; the options give stage 2 its
-own learner, its own hyperparameters or every hard negative (see the README).
+``stage2_tune=False``, ``stage2_score="stage2"``) is stage 1's SVM again, 1:10 balanced; the
+options give stage 2 its own learner, its own hyperparameters or every hard negative, and let
+both stages' scores add up for the stage-1 positives as in a soft cascade (see the README).
 
-Scores are decision-function values squashed by the logistic function (a monotone map,
-not a calibrated probability):
+Stage-2 scores are mapped to (0, 1): an SVM's decision value by the logistic function (a
+monotone map, not a calibrated probability), a tree ensemble's MC-vote fraction as it is.
 
-* ``svm-cascade``: ``1 + sigmoid(stage 2)`` in (1, 2) for stage-1 positives, and
+* ``svm-cascade``: ``1 + s2`` in (1, 2) for stage-1 positives (``s2`` the stage-2 score, or with
+  ``stage2_score="sum"`` the mean of it and ``sigmoid(stage 1 - threshold)``), and
   ``sigmoid(stage 1 - threshold)`` in (0, 0.5) for the rest, so every candidate is ranked:
   stage-1 negatives below every positive, among themselves by stage-1 score.
-* ``svm-hardneg``: the stage-2 decision value for every candidate (the study's
+* ``svm-hardneg``: the stage-2 score for every candidate (the study's
   "fine-tuned" variant: the same second model, applied without the stage-1 gate).
 """
 
@@ -26,13 +28,13 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field, model_validator
 from scipy.special import expit
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import Pipeline
 
 from calcdet_svm.base import SkopsClassifier
 from calcdet_svm.models import SvmConfig, svm_from_config, tune_svm, tuned_params
-from calcdet_svm.persist import FOREST_TYPES, SVM_TYPES
+from calcdet_svm.persist import EXTRA_TREES_TYPES, FOREST_TYPES, SVM_TYPES
 from calcdet_svm.sampling import check_training_set, downsample, keep_sensitivity_threshold
 
 
@@ -43,13 +45,18 @@ class CascadeConfig(SvmConfig):
                                       "sets its threshold (study: 98%).")
     threshold_folds: int = Field(3, ge=2, description="Without validation TPs: folds of the case-grouped "
                                  "out-of-fold scoring used to set the stage-1 threshold instead.")
-    stage2: Literal["svm", "random-forest"] = Field(
-        "svm", description="Stage-2 learner on the stage-1 positives: 'svm' (the study) or 'random-forest' "
-        "(scikit-learn defaults, 100 trees).")
+    stage2: Literal["svm", "random-forest", "extra-trees"] = Field(
+        "svm", description="Stage-2 learner on the stage-1 positives: 'svm' (the study), 'random-forest' or "
+        "'extra-trees' (extremely randomised trees; stage2_trees trees, at least 2 candidates per leaf).")
     stage2_negatives: Literal["downsample", "all"] = Field(
         "downsample", description="Stage-1-positive FPs that train stage 2: 'downsample' to 1:negatives_per_positive "
-        "as stage 1 (the study), or 'all' hard negatives (at most max_train_samples rows, ratio kept) with the "
-        "classes weighted 'balanced'.")
+        "as stage 1 (the study), or 'all' hard negatives with the classes weighted 'balanced' (an SVM takes at "
+        "most max_train_samples rows, ratio kept; a tree ensemble takes every stage-1 positive).")
+    stage2_trees: int = Field(300, ge=1, description="Trees of a 'random-forest' or 'extra-trees' stage 2.")
+    stage2_score: Literal["stage2", "sum"] = Field(
+        "stage2", description="How stage-1 positives are ranked: by the stage-2 score alone (the study) or by "
+        "the sum of both stages' scores, each mapped to (0, 1), as a soft cascade accumulates its stages "
+        "(svm-cascade only; svm-hardneg always scores by stage 2).")
     stage2_tune: bool = Field(False, description="Choose the stage-2 SVM's kernel, C, gamma and degree over the "
                               "Appendix 1 grid by case-grouped CV on the training stage-1 positives, instead of "
                               "reusing stage 1's (study: shared).")
@@ -61,11 +68,19 @@ class CascadeConfig(SvmConfig):
         return self
 
 
+_TREE_ENSEMBLES: dict[str, tuple[str, type]] = {
+    "random-forest": ("stage2-forest", RandomForestClassifier),
+    "extra-trees": ("stage2-extra-trees", ExtraTreesClassifier),
+}
+"""Tree-ensemble stage-2 learners: option value -> (model file name, estimator class)."""
+
+
 class _TwoStageSvm(SkopsClassifier):
     Config = CascadeConfig
     MODEL_TYPES: ClassVar[dict[str, tuple[type, frozenset[str]]]] = {
         "stage1": (Pipeline, SVM_TYPES), "stage2": (Pipeline, SVM_TYPES),
-        "stage2-forest": (RandomForestClassifier, FOREST_TYPES)}
+        "stage2-forest": (RandomForestClassifier, FOREST_TYPES),
+        "stage2-extra-trees": (ExtraTreesClassifier, EXTRA_TREES_TYPES)}
 
     def fit(self, features: np.ndarray, labels: np.ndarray, groups: np.ndarray,
             validation: tuple[np.ndarray, np.ndarray] | None = None) -> _TwoStageSvm:
@@ -104,13 +119,21 @@ class _TwoStageSvm(SkopsClassifier):
         """(model name, fitted stage 2, its training rows, facts) on the training stage-1 positives."""
         cfg = self.config
         y_passed = y[passed]
-        ratio = cfg.negatives_per_positive if cfg.stage2_negatives == "downsample" else float(len(passed))
-        weight = "balanced" if cfg.stage2_negatives == "all" else None
+        every = cfg.stage2_negatives == "all"
+        info: dict[str, Any] = {"learner": cfg.stage2, "negatives": cfg.stage2_negatives}
+        if cfg.stage2 in _TREE_ENSEMBLES:  # trees scale ~n log n: no SVM sample cap with 'all'
+            rows2 = passed if every else passed[downsample(y_passed, cfg.negatives_per_positive,
+                                                           cfg.max_train_samples, rng)]
+            key, ensemble = _TREE_ENSEMBLES[cfg.stage2]
+            weight = "balanced_subsample" if every else None
+            trees = ensemble(n_estimators=cfg.stage2_trees, min_samples_leaf=2, class_weight=weight,
+                             random_state=cfg.seed, n_jobs=1)
+            return key, trees.fit(X[rows2], y[rows2]), rows2, {**info, "class_weight": weight,
+                                                                "trees": cfg.stage2_trees}
+        ratio = float(len(passed)) if every else cfg.negatives_per_positive
+        weight = "balanced" if every else None
         rows2 = passed[downsample(y_passed, ratio, cfg.max_train_samples, rng)]
-        info: dict[str, Any] = {"learner": cfg.stage2, "negatives": cfg.stage2_negatives, "class_weight": weight}
-        if cfg.stage2 == "random-forest":
-            forest = RandomForestClassifier(class_weight=weight, random_state=cfg.seed, n_jobs=1)
-            return "stage2-forest", forest.fit(X[rows2], y[rows2]), rows2, info
+        info["class_weight"] = weight
         if cfg.stage2_tune:
             tune_rows = passed[downsample(y_passed, ratio, cfg.tune_max_samples, rng)]
             info["tuning"] = tune_svm(X[tune_rows], y[tune_rows], groups[tune_rows], cfg, weight)
@@ -154,13 +177,14 @@ class _TwoStageSvm(SkopsClassifier):
         return np.asarray(self.models_["stage1"].decision_function(X), dtype=np.float64) if len(X) else np.zeros(0)
 
     def _has_stage2(self) -> bool:
-        return "stage2" in self.models_ or "stage2-forest" in self.models_
+        return len(self.models_) > 1
 
     def _stage2(self, X: np.ndarray) -> np.ndarray:
-        """Stage-2 decision values (SVM) or forest MC-vote fractions."""
-        if "stage2-forest" in self.models_:
-            return np.asarray(self.models_["stage2-forest"].predict_proba(X)[:, 1], dtype=np.float64)
-        return np.asarray(self.models_["stage2"].decision_function(X), dtype=np.float64)
+        """Stage-2 scores in (0, 1): sigmoid of the SVM's decision values, or the trees' MC-vote fractions."""
+        if "stage2" in self.models_:
+            return expit(np.asarray(self.models_["stage2"].decision_function(X), dtype=np.float64))
+        (trees,) = (self.models_[key] for key, _ in _TREE_ENSEMBLES.values() if key in self.models_)
+        return np.asarray(trees.predict_proba(X)[:, 1], dtype=np.float64)
 
 
 class SvmCascade(_TwoStageSvm):
@@ -176,8 +200,12 @@ class SvmCascade(_TwoStageSvm):
         out = expit(d1 - threshold)
         passed = d1 >= threshold
         if passed.any():
-            second = self._stage2(X[passed]) if self._has_stage2() else d1[passed] - threshold
-            out[passed] = 1.0 + expit(second)
+            if not self._has_stage2():
+                out[passed] = 1.0 + out[passed]
+            elif self.config.stage2_score == "sum":
+                out[passed] = 1.0 + (self._stage2(X[passed]) + out[passed]) / 2
+            else:
+                out[passed] = 1.0 + self._stage2(X[passed])
         return out
 
 

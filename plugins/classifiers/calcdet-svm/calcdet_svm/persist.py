@@ -33,6 +33,12 @@ FOREST_TYPES = frozenset({
 })
 """Everything a random forest consists of."""
 
+EXTRA_TREES_TYPES = frozenset({
+    "sklearn.ensemble._forest.ExtraTreesClassifier", "sklearn.tree._classes.ExtraTreeClassifier",
+    "sklearn.tree._tree.Tree",
+})
+"""Everything an extremely randomised trees ensemble consists of."""
+
 
 def _schema_types(node: Any) -> Iterator[str]:
     if isinstance(node, dict):

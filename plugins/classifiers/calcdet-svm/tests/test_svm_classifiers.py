@@ -144,18 +144,58 @@ def test_stage2_all_hard_negatives_balanced(cascade):
     assert alt.info_["stage2"]["negatives"] == "all"
 
 
-def test_stage2_random_forest_persists_and_keeps_the_cascade_ranking(cascade, tmp_path: Path):
+@pytest.mark.parametrize(("learner", "key"), [("random-forest", "stage2-forest"),
+                                                ("extra-trees", "stage2-extra-trees")])
+def test_stage2_tree_ensemble_persists_and_keeps_the_cascade_ranking(cascade, tmp_path: Path, learner, key):
     _, train, (Xv, yv, _) = cascade
-    model = SvmCascade(gamma="scale", max_train_samples=600, stage2="random-forest").fit(*train, validation=(Xv, yv))
-    assert set(model.models_) == {"stage1", "stage2-forest"}
+    model = SvmCascade(gamma="scale", max_train_samples=600, stage2=learner, stage2_trees=30).fit(
+        *train, validation=(Xv, yv))
+    assert set(model.models_) == {"stage1", key}
     model.save(tmp_path)
-    loaded = SvmCascade(stage2="random-forest")
+    loaded = SvmCascade(stage2=learner)
     loaded.load(tmp_path)
     s = loaded.score(Xv)
     np.testing.assert_allclose(s, model.score(Xv))
     passed = model.stage1_score(Xv) >= model.info_["threshold"]
     assert s[~passed].max() < s[passed].min()
-    np.testing.assert_allclose(s[passed], 1 + 1 / (1 + np.exp(-model._stage2(Xv[passed]))))
+    votes = model.models_[key].predict_proba(Xv[passed])[:, 1]
+    np.testing.assert_allclose(s[passed], 1 + votes)
+
+
+def test_tree_stage2_on_all_negatives_takes_every_stage1_positive_uncapped(cascade):
+    _, (X, y, g), val = cascade
+    model = SvmCascade(gamma="scale", max_train_samples=100, stage2="extra-trees", stage2_negatives="all",
+                       stage2_trees=10).fit(X, y, g, validation=val[:2])
+    passed = np.flatnonzero(model.stage1_score(X) >= model.info_["threshold"])
+    assert len(passed) > 100, "the SVM sample cap must not bound a tree ensemble"
+    np.testing.assert_array_equal(model.stage2_index_, passed)
+    trees = model.models_["stage2-extra-trees"]
+    assert trees.class_weight == "balanced_subsample" and len(trees.estimators_) == 10
+
+
+def test_sum_score_adds_both_stages_for_stage1_positives_only(cascade):
+    model, train, (Xv, yv, _) = cascade
+    summed = SvmCascade(gamma="scale", max_train_samples=600, stage2_score="sum").fit(*train, validation=(Xv, yv))
+    d1, t = summed.stage1_score(Xv), summed.info_["threshold"]
+    passed = d1 >= t
+    s1 = 1 / (1 + np.exp(-(d1 - t)))
+    s2 = 1 / (1 + np.exp(-summed.models_["stage2"].decision_function(Xv)))
+    s = summed.score(Xv)
+    np.testing.assert_allclose(s[passed], 1 + (s1[passed] + s2[passed]) / 2)
+    np.testing.assert_allclose(s[~passed], s1[~passed])
+    np.testing.assert_allclose(model.score(Xv)[passed], 1 + s2[passed])  # same seed: the study's ranking
+
+
+def test_a_forest_file_in_place_of_extra_trees_is_refused(cascade, tmp_path: Path):
+    _, train, (Xv, yv, _) = cascade
+    forest = SvmCascade(gamma="scale", max_train_samples=600, stage2="random-forest", stage2_trees=5)
+    forest.fit(*train, validation=(Xv, yv)).save(tmp_path)
+    (tmp_path / "stage2-forest.skops").rename(tmp_path / "stage2-extra-trees.skops")
+    meta = json.loads((tmp_path / "classifier.json").read_text())
+    meta["models"] = ["stage1", "stage2-extra-trees"]
+    (tmp_path / "classifier.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="RandomForestClassifier"):
+        SvmCascade(stage2="extra-trees").load(tmp_path)
 
 
 def test_stage2_tune_searches_the_grid_on_stage1_positives():
