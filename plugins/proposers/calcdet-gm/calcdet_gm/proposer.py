@@ -10,6 +10,7 @@ from calcdet_core import Candidates, ComponentConfig, Proposer
 from calcdet_core.inputs import bounding_box, checked_inputs
 from calcdet_gm.blobs import component_blobs, keep_strongest_apart
 from calcdet_gm.reconstruction import reconstruct_by_dilation
+from calcdet_gm.thresholds import positive_inside, quantile
 
 MIN_SIDE = 32
 """Smallest image side accepted, px: below it the 14 px opening and the border erosion leave nothing."""
@@ -71,13 +72,13 @@ class GMProposer(Proposer):
             return Candidates.empty()
         crop, region = image[box], eroded(mask, cfg.border_erosion)[box]  # erode first: the box edge is no border
         contrast = tophat_by_reconstruction(crop, cfg.opening_diameter)
-        positive = contrast[region & (contrast > 0)]
+        positive = positive_inside(contrast, region)
         if positive.size == 0:
             return Candidates.empty()
-        above = positive[positive > np.quantile(positive, cfg.first_quantile)]
+        above = positive[positive > quantile(positive, cfg.first_quantile)]
         if above.size == 0:
             return Candidates.empty()
-        binary = (contrast > np.quantile(above, cfg.second_quantile)) & region
+        binary = (contrast > quantile(above, cfg.second_quantile)) & region
         xyr, score = component_blobs(binary, contrast, cfg.max_area, cfg.max_radius)
         keep = keep_strongest_apart(xyr[:, :2], score, cfg.min_distance)
         xyr, score = xyr[keep], score[keep]
