@@ -23,8 +23,8 @@ _SCAN_PAIRS = 2
 def _raster_scan(out: np.ndarray, mask: np.ndarray, backward: bool, seeds: np.ndarray) -> int:
     """One scan: each pixel takes the max of itself and its already-visited neighbours, clipped by the mask.
 
-    A backward scan also writes to ``seeds`` (flat indices) the pixels that can still raise a
-    neighbour it visited before them, and returns their count (0 for a forward scan).
+    A backward scan given a non-empty ``seeds`` also writes there (flat indices) the pixels that
+    can still raise a neighbour it visited before them, and returns their count (else 0).
     """
     h, w = mask.shape
     best = np.empty(w, out.dtype)
@@ -48,7 +48,7 @@ def _raster_scan(out: np.ndarray, mask: np.ndarray, backward: bool, seeds: np.nd
             v = best[x] if best[x] > carry else carry
             carry = v if v < m[x] else m[x]
             row[x] = carry
-        if backward:
+        if backward and seeds.size:
             n = _collect_seeds(out, mask, y, seeds, n)
     return n
 
@@ -124,10 +124,9 @@ def reconstruct_by_dilation(marker: np.ndarray, mask: np.ndarray) -> np.ndarray:
     if marker.shape != mask.shape or mask.ndim != 2:
         raise ValueError(f"marker {marker.shape} and mask {mask.shape} must be 2-D arrays of the same shape")
     out = np.minimum(np.asarray(marker, dtype=np.float32), mask)
-    seeds = np.empty(out.size, np.int32)
-    n = 0
-    for _ in range(_SCAN_PAIRS):
-        _raster_scan(out, mask, False, seeds)
-        n = _raster_scan(out, mask, True, seeds)
+    seeds, none = np.empty(out.size, np.int32), np.empty(0, np.int32)
+    for i in range(_SCAN_PAIRS):
+        _raster_scan(out, mask, False, none)
+        n = _raster_scan(out, mask, True, seeds if i == _SCAN_PAIRS - 1 else none)
     _propagate(out, mask, seeds[:n])
     return out
