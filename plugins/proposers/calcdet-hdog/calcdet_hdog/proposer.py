@@ -7,16 +7,31 @@ from typing import Literal
 
 import cv2
 import numpy as np
+from numba import njit
 from pydantic import Field, model_validator
 
 from calcdet_core import Candidates, ComponentConfig, Proposer
 from calcdet_core.inputs import bounding_box, checked_inputs
 from calcdet_hdog.blobs import local_maxima, suppress
-from calcdet_hdog.hessian import eigenvalues_and_product_maxima, hessian_at, layer_eigenvalues
+from calcdet_hdog.hessian import hessian_at, layer_eigenvalues
 from calcdet_hdog.scale_space import dog_layers, kernel_size, sigma_ladder
 
 MIN_SIDE = 32
 """Smallest image side accepted, px: below it a 3-sigma Gaussian blur is mostly border."""
+
+
+@njit(cache=True, boundscheck=False, fastmath=True)
+def _product_maxima(lower1: np.ndarray, upper1: np.ndarray, lower2: np.ndarray, upper2: np.ndarray,
+                    mask: np.ndarray) -> tuple[float, float]:
+    """Largest lower_k * upper_k inside ``mask``, for k = 1, 2, in one pass."""
+    best1 = best2 = np.float32(-np.inf)
+    h, w = mask.shape
+    for y in range(h):
+        for x in range(w):  # branch-free, so it vectorises
+            inside = mask[y, x]
+            best1 = max(best1, lower1[y, x] * upper1[y, x] if inside else np.float32(-np.inf))
+            best2 = max(best2, lower2[y, x] * upper2[y, x] if inside else np.float32(-np.inf))
+    return best1, best2
 
 
 def eroded(mask: np.ndarray, border: int) -> np.ndarray:
@@ -102,24 +117,18 @@ class HDoGProposer(Proposer):
         eigen = cfg.method == "eigenval"
         n = len(sigmas) - 1  # DoG layers searched for maxima
         scratch = np.empty(crop.size, np.int64)
-        work = [np.empty_like(crop) for _ in range(4)] if eigen else []
+        work = [np.empty_like(crop) for _ in range(6)] if eigen else []
         found: list[tuple[np.ndarray, ...]] = []
         below = middle = None
         previous_eigen: tuple[np.ndarray, np.ndarray] | None = None
-        maxima = (0.0, 0.0)
         for k, layer in enumerate(dog_layers(crop, ladder)):
-            current_eigen = None
-            if eigen:
-                pair = (work[2 * (k % 2)], work[2 * (k % 2) + 1])
-                if previous_eigen is None:
-                    current_eigen = layer_eigenvalues(layer, pair)
-                else:
-                    current_eigen, maxima = eigenvalues_and_product_maxima(layer, previous_eigen, inside, pair)
+            current_eigen = layer_eigenvalues(layer, (work[0], work[1], *work[2 + 2 * (k % 2):4 + 2 * (k % 2)])) \
+                if eigen else None
             if middle is not None:
                 above = layer if k < n else None  # the extra eigenvalue scale is no scale-space neighbour
                 ys, xs = local_maxima(below, middle, above, cfg.dog_threshold, inside, scratch)
                 if eigen:
-                    passes = self._eigen_test(previous_eigen, current_eigen, maxima, ys, xs)
+                    passes = self._eigen_test(previous_eigen, current_eigen, inside, ys, xs)
                 else:
                     passes = self._marasinou_test(middle, ys, xs)
                 found.append((ys, xs, np.full(len(ys), k - 1), middle[ys, xs], passes))
@@ -130,10 +139,11 @@ class HDoGProposer(Proposer):
         return tuple(np.concatenate(column) for column in zip(*found, strict=True))
 
     def _eigen_test(self, lower: tuple[np.ndarray, np.ndarray], upper: tuple[np.ndarray, np.ndarray],
-                    maxima: tuple[float, float], ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
-        """P_k = lambda_k(j) * lambda_k(j+1) >= max over the breast of P_k (``maxima``) / divider, for both k."""
+                    inside: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        """P_k = lambda_k(j) * lambda_k(j+1) >= max over the breast of P_k / divider, for both eigenvalues k."""
         if len(ys) == 0:
             return np.zeros(0, bool)
+        maxima = _product_maxima(lower[0], upper[0], lower[1], upper[1], inside)
         limits = np.asarray(maxima) / self.config.hessian_divider
         ok = np.ones(len(ys), bool)
         for a, b, limit in zip(lower, upper, limits, strict=True):
