@@ -28,6 +28,7 @@ def _raster_scan(out: np.ndarray, mask: np.ndarray, backward: bool, seeds: np.nd
     """
     h, w = mask.shape
     best = np.empty(w, out.dtype)
+    flag = np.empty(w, np.bool_)
     n = 0
     for i in range(h):
         y = h - 1 - i if backward else i
@@ -49,20 +50,20 @@ def _raster_scan(out: np.ndarray, mask: np.ndarray, backward: bool, seeds: np.nd
             carry = v if v < m[x] else m[x]
             row[x] = carry
         if backward and seeds.size:
-            n = _collect_seeds(out, mask, y, seeds, n)
+            n = _collect_seeds(out, mask, y, flag, seeds, n)
     return n
 
 
 @njit(cache=True, boundscheck=False)
-def _collect_seeds(out: np.ndarray, mask: np.ndarray, y: int, seeds: np.ndarray, n: int) -> int:
+def _collect_seeds(out: np.ndarray, mask: np.ndarray, y: int, flag: np.ndarray, seeds: np.ndarray, n: int) -> int:
     """Append to ``seeds`` the pixels of row ``y`` that can raise their right or lower neighbours.
 
     Neighbour q can be raised by p when out[q] < min(out[p], mask[q]); the flags are computed
-    branch-free (so the loop vectorises) and compacted after.
+    branch-free (so the loop vectorises) into ``flag`` (one row of scratch) and compacted after.
     """
     h, w = mask.shape
     row, m = out[y], mask[y]
-    flag = np.zeros(w, np.bool_)
+    flag[w - 1] = False
     for x in range(w - 1):
         flag[x] = row[x + 1] < min(row[x], m[x + 1])
     if y + 1 < h:
