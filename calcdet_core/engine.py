@@ -205,9 +205,12 @@ def _label_job(context: _LabelContext, item: tuple[ImageRecord | DatasetRef, boo
         "targets_hit": np.int64(match.n_hit),
     }
     if pipeline.classifier is not None:
+        # Extractors see every proposed candidate, as at detection (context features use the others);
+        # the rows of the dropped duplicates go afterwards.
+        out.update(proposed_xyr=candidates.xyr, proposed_score=candidates.score, kept=keep)
         for i, extractor in enumerate(pipeline.features):
             if not extractor.trainable:
-                out[f"features_{i}"] = _features(extractor, image.pixels, kept)
+                out[f"features_{i}"] = _features(extractor, image.pixels, candidates)[keep]
             elif want_patches:
                 out[f"patches_{i}"] = extract_patches(image.pixels, kept.xyr[:, :2], extractor.patch_size)
     out["seconds"] = np.float64(time.perf_counter() - start)
@@ -220,12 +223,13 @@ class _TrainableContext:
     extractors: dict[int, FeatureExtractor]
 
 
-def _trainable_features_job(context: _TrainableContext, item: tuple[ImageRecord | DatasetRef, np.ndarray]) -> Result:
-    """Features of the fitted trainable extractors for one image's already-labelled candidates."""
-    record_or_ref, xyr = item
+def _trainable_features_job(context: _TrainableContext,
+                            item: tuple[ImageRecord | DatasetRef, np.ndarray, np.ndarray, np.ndarray]) -> Result:
+    """Features of the fitted trainable extractors for one image's labelled (kept) candidates."""
+    record_or_ref, xyr, score, kept = item
     image, _ = load_working(resolve_record(record_or_ref), context.spec)
-    candidates = Candidates(xyr, np.zeros(len(xyr)))
-    return {f"features_{i}": _features(e, image.pixels, candidates) for i, e in context.extractors.items()}
+    candidates = Candidates(xyr, score)
+    return {f"features_{i}": _features(e, image.pixels, candidates)[kept] for i, e in context.extractors.items()}
 
 
 @dataclass
@@ -287,7 +291,8 @@ def _assemble_features(pipeline: Pipeline, split: LabelledSplit, source: ImageSo
                        name: str, fingerprint: str) -> np.ndarray:
     learned: list[Result] = [{} for _ in split.results]
     if trainable:
-        items = [(item, r["xyr"]) for item, r in zip(source.items(executor), split.results, strict=True)]
+        items = [(item, r["proposed_xyr"], r["proposed_score"], r["kept"])
+                 for item, r in zip(source.items(executor), split.results, strict=True)]
         done = run_jobs(_trainable_features_job, _TrainableContext(pipeline.spec.preprocess, trainable), items,
                         source.job_keys(), work_dir / f"learned-features-{name}-{fingerprint}", executor,
                         f"learned features ({name})", labels=[r.image_id for r in source.records])

@@ -215,7 +215,8 @@ def _grid_candidates(image: np.ndarray, n: int = 12, seed: int = 0) -> Candidate
     h, w = image.shape
     x = np.concatenate([[0, w - 1, 1], rng.uniform(0, w - 1, n - 3)])  # border ones included
     y = np.concatenate([[0, h - 1, h // 2], rng.uniform(0, h - 1, n - 3)])
-    return Candidates.from_columns(np.rint(x), np.rint(y), np.full(n, 3.0), np.zeros(n))
+    score = rng.uniform(0.1, 1.0, n)  # positive and varied, as a proposer scores them
+    return Candidates.from_columns(np.rint(x), np.rint(y), np.full(n, 3.0), score)
 
 
 def _fitted(component: FeatureExtractor) -> FeatureExtractor:
@@ -272,14 +273,14 @@ def check_features_deterministic(component: FeatureExtractor) -> None:
         "extract() should be deterministic")
 
 
-def check_features_row_independent(component: FeatureExtractor) -> None:
+def check_features_order_independent(component: FeatureExtractor) -> None:
     image, _ = disk_test_image(seed=6)
     cands = _grid_candidates(image)
     full = _extract(component, image, cands)
     order = np.arange(len(cands))[::-1]
     part = _extract(component, image, cands.subset(order))
     np.testing.assert_allclose(part, full[order], rtol=1e-6, atol=1e-9,
-                               err_msg="a candidate's features should not depend on the other candidates")
+                               err_msg="a candidate's features should not depend on the order of the candidates")
 
 
 def check_features_save_load(component: FeatureExtractor) -> None:
@@ -427,7 +428,7 @@ _BY_KIND: dict[type[Component], list[Callable[[Any], None]]] = {
                check_proposer_tiny_image, check_proposer_rejects_bad_arrays],
     FeatureExtractor: [check_features_names_unique, check_features_shape_and_finite,
                        check_features_flat_image_finite, check_features_no_candidates, check_features_deterministic,
-                       check_features_row_independent, check_features_save_load],
+                       check_features_order_independent, check_features_save_load],
     Classifier: [check_classifier_scores_rank, check_classifier_deterministic, check_classifier_save_load,
                  check_classifier_empty_features],
     Detector: [check_detector_output],

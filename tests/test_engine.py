@@ -8,9 +8,18 @@ import numpy as np
 import pytest
 
 from calcdet_core.data import Annotation, ImageRecord, Mammogram
-from calcdet_core.engine import ImageSource, detect_record, feature_names, run_detection, train_pipeline
+from calcdet_core.engine import (
+    ImageSource,
+    detect_record,
+    extract_features,
+    feature_names,
+    load_working,
+    run_detection,
+    train_pipeline,
+    training_data,
+)
 from calcdet_core.executor import JobsFailed, SerialExecutor, job_key, load_result, save_result
-from calcdet_core.matching import match_detections
+from calcdet_core.matching import DROPPED, match_detections
 from calcdet_core.pipeline import build_pipeline
 from tests.synthetic_mammograms import AIA_ML_SMALL, synthetic_record
 
@@ -37,6 +46,22 @@ def test_training_labels_candidates_and_fits_every_learnable_part(trained):
     names = feature_names(pipeline.features)
     assert metrics["features"] == len(names) == 17 + 16
     assert names[0].startswith("fos.") and names[-1].startswith("haar.")
+
+
+def test_training_features_are_computed_among_every_candidate_as_at_detection(records, tmp_path):
+    """Context features see the duplicates that labelling drops; their rows go only afterwards."""
+    loose = {"plugin": "gm", "params": {"first_quantile": 0.8, "second_quantile": 0.3, "min_distance": 2}}
+    spec = {**AIA_ML_SMALL, "proposer": loose, "features": [{"plugin": "context"}, AIA_ML_SMALL["features"][1]]}
+    pipeline = build_pipeline(spec)
+    data = training_data(pipeline, ImageSource(records[:4]), ImageSource(records[4:6]), SerialExecutor(), tmp_path)
+    assert data.metrics["train"]["dropped"] > 0
+    rows = []
+    for record in records[:4]:
+        image, annotation = load_working(record, pipeline.spec.preprocess)
+        candidates = pipeline.proposer.propose(image.pixels, image.mask)
+        kept = match_detections(candidates, annotation).status != DROPPED
+        rows.append(extract_features(pipeline.features, image.pixels, candidates)[kept])
+    np.testing.assert_array_equal(data.X, np.vstack(rows))
 
 
 def test_detections_are_in_the_stored_grid(trained, records):

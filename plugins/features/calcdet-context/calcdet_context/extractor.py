@@ -1,0 +1,99 @@
+"""Candidate context: where each candidate stands among the proposer's candidates of its image.
+
+A patch feature sees 14x14 pixels; a radiologist reads an MC in its cluster and against the rest
+of the breast. These features give a classifier that view: the candidate's proposer-score rank
+and its score against the image's median, and its neighbourhood (how many candidates lie within
+a few radii, how many of them are among the image's strongest, the best and mean score among
+them, the distance to the k-th nearest one). They depend on the image's other candidates, which is why the
+engine always hands an extractor every candidate of an image at once, for training as for
+detection; they do not depend on the candidates' order.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+import numpy as np
+from pydantic import Field, field_validator
+from scipy.spatial import cKDTree
+from scipy.stats import rankdata
+
+from calcdet_core import Candidates, ComponentConfig, FeatureExtractor
+
+
+class ContextConfig(ComponentConfig):
+    radii: list[float] = Field([14.0, 28.0, 56.0], min_length=1, description="Neighbourhood radii (px, increasing; "
+                               "defaults 1, 2 and 4 mm at INbreast's 70 um): one neighbour count per radius; the "
+                               "largest also bounds the strong-neighbour count and the neighbour ranks.")
+    strong_share: float = Field(0.1, gt=0, lt=1, description="Share of the image's candidates, by proposer score, "
+                                "that count as strong neighbours (0.1: the top 10%).")
+    nearest: int = Field(3, ge=1, description="k of the distance to the k-th nearest other candidate.")
+    log_score: bool = Field(True, description="Compare proposer scores on a log scale (they must then be "
+                            "positive, as GM's contrasts); false compares them as they are.")
+
+    @field_validator("radii")
+    @classmethod
+    def _increasing_positive(cls, radii: list[float]) -> list[float]:
+        if any(r <= 0 for r in radii) or any(b <= a for a, b in pairwise(radii)):
+            raise ValueError(f"radii must be positive and strictly increasing; got {radii}")
+        return radii
+
+
+class CandidateContext(FeatureExtractor):
+    """Score rank and cluster neighbourhood of each candidate among its image's candidates."""
+
+    name = "context"
+    description = "Candidate context: proposer-score rank in the image, neighbour counts and scores"
+    Config = ContextConfig
+
+    def feature_names(self) -> list[str]:
+        cfg: ContextConfig = self.config  # type: ignore[assignment]
+        return ["ctx_score_rank", "ctx_score_vs_median", *(f"ctx_neighbours_{r:g}px" for r in cfg.radii),
+                "ctx_strong_neighbours", "ctx_neighbour_max_vs_median", "ctx_neighbour_mean_vs_median",
+                f"ctx_nearest{cfg.nearest}_distance"]
+
+    def extract(self, image: np.ndarray, candidates: Candidates) -> np.ndarray:
+        cfg: ContextConfig = self.config  # type: ignore[assignment]
+        score = candidates.score
+        if not np.isfinite(score).all():
+            raise ValueError("context: candidates' proposer scores hold NaN or infinite values")
+        if cfg.log_score:
+            if (score <= 0).any():
+                raise ValueError(f"context: log_score needs positive proposer scores; candidate "
+                                 f"{int(np.argmin(score))} scores {score.min():g} (set log_score: false)")
+            score = np.log(score)
+        diagonal = float(np.hypot(*np.shape(image)[:2]))
+        return context_features(candidates.xyr[:, :2], score, cfg.radii, cfg.strong_share, cfg.nearest, diagonal)
+
+
+def context_features(xy: np.ndarray, score: np.ndarray, radii: list[float], strong_share: float,
+                     nearest: int, far: float) -> np.ndarray:
+    """(N, 6 + len(radii)) context features of N candidates at ``xy`` with (log) proposer ``score``.
+
+    Scores are taken relative to the image's median (a neighbourhood without candidates counts
+    as median); counts and the distance are log1p-compressed (heavy-tailed; an SVM standardises
+    them); ``far`` stands in for the k-th nearest distance of a candidate with fewer than k others.
+    """
+    n = len(xy)
+    if n == 0:
+        return np.zeros((0, 6 + len(radii)))
+    rank = (rankdata(score) - 0.5) / n  # ties share their mean rank: independent of the order
+    relative = score - np.median(score)
+
+    tree = cKDTree(xy)
+    pairs = tree.query_pairs(radii[-1], output_type="ndarray")
+    me = np.concatenate([pairs[:, 0], pairs[:, 1]])  # each pair once from either side
+    other = np.concatenate([pairs[:, 1], pairs[:, 0]])
+    distance = np.hypot(*(xy[me] - xy[other]).T)
+    counts = [np.bincount(me[distance <= r], minlength=n) for r in radii]
+    around = counts[-1]
+    strong = np.bincount(me, weights=rank[other] >= 1 - strong_share, minlength=n)
+    mean_relative = np.bincount(me, weights=relative[other], minlength=n) / np.maximum(around, 1)
+    max_relative = np.where(around > 0, -np.inf, 0.0)
+    np.maximum.at(max_relative, me, relative[other])
+
+    k = min(nearest + 1, n)  # the nearest "neighbour" of each point is itself
+    kth = tree.query(xy, k=k)[0].reshape(n, k)[:, -1] if n > nearest else np.full(n, far)
+    columns = [rank, relative, *(np.log1p(c) for c in counts), np.log1p(strong), max_relative, mean_relative,
+               np.log1p(np.minimum(kth, far))]
+    return np.stack(columns, axis=1).astype(np.float64)
