@@ -1,8 +1,7 @@
 """pipelines/aia-ml.yaml through every command a user runs, on a few small phantoms read as INbreast.
 
-Every plugin of the study's pipeline takes part (gm, fos, gabor, wavelet, haar, svm-cascade,
-froc); only costs are shrunk (the demo's overrides, fewer Haar features) and GM's thresholds
-loosened so that these few small images still give training TPs.
+Every plugin of the pipeline takes part (gm, fos, gabor, wavelet, haar, context, svm-cascade,
+froc); only costs are shrunk (the demo's overrides, fewer Haar features).
 """
 
 from __future__ import annotations
@@ -19,8 +18,7 @@ from calcdet_core.cli import app
 from calcdet_core.demo import DEMO_OVERRIDES, PIPELINES, demo_pipeline
 from calcdet_core.registry import get_registry
 
-OVERRIDES = {**DEMO_OVERRIDES, "haar": {**DEMO_OVERRIDES["haar"], "n_selected": 40, "cv_folds": 2},
-             "gm": {"first_quantile": 0.8, "second_quantile": 0.5}}
+OVERRIDES = {**DEMO_OVERRIDES, "haar": {**DEMO_OVERRIDES["haar"], "n_selected": 40, "cv_folds": 2}}
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +46,9 @@ def run(tmp_path_factory) -> dict[str, Path]:
 
 def test_model_holds_every_component_of_the_study_pipeline(run):
     plugins = {p["name"] for p in json.loads((run["model"] / "plugins.json").read_text())}
-    assert plugins == {"gm", "fos", "gabor", "wavelet", "haar", "svm-cascade", "froc"}
+    assert plugins == {"gm", "fos", "gabor", "wavelet", "haar", "context", "svm-cascade", "froc"}
     metrics = json.loads((run["model"] / "training_metrics.json").read_text())
-    assert metrics["features"] == 17 + 30 + 92 + 40
+    assert metrics["features"] == 17 + 30 + 92 + 40 + 9
     assert metrics["classifier"]["threshold_choice"]["source"] in ("validation", "grouped 3-fold out-of-fold "
                                                                    "scores of training rows")
 
