@@ -24,7 +24,7 @@ from calcdet_core import Candidates, ComponentConfig, FeatureExtractor
 class ContextConfig(ComponentConfig):
     radii: list[float] = Field([14.0, 28.0, 56.0], min_length=1, description="Neighbourhood radii (px, increasing; "
                                "defaults 1, 2 and 4 mm at INbreast's 70 um): one neighbour count per radius; the "
-                               "largest also bounds the strong-neighbour count and the neighbour ranks.")
+                               "largest also bounds the strong-neighbour count and the neighbours' scores.")
     strong_share: float = Field(0.1, gt=0, lt=1, description="Share of the image's candidates, by proposer score, "
                                 "that count as strong neighbours (0.1: the top 10%).")
     nearest: int = Field(3, ge=1, description="k of the distance to the k-th nearest other candidate.")
