@@ -5,8 +5,8 @@ import pytest
 
 from benchmarks.bootstrap import loop_auc, split_by_image
 from calcdet_core.data import Annotation, Candidates, ImageResult, Target
-from calcdet_core.evaluation.bootstrap import bootstrap_froc, draw_counts
-from calcdet_core.evaluation.froc import froc_data
+from calcdet_core.evaluation.bootstrap import bootstrap_froc, draw_counts, paired_auc_difference
+from calcdet_core.evaluation.froc import froc_data, froc_point_estimate
 from calcdet_core.evaluation.synthetic import synthetic_results as random_results
 
 
@@ -59,3 +59,37 @@ def test_zero_resamples_and_bad_count():
     assert bootstrap_froc(data, 0).summary()["auc"]["mean"] is None
     with pytest.raises(ValueError, match="resamples"):
         bootstrap_froc(data, -1)
+
+
+def boosted(results: list[ImageResult], amount: float, every: int = 1) -> list[ImageResult]:
+    """The same detections with the TP-ish ones (those near a target) scored higher in every ``every``-th image."""
+    out = []
+    for i, r in enumerate(results):
+        score = r.detections.score.copy()
+        if i % every == 0 and r.annotation.targets:
+            t = np.array([[p.x, p.y] for p in r.annotation.targets])
+            near = (np.hypot(*(r.detections.xyr[:, None, :2] - t[None]).transpose(2, 0, 1)) < 7).any(axis=1)
+            score[near] += amount
+        out.append(ImageResult(r.image_id, r.detections.with_scores(score), r.annotation))
+    return out
+
+
+def test_paired_difference_is_the_difference_of_the_same_draws():
+    base = random_results(seed=3, n_images=60, n_normal=25)
+    better = boosted(base, 0.3, every=3)
+    a, b = froc_data(better), froc_data(base)
+    paired = paired_auc_difference(a, b, 300, seed=2)
+    one, two = bootstrap_froc(a, 300, seed=2), bootstrap_froc(b, 300, seed=2)
+    assert paired["difference"] == pytest.approx(froc_point_estimate(a)["auc"] - froc_point_estimate(b)["auc"])
+    assert paired["difference"] > 0 and paired["share_above_zero"] > 0.95
+    lo, hi = paired["ci"]
+    assert lo > 0 and np.percentile(one.auc - two.auc, 2.5) == pytest.approx(lo)
+    # pairing cancels what the images share: the difference's interval is far narrower than either AUC's
+    assert hi - lo < 0.5 * (one.summary()["auc"]["ci"][1] - one.summary()["auc"]["ci"][0])
+    assert paired_auc_difference(b, b, 100)["ci"] == [0.0, 0.0]
+
+
+def test_paired_difference_needs_the_same_images():
+    base = random_results(seed=3, n_images=20, n_normal=8)
+    with pytest.raises(ValueError, match="same images"):
+        paired_auc_difference(froc_data(base), froc_data(base[::-1]))
