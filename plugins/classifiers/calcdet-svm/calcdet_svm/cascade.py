@@ -53,6 +53,9 @@ class CascadeConfig(SvmConfig):
         "as stage 1 (the study), or 'all' hard negatives with the classes weighted 'balanced' (an SVM takes at "
         "most max_train_samples rows, ratio kept; a tree ensemble takes every stage-1 positive).")
     stage2_trees: int = Field(300, ge=1, description="Trees of a 'random-forest' or 'extra-trees' stage 2.")
+    stage2_max_rows: int = Field(200_000, ge=20, description="Cap on the rows of a tree-ensemble stage 2 with "
+                                 "stage2_negatives 'all': every TP stays, FPs are drawn at random to fill it "
+                                 "(bounds time and memory on full-size mammograms).")
     stage2_score: Literal["stage2", "sum"] = Field(
         "stage2", description="How stage-1 positives are ranked: by the stage-2 score alone (the study) or by "
         "the sum of both stages' scores, each mapped to (0, 1), as a soft cascade accumulates its stages "
@@ -121,9 +124,15 @@ class _TwoStageSvm(SkopsClassifier):
         y_passed = y[passed]
         every = cfg.stage2_negatives == "all"
         info: dict[str, Any] = {"learner": cfg.stage2, "negatives": cfg.stage2_negatives}
-        if cfg.stage2 in _TREE_ENSEMBLES:  # trees scale ~n log n: no SVM sample cap with 'all'
-            rows2 = passed if every else passed[downsample(y_passed, cfg.negatives_per_positive,
-                                                           cfg.max_train_samples, rng)]
+        if cfg.stage2 in _TREE_ENSEMBLES:  # trees scale ~n log n: a cap of their own, not the SVM's
+            if not every:
+                rows2 = passed[downsample(y_passed, cfg.negatives_per_positive, cfg.max_train_samples, rng)]
+            elif len(passed) > cfg.stage2_max_rows:
+                tps, fps = passed[y_passed == 1], passed[y_passed == 0]
+                fps = rng.choice(fps, max(cfg.stage2_max_rows - len(tps), 1), replace=False)
+                rows2 = np.sort(np.concatenate([tps, fps]))
+            else:
+                rows2 = passed
             key, ensemble = _TREE_ENSEMBLES[cfg.stage2]
             weight = "balanced_subsample" if every else None
             trees = ensemble(n_estimators=cfg.stage2_trees, min_samples_leaf=2, class_weight=weight,

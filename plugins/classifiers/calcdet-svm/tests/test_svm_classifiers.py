@@ -173,6 +173,16 @@ def test_tree_stage2_on_all_negatives_takes_every_stage1_positive_uncapped(casca
     assert trees.class_weight == "balanced_subsample" and len(trees.estimators_) == 10
 
 
+def test_tree_stage2_row_cap_keeps_every_tp(cascade):
+    _, (X, y, g), val = cascade
+    model = SvmCascade(gamma="scale", max_train_samples=100, stage2="extra-trees", stage2_negatives="all",
+                       stage2_trees=10, stage2_max_rows=150).fit(X, y, g, validation=val[:2])
+    passed = np.flatnonzero(model.stage1_score(X) >= model.info_["threshold"])
+    rows = model.stage2_index_
+    assert len(passed) > 150 and len(rows) == 150 and np.isin(rows, passed).all()
+    assert set(np.flatnonzero(y == 1)) & set(passed) <= set(rows), "every stage-1-positive TP trains stage 2"
+
+
 def test_sum_score_adds_both_stages_for_stage1_positives_only(cascade):
     model, train, (Xv, yv, _) = cascade
     summed = SvmCascade(gamma="scale", max_train_samples=600, stage2_score="sum").fit(*train, validation=(Xv, yv))
