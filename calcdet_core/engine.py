@@ -207,7 +207,7 @@ def _label_job(context: _LabelContext, item: tuple[ImageRecord | DatasetRef, boo
     if pipeline.classifier is not None:
         # Extractors see every proposed candidate, as at detection (context features use the others);
         # the rows of the dropped duplicates go afterwards.
-        out.update(proposed_xyr=candidates.xyr, proposed_score=candidates.score, kept=keep)
+        out.update(proposed_xyr=candidates.xyr, proposed_score=candidates.score, keep=keep)
         for i, extractor in enumerate(pipeline.features):
             if not extractor.trainable:
                 out[f"features_{i}"] = _features(extractor, image.pixels, candidates)[keep]
@@ -226,10 +226,10 @@ class _TrainableContext:
 def _trainable_features_job(context: _TrainableContext,
                             item: tuple[ImageRecord | DatasetRef, np.ndarray, np.ndarray, np.ndarray]) -> Result:
     """Features of the fitted trainable extractors for one image's labelled (kept) candidates."""
-    record_or_ref, xyr, score, kept = item
+    record_or_ref, xyr, score, keep = item
     image, _ = load_working(resolve_record(record_or_ref), context.spec)
     candidates = Candidates(xyr, score)
-    return {f"features_{i}": _features(e, image.pixels, candidates)[kept] for i, e in context.extractors.items()}
+    return {f"features_{i}": _features(e, image.pixels, candidates)[keep] for i, e in context.extractors.items()}
 
 
 @dataclass
@@ -291,7 +291,7 @@ def _assemble_features(pipeline: Pipeline, split: LabelledSplit, source: ImageSo
                        name: str, fingerprint: str) -> np.ndarray:
     learned: list[Result] = [{} for _ in split.results]
     if trainable:
-        items = [(item, r["proposed_xyr"], r["proposed_score"], r["kept"])
+        items = [(item, r["proposed_xyr"], r["proposed_score"], r["keep"])
                  for item, r in zip(source.items(executor), split.results, strict=True)]
         done = run_jobs(_trainable_features_job, _TrainableContext(pipeline.spec.preprocess, trainable), items,
                         source.job_keys(), work_dir / f"learned-features-{name}-{fingerprint}", executor,

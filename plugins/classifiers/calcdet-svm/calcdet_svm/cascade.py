@@ -51,7 +51,7 @@ class CascadeConfig(SvmConfig):
     stage2_negatives: Literal["downsample", "all"] = Field(
         "downsample", description="Stage-1-positive FPs that train stage 2: 'downsample' to 1:negatives_per_positive "
         "as stage 1 (the study), or 'all' hard negatives with the classes weighted 'balanced' (an SVM takes at "
-        "most max_train_samples rows, ratio kept; a tree ensemble takes every stage-1 positive).")
+        "most max_train_samples rows, ratio kept; a tree ensemble every stage-1 positive, up to stage2_max_rows).")
     stage2_trees: int = Field(300, ge=1, description="Trees of a 'random-forest' or 'extra-trees' stage 2.")
     stage2_max_rows: int = Field(200_000, ge=20, description="Cap on the rows of a tree-ensemble stage 2 with "
                                  "stage2_negatives 'all': every TP stays, FPs are drawn at random to fill it "
