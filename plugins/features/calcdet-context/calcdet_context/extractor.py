@@ -92,8 +92,8 @@ def context_features(xy: np.ndarray, score: np.ndarray, radii: list[float], stro
     max_relative = np.where(around > 0, -np.inf, 0.0)
     np.maximum.at(max_relative, me, relative[other])
 
-    k = min(nearest + 1, n)  # the nearest "neighbour" of each point is itself
-    kth = tree.query(xy, k=k)[0].reshape(n, k)[:, -1] if n > nearest else np.full(n, far)
+    # k + 1 because each point's nearest "neighbour" is itself
+    kth = tree.query(xy, k=nearest + 1)[0][:, -1] if n > nearest else np.full(n, far)
     columns = [rank, relative, *(np.log1p(c) for c in counts), np.log1p(strong), max_relative, mean_relative,
                np.log1p(np.minimum(kth, far))]
     return np.stack(columns, axis=1).astype(np.float64)
