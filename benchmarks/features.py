@@ -77,7 +77,8 @@ def make_scene(height: int, width: int, n: int, seed: int = 0) -> tuple[np.ndarr
     image = add_disks(textured_background((height, width), seed), disks)
     x = np.concatenate([[0, width - 1, 0, width - 1], rng.uniform(0, width - 1, n - 4)])
     y = np.concatenate([[0, 0, height - 1, height - 1], rng.uniform(0, height - 1, n - 4)])
-    return image, Candidates.from_columns(np.rint(x), np.rint(y), np.full(n, 3.0), np.zeros(n))
+    score = rng.uniform(0.05, 1.0, n)  # positive, as proposers score (the context features use it)
+    return image, Candidates.from_columns(np.rint(x), np.rint(y), np.full(n, 3.0), score)
 
 
 def fitted(cls: type[FeatureExtractor], ref: ModuleType | None, image: np.ndarray,

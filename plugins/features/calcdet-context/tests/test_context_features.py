@@ -1,14 +1,18 @@
-"""calcdet-context: conformance, every feature against a brute-force loop, edge cases, engine use."""
+"""calcdet-context: conformance, every feature against a brute-force loop, edge cases."""
 
 from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
 
 import numpy as np
 import pytest
 from calcdet_context import CandidateContext, context_features
 
 from calcdet_core import Candidates
-from calcdet_core.engine import extract_features
 from calcdet_core.testing import parametrize_with_checks
+
+REFERENCE = Path(__file__).parents[4] / "benchmarks" / "references" / "features_context.py"
 
 
 @parametrize_with_checks([CandidateContext(), CandidateContext(radii=[5, 12], nearest=1, log_score=False)])
@@ -16,24 +20,12 @@ def test_conformance(component, check):
     check(component)
 
 
-def brute_force(xy: np.ndarray, score: np.ndarray, radii: list[float], share: float, k: int, far: float):
-    """One candidate at a time, straight from the definitions in the README."""
-    n = len(xy)
-    rows = []
-    median = np.median(score)
-    for i in range(n):
-        rank = ((score < score[i]).sum() + ((score == score[i]).sum() - 1) / 2 + 0.5) / n
-        d = np.hypot(*(xy - xy[i]).T)
-        others = np.flatnonzero(np.arange(n) != i)
-        near = others[d[others] <= radii[-1]]
-        strong = [j for j in near if ((score < score[j]).sum() + ((score == score[j]).sum() - 1) / 2 + 0.5) / n
-                  >= 1 - share]
-        rel = score[near] - median
-        kth = np.sort(d[others])[k - 1] if len(others) >= k else far
-        rows.append([rank, score[i] - median, *(np.log1p((d[others] <= r).sum()) for r in radii),
-                     np.log1p(len(strong)), rel.max() if len(near) else 0.0, rel.mean() if len(near) else 0.0,
-                     np.log1p(min(kth, far))])
-    return np.array(rows)
+def load_reference():
+    """The benchmark's per-candidate reference (a loop over the definitions) is the oracle."""
+    spec = importlib.util.spec_from_file_location("features_context_reference", REFERENCE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.mark.parametrize(("radii", "share", "k"), [([14.0, 28.0, 56.0], 0.1, 3), ([3.0, 9.5], 0.3, 1)])
@@ -44,7 +36,8 @@ def test_every_feature_matches_brute_force(radii, share, k):
     xy = np.vstack([cluster, scattered, cluster[:3]])  # three candidates exactly on others
     score = np.round(rng.normal(0, 1, len(xy)), 1)  # ties on purpose
     got = context_features(xy, score, radii, share, k, 300.0)
-    np.testing.assert_allclose(got, brute_force(xy, score, radii, share, k, 300.0), rtol=1e-12, atol=1e-12)
+    want = load_reference().brute_force(xy, score, radii, share, k, 300.0)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
 def test_clustered_candidate_has_more_neighbours_than_isolated_one():
@@ -81,12 +74,3 @@ def test_log_score_compares_ratios():
 def test_radii_must_increase_and_be_positive(radii):
     with pytest.raises(ValueError, match="radii"):
         CandidateContext(radii=radii)
-
-
-def test_engine_gives_the_extractor_every_candidate_at_once():
-    """Through the engine's own assembly, the same rows as calling the extractor on the whole image."""
-    rng = np.random.default_rng(4)
-    cands = Candidates(np.c_[rng.uniform(0, 100, (40, 2)), np.full(40, 3.0)], rng.uniform(1, 5, 40))
-    image = np.zeros((100, 100), np.float32)
-    extractor = CandidateContext()
-    np.testing.assert_array_equal(extract_features([extractor], image, cands), extractor.extract(image, cands))
