@@ -1,4 +1,4 @@
-"""The main job behind ``make demo``: the study's AIA-ML pipeline end to end on a phantom INbreast release.
+"""The main job behind ``make demo``: the AIA-ML pipeline end to end on a phantom INbreast release.
 
 1. write a synthetic release (DICOM + XML + table, INbreast layout) with exact truth;
 2. ``calcdet train pipelines/aia-ml.yaml`` on its train split (validation split for the cascade's threshold);
@@ -6,7 +6,8 @@
 
 The release is smaller than INbreast (images and pixels) and a few costs are capped (see
 :data:`DEMO_OVERRIDES`) so the whole run takes minutes on a 2-core laptop; everything
-else is the study's configuration.
+else is ``pipelines/aia-ml.yaml`` as shipped (the study's pipeline with the deviations its
+header lists).
 """
 
 from __future__ import annotations
