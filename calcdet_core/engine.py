@@ -198,21 +198,19 @@ def _label_job(context: _LabelContext, item: tuple[ImageRecord | DatasetRef, boo
     candidates = pipeline.proposer.propose(image.pixels, image.mask)
     match = match_detections(candidates, annotation, context.diameter)
     keep = match.status != DROPPED
-    kept = candidates.subset(keep)
     out: Result = {
-        "xyr": kept.xyr, "score": kept.score, "label": (match.status[keep] == TP).astype(np.int8),
-        "dropped": np.int64((~keep).sum()), "targets": np.int64(match.n_targets),
-        "targets_hit": np.int64(match.n_hit),
+        "proposed_xyr": candidates.xyr, "proposed_score": candidates.score, "keep": keep,
+        "label": (match.status[keep] == TP).astype(np.int8), "dropped": np.int64((~keep).sum()),
+        "targets": np.int64(match.n_targets), "targets_hit": np.int64(match.n_hit),
     }
     if pipeline.classifier is not None:
         # Extractors see every proposed candidate, as at detection (context features use the others);
         # the rows of the dropped duplicates go afterwards.
-        out.update(proposed_xyr=candidates.xyr, proposed_score=candidates.score, keep=keep)
         for i, extractor in enumerate(pipeline.features):
             if not extractor.trainable:
                 out[f"features_{i}"] = _features(extractor, image.pixels, candidates)[keep]
             elif want_patches:
-                out[f"patches_{i}"] = extract_patches(image.pixels, kept.xyr[:, :2], extractor.patch_size)
+                out[f"patches_{i}"] = extract_patches(image.pixels, candidates.xyr[keep, :2], extractor.patch_size)
     out["seconds"] = np.float64(time.perf_counter() - start)
     return out
 
