@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 from calcdet_context import CandidateContext, context_features
 
+from benchmarks.features import load_reference
 from calcdet_core import Candidates
 from calcdet_core.testing import parametrize_with_checks
-
-REFERENCE = Path(__file__).parents[4] / "benchmarks" / "references" / "features_context.py"
 
 
 @parametrize_with_checks([CandidateContext(), CandidateContext(radii=[5, 12], nearest=1, log_score=False)])
 def test_conformance(component, check):
     check(component)
-
-
-def load_reference():
-    """The benchmark's per-candidate reference (a loop over the definitions) is the oracle."""
-    spec = importlib.util.spec_from_file_location("features_context_reference", REFERENCE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.parametrize(("radii", "share", "k"), [([14.0, 28.0, 56.0], 0.1, 3), ([3.0, 9.5], 0.3, 1)])
@@ -36,7 +24,7 @@ def test_every_feature_matches_brute_force(radii, share, k):
     xy = np.vstack([cluster, scattered, cluster[:3]])  # three candidates exactly on others
     score = np.round(rng.normal(0, 1, len(xy)), 1)  # ties on purpose
     got = context_features(xy, score, radii, share, k, 300.0)
-    want = load_reference().brute_force(xy, score, radii, share, k, 300.0)
+    want = load_reference("context").brute_force(xy, score, radii, share, k, 300.0)
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 

@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 from calcdet_fos import FEATURES, FirstOrderStatistics
 from calcdet_fos.stats import entropy_uniformity, moments, quantiles
 
+from benchmarks.features import load_reference
 from calcdet_core import Candidates
 from calcdet_core.testing import parametrize_with_checks, textured_background
-
-REFERENCE = Path(__file__).parents[4] / "benchmarks" / "references" / "features_fos.py"
-
-
-def load_reference():
-    """The benchmark's per-patch reference (scipy.stats / numpy on each patch) is the oracle."""
-    spec = importlib.util.spec_from_file_location("features_fos_reference", REFERENCE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @parametrize_with_checks([FirstOrderStatistics(), FirstOrderStatistics(patch_size=9, histogram_bins=8)])
@@ -44,7 +32,7 @@ def test_every_feature_matches_per_patch_computation(size, bins):
     cands = random_candidates(60, 80, 40)
     extractor = FirstOrderStatistics(patch_size=size, histogram_bins=bins)
     got = extractor.extract(image, cands)
-    want = load_reference().reference(extractor, image, cands)
+    want = load_reference("fos").reference(extractor, image, cands)
     for j, name in enumerate(extractor.feature_names()):
         np.testing.assert_allclose(got[:, j], want[:, j], rtol=1e-9, atol=1e-12, err_msg=name)
 

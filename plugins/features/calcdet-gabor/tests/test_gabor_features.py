@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from calcdet_gabor import GaborFeatures, gabor_bank
 
+from benchmarks.features import load_reference
 from calcdet_core import Candidates
 from calcdet_core.testing import add_disks, parametrize_with_checks, textured_background
-
-REFERENCE = Path(__file__).parents[4] / "benchmarks" / "references" / "features_gabor.py"
-
-
-def load_reference():
-    """The benchmark's per-patch reference (whole-image cv2.filter2D, scipy.stats per patch) is the oracle."""
-    spec = importlib.util.spec_from_file_location("features_gabor_reference", REFERENCE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @parametrize_with_checks([GaborFeatures(), GaborFeatures(patch_size=9, n_orientations=4, kernel_size=11)])
@@ -58,7 +47,7 @@ def test_every_feature_matches_whole_image_filtering(where, params):
         cands = candidates(rng.integers(45, 60, 15), rng.integers(40, 50, 15))
     extractor = GaborFeatures(**params)
     got = extractor.extract(image, cands)
-    want = load_reference().reference(extractor, image, cands)
+    want = load_reference("gabor").reference(extractor, image, cands)
     assert got.shape == (len(cands), 5 * len(extractor.bank()))
     for j, name in enumerate(extractor.feature_names()):
         np.testing.assert_allclose(got[:, j], want[:, j], rtol=1e-9, atol=1e-12, err_msg=name)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 from calcdet_wavelet import WaveletFeatures, decompose
@@ -12,18 +9,9 @@ from calcdet_wavelet import glcm as vglcm
 from pydantic import ValidationError
 from skimage.feature import graycomatrix, graycoprops
 
+from benchmarks.features import load_reference
 from calcdet_core import Candidates
 from calcdet_core.testing import parametrize_with_checks, textured_background
-
-REFERENCE = Path(__file__).parents[4] / "benchmarks" / "references" / "features_wavelet.py"
-
-
-def load_reference():
-    """The benchmark's per-patch reference (pywt, scipy.stats, skimage per patch) is the oracle."""
-    spec = importlib.util.spec_from_file_location("features_wavelet_reference", REFERENCE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @parametrize_with_checks([WaveletFeatures(), WaveletFeatures(patch_size=9, glcm_levels=4, glcm_angles=(0, 135))])
@@ -51,7 +39,7 @@ def test_every_feature_matches_per_patch_computation(params):
     cands = Candidates.from_columns(np.r_[cands.x, 62], np.r_[cands.y, 7], np.full(41, 3.0), np.zeros(41))
     extractor = WaveletFeatures(**params)
     got = extractor.extract(image, cands)
-    want = load_reference().reference(extractor, image, cands)
+    want = load_reference("wavelet").reference(extractor, image, cands)
     for j, name in enumerate(extractor.feature_names()):
         np.testing.assert_allclose(got[:, j], want[:, j], rtol=1e-9, atol=1e-12, err_msg=name)
 
