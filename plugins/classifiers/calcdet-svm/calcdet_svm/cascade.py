@@ -35,7 +35,7 @@ from sklearn.pipeline import Pipeline
 from calcdet_svm.base import SkopsClassifier
 from calcdet_svm.models import SvmConfig, svm_from_config, tune_svm, tuned_params
 from calcdet_svm.persist import EXTRA_TREES_TYPES, FOREST_TYPES, SVM_TYPES
-from calcdet_svm.sampling import check_training_set, downsample, keep_sensitivity_threshold
+from calcdet_svm.sampling import cap_negatives, check_training_set, downsample, keep_sensitivity_threshold
 
 
 class CascadeConfig(SvmConfig):
@@ -125,14 +125,8 @@ class _TwoStageSvm(SkopsClassifier):
         every = cfg.stage2_negatives == "all"
         info: dict[str, Any] = {"learner": cfg.stage2, "negatives": cfg.stage2_negatives}
         if cfg.stage2 in _TREE_ENSEMBLES:  # trees scale ~n log n: a cap of their own, not the SVM's
-            if not every:
-                rows2 = passed[downsample(y_passed, cfg.negatives_per_positive, cfg.max_train_samples, rng)]
-            elif len(passed) > cfg.stage2_max_rows:
-                tps, fps = passed[y_passed == 1], passed[y_passed == 0]
-                fps = rng.choice(fps, max(cfg.stage2_max_rows - len(tps), 1), replace=False)
-                rows2 = np.sort(np.concatenate([tps, fps]))
-            else:
-                rows2 = passed
+            rows2 = passed[cap_negatives(y_passed, cfg.stage2_max_rows, rng) if every else
+                           downsample(y_passed, cfg.negatives_per_positive, cfg.max_train_samples, rng)]
             key, ensemble = _TREE_ENSEMBLES[cfg.stage2]
             weight = "balanced_subsample" if every else None
             trees = ensemble(n_estimators=cfg.stage2_trees, min_samples_leaf=2, class_weight=weight,

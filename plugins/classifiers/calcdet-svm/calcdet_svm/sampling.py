@@ -44,6 +44,18 @@ def downsample(labels: np.ndarray, negatives_per_positive: float, max_samples: i
     return np.sort(chosen)
 
 
+def cap_negatives(labels: np.ndarray, max_samples: int, rng: np.random.Generator) -> np.ndarray:
+    """Sorted row indices: every positive, and negatives drawn at random up to ``max_samples`` rows in all.
+
+    For learners that weigh the classes themselves (tree ensembles), where only the total matters.
+    """
+    y = np.asarray(labels).reshape(-1)
+    if len(y) <= max_samples:
+        return np.arange(len(y))
+    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    return np.sort(np.concatenate([pos, rng.choice(neg, max(max_samples - len(pos), 1), replace=False)]))
+
+
 def keep_sensitivity_threshold(scores: np.ndarray, labels: np.ndarray, sensitivity: float) -> float:
     """The highest threshold ``t`` such that ``scores >= t`` keeps at least ``sensitivity`` of the positives."""
     positive = np.sort(np.asarray(scores, dtype=np.float64)[np.asarray(labels) == 1])
