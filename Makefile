@@ -19,10 +19,19 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# A dropped connection mid-download (OpenCV's wheel is 70 MB) should cost a retry, not the
+# run: pip resumes a partial download, and a whole install that still fails is tried again.
+INSTALL_ATTEMPTS ?= 3
+PIP_INSTALL = for attempt in $$(seq $(INSTALL_ATTEMPTS)); do \
+	$(BIN)/pip install --quiet --retries 10 --resume-retries 10 $(1) && break; \
+	[ $$attempt -lt $(INSTALL_ATTEMPTS) ] || exit 1; \
+	echo "pip install failed (attempt $$attempt of $(INSTALL_ATTEMPTS)); trying again" >&2; sleep 15; \
+	done
+
 # torch is installed on its own first so that pip resolves one build for every plugin.
 $(STAMP): $(BIN)/python pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS) $(EXAMPLES))
-	$(BIN)/pip install --quiet "torch>=2.2" "torchvision>=0.17"
-	$(BIN)/pip install --quiet -e ".[test]" $(foreach p,$(PLUGINS) $(EXAMPLES),-e "$(p)[test]")
+	$(call PIP_INSTALL,"torch>=2.2" "torchvision>=0.17")
+	$(call PIP_INSTALL,-e ".[test]" $(foreach p,$(PLUGINS) $(EXAMPLES),-e "$(p)[test]"))
 	touch $(STAMP)
 
 test: $(STAMP)
