@@ -28,6 +28,13 @@ def draw_counts(n_images: int, n_resamples: int, seed: int) -> np.ndarray:
     return np.bincount(flat.ravel(), minlength=n_resamples * n_images).reshape(n_resamples, n_images)
 
 
+def percentile_interval(values: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper percentile of ``values`` along the resample axis (0), ``confidence`` between them."""
+    tail = (1 - confidence) / 2 * 100
+    lo, hi = np.percentile(values, [tail, 100 - tail], axis=0)
+    return lo, hi
+
+
 @dataclass(frozen=True)
 class BootstrapFroc:
     """Per-resample AUCs and curves (rows NaN where a resample left the FROC undefined)."""
@@ -46,12 +53,11 @@ class BootstrapFroc:
     def summary(self, confidence: float = 0.95) -> dict[str, object]:
         """JSON-ready mean, std and percentile interval of the AUC and of each sensitivity."""
         ok = self.valid
-        tail = (1 - confidence) / 2 * 100
 
         def stats(values: np.ndarray) -> dict[str, object]:
             if values.shape[0] == 0:
                 return {"mean": None, "std": None, "ci": [None, None]}
-            lo, hi = np.percentile(values, [tail, 100 - tail], axis=0)
+            lo, hi = percentile_interval(values, confidence)
             return {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
                     "ci": [float(lo), float(hi)]}
 
@@ -65,8 +71,7 @@ class BootstrapFroc:
         if len(ok) == 0:
             nan = np.full(len(self.grid), np.nan)
             return nan, nan, nan, nan
-        tail = (1 - confidence) / 2 * 100
-        lo, hi = np.percentile(ok, [tail, 100 - tail], axis=0)
+        lo, hi = percentile_interval(ok, confidence)
         std = ok.std(axis=0, ddof=1) if len(ok) > 1 else np.zeros(len(self.grid))
         return ok.mean(axis=0), std, lo, hi
 
@@ -104,8 +109,7 @@ def paired_auc_difference(a: FrocData, b: FrocData, n_resamples: int = 1000, see
     boot_a = bootstrap_froc(a, n_resamples, seed, (), max_fppi, np.zeros(0)).auc
     boot_b = bootstrap_froc(b, n_resamples, seed, (), max_fppi, np.zeros(0)).auc
     diff = (boot_a - boot_b)[np.isfinite(boot_a) & np.isfinite(boot_b)]
-    tail = (1 - confidence) / 2 * 100
-    lo, hi = np.percentile(diff, [tail, 100 - tail]) if len(diff) else (np.nan, np.nan)
+    lo, hi = percentile_interval(diff, confidence) if len(diff) else (np.nan, np.nan)
     return {"difference": aucs[0] - aucs[1], "ci": [float(lo), float(hi)], "confidence": confidence,
             "share_above_zero": float((diff > 0).mean()) if len(diff) else None,
             "valid_resamples": len(diff), "resamples": n_resamples, "seed": seed}
