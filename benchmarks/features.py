@@ -43,9 +43,9 @@ from typing import Any
 
 import numpy as np
 
-from calcdet_core.components import FeatureExtractor
-from calcdet_core.data import Candidates
-from calcdet_core.registry import build_registry
+from calcdet_core.contracts.components import FeatureExtractor
+from calcdet_core.contracts.data import Candidates
+from calcdet_core.plugins.registry import build_registry
 from calcdet_core.testing import add_disks, textured_background
 
 REFERENCES = Path(__file__).parent / "references"

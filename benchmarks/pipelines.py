@@ -27,14 +27,14 @@ from typing import Any
 
 import yaml
 
-from calcdet_core.data import ImageResult
-from calcdet_core.engine import extract_features, load_working
+from calcdet_core.contracts.data import ImageResult
+from calcdet_core.run.engine import extract_features, load_working
 from calcdet_core.evaluation.bootstrap import paired_auc_difference
 from calcdet_core.evaluation.evaluators import FrocEvaluator
 from calcdet_core.evaluation.froc import froc_data
-from calcdet_core.executor import make_executor, progress_bar
-from calcdet_core.model_dir import load_model
-from calcdet_core.workflows import load_dataset, train_model
+from calcdet_core.run.executor import make_executor, progress_bar
+from calcdet_core.io.model_dir import load_model
+from calcdet_core.run.workflows import load_dataset, train_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -88,7 +88,7 @@ def main() -> None:
                         help="Folder for the release and model (default: a temporary folder, deleted after).")
     args = parser.parse_args()
 
-    from calcdet_core.demo import DEMO_OVERRIDES, demo_pipeline, make_release
+    from calcdet_core.run.demo import DEMO_OVERRIDES, demo_pipeline, make_release
 
     with tempfile.TemporaryDirectory(prefix="calcdet-bench-") as tmp:
         work = args.work or Path(tmp)

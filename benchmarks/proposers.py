@@ -14,7 +14,7 @@ the speed ratio reference/plugin, so the figure is honest on any machine.
 What it does
 ------------
 Phantoms come from ``calcdet_phantom.synthesize`` (held-out seeds), go through
-``calcdet_core.preprocess.preprocess`` (crop, flip, [0, 1]) and every proposer among gm, hdog and hough
+``calcdet_core.imaging.preprocess.preprocess`` (crop, flip, [0, 1]) and every proposer among gm, hdog and hough
 that is installed runs on all of them with its default parameters; candidates are mapped back to the
 stored grid and scored by ``calcdet_core.evaluation.candidates.candidate_metrics`` (the study's 14 px
 rule via ``match_detections``): sensitivity, FP per image, FPpTPpI, seconds per image. The reference runs
@@ -60,8 +60,8 @@ import numpy as np
 
 from calcdet_core import Annotation, Candidates, GridTransform, ImageResult, Mammogram
 from calcdet_core.evaluation.candidates import candidate_metrics
-from calcdet_core.preprocess import preprocess
-from calcdet_core.registry import get_registry
+from calcdet_core.imaging.preprocess import preprocess
+from calcdet_core.plugins.registry import get_registry
 
 REFERENCES = Path(__file__).resolve().parent / "references"
 PROPOSERS = ("gm", "hdog", "hough")

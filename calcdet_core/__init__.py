@@ -5,7 +5,7 @@ Plugin authors import what they need from here::
     from calcdet_core import hookimpl, Proposer, ComponentConfig, Candidates
 """
 
-from calcdet_core.components import (
+from calcdet_core.contracts.components import (
     Classifier,
     Component,
     ComponentConfig,
@@ -15,7 +15,7 @@ from calcdet_core.components import (
     FeatureExtractor,
     Proposer,
 )
-from calcdet_core.data import (
+from calcdet_core.contracts.data import (
     Annotation,
     Candidates,
     Dataset,
@@ -28,7 +28,7 @@ from calcdet_core.data import (
     SkippedItem,
     Target,
 )
-from calcdet_core.hookspecs import hookimpl
+from calcdet_core.contracts.hookspecs import hookimpl
 
 __version__ = "0.1.0"
 

@@ -1,5 +1,5 @@
 """``python -m calcdet_core`` is the ``calcdet`` command."""
 
-from calcdet_core.cli import main
+from calcdet_core.cli.app import main
 
 main()

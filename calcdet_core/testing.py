@@ -33,7 +33,7 @@ import numpy as np
 import yaml
 from pydantic import ValidationError
 
-from calcdet_core.components import (
+from calcdet_core.contracts.components import (
     Classifier,
     Component,
     DatasetAdapter,
@@ -42,7 +42,7 @@ from calcdet_core.components import (
     FeatureExtractor,
     Proposer,
 )
-from calcdet_core.data import Annotation, Candidates, ImageResult, Mammogram, Target
+from calcdet_core.contracts.data import Annotation, Candidates, ImageResult, Mammogram, Target
 
 Check = Callable[[Component], None]
 
@@ -286,10 +286,10 @@ def check_features_order_independent(component: FeatureExtractor) -> None:
 def check_features_save_load(component: FeatureExtractor) -> None:
     fitted = _fitted(component)
     with tempfile.TemporaryDirectory() as tmp:
-        files = fitted.save(Path(tmp))
+        files = fitted.save_state(Path(tmp))
         assert all(f.suffix not in (".pkl", ".pickle", ".joblib") for f in files), "never persist with pickle"
         again = _fresh(component)
-        again.load(Path(tmp))
+        again.load_state(Path(tmp))
     image, _ = disk_test_image(seed=7)
     cands = _grid_candidates(image)
     np.testing.assert_array_equal(again.extract(image, cands), fitted.extract(image, cands),
@@ -334,11 +334,11 @@ def check_classifier_save_load(component: Classifier) -> None:
     fitted = _fit_classifier(component)
     X, _, _ = _toy_problem(seed=4)
     with tempfile.TemporaryDirectory() as tmp:
-        files = fitted.save(Path(tmp))
+        files = fitted.save_state(Path(tmp))
         assert files, "a trained classifier should write at least one file"
         assert all(f.suffix not in (".pkl", ".pickle", ".joblib") for f in files), "never persist with pickle"
         again = _fresh(component)
-        again.load(Path(tmp))
+        again.load_state(Path(tmp))
         np.testing.assert_allclose(again.score(X), fitted.score(X), err_msg="scores should survive save/load")
 
 
@@ -396,11 +396,11 @@ def check_evaluator_does_not_mutate(component: Evaluator) -> None:
 
 def check_dataset_adapter(adapter: DatasetAdapter, root: Path, seed: int = 0) -> None:
     """Check an adapter against a dataset root prepared by the caller's test."""
-    dataset = adapter.load(Path(root))
+    dataset = adapter.index(Path(root))
     ids = [r.image_id for r in dataset.records]
     assert len(ids) == len(set(ids)), "image ids should be unique"
     for record in dataset.records[:5]:
-        image = record.load()
+        image = record.read()
         assert isinstance(image, Mammogram) and image.pixels.ndim == 2, "load() should give a 2-D Mammogram"
         h, w = image.pixels.shape
         for t in record.annotation.targets:
@@ -412,7 +412,7 @@ def check_dataset_adapter(adapter: DatasetAdapter, root: Path, seed: int = 0) ->
         for j in range(i + 1, len(patients)):
             assert not patients[i] & patients[j], "splits should be patient-disjoint"
     assert sum(len(v) for v in splits.values()) == len(dataset.records), "splits should cover every image"
-    again = adapter.load(Path(root)).split(seed)
+    again = adapter.index(Path(root)).split(seed)
     assert {k: [r.image_id for r in v] for k, v in again.items()} == {
         k: [r.image_id for r in v] for k, v in splits.items()}, "splits should be deterministic for a seed"
 

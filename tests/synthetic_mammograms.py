@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from calcdet_core.data import Annotation, ImageRecord, Mammogram, Target
+from calcdet_core.contracts.data import Annotation, ImageRecord, Mammogram, Target
 from calcdet_core.testing import add_disks, textured_background
 
 AIA_ML_SMALL = {
@@ -34,4 +34,4 @@ def synthetic_record(i: int, laterality: str = "R") -> ImageRecord:
     annotation = Annotation(targets=tuple(Target(x, y, 2 * r) for x, y, r, _ in disks))
     image_id = f"img{i}"
     return ImageRecord(image_id, f"patient{i}", Path(image_id), annotation,
-                       load=partial(Mammogram, stored, image_id, laterality=laterality), laterality=laterality)
+                       read=partial(Mammogram, stored, image_id, laterality=laterality), laterality=laterality)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from benchmarks.bootstrap import loop_auc, split_by_image
-from calcdet_core.data import Annotation, Candidates, ImageResult, Target
+from calcdet_core.contracts.data import Annotation, Candidates, ImageResult, Target
 from calcdet_core.evaluation.bootstrap import bootstrap_froc, draw_counts, paired_auc_difference
 from calcdet_core.evaluation.froc import froc_data, froc_point_estimate
 from calcdet_core.evaluation.synthetic import synthetic_results as random_results

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from calcdet_core.data import Annotation, Candidates, IgnoreRegion, ImageResult, Target
+from calcdet_core.contracts.data import Annotation, Candidates, IgnoreRegion, ImageResult, Target
 from calcdet_core.evaluation import candidate_metrics
 
 

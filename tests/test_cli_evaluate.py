@@ -14,7 +14,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from calcdet_core import cli_evaluate, registry
+from calcdet_core.cli import evaluate as cli_evaluate
+from calcdet_core.plugins import registry
 from tests.fake_dists import write_dist
 
 TINY_ADAPTER = """
@@ -38,7 +39,7 @@ TINY_ADAPTER = """
         name = "tiny-test"
         description = "Six 100x100 images; the odd ones hold two MCs."
 
-        def load(self, root):
+        def index(self, root):
             return Dataset("tiny-test", Path(root), [_record(i) for i in range(6)])
 
 

@@ -12,9 +12,9 @@ import pytest
 from calcdet_phantom.release import generate_release
 from typer.testing import CliRunner
 
-from calcdet_core.cli import app
-from calcdet_core.dicom import read_dicom
-from calcdet_core.registry import get_registry
+from calcdet_core.cli.app import app
+from calcdet_core.io.dicom import read_dicom
+from calcdet_core.plugins.registry import get_registry
 
 PIPELINE = """
 name: tiny-aia-ml

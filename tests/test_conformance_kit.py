@@ -50,7 +50,7 @@ class NaNOnFlat(FeatureExtractor):
         return ["cv"]
 
     def extract(self, image, candidates):
-        from calcdet_core.patches import extract_patches
+        from calcdet_core.imaging.patches import extract_patches
 
         p = extract_patches(image, candidates.xyr[:, :2], 14).astype(np.float64)
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from calcdet_core.data import (
+from calcdet_core.contracts.data import (
     Annotation,
     Candidates,
     Dataset,
@@ -54,7 +54,7 @@ def test_candidates_validate_shapes_and_map():
 def _record(image_id: str, patient: str, positive: bool) -> ImageRecord:
     ann = Annotation(targets=(Target(1, 1),)) if positive else Annotation()
     return ImageRecord(image_id, patient, path=None, annotation=ann,  # type: ignore[arg-type]
-                       load=lambda: Mammogram(np.zeros((2, 2)), image_id))
+                       read=lambda: Mammogram(np.zeros((2, 2)), image_id))
 
 
 def test_patient_split_is_disjoint_stratified_and_deterministic():

@@ -9,7 +9,7 @@ import typer
 from PIL import Image
 from typer.testing import CliRunner
 
-from calcdet_core.cli_dataset import register
+from calcdet_core.cli.dataset import register
 
 
 def _app() -> typer.Typer:

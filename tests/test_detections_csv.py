@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from calcdet_core.data import Candidates, Detections
-from calcdet_core.detections_csv import read_detections_csv, write_detections_csv
+from calcdet_core.contracts.data import Candidates, Detections
+from calcdet_core.io.detections_csv import read_detections_csv, write_detections_csv
 
 
 def test_round_trip_keeps_every_float_exactly(tmp_path):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from calcdet_core.data import Annotation, Candidates, IgnoreRegion, ImageResult, Target
+from calcdet_core.contracts.data import Annotation, Candidates, IgnoreRegion, ImageResult, Target
 from calcdet_core.evaluation.boxes import box_iou, box_metrics
 from calcdet_core.evaluation.classification import auprc, auroc, classification_metrics
 

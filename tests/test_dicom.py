@@ -6,8 +6,8 @@ import numpy as np
 import pydicom
 import pytest
 
-from calcdet_core.dicom import TRANSFER_SYNTAXES, read_dicom, write_dicom
-from calcdet_core.ljpeg import encode_lossless_jpeg
+from calcdet_core.io.dicom import TRANSFER_SYNTAXES, read_dicom, write_dicom
+from calcdet_core.io.ljpeg import encode_lossless_jpeg
 
 
 def _image(bits: int = 14, shape: tuple[int, int] = (67, 53), seed: int = 0) -> np.ndarray:

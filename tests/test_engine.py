@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from calcdet_core.data import Annotation, ImageRecord, Mammogram
-from calcdet_core.engine import (
+from calcdet_core.contracts.data import Annotation, ImageRecord, Mammogram
+from calcdet_core.run.engine import (
     ImageSource,
     detect_record,
     extract_features,
@@ -18,9 +18,9 @@ from calcdet_core.engine import (
     train_pipeline,
     training_data,
 )
-from calcdet_core.executor import JobsFailed, SerialExecutor, job_key, load_result, save_result
-from calcdet_core.matching import DROPPED, match_detections
-from calcdet_core.pipeline import build_pipeline
+from calcdet_core.run.executor import JobsFailed, SerialExecutor, job_key, load_result, save_result
+from calcdet_core.evaluation.matching import DROPPED, match_detections
+from calcdet_core.run.pipeline import build_pipeline
 from tests.synthetic_mammograms import AIA_ML_SMALL, synthetic_record
 
 
@@ -69,7 +69,7 @@ def test_detections_are_in_the_stored_grid(trained, records):
     for record in records[10:13]:
         found = detect_record(pipeline, record)
         assert found.image_id == record.image_id and len(found)
-        stored = record.load().pixels
+        stored = record.read().pixels
         h, w = stored.shape
         assert ((found.x >= 0) & (found.x < w) & (found.y >= 0) & (found.y < h)).all()
         if record.annotation.targets:
@@ -82,7 +82,7 @@ def test_flipped_and_unflipped_images_map_back_alike(trained):
     pipeline, _ = trained
     right, left = synthetic_record(20, "R"), synthetic_record(20, "L")
     a, b = detect_record(pipeline, right), detect_record(pipeline, left)
-    w = right.load().pixels.shape[1]
+    w = right.read().pixels.shape[1]
     np.testing.assert_allclose(np.sort(a.x), np.sort(w - 1 - b.x), atol=1e-9)
 
 
@@ -106,7 +106,7 @@ def test_failed_image_is_named_and_the_others_are_kept(trained, records, tmp_pat
     def broken() -> Mammogram:
         raise ValueError("cannot decode pixel data")
 
-    bad = ImageRecord("broken-image", "p", Path("x"), Annotation(), load=broken)
+    bad = ImageRecord("broken-image", "p", Path("x"), Annotation(), read=broken)
     with pytest.raises(JobsFailed, match="broken-image: ValueError: cannot decode"):
         run_detection(pipeline, ImageSource([records[10], bad]), SerialExecutor(), tmp_path)
     assert load_result(tmp_path / f"{job_key(records[10].image_id)}.npz")["xyr"].shape[1] == 3
@@ -114,7 +114,7 @@ def test_failed_image_is_named_and_the_others_are_kept(trained, records, tmp_pat
 
 def test_dask_cluster_gives_the_serial_result(trained, records, tmp_path):
     distributed = pytest.importorskip("distributed")
-    from calcdet_core.executor import DaskExecutor
+    from calcdet_core.run.executor import DaskExecutor
 
     pipeline, _ = trained
     source = ImageSource(records[10:12])
@@ -136,7 +136,7 @@ def test_interrupted_training_resumes_without_redoing_finished_images(records, t
     def broken() -> Mammogram:
         raise OSError("disk went away")
 
-    bad = ImageRecord("img-bad", "patient-bad", Path("x"), Annotation(), load=broken)
+    bad = ImageRecord("img-bad", "patient-bad", Path("x"), Annotation(), read=broken)
     with pytest.raises(JobsFailed, match="img-bad"):
         train_pipeline(build_pipeline(AIA_ML_SMALL), ImageSource(records[:6]), ImageSource([*records[6:8], bad]),
                        SerialExecutor(), tmp_path)

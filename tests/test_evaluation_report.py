@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from calcdet_core.data import Annotation, Candidates, ImageResult, Target
+from calcdet_core.contracts.data import Annotation, Candidates, ImageResult, Target
 from calcdet_core.evaluation import evaluate_results
 from calcdet_core.evaluation.evaluators import (
     BUILTIN_EVALUATORS,
@@ -16,7 +16,7 @@ from calcdet_core.evaluation.evaluators import (
     FrocEvaluator,
 )
 from calcdet_core.evaluation.synthetic import synthetic_results
-from calcdet_core.registry import build_registry
+from calcdet_core.plugins.registry import build_registry
 from calcdet_core.testing import add_disks, parametrize_with_checks, textured_background
 
 

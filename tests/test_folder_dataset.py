@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from calcdet_core.dicom import write_dicom
-from calcdet_core.folder import FolderDataset
-from calcdet_core.images import name_tokens, read_image
-from calcdet_core.preprocess import preprocess
+from calcdet_core.io.dicom import write_dicom
+from calcdet_core.io.folder import FolderDataset
+from calcdet_core.io.images import name_tokens, read_image
+from calcdet_core.imaging.preprocess import preprocess
 from calcdet_core.testing import check_dataset_adapter, parametrize_with_checks
 
 
@@ -42,7 +42,7 @@ def _folder(root: Path) -> Path:
 
 
 def test_reads_images_and_annotations(tmp_path):
-    dataset = FolderDataset().load(_folder(tmp_path))
+    dataset = FolderDataset().index(_folder(tmp_path))
     records = {r.image_id: r for r in dataset.records}
     assert sorted(records) == ["case01/img_L_CC", "case01/img_L_MLO", "case02/other", "case02/scan_R_CC"]
     cc = records["case01/img_L_CC"]
@@ -63,21 +63,21 @@ def test_reads_images_and_annotations(tmp_path):
 
 def test_loads_keep_stored_values(tmp_path):
     root = _folder(tmp_path)
-    records = {r.image_id: r for r in FolderDataset().load(root).records}
+    records = {r.image_id: r for r in FolderDataset().index(root).records}
     for image_id, seed in (("case01/img_L_CC", 1), ("case01/img_L_MLO", 2), ("case02/scan_R_CC", 3)):
-        image = records[image_id].load()
+        image = records[image_id].read()
         assert image.pixels.dtype == np.uint16 and image.image_id == image_id
         np.testing.assert_array_equal(image.pixels, _pixels(seed))
-    other = records["case02/other"].load()
+    other = records["case02/other"].read()
     assert other.pixels.dtype == np.uint8
-    work = preprocess(records["case01/img_L_CC"].load())
+    work = preprocess(records["case01/img_L_CC"].read())
     assert work.pixels.dtype == np.float32 and not work.transform.flipped
 
 
 def test_no_csv_means_all_normal(tmp_path):
     root = _folder(tmp_path)
     (root / "annotations.csv").unlink()
-    dataset = FolderDataset().load(root)
+    dataset = FolderDataset().index(root)
     assert len(dataset.records) == 5 and all(r.is_normal for r in dataset.records) and not dataset.skipped
 
 
@@ -85,7 +85,7 @@ def test_bad_csv_header_names_the_file(tmp_path):
     root = _folder(tmp_path)
     (root / "annotations.csv").write_text("file,x,y\ncase02/other,1,1\n")
     with pytest.raises(ValueError, match=r"annotations\.csv: missing column\(s\) image, diameter"):
-        FolderDataset().load(root)
+        FolderDataset().index(root)
 
 
 def test_colour_png_refused_grey_rgb_accepted(tmp_path):

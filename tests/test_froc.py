@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from calcdet_core.data import Annotation, Candidates, IgnoreRegion, ImageResult, Target
+from calcdet_core.contracts.data import Annotation, Candidates, IgnoreRegion, ImageResult, Target
 from calcdet_core.evaluation.froc import FrocCounts, froc_data, froc_point_estimate, operating_points
 from calcdet_core.evaluation.synthetic import synthetic_results as random_results
 

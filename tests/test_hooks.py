@@ -16,10 +16,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from calcdet_core import hookspecs
-from calcdet_core.components import KINDS
-from calcdet_core.data import Annotation, Target
-from calcdet_core.registry import build_registry
+from calcdet_core.contracts import hookspecs
+from calcdet_core.contracts.components import KINDS
+from calcdet_core.contracts.data import Annotation, Target
+from calcdet_core.plugins.registry import build_registry
 from calcdet_core.testing import check_component, disk_test_image
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "plugin_hooks.md"
@@ -63,10 +63,10 @@ def test_hook_calcdet_register_datasets(tmp_path):
     np.save(tmp_path / "p1_a.npy", np.zeros((20, 30), np.float32))
     (tmp_path / "p1_a.txt").write_text("4 5 3\n")
     np.save(tmp_path / "p2_b.npy", np.zeros((20, 30), np.float32))
-    dataset = cls().load(tmp_path)
+    dataset = cls().index(tmp_path)
     assert [r.image_id for r in dataset.records] == ["p1_a"]
     assert dataset.records[0].patient_id == "p1"
-    assert dataset.records[0].load().pixels.shape == (20, 30)
+    assert dataset.records[0].read().pixels.shape == (20, 30)
     assert [s.path for s in dataset.skipped] == [str(tmp_path / "p2_b.npy")]
 
 

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from calcdet_core.data import Annotation, Candidates, IgnoreRegion, Target
-from calcdet_core.matching import DROPPED, FP, TP, match_detections
+from calcdet_core.contracts.data import Annotation, Candidates, IgnoreRegion, Target
+from calcdet_core.evaluation.matching import DROPPED, FP, TP, match_detections
 
 
 def dets(*rows: tuple[float, float, float]) -> Candidates:

@@ -6,7 +6,7 @@ import io
 import numpy as np
 import pytest
 
-from calcdet_core.data import Annotation, Candidates, ImageResult, Target
+from calcdet_core.contracts.data import Annotation, Candidates, ImageResult, Target
 from calcdet_core.evaluation.boxes import box_metrics
 from calcdet_core.evaluation.classification import auprc, auroc
 from calcdet_core.evaluation.froc import FrocCounts, froc_data, operating_points

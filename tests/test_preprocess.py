@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from calcdet_core.data import Mammogram
-from calcdet_core.preprocess import breast_mask, preprocess
+from calcdet_core.contracts.data import Mammogram
+from calcdet_core.imaging.preprocess import breast_mask, preprocess
 
 
 def _breast(chest_wall: str = "right", shape: tuple[int, int] = (120, 90)) -> np.ndarray:
@@ -76,7 +76,7 @@ def test_bad_images_raise_clear_errors():
 
 
 def test_regions_follow_four_connectivity():
-    from calcdet_core.regions import label_regions
+    from calcdet_core.imaging.regions import label_regions
 
     u_shape = np.zeros((6, 7), bool)
     u_shape[:, 1] = u_shape[:, 5] = u_shape[5, 1:6] = True  # two arms joined at the bottom
@@ -108,7 +108,7 @@ def _flood_regions(mask: np.ndarray) -> np.ndarray:
 
 
 def test_regions_match_flood_fill_on_random_masks():
-    from calcdet_core.regions import fill_holes, label_regions
+    from calcdet_core.imaging.regions import fill_holes, label_regions
 
     rng = np.random.default_rng(7)
     for _ in range(60):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from calcdet_core.registry import UnknownPluginError, build_registry
+from calcdet_core.plugins.registry import UnknownPluginError, build_registry
 from tests.fake_dists import BROKEN_IMPORT, CLASHING, MISSPELLED_HOOK, WRONG_RETURN, write_dist
 
 

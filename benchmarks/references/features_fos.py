@@ -6,10 +6,10 @@ Also the oracle of calcdet-fos's tests, so the benchmark's speed ratio compares 
 from __future__ import annotations
 
 import numpy as np
-from calcdet_fos.stats import FLAT_TOL
+from calcdet_core.api import FLAT_TOL
 from scipy import stats
 
-from calcdet_core.data import Candidates
+from calcdet_core.contracts.data import Candidates
 
 
 def patch_at(padded: np.ndarray, x: float, y: float, size: int) -> np.ndarray:

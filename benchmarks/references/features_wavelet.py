@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 import pywt
-from calcdet_fos.stats import FLAT_TOL
+from calcdet_core.api import FLAT_TOL
 from scipy import stats
 from skimage.feature import graycomatrix, graycoprops
 
-from calcdet_core.data import Candidates
+from calcdet_core.contracts.data import Candidates
 
 
 def patch_at(padded: np.ndarray, x: float, y: float, size: int) -> np.ndarray:

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from calcdet_core.data import ImageResult
-from calcdet_core.matching import inside_any
+from calcdet_core.contracts.data import ImageResult
+from calcdet_core.evaluation.matching import inside_any
 
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
 RECALL_LEVELS = np.linspace(0.0, 1.0, 101)

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from calcdet_core.data import ImageResult
-from calcdet_core.matching import STUDY_DIAMETER_PX, match_detections
+from calcdet_core.contracts.data import ImageResult
+from calcdet_core.evaluation.matching import STUDY_DIAMETER_PX, match_detections
 
 
 def _mean(values: list[float]) -> float | None:

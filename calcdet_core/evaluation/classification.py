@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from calcdet_core.data import ImageResult
-from calcdet_core.matching import DROPPED, STUDY_DIAMETER_PX, TP, match_detections
+from calcdet_core.contracts.data import ImageResult
+from calcdet_core.evaluation.matching import DROPPED, STUDY_DIAMETER_PX, TP, match_detections
 
 
 def _check(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,4 @@
-"""The built-in evaluator components (registered in :mod:`calcdet_core.builtins`).
+"""The built-in evaluator components (registered in :mod:`calcdet_core.plugins.builtins`).
 
 Each wraps one metric module so that a pipeline YAML can list it under ``evaluators``
 with its parameters; defaults are the study's.
@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from calcdet_core.components import ComponentConfig, Evaluator
-from calcdet_core.data import ImageResult
+from calcdet_core.contracts.components import ComponentConfig, Evaluator
+from calcdet_core.contracts.data import ImageResult
 from calcdet_core.evaluation.bootstrap import bootstrap_froc
 from calcdet_core.evaluation.boxes import STUDY_BOX_PX, box_metrics
 from calcdet_core.evaluation.candidates import candidate_metrics
@@ -29,7 +29,7 @@ from calcdet_core.evaluation.froc import (
     operating_points,
 )
 from calcdet_core.evaluation.plots import CurveToPlot, plot_froc
-from calcdet_core.matching import STUDY_DIAMETER_PX
+from calcdet_core.evaluation.matching import STUDY_DIAMETER_PX
 
 _DIAMETER = "Matching disc diameter in px: a detection hits a target this disc around it touches (study: 14)."
 

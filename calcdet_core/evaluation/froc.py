@@ -2,7 +2,7 @@
 
 Definitions (the study's section 2.2.3, made exact):
 
-- Detections and targets are matched by :func:`calcdet_core.matching.match_detections`.
+- Detections and targets are matched by :func:`calcdet_core.evaluation.matching.match_detections`.
   A target reached by detections counts as found at every threshold up to the highest
   score that reached it. Targets in ignore regions are left out.
 - The FP rate is the number of FPs on normal (MC-free) images divided by the number of
@@ -30,8 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from calcdet_core.data import ImageResult
-from calcdet_core.matching import FP, STUDY_DIAMETER_PX, match_detections
+from calcdet_core.contracts.data import ImageResult
+from calcdet_core.evaluation.matching import FP, STUDY_DIAMETER_PX, match_detections
 
 MAX_FPPI = 50.0
 """The study cuts the FROC at 50 false positives per normal image."""

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from calcdet_core.data import ImageResult
+from calcdet_core.contracts.data import ImageResult
 from calcdet_core.evaluation.froc import FrocData, operating_points
 from calcdet_core.evaluation.plots import Crop, plot_overlays
-from calcdet_core.matching import FP, STUDY_DIAMETER_PX, TP, Match, match_detections
+from calcdet_core.evaluation.matching import FP, STUDY_DIAMETER_PX, TP, Match, match_detections
 
 LoadImage = Callable[[str], "np.ndarray | None"]
 

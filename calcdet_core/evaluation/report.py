@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from calcdet_core.components import Evaluator
-from calcdet_core.data import ImageResult
+from calcdet_core.contracts.components import Evaluator
+from calcdet_core.contracts.data import ImageResult
 from calcdet_core.evaluation.evaluators import (
     CandidatesEvaluator,
     ClassificationEvaluator,

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from calcdet_core.components import Evaluator
-from calcdet_core.data import Candidates, ImageRecord, ImageResult
-from calcdet_core.detections_csv import read_detections_csv
+from calcdet_core.contracts.components import Evaluator
+from calcdet_core.contracts.data import Candidates, ImageRecord, ImageResult
+from calcdet_core.io.detections_csv import read_detections_csv
 
 
 def pair_with_records(selected: Sequence[ImageRecord], detections: Mapping[str, Candidates],
@@ -46,7 +46,7 @@ def score_file(detections_csv: Path, selected: Sequence[ImageRecord], out_dir: P
     by_id = {r.image_id: r for r in selected}
 
     def load(image_id: str) -> np.ndarray | None:
-        return by_id[image_id].load().pixels
+        return by_id[image_id].read().pixels
 
     return evaluate_results(results, out_dir, evaluators=evaluators, seed=seed, load_image=load,
                             title=title or f"calcdet score: {Path(detections_csv).name}",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from calcdet_core.data import Annotation, Candidates, ImageResult, Target
+from calcdet_core.contracts.data import Annotation, Candidates, ImageResult, Target
 
 
 def synthetic_results(n_images: int = 30, n_normal: int = 12, detections_per_image: int = 20,

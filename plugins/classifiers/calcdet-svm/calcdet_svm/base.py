@@ -45,7 +45,7 @@ class SkopsClassifier(Classifier):
             raise ValueError(f"{self.name}: features contain NaN or infinite values")
         return X
 
-    def save(self, directory: Path) -> list[Path]:
+    def save_state(self, directory: Path) -> list[Path]:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         files = [dump_model(model, directory / f"{key}.skops") for key, model in self.models_.items()]
@@ -53,7 +53,7 @@ class SkopsClassifier(Classifier):
         meta.write_text(json.dumps({"models": sorted(self.models_), "info": self.info_}, indent=2, allow_nan=False))
         return [*files, meta]
 
-    def load(self, directory: Path) -> None:
+    def load_state(self, directory: Path) -> None:
         directory = Path(directory)
         try:
             meta = json.loads((directory / META_FILE).read_text())

@@ -117,20 +117,20 @@ def test_bad_inputs_name_the_problem():
 def test_tampered_model_file_is_refused(tmp_path: Path):
     X, y, g = problem(5, n=300)
     model = Svm(max_train_samples=200).fit(X, y, g)
-    model.save(tmp_path)
+    model.save_state(tmp_path)
     sio.dump(LogisticRegression().fit(X, y), tmp_path / "svm.skops")  # swapped for another estimator
     with pytest.raises(ValueError, match="LogisticRegression"):
-        Svm().load(tmp_path)
+        Svm().load_state(tmp_path)
 
 
 def test_model_json_cannot_smuggle_extra_model_files(tmp_path: Path):
     X, y, g = problem(6, n=300)
-    Svm(max_train_samples=200).fit(X, y, g).save(tmp_path)
+    Svm(max_train_samples=200).fit(X, y, g).save_state(tmp_path)
     meta = json.loads((tmp_path / "classifier.json").read_text())
     meta["models"].append("payload")
     (tmp_path / "classifier.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="payload"):
-        Svm().load(tmp_path)
+        Svm().load_state(tmp_path)
 
 
 def test_stage2_all_hard_negatives_balanced(cascade):
@@ -151,9 +151,9 @@ def test_stage2_tree_ensemble_persists_and_keeps_the_cascade_ranking(cascade, tm
     model = SvmCascade(gamma="scale", max_train_samples=600, stage2=learner, stage2_trees=30).fit(
         *train, validation=(Xv, yv))
     assert set(model.models_) == {"stage1", key}
-    model.save(tmp_path)
+    model.save_state(tmp_path)
     loaded = SvmCascade(stage2=learner)
-    loaded.load(tmp_path)
+    loaded.load_state(tmp_path)
     s = loaded.score(Xv)
     np.testing.assert_allclose(s, model.score(Xv))
     passed = model.stage1_score(Xv) >= model.info_["threshold"]
@@ -199,13 +199,13 @@ def test_sum_score_adds_both_stages_for_stage1_positives_only(cascade):
 def test_a_forest_file_in_place_of_extra_trees_is_refused(cascade, tmp_path: Path):
     _, train, (Xv, yv, _) = cascade
     forest = SvmCascade(gamma="scale", max_train_samples=600, stage2="random-forest", stage2_trees=5)
-    forest.fit(*train, validation=(Xv, yv)).save(tmp_path)
+    forest.fit(*train, validation=(Xv, yv)).save_state(tmp_path)
     (tmp_path / "stage2-forest.skops").rename(tmp_path / "stage2-extra-trees.skops")
     meta = json.loads((tmp_path / "classifier.json").read_text())
     meta["models"] = ["stage1", "stage2-extra-trees"]
     (tmp_path / "classifier.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="RandomForestClassifier"):
-        SvmCascade(stage2="extra-trees").load(tmp_path)
+        SvmCascade(stage2="extra-trees").load_state(tmp_path)
 
 
 def test_stage2_tune_searches_the_grid_on_stage1_positives():

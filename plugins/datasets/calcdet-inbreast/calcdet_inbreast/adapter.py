@@ -24,9 +24,9 @@ import pydicom
 from pydantic import Field
 
 from calcdet_core import ComponentConfig, DatasetAdapter
-from calcdet_core.data import Annotation, Dataset, IgnoreRegion, ImageRecord, Mammogram, SkippedItem, Target
-from calcdet_core.dicom import read_dicom
-from calcdet_core.geometry import feret_diameter, polygon_centroid
+from calcdet_core.contracts.data import Annotation, Dataset, IgnoreRegion, ImageRecord, Mammogram, SkippedItem, Target
+from calcdet_core.io.dicom import read_dicom
+from calcdet_core.imaging.geometry import feret_diameter, polygon_centroid
 from calcdet_inbreast.rois import RawRoi, RoiKind, classify, read_rois
 from calcdet_inbreast.table import TableRow, read_table
 
@@ -64,7 +64,7 @@ class InbreastDataset(DatasetAdapter):
         default_spacing_mm: float = Field(
             0.07, gt=0, description="Pixel spacing used when a DICOM states none (INbreast: 70 µm).")
 
-    def load(self, root: Path) -> Dataset:  # type: ignore[override]
+    def index(self, root: Path) -> Dataset:
         root = Path(root)
         dicom_dir = root / "AllDICOMs"
         if not dicom_dir.is_dir():
@@ -130,7 +130,7 @@ class InbreastDataset(DatasetAdapter):
             annotation, other, unused = self._annotation(rel, name, rois, width, height, spacing_mm)
         record = ImageRecord(
             image_id=name, patient_id=match["patient"], path=path, annotation=annotation,
-            load=partial(load_mammogram, path, name, match["patient"], laterality, view),
+            read=partial(load_mammogram, path, name, match["patient"], laterality, view),
             laterality=laterality, view=view,
             metadata={"acr": row.acr if row else None, "birads": row.birads if row else None,
                       "spacing_mm": spacing_mm, "shape": (height, width), "other_findings": dict(other)},

@@ -12,7 +12,7 @@ from calcdet_inbreast import InbreastDataset, classify
 from calcdet_inbreast.rois import RoiKind
 from calcdet_phantom import generate_release, load_truth
 
-from calcdet_core.dicom import read_dicom, write_dicom
+from calcdet_core.io.dicom import read_dicom, write_dicom
 from calcdet_core.testing import check_dataset_adapter, parametrize_with_checks
 
 HEADER = "Patient ID;Patient age;Laterality;View;Acquisition date;File Name;ACR;Bi-Rads"
@@ -35,7 +35,7 @@ def test_conformance_on_a_release(phantom_root):
 def test_phantom_release_reads_back_exactly(phantom_root):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a clean release raises no warning
-        dataset = InbreastDataset().load(phantom_root)
+        dataset = InbreastDataset().index(phantom_root)
     truth = load_truth(phantom_root)
     assert dataset.skipped == []
     assert sorted(r.image_id for r in dataset.records) == sorted(truth)
@@ -51,13 +51,13 @@ def test_phantom_release_reads_back_exactly(phantom_root):
             assert abs(g.x - w.x) < 1e-6 and abs(g.y - w.y) < 1e-6, f"{record.image_id}: {g} vs {w}"
             if w.contour is not None:
                 assert abs(g.diameter - w.diameter) < 1e-6
-        image = record.load()
+        image = record.read()
         assert image.laterality == record.laterality and image.pixels.dtype == np.uint16
 
 
 def test_splits_are_patient_disjoint_and_stratified(tmp_path):
     root = generate_release(tmp_path, n_images=40, seed=12, height=96, width=80)
-    dataset = InbreastDataset().load(root)
+    dataset = InbreastDataset().index(root)
     splits = dataset.split(seed=1)
     patients = {k: {r.patient_id for r in v} for k, v in splits.items()}
     assert not (patients["train"] & patients["validation"] or patients["train"] & patients["test"]
@@ -69,7 +69,7 @@ def test_splits_are_patient_disjoint_and_stratified(tmp_path):
     assert len(negative) >= 3 and len(positive) >= 6, "the release should hold both kinds of patient"
     for name in ("train", "test"):
         assert patients[name] & positive and patients[name] & negative, f"{name} holds both kinds of patient"
-    again = InbreastDataset().load(root).split(seed=1)
+    again = InbreastDataset().index(root).split(seed=1)
     assert [r.image_id for r in again["test"]] == [r.image_id for r in splits["test"]]
 
 
@@ -145,7 +145,7 @@ def test_vocabulary():
 def test_miniature_release_with_messy_vocabulary(tmp_path):
     root = _mini_release(tmp_path)
     with pytest.warns(UserWarning, match=r"AllXML/20586934\.xml: ROI 0 'Calcification': NumberOfPoints is 4"):
-        dataset = InbreastDataset().load(root)
+        dataset = InbreastDataset().index(root)
     records = {r.image_id: r for r in dataset.records}
     assert sorted(records) == ["20586908", "20586934", "22614236", "24055355"]
 
@@ -191,7 +191,7 @@ def test_xls_table_is_preferred(tmp_path):
     book.save(str(root / "INbreast.xls"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        dataset = InbreastDataset().load(root)
+        dataset = InbreastDataset().index(root)
     records = {r.image_id: r for r in dataset.records}
     assert records["20586908"].metadata["acr"] == 3 and records["20586934"].metadata["acr"] is None
     assert records["20586908"].metadata["birads"] == "4a"
@@ -200,15 +200,15 @@ def test_xls_table_is_preferred(tmp_path):
 
 def test_not_a_release(tmp_path):
     with pytest.raises(ValueError, match="no AllDICOMs folder"):
-        InbreastDataset().load(tmp_path)
+        InbreastDataset().index(tmp_path)
 
 
 def test_load_gives_the_stored_image(tmp_path):
     root = _mini_release(tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        record = next(r for r in InbreastDataset().load(root).records if r.image_id == "24055355")
-    image = record.load()
+        record = next(r for r in InbreastDataset().index(root).records if r.image_id == "24055355")
+    image = record.read()
     np.testing.assert_array_equal(image.pixels, read_dicom(record.path).pixels)
     assert (image.image_id, image.patient_id, image.laterality, image.view) == (
         "24055355", "e4a4e6f3bb4b2b6f", "L", "MLO")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from calcdet_fos import FEATURES, FirstOrderStatistics
-from calcdet_fos.stats import entropy_uniformity, moments, quantiles
+from calcdet_core.api import entropy_uniformity, moments, quantiles
 
 from benchmarks.features import load_reference
 from calcdet_core import Candidates

@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 from scipy import sparse
 
 from calcdet_core import Candidates, ComponentConfig, FeatureExtractor
-from calcdet_core.patches import extract_patches
+from calcdet_core.imaging.patches import extract_patches
 from calcdet_haar.bank import HaarBank, bank_size, build_bank
 from calcdet_haar.selection import balance, grouped_importance, top_k
 from calcdet_haar.store import Selection, read_selection, write_selection
@@ -113,11 +113,11 @@ class HaarExtractor(FeatureExtractor):
         self.selected_ = np.asarray(selection.indices, np.int64)
         self._matrix: sparse.csr_array = self.bank.matrix(self.selected_)
 
-    def save(self, directory: Path) -> list[Path]:
+    def save_state(self, directory: Path) -> list[Path]:
         """Write the selection (indices, names, bank fingerprint) as JSON."""
         return [write_selection(directory, self.bank, self._fitted())]
 
-    def load(self, directory: Path) -> None:
+    def load_state(self, directory: Path) -> None:
         """Read a selection saved by :meth:`save`; refuse one made for another bank or configuration."""
         self._use(read_selection(directory, self.bank, self.config.n_selected))
 

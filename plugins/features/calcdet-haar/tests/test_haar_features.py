@@ -10,8 +10,8 @@ from calcdet_haar.tables import flat_tables
 from pydantic import ValidationError
 from sklearn.metrics import roc_auc_score
 
-from calcdet_core.data import Candidates
-from calcdet_core.patches import extract_patches
+from calcdet_core.contracts.data import Candidates
+from calcdet_core.imaging.patches import extract_patches
 from calcdet_core.testing import parametrize_with_checks, textured_background
 
 
@@ -203,10 +203,10 @@ def test_extract_rejects_bad_images(fitted):
 
 
 def test_save_load_round_trip(fitted, tmp_path):
-    (path,) = fitted.save(tmp_path)
+    (path,) = fitted.save_state(tmp_path)
     assert path.name == FILENAME and json.loads(path.read_text())["names"] == fitted.feature_names()
     again = HaarExtractor(n_selected=60)
-    again.load(tmp_path)
+    again.load_state(tmp_path)
     image = textured_background((60, 60), seed=9)
     cands = Candidates.from_columns([3, 30, 59], [3, 20, 59], [3, 3, 3], [0, 0, 0])
     np.testing.assert_array_equal(again.extract(image, cands), fitted.extract(image, cands))
@@ -214,7 +214,7 @@ def test_save_load_round_trip(fitted, tmp_path):
 
 
 def _edited(tmp_path, fitted, edit):
-    (path,) = fitted.save(tmp_path)
+    (path,) = fitted.save_state(tmp_path)
     data = json.loads(path.read_text())
     edit(data)
     path.write_text(json.dumps(data))
@@ -232,11 +232,11 @@ def test_tampered_or_mismatched_selection_is_refused(fitted, tmp_path):
     for i, (message, edit) in enumerate(cases.items()):
         folder = _edited(tmp_path / str(i), fitted, edit)
         with pytest.raises(ValueError, match=message):
-            HaarExtractor(n_selected=60).load(folder)
-    fitted.save(tmp_path / "ok")
+            HaarExtractor(n_selected=60).load_state(folder)
+    fitted.save_state(tmp_path / "ok")
     with pytest.raises(ValueError, match="patch_size=12"):
-        HaarExtractor(patch_size=12, n_selected=60).load(tmp_path / "ok")
+        HaarExtractor(patch_size=12, n_selected=60).load_state(tmp_path / "ok")
     with pytest.raises(ValueError, match="n_selected=500"):
-        HaarExtractor().load(tmp_path / "ok")
+        HaarExtractor().load_state(tmp_path / "ok")
     with pytest.raises(FileNotFoundError, match=FILENAME):
-        HaarExtractor().load(tmp_path / "empty")
+        HaarExtractor().load_state(tmp_path / "empty")

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pywt
-from calcdet_fos.stats import entropy_uniformity, moments
+from calcdet_core.api import entropy_uniformity, moments
 from pydantic import Field, model_validator
 
 from calcdet_core import Candidates, ComponentConfig, FeatureExtractor
-from calcdet_core.patches import extract_patches
+from calcdet_core.imaging.patches import extract_patches
 from calcdet_wavelet import glcm
 
 BANDS = ("LL1", "LH1", "HL1", "HH1", "LL2", "LH2", "HL2", "HH2")

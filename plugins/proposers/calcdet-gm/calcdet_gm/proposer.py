@@ -7,7 +7,7 @@ import numpy as np
 from pydantic import Field
 
 from calcdet_core import Candidates, ComponentConfig, Proposer
-from calcdet_core.inputs import bounding_box, checked_inputs
+from calcdet_core.imaging.inputs import bounding_box, checked_inputs
 from calcdet_gm.blobs import component_blobs, keep_strongest_apart
 from calcdet_gm.reconstruction import reconstruct_by_dilation
 from calcdet_gm.thresholds import positive_inside, quantile

@@ -11,7 +11,7 @@ from numba import njit
 from pydantic import Field, model_validator
 
 from calcdet_core import Candidates, ComponentConfig, Proposer
-from calcdet_core.inputs import bounding_box, checked_inputs
+from calcdet_core.imaging.inputs import bounding_box, checked_inputs
 from calcdet_hdog.blobs import local_maxima, suppress
 from calcdet_hdog.hessian import hessian_at, layer_eigenvalues
 from calcdet_hdog.scale_space import dog_layers, kernel_size, sigma_ladder

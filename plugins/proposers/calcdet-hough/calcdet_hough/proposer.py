@@ -8,7 +8,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from calcdet_core import Candidates, ComponentConfig, Proposer
-from calcdet_core.inputs import checked_image, checked_mask
+from calcdet_core.imaging.inputs import checked_image, checked_mask
 from calcdet_hough.circles import HoughSettings, keep_separated
 from calcdet_hough.enhance import dehaze, eroded_mask, rolling_ball_background, sobel_gaussian_sobel
 from calcdet_hough.stages import global_stage, local_stage, quantile_with_zeros

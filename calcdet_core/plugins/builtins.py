@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from calcdet_core.hookspecs import hookimpl
+from calcdet_core.contracts.hookspecs import hookimpl
 
 
 @hookimpl
 def calcdet_register_datasets() -> list[type]:
-    from calcdet_core.folder import FolderDataset
+    from calcdet_core.io.folder import FolderDataset
 
     return [FolderDataset]
 
@@ -21,9 +21,9 @@ def calcdet_register_evaluators() -> list[type]:
 
 @hookimpl
 def calcdet_register_commands(cli) -> None:
-    from calcdet_core.cli_dataset import register as register_dataset_commands
-    from calcdet_core.cli_evaluate import register as register_evaluate_commands
-    from calcdet_core.cli_run import register as register_run_commands
+    from calcdet_core.cli.dataset import register as register_dataset_commands
+    from calcdet_core.cli.evaluate import register as register_evaluate_commands
+    from calcdet_core.cli.run import register as register_run_commands
 
     register_run_commands(cli)
     register_evaluate_commands(cli)

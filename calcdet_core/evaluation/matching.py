@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from calcdet_core.data import Annotation, Candidates
+from calcdet_core.contracts.data import Annotation, Candidates
 
 STUDY_DIAMETER_PX = 14.0
 """The study's matching disc: 14 px (about 1 mm at 70 um) around each detection centre."""

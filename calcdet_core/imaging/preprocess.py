@@ -1,6 +1,6 @@
 """From a stored mammogram to the working grid every component expects.
 
-Three steps, each recorded in the returned :class:`~calcdet_core.data.GridTransform`
+Three steps, each recorded in the returned :class:`~calcdet_core.contracts.data.GridTransform`
 so that any point found on the working grid maps back to the stored grid exactly:
 
 1. breast mask: the largest 4-connected region brighter than the background, holes filled;
@@ -18,8 +18,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from calcdet_core.data import GridTransform, Mammogram
-from calcdet_core.regions import fill_holes, largest_region
+from calcdet_core.contracts.data import GridTransform, Mammogram
+from calcdet_core.imaging.regions import fill_holes, largest_region
 
 BACKGROUND_FRACTION = 0.01
 """Pixels within this fraction of the intensity range above the minimum are background."""

@@ -5,11 +5,11 @@ extractor, concatenated (names prefixed by the extractor) -> classifier score ->
 mapped back to the stored grid with ``mammogram.transform.to_stored``.
 
 Training follows the study: the proposer runs on train and validation images; each
-candidate is labelled by :func:`~calcdet_core.matching.match_detections` (TP 1, FP 0,
+candidate is labelled by :func:`~calcdet_core.evaluation.matching.match_detections` (TP 1, FP 0,
 dropped -1: in an ignore region or a duplicate on a taken target); trainable extractors
 learn from train patches (groups = patient ids); the classifier learns from train
 features with the validation features at hand (e.g. for the cascade's threshold).
-Per-image work goes through :mod:`calcdet_core.executor`, so it is parallel and resumable.
+Per-image work goes through :mod:`calcdet_core.run.executor`, so it is parallel and resumable.
 """
 
 from __future__ import annotations
@@ -24,15 +24,15 @@ from typing import Any
 
 import numpy as np
 
-from calcdet_core.components import FeatureExtractor, validate_finite_features
-from calcdet_core.data import Annotation, Candidates, Detections, ImageRecord, Mammogram
-from calcdet_core.dicom import read_dicom
-from calcdet_core.executor import Executor, Result, job_key, progress_bar, run_jobs
-from calcdet_core.matching import DROPPED, STUDY_DIAMETER_PX, TP, match_detections
-from calcdet_core.patches import extract_patches
-from calcdet_core.pipeline import Pipeline, PreprocessSpec
-from calcdet_core.preprocess import preprocess
-from calcdet_core.registry import get_registry
+from calcdet_core.contracts.components import FeatureExtractor, validate_finite_features
+from calcdet_core.contracts.data import Annotation, Candidates, Detections, ImageRecord, Mammogram
+from calcdet_core.io.dicom import read_dicom
+from calcdet_core.run.executor import Executor, Result, job_key, progress_bar, run_jobs
+from calcdet_core.evaluation.matching import DROPPED, STUDY_DIAMETER_PX, TP, match_detections
+from calcdet_core.imaging.patches import extract_patches
+from calcdet_core.run.pipeline import Pipeline, PreprocessSpec
+from calcdet_core.imaging.preprocess import preprocess
+from calcdet_core.plugins.registry import get_registry
 
 PATCH_NEGATIVES_PER_POSITIVE = 10
 """Trainable extractors learn from a 1:10 TP:FP downsample of the train patches, as the study's Haar selection."""
@@ -63,7 +63,7 @@ def resolve_record(item: ImageRecord | DatasetRef) -> ImageRecord:
     key = (item.dataset, item.root)
     if key not in _DATASET_CACHE:
         adapter = get_registry().get("datasets", item.dataset)()
-        _DATASET_CACHE[key] = {r.image_id: r for r in adapter.load(Path(item.root)).records}  # type: ignore[attr-defined]
+        _DATASET_CACHE[key] = {r.image_id: r for r in adapter.index(Path(item.root)).records}  # type: ignore[attr-defined]
     return _DATASET_CACHE[key][item.image_id]
 
 
@@ -101,7 +101,7 @@ def dicom_records(paths: Sequence[Path]) -> list[ImageRecord]:
     if clash:
         raise ValueError(f"several input files share the image id (file stem) {clash[0]!r}; rename or pass them apart")
     return [ImageRecord(image_id=p.stem, patient_id=p.stem, path=p, annotation=Annotation(),
-                        load=partial(read_dicom, p)) for p in files]
+                        read=partial(read_dicom, p)) for p in files]
 
 
 # --------------------------------------------------------------------------- one image
@@ -109,7 +109,7 @@ def dicom_records(paths: Sequence[Path]) -> list[ImageRecord]:
 
 def load_working(record: ImageRecord, spec: PreprocessSpec) -> tuple[Mammogram, Annotation]:
     """The preprocessed image and its annotation, both on the working grid."""
-    raw = record.load()
+    raw = record.read()
     if raw.laterality is None and record.laterality:
         raw = replace(raw, laterality=record.laterality)
     image = preprocess(raw, crop_breast=spec.crop_breast, flip_to_left=spec.flip_to_left)
@@ -311,7 +311,7 @@ def _extractor_fingerprint(trainable: dict[int, FeatureExtractor]) -> str:
     digest = hashlib.sha256()
     for i, extractor in sorted(trainable.items()):
         with tempfile.TemporaryDirectory() as tmp:
-            for path in sorted(extractor.save(Path(tmp))):
+            for path in sorted(extractor.save_state(Path(tmp))):
                 digest.update(f"{i}:{path.name}".encode())
                 digest.update(path.read_bytes())
     return digest.hexdigest()[:12]

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from calcdet_core.data import Dataset, ImageResult
-from calcdet_core.detections_csv import write_detections_csv
-from calcdet_core.engine import (
+from calcdet_core.contracts.data import Dataset, ImageResult
+from calcdet_core.io.detections_csv import write_detections_csv
+from calcdet_core.run.engine import (
     DetectedImage,
     ImageSource,
     dicom_records,
@@ -19,17 +19,17 @@ from calcdet_core.engine import (
     train_pipeline,
     training_data,
 )
-from calcdet_core.executor import Executor, SerialExecutor, job_key, progress_console
-from calcdet_core.model_dir import is_model_dir, load_model, read_metrics, save_model
-from calcdet_core.overlay import write_overlay
-from calcdet_core.pipeline import Pipeline, load_pipeline
-from calcdet_core.registry import get_registry
+from calcdet_core.run.executor import Executor, SerialExecutor, job_key, progress_console
+from calcdet_core.io.model_dir import is_model_dir, load_model, read_metrics, save_model
+from calcdet_core.imaging.overlay import write_overlay
+from calcdet_core.run.pipeline import Pipeline, load_pipeline
+from calcdet_core.plugins.registry import get_registry
 
 
 def load_dataset(name: str, root: Path) -> Dataset:
     """Index a dataset with its adapter and say what it skipped (nothing is dropped silently)."""
     adapter = get_registry().get("datasets", name)()
-    dataset = adapter.load(Path(root))  # type: ignore[attr-defined]
+    dataset = adapter.index(Path(root))  # type: ignore[attr-defined]
     if dataset.skipped:
         progress_console.print(f"[yellow]{name}: skipped {len(dataset.skipped)} item(s)[/yellow], e.g. "
                                f"{dataset.skipped[0].path}: {dataset.skipped[0].reason}")
@@ -141,7 +141,7 @@ def write_outputs(found: list[DetectedImage], csv_path: Path, overlay_dir: Path 
     path = write_detections_csv(csv_path, [d.detections for d in found])
     if overlay_dir is not None:
         for d in found:
-            write_overlay(Path(overlay_dir) / f"{job_key(d.record.image_id)}.png", d.record.load().pixels, d.detections)
+            write_overlay(Path(overlay_dir) / f"{job_key(d.record.image_id)}.png", d.record.read().pixels, d.detections)
     return path
 
 
@@ -161,6 +161,6 @@ def evaluate_model(model_dir: Path, dataset_name: str, root: Path, out: Path, sp
     records = {d.record.image_id: d.record for d in found}
     results = [ImageResult(d.record.image_id, d.detections, d.record.annotation, d.seconds) for d in found]
     return evaluate_results(results, out, evaluators=pipeline.evaluators or None, seed=seed,
-                            load_image=lambda image_id: records[image_id].load().pixels,
+                            load_image=lambda image_id: records[image_id].read().pixels,
                             title=f"calcdet evaluate: {pipeline.spec.name} on {dataset_name} ({split})",
                             extra={"model": str(model_dir), "dataset": dataset_name, "split": split, "seed": seed})

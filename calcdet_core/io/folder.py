@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 from pydantic import Field
 
-from calcdet_core.components import ComponentConfig, DatasetAdapter
-from calcdet_core.data import (
+from calcdet_core.contracts.components import ComponentConfig, DatasetAdapter
+from calcdet_core.contracts.data import (
     MC_MAX_DIAMETER_MM,
     Annotation,
     Dataset,
@@ -34,8 +34,8 @@ from calcdet_core.data import (
     SkippedItem,
     Target,
 )
-from calcdet_core.geometry import ellipse_polygon
-from calcdet_core.images import IMAGE_SUFFIXES, image_header, name_tokens, read_image
+from calcdet_core.imaging.geometry import ellipse_polygon
+from calcdet_core.io.images import IMAGE_SUFFIXES, image_header, name_tokens, read_image
 
 REQUIRED_COLUMNS = ("image", "x", "y", "diameter")
 
@@ -83,7 +83,7 @@ class FolderDataset(DatasetAdapter):
         max_mc_diameter_mm: float = Field(
             MC_MAX_DIAMETER_MM, gt=0, description="Wider calcifications become ignore regions, as in the study.")
 
-    def load(self, root: Path) -> Dataset:  # type: ignore[override]
+    def index(self, root: Path) -> Dataset:
         root = Path(root)
         if not root.is_dir():
             raise ValueError(f"{root}: not a folder")
@@ -154,4 +154,4 @@ class FolderDataset(DatasetAdapter):
         laterality, view = name_tokens(path)
         return ImageRecord(image_id=image_id, patient_id=patient, path=path,
                            annotation=Annotation(tuple(targets), tuple(ignore)),
-                           load=partial(read_image, path, image_id, patient), laterality=laterality, view=view)
+                           read=partial(read_image, path, image_id, patient), laterality=laterality, view=view)

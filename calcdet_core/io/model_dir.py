@@ -23,8 +23,8 @@ from typing import Any
 
 import yaml
 
-from calcdet_core.pipeline import Pipeline, build_pipeline
-from calcdet_core.registry import Registry, UnknownPluginError, get_registry
+from calcdet_core.run.pipeline import Pipeline, build_pipeline
+from calcdet_core.plugins.registry import Registry, UnknownPluginError, get_registry
 
 PIPELINE_FILE = "pipeline.yaml"
 PLUGINS_FILE = "plugins.json"
@@ -80,7 +80,7 @@ def save_model(directory: Path, pipeline: Pipeline, metrics: dict[str, Any], reg
                         "distribution": entry.distribution, "version": entry.version})
         folder = directory / COMPONENTS_DIR / slot_folder(slot, component.name)
         folder.mkdir(parents=True, exist_ok=True)
-        component.save(folder)
+        component.save_state(folder)
         if not any(folder.iterdir()):
             folder.rmdir()
     (directory / PLUGINS_FILE).write_text(json.dumps(plugins, indent=2))
@@ -148,7 +148,7 @@ def load_model(directory: Path, registry: Registry | None = None) -> Pipeline:
     for slot, component in pipeline.components():
         folder = directory / COMPONENTS_DIR / slot_folder(slot, component.name)
         if folder.is_dir():
-            component.load(folder)
+            component.load_state(folder)
         elif component.trainable:
             raise ModelDirError(directory, [f"{slot}: trainable {component.name!r} has no saved state in {folder}"])
     return pipeline

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from calcdet_core.data import Candidates
+from calcdet_core.contracts.data import Candidates
 
 MIN_DRAWN_RADIUS = 4.0
 """Circles are drawn at least this large so that 1-2 px calcification detections stay visible."""

@@ -131,7 +131,7 @@ class Mammogram:
 class ImageRecord:
     """One image of a dataset: where it is, who it belongs to, and its truth.
 
-    ``load`` reads the pixels only when called, so a dataset of thousands of
+    ``read`` reads the pixels only when called, so a dataset of thousands of
     images costs nothing until a component needs one.
     """
 
@@ -139,7 +139,7 @@ class ImageRecord:
     patient_id: str
     path: Path
     annotation: Annotation
-    load: Callable[[], Mammogram]
+    read: Callable[[], Mammogram]
     laterality: str | None = None
     view: str | None = None
     metadata: dict[str, object] = field(default_factory=dict)
@@ -174,7 +174,7 @@ class Dataset:
         self, seed: int = 0, fractions: Sequence[float] = DEFAULT_SPLIT_FRACTIONS
     ) -> dict[str, list[ImageRecord]]:
         """Patient-disjoint train/validation/test split, stratified by MC-positive patients."""
-        from calcdet_core.splits import patient_split
+        from calcdet_core.contracts.splits import patient_split
 
         return patient_split(self.records, seed=seed, fractions=fractions)
 
@@ -252,8 +252,50 @@ class Candidates:
         return type(self)(xyr, self.score, self.image_id if image_id is None else image_id)
 
 
+@dataclass(frozen=True)
 class Detections(Candidates):
-    """Final, scored findings of a pipeline; same layout as :class:`Candidates`."""
+    """Final, scored findings of a pipeline: :class:`Candidates`, and optionally a box per finding.
+
+    ``boxes`` is ``None`` or (N, 4) float64 of x0, y0, x1, y1 (x0 <= x1, y0 <= y1), for
+    detectors that predict real extents (a Faster R-CNN), so box metrics need not
+    assume squares around the centre.
+    """
+
+    boxes: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.boxes is not None:
+            boxes = np.asarray(self.boxes, dtype=np.float64).reshape(-1, 4)
+            if len(boxes) != len(self.xyr):
+                raise ValueError(f"boxes must have {len(self.xyr)} rows, got {len(boxes)}")
+            if (boxes[:, 2] < boxes[:, 0]).any() or (boxes[:, 3] < boxes[:, 1]).any():
+                raise ValueError("boxes must be x0, y0, x1, y1 with x0 <= x1 and y0 <= y1")
+            object.__setattr__(self, "boxes", boxes)
+
+    @classmethod
+    def of(cls, candidates: Candidates, boxes: np.ndarray | None = None) -> Detections:
+        """Candidates (or detections) as detections, with ``boxes`` when given."""
+        if boxes is None and isinstance(candidates, Detections):
+            boxes = candidates.boxes
+        return cls(candidates.xyr, candidates.score, candidates.image_id, boxes)
+
+    def subset(self, index: np.ndarray) -> Detections:
+        return type(self)(self.xyr[index], self.score[index], self.image_id,
+                          None if self.boxes is None else self.boxes[index])
+
+    def with_scores(self, score: np.ndarray) -> Detections:
+        return type(self)(self.xyr, score, self.image_id, self.boxes)
+
+    def mapped(self, to_grid: Callable[[np.ndarray], np.ndarray], image_id: str | None = None) -> Detections:
+        """Centres and box corners mapped by ``to_grid``; a mirrored grid swaps x0 and x1 back into order."""
+        moved = Candidates(self.xyr, self.score, self.image_id).mapped(to_grid, image_id)
+        boxes = self.boxes
+        if boxes is not None and len(boxes):
+            corners = np.concatenate([to_grid(boxes[:, :2]), to_grid(boxes[:, 2:])], axis=1)
+            boxes = np.column_stack([np.minimum(corners[:, 0], corners[:, 2]), np.minimum(corners[:, 1], corners[:, 3]),
+                                     np.maximum(corners[:, 0], corners[:, 2]), np.maximum(corners[:, 1], corners[:, 3])])
+        return type(self)(moved.xyr, moved.score, moved.image_id, boxes)
 
 
 @dataclass(frozen=True)

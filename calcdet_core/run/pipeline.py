@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from calcdet_core.components import (
+from calcdet_core.contracts.components import (
     Classifier,
     Component,
     Detector,
@@ -22,7 +22,7 @@ from calcdet_core.components import (
     FeatureExtractor,
     Proposer,
 )
-from calcdet_core.registry import Registry, UnknownPluginError, get_registry
+from calcdet_core.plugins.registry import Registry, UnknownPluginError, get_registry
 
 
 class PreprocessSpec(BaseModel):

@@ -22,9 +22,9 @@ from typing import Any
 
 import yaml
 
-from calcdet_core.executor import make_executor, progress_bar, progress_console
+from calcdet_core.run.executor import make_executor, progress_bar, progress_console
 
-PIPELINES = Path(__file__).resolve().parents[1] / "pipelines"
+PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
 
 DEMO_OVERRIDES: dict[str, dict[str, Any]] = {
     "haar": {"n_estimators": 30, "cv_folds": 3, "max_training_samples": 3000},
@@ -65,7 +65,7 @@ def make_release(root: Path, images: int, seed: int, height: int, width: int) ->
 
 def run_demo(out: Path, images: int, seed: int, height: int, width: int, workers: int,
              pipeline: Path) -> dict[str, Any]:
-    from calcdet_core.workflows import evaluate_model, train_model
+    from calcdet_core.run.workflows import evaluate_model, train_model
 
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from calcdet_core.data import Candidates, Detections
+from calcdet_core.contracts.data import Candidates, Detections
 
 COLUMNS = ("image_id", "x", "y", "radius", "score")
 

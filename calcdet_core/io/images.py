@@ -1,4 +1,4 @@
-"""Reading one mammogram from DICOM, PNG or TIFF into a :class:`~calcdet_core.data.Mammogram`.
+"""Reading one mammogram from DICOM, PNG or TIFF into a :class:`~calcdet_core.contracts.data.Mammogram`.
 
 PNG and TIFF go through Pillow and keep their stored integer type (16-bit PNGs stay
 uint16). They carry no laterality or view, so those are taken from the file name when
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from calcdet_core.data import Mammogram
-from calcdet_core.dicom import read_dicom
+from calcdet_core.contracts.data import Mammogram
+from calcdet_core.io.dicom import read_dicom
 
 DICOM_SUFFIXES = {".dcm", ".dicom"}
 PILLOW_SUFFIXES = {".png", ".tif", ".tiff"}

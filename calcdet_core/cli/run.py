@@ -8,9 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
-from calcdet_core.cli import fail
-from calcdet_core.executor import JobsFailed, make_executor, progress_console
-from calcdet_core.pipeline import PipelineValidationError
+from calcdet_core.cli.app import fail
+from calcdet_core.run.executor import JobsFailed, make_executor, progress_console
+from calcdet_core.run.pipeline import PipelineValidationError
 
 WorkersOption = Annotated[int, typer.Option("--workers", "-j", min=1,
                                             help="Worker processes on this machine (1: in this process).")]
@@ -38,7 +38,7 @@ def train(
     scheduler: SchedulerOption = None,
 ) -> None:
     """Train a pipeline on a dataset's train split (validation split for thresholds) into a model directory."""
-    from calcdet_core.workflows import train_model
+    from calcdet_core.run.workflows import train_model
 
     metrics = _guarded(lambda: train_model(pipeline, dataset, root, out, seed, make_executor(workers, scheduler)))
     tr = metrics["train"]
@@ -59,8 +59,8 @@ def detect(
     scheduler: SchedulerOption = None,
 ) -> None:
     """Detect microcalcifications; one CSV row per detection (image_id, x, y, radius, score), stored grid."""
-    from calcdet_core.workflows import Selection, load_runnable, write_outputs
-    from calcdet_core.workflows import detect as run
+    from calcdet_core.run.workflows import Selection, load_runnable, write_outputs
+    from calcdet_core.run.workflows import detect as run
 
     def job() -> int:
         pipeline, identity = load_runnable(model)
@@ -84,7 +84,7 @@ def evaluate(
     scheduler: SchedulerOption = None,
 ) -> None:
     """Run a trained pipeline on a dataset split and score it (FROC with bootstrap interval, report)."""
-    from calcdet_core.workflows import evaluate_model
+    from calcdet_core.run.workflows import evaluate_model
 
     metrics = _guarded(lambda: evaluate_model(model, dataset, root, out, split, seed,
                                               make_executor(workers, scheduler)))
@@ -105,7 +105,7 @@ def tune(
     """Grid-search the classifier (the study's Appendix 1 grid) by case-grouped CV on the train split."""
     from rich.table import Table
 
-    from calcdet_core.workflows import tune_classifier
+    from calcdet_core.run.workflows import tune_classifier
 
     report = _guarded(lambda: tune_classifier(pipeline, dataset, root, out, seed, make_executor(workers, scheduler)))
     table = Table(title=f"{report['classifier']}: {report['folds']}-fold grouped CV, {report['scoring']}, "

@@ -6,7 +6,7 @@ returns a list of component *classes* (never instances); the host flattens the l
 of all plugins. calcdet's own built-ins are registered through these same hooks.
 
 Hooks are called once, when the registry is first built (``calcdet`` start-up or
-:func:`calcdet_core.registry.get_registry`). An implementation may accept fewer
+:func:`calcdet_core.plugins.registry.get_registry`). An implementation may accept fewer
 arguments than its spec, so new opt-in arguments never break existing plugins.
 """
 
@@ -19,7 +19,7 @@ import pluggy
 if TYPE_CHECKING:
     import typer
 
-    from calcdet_core.components import (
+    from calcdet_core.contracts.components import (
         Classifier,
         DatasetAdapter,
         Detector,

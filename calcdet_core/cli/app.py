@@ -14,9 +14,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from calcdet_core.components import KINDS
-from calcdet_core.pipeline import PipelineValidationError, load_pipeline
-from calcdet_core.registry import get_registry
+from calcdet_core.contracts.components import KINDS
+from calcdet_core.run.pipeline import PipelineValidationError, load_pipeline
+from calcdet_core.plugins.registry import get_registry
 
 app = typer.Typer(
     name="calcdet",

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from calcdet_core.data import SPLIT_NAMES, ImageRecord
+from calcdet_core.contracts.data import SPLIT_NAMES, ImageRecord
 
 
 def _allocate(n: int, fractions: Sequence[float]) -> list[int]:

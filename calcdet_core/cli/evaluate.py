@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from calcdet_core.cli import err_console, fail
+from calcdet_core.cli.app import err_console, fail
 
 console = Console()
 
@@ -27,7 +27,7 @@ def score(
 ) -> None:
     """Score a detections file against a dataset's annotations (FROC with intervals, report)."""
     from calcdet_core.evaluation.scoring import score_file
-    from calcdet_core.registry import UnknownPluginError, get_registry
+    from calcdet_core.plugins.registry import UnknownPluginError, get_registry
 
     try:
         registry = get_registry()
@@ -36,7 +36,7 @@ def score(
             classes = [registry.get("evaluators", name) for name in evaluator]
             chosen = [cls(seed=seed) if "seed" in cls.Config.model_fields else cls() for cls in classes]
         adapter = registry.get("datasets", dataset)()
-        data = adapter.load(root)  # type: ignore[attr-defined]
+        data = adapter.index(root)  # type: ignore[attr-defined]
         selected = data.select(split, seed)
         if data.skipped:
             err_console.print(f"[yellow]{dataset}: skipped {len(data.skipped)} item(s)[/yellow], e.g. "

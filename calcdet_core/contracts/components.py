@@ -2,9 +2,14 @@
 
 A component class has a unique ``name``, a one-line ``description`` and a pydantic
 ``Config`` whose fields are its parameters (defaults are the study's values). The
-constructor only stores the validated config; learning happens in ``fit``, and
-learned state goes to disk through ``save``/``load`` in safe formats only
-(skops for scikit-learn, safetensors or JSON for arrays; never pickle).
+constructor only stores the validated config; learning happens in ``fit`` (with a
+:class:`~calcdet_core.contracts.training.TrainingContext`), and learned state goes to
+disk through ``save_state``/``load_state`` in safe formats only (skops for scikit-learn,
+safetensors or JSON for arrays; never pickle).
+
+Components cross process boundaries by pickling (``--workers N`` ships the pipeline once
+to each worker): keep them picklable, or give them ``__getstate__``/``__setstate__`` that
+hand over something cheaper (a torch detector: its weights as safetensors bytes).
 
 Image arguments are 2-D float32 arrays in [0, 1] on the *working grid* (breast
 cropped, flipped to the left); returned coordinates are in that same grid and
@@ -21,7 +26,8 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from calcdet_core.data import Annotation, Candidates, Dataset, Detections, ImageResult
+from calcdet_core.contracts.data import Candidates, Dataset, Detections, ImageResult
+from calcdet_core.contracts.training import ImageStream, TrainingContext
 
 KINDS = ("datasets", "proposers", "features", "classifiers", "detectors", "evaluators")
 """Component kinds, in the order a pipeline uses them (also the hook name suffixes)."""
@@ -52,22 +58,22 @@ class Component(ABC):
     # Learned state. Components that learn nothing keep these defaults.
     trainable: ClassVar[bool] = False
 
-    def save(self, directory: Path) -> list[Path]:
-        """Write learned state into ``directory``; return the files written."""
+    def save_state(self, directory: Path) -> list[Path]:
+        """Write learned state into ``directory``; return the files written (a trainable component writes some)."""
         return []
 
-    def load(self, directory: Path) -> None:  # noqa: B027 - components that learn nothing load nothing
-        """Restore learned state written by :meth:`save` into ``directory``."""
+    def load_state(self, directory: Path) -> None:  # noqa: B027 - components that learn nothing load nothing
+        """Restore learned state written by :meth:`save_state` into ``directory``."""
 
 
 class DatasetAdapter(Component):
-    """Reads a dataset root into :class:`~calcdet_core.data.Dataset` records."""
+    """Reads a dataset root into :class:`~calcdet_core.contracts.data.Dataset` records."""
 
     kind = "datasets"
 
     @abstractmethod
-    def load(self, root: Path) -> Dataset:
-        """Index ``root``: every usable image as a record, everything else in ``skipped``."""
+    def index(self, root: Path) -> Dataset:
+        """Index ``root``: every usable image as a record (pixels read lazily), everything else in ``skipped``."""
 
 
 class Proposer(Component):
@@ -84,7 +90,7 @@ class FeatureExtractor(Component):
     """Computes a named feature vector for every candidate, from the image around it.
 
     A supervised extractor (``trainable = True``) implements :meth:`fit` on patches
-    (e.g. Haar-like feature selection) and persists its choice with ``save``/``load``.
+    (e.g. Haar-like feature selection) and persists its choice with ``save_state``/``load_state``.
     """
 
     kind = "features"
@@ -102,7 +108,8 @@ class FeatureExtractor(Component):
     def extract(self, image: np.ndarray, candidates: Candidates) -> np.ndarray:
         """(N, F) float64 finite features for the N candidates, in ``feature_names`` order."""
 
-    def fit(self, patches: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> FeatureExtractor:
+    def fit(self, patches: np.ndarray, labels: np.ndarray, groups: np.ndarray,
+            context: TrainingContext | None = None) -> FeatureExtractor:
         """Learn from (N, P, P) training patches with 0/1 labels and case ids (supervised only)."""
         return self
 
@@ -120,8 +127,14 @@ class Classifier(Component):
         labels: np.ndarray,
         groups: np.ndarray,
         validation: tuple[np.ndarray, np.ndarray] | None = None,
+        context: TrainingContext | None = None,
     ) -> Classifier:
-        """Train on (N, F) features with 0/1 labels; ``groups`` are case ids for grouped CV."""
+        """Train on (N, F) features with 0/1 labels; ``groups`` are case ids for grouped CV.
+
+        ``context`` (the engine always gives one; ``None`` means a temporary one) carries the
+        seed, the worker count and the reporter: facts worth keeping (thresholds, the grid
+        searched) go to ``context.reporter.record(...)`` and land in the model directory.
+        """
 
     @abstractmethod
     def score(self, features: np.ndarray) -> np.ndarray:
@@ -129,22 +142,40 @@ class Classifier(Component):
 
 
 class Detector(Component):
-    """End-to-end detector: replaces proposer, features and classifier in a pipeline."""
+    """End-to-end detector: replaces proposer, features and classifier in a pipeline.
+
+    Training reads images lazily from an :class:`ImageStream` (never all of them in
+    memory) and gets a :class:`TrainingContext` (work folder for checkpoints, device, seed,
+    workers, reporter). Detection may be batched: the engine hands ``detect_batch`` up to
+    ``batch_size`` images at once (a GPU model wins from that; the default loops).
+    """
 
     kind = "detectors"
     trainable = True
 
     @abstractmethod
-    def fit(
-        self,
-        train: Sequence[tuple[np.ndarray, Annotation]],
-        validation: Sequence[tuple[np.ndarray, Annotation]] = (),
-    ) -> Detector:
-        """Train on (working-grid image, working-grid annotation) pairs."""
+    def fit(self, train: ImageStream, validation: ImageStream, context: TrainingContext) -> Detector:
+        """Learn from the working-grid images of ``train``; ``validation`` for early stopping and metrics.
+
+        Save a checkpoint after each epoch with ``context.save_checkpoint`` and start from
+        ``context.last_checkpoint()`` when there is one: an interrupted run then resumes.
+        """
 
     @abstractmethod
     def detect(self, image: np.ndarray, mask: np.ndarray | None = None) -> Detections:
-        """Scored detections in the grid of ``image``."""
+        """Scored detections (centre, radius, optional box) in the grid of ``image``, inside ``mask``."""
+
+    @property
+    def batch_size(self) -> int:
+        """How many images :meth:`detect_batch` takes at once (``batch_size`` of the config, else 1)."""
+        return int(getattr(self.config, "batch_size", 1))
+
+    def detect_batch(self, images: Sequence[np.ndarray], masks: Sequence[np.ndarray | None]) -> list[Detections]:
+        """Detections for several images at once, in order; override when batching is faster."""
+        return [self.detect(image, mask) for image, mask in zip(images, masks, strict=True)]
+
+    def to_device(self, device: str) -> None:  # noqa: B027 - detectors without a device choice ignore it
+        """Move to ``device`` (``cpu``, ``cuda:N``) before detection; the engine calls it with ``--device``."""
 
 
 class Evaluator(Component):

@@ -12,8 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from calcdet_core.cli import err_console, fail
-from calcdet_core.data import Dataset, ImageRecord
+from calcdet_core.cli.app import err_console, fail
+from calcdet_core.contracts.data import Dataset, ImageRecord
 
 console = Console()
 
@@ -47,13 +47,13 @@ def summary(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """Count images, normal images, targets, ignore regions and patients, overall and per split."""
-    from calcdet_core.registry import UnknownPluginError, get_registry
+    from calcdet_core.plugins.registry import UnknownPluginError, get_registry
 
     try:
         adapter = get_registry().get("datasets", name)()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            dataset = adapter.load(root)  # type: ignore[attr-defined]
+            dataset = adapter.index(root)  # type: ignore[attr-defined]
         result = summarize(dataset, seed)
     except (UnknownPluginError, ValueError, FileNotFoundError) as exc:
         fail(str(exc))

@@ -1,6 +1,6 @@
 """Reading and writing mammograms as DICOM files.
 
-Reading returns the stored pixels as a :class:`~calcdet_core.data.Mammogram` in
+Reading returns the stored pixels as a :class:`~calcdet_core.contracts.data.Mammogram` in
 MONOCHROME2 sense (bright = dense), with only the ``BitsStored`` bits kept.
 Compressed transfer syntaxes are decoded by pydicom's pixel-data plugins
 (pylibjpeg with its libjpeg, openjpeg and rle codecs). Writing exists so that
@@ -25,8 +25,8 @@ from pydicom.uid import (
     generate_uid,
 )
 
-from calcdet_core.data import Mammogram
-from calcdet_core.ljpeg import encode_lossless_jpeg
+from calcdet_core.contracts.data import Mammogram
+from calcdet_core.io.ljpeg import encode_lossless_jpeg
 
 DIGITAL_MAMMOGRAPHY_STORAGE = "1.2.840.10008.5.1.4.1.1.1.2"
 """SOP class of a 'Digital Mammography X-Ray Image Storage - For Presentation' object."""

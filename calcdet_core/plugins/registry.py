@@ -20,11 +20,11 @@ from types import ModuleType
 import pluggy
 from pydantic import BaseModel
 
-from calcdet_core import hookspecs
-from calcdet_core.components import BASE_CLASSES, KINDS, Component
+from calcdet_core.contracts import hookspecs
+from calcdet_core.contracts.components import BASE_CLASSES, KINDS, Component
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT_NAME
-BUILTIN_MODULES = ("calcdet_core.builtins",)
+BUILTIN_MODULES = ("calcdet_core.plugins.builtins",)
 AUTOLOAD_ENV = "CALCDET_DISABLE_PLUGIN_AUTOLOAD"
 
 

@@ -1,0 +1,1 @@
+"""The ``calcdet`` command line."""

@@ -1,0 +1,1 @@
+"""The contracts between calcdet and its plugins: hook specs, component base classes, the data model."""

@@ -1,0 +1,1 @@
+"""Image operations shared by the core and plugins: preprocessing, regions, patches, input checks."""
