@@ -29,9 +29,9 @@ import numpy as np
 from calcdet_phantom import synthesize
 from scipy import ndimage
 
-from calcdet_core.io.dicom import read_dicom, write_dicom
 from calcdet_core.imaging.preprocess import BACKGROUND_FRACTION, preprocess
 from calcdet_core.imaging.regions import fill_holes, largest_region
+from calcdet_core.io.dicom import read_dicom, write_dicom
 
 
 def _median_seconds(fn, repeats: int) -> tuple[float, object]:

@@ -15,8 +15,8 @@ from calcdet_phantom.release import generate_release
 from typer.testing import CliRunner
 
 from calcdet_core.cli.app import app
-from calcdet_core.run.demo import DEMO_OVERRIDES, PIPELINES, demo_pipeline
 from calcdet_core.plugins.registry import get_registry
+from calcdet_core.run.demo import DEMO_OVERRIDES, PIPELINES, demo_pipeline
 
 OVERRIDES = {**DEMO_OVERRIDES, "haar": {**DEMO_OVERRIDES["haar"], "n_selected": 40, "cv_folds": 2}}
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from calcdet_core.contracts.data import Annotation, ImageRecord, Mammogram
+from calcdet_core.evaluation.matching import DROPPED, match_detections
 from calcdet_core.run.engine import (
     ImageSource,
     detect_record,
@@ -19,7 +20,6 @@ from calcdet_core.run.engine import (
     training_data,
 )
 from calcdet_core.run.executor import JobsFailed, SerialExecutor, job_key, load_result, save_result
-from calcdet_core.evaluation.matching import DROPPED, match_detections
 from calcdet_core.run.pipeline import build_pipeline
 from tests.synthetic_mammograms import AIA_ML_SMALL, synthetic_record
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from calcdet_core.imaging.preprocess import preprocess
 from calcdet_core.io.dicom import write_dicom
 from calcdet_core.io.folder import FolderDataset
 from calcdet_core.io.images import name_tokens, read_image
-from calcdet_core.imaging.preprocess import preprocess
 from calcdet_core.testing import check_dataset_adapter, parametrize_with_checks
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from calcdet_core.io.model_dir import ModelDirError, load_model, save_model, sha256
 from calcdet_core.run.engine import ImageSource, detect_record, train_pipeline
 from calcdet_core.run.executor import SerialExecutor
-from calcdet_core.io.model_dir import ModelDirError, load_model, save_model, sha256
 from calcdet_core.run.pipeline import build_pipeline
 from tests.synthetic_mammograms import synthetic_record
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from calcdet_core.run.pipeline import PipelineValidationError, build_pipeline, load_pipeline
 from calcdet_core.plugins.registry import build_registry
+from calcdet_core.run.pipeline import PipelineValidationError, build_pipeline, load_pipeline
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ Also the oracle of calcdet-fos's tests, so the benchmark's speed ratio compares 
 from __future__ import annotations
 
 import numpy as np
-from calcdet_core.api import FLAT_TOL
 from scipy import stats
 
+from calcdet_core.api import FLAT_TOL
 from calcdet_core.contracts.data import Candidates
 
 

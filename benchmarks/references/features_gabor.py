@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from calcdet_core.api import FLAT_TOL
 from scipy import stats
 
+from calcdet_core.api import FLAT_TOL
 from calcdet_core.contracts.data import Candidates
 
 

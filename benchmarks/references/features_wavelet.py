@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 import pywt
-from calcdet_core.api import FLAT_TOL
 from scipy import stats
 from skimage.feature import graycomatrix, graycoprops
 
+from calcdet_core.api import FLAT_TOL
 from calcdet_core.contracts.data import Candidates
 
 

@@ -15,8 +15,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from calcdet_core.contracts.components import KINDS
-from calcdet_core.run.pipeline import PipelineValidationError, load_pipeline
 from calcdet_core.plugins.registry import get_registry
+from calcdet_core.run.pipeline import PipelineValidationError, load_pipeline
 
 app = typer.Typer(
     name="calcdet",

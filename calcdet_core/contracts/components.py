@@ -174,7 +174,7 @@ class Detector(Component):
         """Detections for several images at once, in order; override when batching is faster."""
         return [self.detect(image, mask) for image, mask in zip(images, masks, strict=True)]
 
-    def to_device(self, device: str) -> None:  # noqa: B027 - detectors without a device choice ignore it
+    def to_device(self, device: str) -> None:
         """Move to ``device`` (``cpu``, ``cuda:N``) before detection; the engine calls it with ``--device``."""
 
 

@@ -28,8 +28,8 @@ from calcdet_core.evaluation.froc import (
     froc_point_estimate,
     operating_points,
 )
-from calcdet_core.evaluation.plots import CurveToPlot, plot_froc
 from calcdet_core.evaluation.matching import STUDY_DIAMETER_PX
+from calcdet_core.evaluation.plots import CurveToPlot, plot_froc
 
 _DIAMETER = "Matching disc diameter in px: a detection hits a target this disc around it touches (study: 14)."
 

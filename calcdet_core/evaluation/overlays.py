@@ -16,8 +16,8 @@ import numpy as np
 
 from calcdet_core.contracts.data import ImageResult
 from calcdet_core.evaluation.froc import FrocData, operating_points
-from calcdet_core.evaluation.plots import Crop, plot_overlays
 from calcdet_core.evaluation.matching import FP, STUDY_DIAMETER_PX, TP, Match, match_detections
+from calcdet_core.evaluation.plots import Crop, plot_overlays
 
 LoadImage = Callable[[str], "np.ndarray | None"]
 

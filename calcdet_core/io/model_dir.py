@@ -23,8 +23,8 @@ from typing import Any
 
 import yaml
 
-from calcdet_core.run.pipeline import Pipeline, build_pipeline
 from calcdet_core.plugins.registry import Registry, UnknownPluginError, get_registry
+from calcdet_core.run.pipeline import Pipeline, build_pipeline
 
 PIPELINE_FILE = "pipeline.yaml"
 PLUGINS_FILE = "plugins.json"

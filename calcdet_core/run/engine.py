@@ -26,13 +26,13 @@ import numpy as np
 
 from calcdet_core.contracts.components import FeatureExtractor, validate_finite_features
 from calcdet_core.contracts.data import Annotation, Candidates, Detections, ImageRecord, Mammogram
-from calcdet_core.io.dicom import read_dicom
-from calcdet_core.run.executor import Executor, Result, job_key, progress_bar, run_jobs
 from calcdet_core.evaluation.matching import DROPPED, STUDY_DIAMETER_PX, TP, match_detections
 from calcdet_core.imaging.patches import extract_patches
-from calcdet_core.run.pipeline import Pipeline, PreprocessSpec
 from calcdet_core.imaging.preprocess import preprocess
+from calcdet_core.io.dicom import read_dicom
 from calcdet_core.plugins.registry import get_registry
+from calcdet_core.run.executor import Executor, Result, job_key, progress_bar, run_jobs
+from calcdet_core.run.pipeline import Pipeline, PreprocessSpec
 
 PATCH_NEGATIVES_PER_POSITIVE = 10
 """Trainable extractors learn from a 1:10 TP:FP downsample of the train patches, as the study's Haar selection."""

@@ -10,7 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from calcdet_core.contracts.data import Dataset, ImageResult
+from calcdet_core.imaging.overlay import write_overlay
 from calcdet_core.io.detections_csv import write_detections_csv
+from calcdet_core.io.model_dir import is_model_dir, load_model, read_metrics, save_model
+from calcdet_core.plugins.registry import get_registry
 from calcdet_core.run.engine import (
     DetectedImage,
     ImageSource,
@@ -20,10 +23,7 @@ from calcdet_core.run.engine import (
     training_data,
 )
 from calcdet_core.run.executor import Executor, SerialExecutor, job_key, progress_console
-from calcdet_core.io.model_dir import is_model_dir, load_model, read_metrics, save_model
-from calcdet_core.imaging.overlay import write_overlay
 from calcdet_core.run.pipeline import Pipeline, load_pipeline
-from calcdet_core.plugins.registry import get_registry
 
 
 def load_dataset(name: str, root: Path) -> Dataset:

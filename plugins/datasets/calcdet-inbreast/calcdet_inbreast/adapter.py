@@ -25,8 +25,8 @@ from pydantic import Field
 
 from calcdet_core import ComponentConfig, DatasetAdapter
 from calcdet_core.contracts.data import Annotation, Dataset, IgnoreRegion, ImageRecord, Mammogram, SkippedItem, Target
-from calcdet_core.io.dicom import read_dicom
 from calcdet_core.imaging.geometry import feret_diameter, polygon_centroid
+from calcdet_core.io.dicom import read_dicom
 from calcdet_inbreast.rois import RawRoi, RoiKind, classify, read_rois
 from calcdet_inbreast.table import TableRow, read_table
 

@@ -6,8 +6,8 @@ import numpy as np
 from pydantic import Field
 
 from calcdet_core import Candidates, ComponentConfig, FeatureExtractor
-from calcdet_core.imaging.patches import extract_patches
 from calcdet_core.imaging import stats
+from calcdet_core.imaging.patches import extract_patches
 
 FEATURES: tuple[tuple[str, str], ...] = (
     ("fos_min", "minimum intensity"),

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from calcdet_fos import FEATURES, FirstOrderStatistics
-from calcdet_core.api import entropy_uniformity, moments, quantiles
 
 from benchmarks.features import load_reference
 from calcdet_core import Candidates
+from calcdet_core.api import entropy_uniformity, moments, quantiles
 from calcdet_core.testing import parametrize_with_checks, textured_background
 
 

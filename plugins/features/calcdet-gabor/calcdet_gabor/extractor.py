@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from calcdet_core.api import moments
 from pydantic import Field
 
 from calcdet_core import Candidates, ComponentConfig, FeatureExtractor
+from calcdet_core.api import moments
 from calcdet_core.imaging.patches import extract_patches
 from calcdet_gabor.kernels import GaborKernel, gabor_bank
 

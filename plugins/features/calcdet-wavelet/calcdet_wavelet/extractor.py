@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pywt
-from calcdet_core.api import entropy_uniformity, moments
 from pydantic import Field, model_validator
 
 from calcdet_core import Candidates, ComponentConfig, FeatureExtractor
+from calcdet_core.api import entropy_uniformity, moments
 from calcdet_core.imaging.patches import extract_patches
 from calcdet_wavelet import glcm
 
