@@ -293,8 +293,9 @@ class Detections(Candidates):
         boxes = self.boxes
         if boxes is not None and len(boxes):
             corners = np.concatenate([to_grid(boxes[:, :2]), to_grid(boxes[:, 2:])], axis=1)
-            boxes = np.column_stack([np.minimum(corners[:, 0], corners[:, 2]), np.minimum(corners[:, 1], corners[:, 3]),
-                                     np.maximum(corners[:, 0], corners[:, 2]), np.maximum(corners[:, 1], corners[:, 3])])
+            low = np.minimum(corners[:, :2], corners[:, 2:])
+            high = np.maximum(corners[:, :2], corners[:, 2:])
+            boxes = np.column_stack([low, high])
         return type(self)(moved.xyr, moved.score, moved.image_id, boxes)
 
 
