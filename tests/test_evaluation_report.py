@@ -108,3 +108,71 @@ def test_overlays_draw_what_the_operating_point_keeps(tmp_path):
     assert path is not None and path.stat().st_size > 0
     path, threshold = write_overlays(results, froc_data(results), lambda _: None, tmp_path / "none.png")
     assert path is None and threshold == 0.2
+
+
+def counting(monkeypatch, module, name, calls):
+    """Replace ``module.name`` by a wrapper that counts its calls and calls through."""
+    real = getattr(module, name)
+
+    def wrapper(*args, **kwargs):
+        calls[name] = calls.get(name, 0) + 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, wrapper)
+
+
+def test_a_report_computes_the_froc_and_its_bootstrap_once(tmp_path, monkeypatch):
+    import sys
+
+    results = synthetic_results(n_images=12, n_normal=5, detections_per_image=10, seed=4)
+    images = pictures(results)
+    calls: dict[str, int] = {}
+    for module in [m for name, m in sys.modules.items() if name.startswith("calcdet_core.evaluation")]:
+        for name in ("froc_data", "froc_point_estimate", "bootstrap_froc", "operating_points"):
+            if hasattr(module, name):
+                counting(monkeypatch, module, name, calls)
+    evaluate_results(results, tmp_path, seed=2, load_image=images.get)
+    # operating points: once for froc_points.csv, once for the overlays' threshold
+    assert calls == {"froc_data": 1, "froc_point_estimate": 1, "bootstrap_froc": 1, "operating_points": 2}
+
+
+def test_report_figures_are_those_of_the_evaluators_and_the_froc_functions(tmp_path):
+    from calcdet_core.evaluation.bootstrap import bootstrap_froc
+    from calcdet_core.evaluation.froc import CURVE_GRID, froc_data, froc_point_estimate
+    from calcdet_core.evaluation.report import json_ready
+
+    results = synthetic_results(n_images=16, n_normal=6, detections_per_image=12, seed=6)
+    evaluators = [FrocEvaluator(bootstrap_resamples=200, seed=7, max_fppi=10), CandidatesEvaluator()]
+    metrics = evaluate_results(results, tmp_path, evaluators=evaluators)
+    assert metrics["froc"] == json_ready(FrocEvaluator(bootstrap_resamples=200, seed=7, max_fppi=10).evaluate(results))
+    assert metrics["candidates"] == json_ready(CandidatesEvaluator().evaluate(results))
+
+    data = froc_data(results)
+    estimate = froc_point_estimate(data, max_fppi=10)
+    boot = bootstrap_froc(data, 200, 7, max_fppi=10)
+    assert metrics["froc"]["auc"] == estimate["auc"]
+    assert metrics["froc"]["auc_ci95"] == boot.summary()["auc"]["ci"]
+    with (tmp_path / "froc.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    curve = estimate["lines"].sensitivity_at(CURVE_GRID)[0]
+    mean, _, lo, hi = boot.band()
+    assert [float(r["sensitivity"]) for r in rows] == curve.tolist()
+    assert [float(r["bootstrap_mean"]) for r in rows] == mean.tolist()
+    assert [float(r["ci95_low"]) for r in rows] == lo.tolist()
+    assert [float(r["ci95_high"]) for r in rows] == hi.tolist()
+
+
+def test_a_simple_evaluator_implements_metrics_only(tmp_path):
+    from calcdet_core.contracts.components import Evaluator
+
+    class Count(Evaluator):
+        name = "count"
+
+        def metrics(self, computed):
+            return {"detections": int(sum(len(r.detections) for r in computed))}
+
+    results = synthetic_results(n_images=4, n_normal=2, detections_per_image=3, seed=1)
+    expected = {"detections": sum(len(r.detections) for r in results)}
+    assert expected["detections"] > 0 and Count().evaluate(results) == expected
+    metrics = evaluate_results(results, tmp_path, evaluators=[Count()])
+    assert metrics["count"] == expected and "froc" in metrics

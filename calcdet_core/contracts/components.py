@@ -179,17 +179,32 @@ class Detector(Component):
 
 
 class Evaluator(Component):
-    """Turns detections and the truth into metrics (and report files)."""
+    """Turns detections and the truth into metrics (and report files), computing once.
+
+    A report runs three steps: ``computed = compute(results)`` does the work (matching,
+    bootstrap), ``metrics(computed)`` reads the JSON-ready figures off it and
+    ``write_report(metrics, computed, out_dir)`` writes files from the same object, so
+    nothing is computed twice. A simple evaluator implements ``metrics`` only: the default
+    ``compute`` hands over the results themselves. ``evaluate(results)`` is both in one call.
+    """
 
     kind = "evaluators"
 
-    @abstractmethod
-    def evaluate(self, results: Sequence[ImageResult]) -> dict[str, Any]:
-        """JSON-ready metrics over per-image results (detections and truth in the stored grid)."""
+    def compute(self, results: Sequence[ImageResult]) -> Any:
+        """The work over per-image results (stored grid), done once per report; default: the results as they are."""
+        return results
 
-    def write_report(self, metrics: dict[str, Any], results: Sequence[ImageResult], out_dir: Path) -> list[Path]:
-        """Write files (CSV, plots, HTML) for ``metrics`` into ``out_dir``; return them."""
+    @abstractmethod
+    def metrics(self, computed: Any) -> dict[str, Any]:
+        """JSON-ready metrics from what :meth:`compute` returned (the results, unless ``compute`` is overridden)."""
+
+    def write_report(self, metrics: dict[str, Any], computed: Any, out_dir: Path) -> list[Path]:
+        """Write files (CSV, plots) from ``metrics`` and what :meth:`compute` returned; return them."""
         return []
+
+    def evaluate(self, results: Sequence[ImageResult]) -> dict[str, Any]:
+        """Metrics of ``results`` in one call: ``metrics(compute(results))``."""
+        return self.metrics(self.compute(results))
 
 
 BASE_CLASSES: dict[str, type[Component]] = {

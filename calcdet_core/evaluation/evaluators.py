@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from pydantic import Field
 
 from calcdet_core.contracts.components import ComponentConfig, Evaluator
 from calcdet_core.contracts.data import ImageResult
-from calcdet_core.evaluation.bootstrap import bootstrap_froc
+from calcdet_core.evaluation.bootstrap import BootstrapFroc, bootstrap_froc
 from calcdet_core.evaluation.boxes import STUDY_BOX_PX, box_metrics
 from calcdet_core.evaluation.candidates import candidate_metrics
 from calcdet_core.evaluation.classification import classification_metrics
@@ -24,6 +25,7 @@ from calcdet_core.evaluation.froc import (
     CURVE_GRID,
     MAX_FPPI,
     STUDY_FPPI,
+    FrocData,
     froc_data,
     froc_point_estimate,
     operating_points,
@@ -47,6 +49,15 @@ def _number(value: float) -> str:
     return "" if not np.isfinite(value) else repr(float(value))
 
 
+@dataclass(frozen=True)
+class FrocResult:
+    """What the FROC evaluator computes once per report: matched events, point estimate and bootstrap."""
+
+    data: FrocData
+    estimate: dict[str, Any]
+    bootstrap: BootstrapFroc
+
+
 class FrocEvaluator(Evaluator):
     """FROC per normal image with image-bootstrap intervals; see :mod:`calcdet_core.evaluation.froc`."""
 
@@ -60,17 +71,18 @@ class FrocEvaluator(Evaluator):
         bootstrap_resamples: int = Field(1000, ge=0, description="Image resamples for the intervals (0 = none).")
         seed: int = Field(0, description="Seed of the bootstrap draws (same seed, same intervals).")
 
-    def _compute(self, results: Sequence[ImageResult]) -> tuple[Any, dict[str, Any], Any]:
+    def compute(self, results: Sequence[ImageResult]) -> FrocResult:
+        """Match every image, then the FROC and its bootstrap, once."""
         c = self.config
         data = froc_data(results, c.diameter_px)  # type: ignore[attr-defined]
         estimate = froc_point_estimate(data, c.fppi_at, c.max_fppi)  # type: ignore[attr-defined]
         boot = bootstrap_froc(data, c.bootstrap_resamples, c.seed, c.fppi_at, c.max_fppi)  # type: ignore[attr-defined]
-        return data, estimate, boot
+        return FrocResult(data, estimate, boot)
 
-    def evaluate(self, results: Sequence[ImageResult]) -> dict[str, Any]:
+    def metrics(self, computed: FrocResult) -> dict[str, Any]:
         c = self.config
-        data, estimate, boot = self._compute(results)
-        summary = boot.summary()
+        data, estimate = computed.data, computed.estimate
+        summary = computed.bootstrap.summary()
         return {
             "auc": estimate["auc"],
             "auc_ci95": summary["auc"]["ci"],
@@ -89,12 +101,12 @@ class FrocEvaluator(Evaluator):
             "bootstrap": {k: summary[k] for k in ("resamples", "valid_resamples", "seed", "confidence")},
         }
 
-    def write_report(self, metrics: dict[str, Any], results: Sequence[ImageResult], out_dir: Path) -> list[Path]:
+    def write_report(self, metrics: dict[str, Any], computed: FrocResult, out_dir: Path) -> list[Path]:
         """``froc.csv`` (curve and band on a fixed FPPI grid), ``froc_points.csv`` (thresholds), ``froc.png``."""
         c = self.config
-        data, estimate, boot = self._compute(results)
-        curve = estimate["lines"].sensitivity_at(CURVE_GRID)[0]
-        mean, std, lo, hi = boot.band()
+        data = computed.data
+        curve = computed.estimate["lines"].sensitivity_at(CURVE_GRID)[0]
+        mean, std, lo, hi = computed.bootstrap.band()
         out = Path(out_dir)
         files = [_csv(out / "froc.csv", ("fppi", "sensitivity", "bootstrap_mean", "bootstrap_std", "ci95_low",
                                           "ci95_high"),
@@ -122,10 +134,10 @@ class CandidatesEvaluator(Evaluator):
     class Config(ComponentConfig):
         diameter_px: float = Field(STUDY_DIAMETER_PX, gt=0, description=_DIAMETER)
 
-    def evaluate(self, results: Sequence[ImageResult]) -> dict[str, Any]:
-        return candidate_metrics(results, self.config.diameter_px)  # type: ignore[attr-defined]
+    def metrics(self, computed: Sequence[ImageResult]) -> dict[str, Any]:
+        return candidate_metrics(computed, self.config.diameter_px)  # type: ignore[attr-defined]
 
-    def write_report(self, metrics: dict[str, Any], results: Sequence[ImageResult], out_dir: Path) -> list[Path]:
+    def write_report(self, metrics: dict[str, Any], computed: Sequence[ImageResult], out_dir: Path) -> list[Path]:
         """``candidates.csv``: one row per image."""
         rows = metrics.get("per_image", [])
         header = ("image_id", "targets", "detected", "candidates", "fp", "sensitivity", "fp_per_tp", "seconds")
@@ -142,8 +154,8 @@ class ClassificationEvaluator(Evaluator):
     class Config(ComponentConfig):
         diameter_px: float = Field(STUDY_DIAMETER_PX, gt=0, description=_DIAMETER)
 
-    def evaluate(self, results: Sequence[ImageResult]) -> dict[str, Any]:
-        return classification_metrics(results, self.config.diameter_px)  # type: ignore[attr-defined]
+    def metrics(self, computed: Sequence[ImageResult]) -> dict[str, Any]:
+        return classification_metrics(computed, self.config.diameter_px)  # type: ignore[attr-defined]
 
 
 class BoxEvaluator(Evaluator):
@@ -156,9 +168,9 @@ class BoxEvaluator(Evaluator):
         box_size_px: float = Field(STUDY_BOX_PX, gt=0, description="Side of the square box around each target.")
         max_detections: int = Field(100, ge=1, description="Detections kept per image, best first (COCO: 100).")
 
-    def evaluate(self, results: Sequence[ImageResult]) -> dict[str, Any]:
+    def metrics(self, computed: Sequence[ImageResult]) -> dict[str, Any]:
         c = self.config
-        return box_metrics(results, c.box_size_px, c.max_detections)  # type: ignore[attr-defined]
+        return box_metrics(computed, c.box_size_px, c.max_detections)  # type: ignore[attr-defined]
 
 
 BUILTIN_EVALUATORS: list[type[Evaluator]] = [FrocEvaluator, CandidatesEvaluator, ClassificationEvaluator,

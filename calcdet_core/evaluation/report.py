@@ -27,7 +27,6 @@ from calcdet_core.evaluation.evaluators import (
     ClassificationEvaluator,
     FrocEvaluator,
 )
-from calcdet_core.evaluation.froc import froc_data
 from calcdet_core.evaluation.overlays import write_overlays
 
 
@@ -73,8 +72,10 @@ def evaluate_results(results: Sequence[ImageResult], out_dir: Path, evaluators: 
     if len(set(names)) != len(names):
         raise ValueError(f"each evaluator may appear once in a report; got {', '.join(names)}")
 
+    # each evaluator computes once; its metrics, its files and (for the FROC) the header and overlays read that
+    computed = {e.name: e.compute(results) for e in chosen}
     froc = next(e for e in chosen if isinstance(e, FrocEvaluator))
-    data = froc_data(results, froc.config.diameter_px)  # type: ignore[attr-defined]
+    data = computed[froc.name].data
     metrics: dict[str, Any] = {
         "images": data.n_images,
         "normal_images": data.n_normal,
@@ -83,8 +84,8 @@ def evaluate_results(results: Sequence[ImageResult], out_dir: Path, evaluators: 
     }
     files: list[Path] = []
     for evaluator in chosen:
-        metrics[evaluator.name] = json_ready(evaluator.evaluate(results))
-        files += evaluator.write_report(metrics[evaluator.name], results, out)
+        metrics[evaluator.name] = json_ready(evaluator.metrics(computed[evaluator.name]))
+        files += evaluator.write_report(metrics[evaluator.name], computed[evaluator.name], out)
 
     overlay, threshold = (None, float("nan"))
     if load_image is not None:
