@@ -1,4 +1,4 @@
-"""calcdet-fos: first-order statistics features, and the vectorised row statistics other texture plugins share."""
+"""calcdet-fos: first-order statistics features of the patch around each candidate."""
 
 from calcdet_fos.extractor import FEATURES, FirstOrderStatistics, first_order_features
 

@@ -5,9 +5,15 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from calcdet_core import Candidates, ComponentConfig, FeatureExtractor
-from calcdet_core.imaging import stats
-from calcdet_core.imaging.patches import extract_patches
+from calcdet_core.api import (
+    Candidates,
+    ComponentConfig,
+    FeatureExtractor,
+    entropy_uniformity,
+    extract_patches,
+    moments,
+    quantiles,
+)
 
 FEATURES: tuple[tuple[str, str], ...] = (
     ("fos_min", "minimum intensity"),
@@ -31,16 +37,21 @@ FEATURES: tuple[tuple[str, str], ...] = (
 """Feature names in column order, with their definitions (pyradiomics' first-order set, as the study)."""
 
 
+class FosConfig(ComponentConfig):
+    """The patch and the histogram the statistics are taken over."""
+
+    patch_size: int = Field(14, ge=3, description="Side of the square patch centred on each candidate (px)")
+    histogram_bins: int = Field(
+        16, ge=2, description="Bins of the histogram (spanning each patch's min..max) for entropy and uniformity")
+
+
 class FirstOrderStatistics(FeatureExtractor):
     """First-order intensity statistics of each candidate's patch, all candidates at once."""
 
     name = "fos"
     description = "17 first-order intensity statistics (min ... RMS) of the patch centred on each candidate"
-
-    class Config(ComponentConfig):
-        patch_size: int = Field(14, ge=3, description="Side of the square patch centred on each candidate (px)")
-        histogram_bins: int = Field(
-            16, ge=2, description="Bins of the histogram (spanning each patch's min..max) for entropy and uniformity")
+    Config = FosConfig
+    config: FosConfig
 
     def feature_names(self) -> list[str]:
         return [name for name, _ in FEATURES]
@@ -50,7 +61,7 @@ class FirstOrderStatistics(FeatureExtractor):
         if not np.isfinite(patches).all():
             raise ValueError("fos: the image holds NaN or infinite pixels in candidates' patches")
         return first_order_features(patches.reshape(len(patches), self.patch_size**2).astype(np.float64),
-                                    self.config.histogram_bins)  # type: ignore[attr-defined]
+                                    self.config.histogram_bins)
 
 
 def first_order_features(x: np.ndarray, bins: int) -> np.ndarray:
@@ -58,11 +69,11 @@ def first_order_features(x: np.ndarray, bins: int) -> np.ndarray:
     n = len(x)
     if n == 0:
         return np.zeros((0, len(FEATURES)))
-    p10, q25, median, q75, p90 = stats.quantiles(x, (0.10, 0.25, 0.50, 0.75, 0.90))
-    mom = stats.moments(x)
+    p10, q25, median, q75, p90 = quantiles(x, (0.10, 0.25, 0.50, 0.75, 0.90))
+    mom = moments(x)
     mean = mom["mean"]
     lo, hi = x.min(axis=1), x.max(axis=1)
-    entropy, uniformity = stats.entropy_uniformity(x, bins)
+    entropy, uniformity = entropy_uniformity(x, bins)
     inside = (x >= p10[:, None]) & (x <= p90[:, None])
     count = np.maximum(inside.sum(axis=1), 1)
     robust_mean = np.where(inside, x, 0.0).sum(axis=1) / count

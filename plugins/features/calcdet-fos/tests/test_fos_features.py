@@ -7,8 +7,7 @@ import pytest
 from calcdet_fos import FEATURES, FirstOrderStatistics
 
 from benchmarks.features import load_reference
-from calcdet_core import Candidates
-from calcdet_core.api import entropy_uniformity, moments, quantiles
+from calcdet_core.api import Candidates, entropy_uniformity, moments, quantiles
 from calcdet_core.testing import parametrize_with_checks, textured_background
 
 
