@@ -3,17 +3,27 @@ take energy, mean, standard deviation, skewness and kurtosis of each candidate's
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 from pydantic import Field
 
-from calcdet_core import Candidates, ComponentConfig, FeatureExtractor
-from calcdet_core.api import moments
-from calcdet_core.imaging.patches import extract_patches
+from calcdet_core.api import Candidates, ComponentConfig, FeatureExtractor, extract_patches, moments
 from calcdet_gabor.kernels import GaborKernel, gabor_bank
 
 STATISTICS = ("energy", "mean", "std", "skewness", "kurtosis")
 """Per kernel, in column order: sum of squares, mean, std (ddof 0), skewness, excess kurtosis."""
+
+
+class GaborConfig(ComponentConfig):
+    """The patch, and the bank: orientations x frequencies of one Gaussian envelope."""
+
+    patch_size: int = Field(14, ge=2, description="Side of the square patch centred on each candidate (px)")
+    n_orientations: int = Field(3, ge=1, description="Orientations theta = k * 180 / n_orientations degrees")
+    n_frequencies: int = Field(2, ge=1, description="Frequencies max_frequency / sqrt(2)**i, i < n_frequencies")
+    max_frequency: float = Field(0.2, gt=0, le=0.5, description="Highest frequency of the bank (cycles/px)")
+    kernel_size: int = Field(20, ge=3, description="cv2.getGaborKernel ksize; the kernel is 2*(ksize//2)+1 wide")
+    sigma: float = Field(3.0, gt=0, description="Standard deviation of the Gaussian envelope (px)")
+    gamma: float = Field(0.5, gt=0, description="Spatial aspect ratio of the envelope")
+    phase: float = Field(0.0, description="Phase offset psi of the carrier (radians); 0 = even (symmetric)")
 
 
 class GaborFeatures(FeatureExtractor):
@@ -21,26 +31,19 @@ class GaborFeatures(FeatureExtractor):
 
     name = "gabor"
     description = "Energy, mean, std, skewness, kurtosis of each candidate's patch per Gabor kernel (6 by default)"
-
-    class Config(ComponentConfig):
-        patch_size: int = Field(14, ge=2, description="Side of the square patch centred on each candidate (px)")
-        n_orientations: int = Field(3, ge=1, description="Orientations theta = k * 180 / n_orientations degrees")
-        n_frequencies: int = Field(2, ge=1, description="Frequencies max_frequency / sqrt(2)**i, i < n_frequencies")
-        max_frequency: float = Field(0.2, gt=0, le=0.5, description="Highest frequency of the bank (cycles/px)")
-        kernel_size: int = Field(20, ge=3, description="cv2.getGaborKernel ksize; the kernel is 2*(ksize//2)+1 wide")
-        sigma: float = Field(3.0, gt=0, description="Standard deviation of the Gaussian envelope (px)")
-        gamma: float = Field(0.5, gt=0, description="Spatial aspect ratio of the envelope")
-        phase: float = Field(0.0, description="Phase offset psi of the carrier (radians); 0 = even (symmetric)")
+    Config = GaborConfig
+    config: GaborConfig
 
     def bank(self) -> list[GaborKernel]:
         c = self.config
-        return gabor_bank(c.n_orientations, c.n_frequencies, c.max_frequency,  # type: ignore[attr-defined]
-                          c.kernel_size, c.sigma, c.gamma, c.phase)  # type: ignore[attr-defined]
+        return gabor_bank(c.n_orientations, c.n_frequencies, c.max_frequency, c.kernel_size, c.sigma, c.gamma, c.phase)
 
     def feature_names(self) -> list[str]:
         return [f"gabor_k{k.index}_{s}" for k in self.bank() for s in STATISTICS]
 
     def extract(self, image: np.ndarray, candidates: Candidates) -> np.ndarray:
+        import cv2
+
         image = np.asarray(image)
         if image.ndim != 2:
             raise ValueError(f"gabor: expected a 2-D image, got shape {image.shape}")

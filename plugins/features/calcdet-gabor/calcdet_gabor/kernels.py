@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 
@@ -31,6 +30,8 @@ def gabor_bank(n_orientations: int, n_frequencies: int, max_frequency: float, ke
 
     ``cv2.getGaborKernel`` makes a square kernel of side ``2 * (kernel_size // 2) + 1``.
     """
+    import cv2
+
     bank = []
     for o in range(n_orientations):
         theta = o * math.pi / n_orientations

@@ -10,7 +10,7 @@ import pytest
 from calcdet_gabor import GaborFeatures, gabor_bank
 
 from benchmarks.features import load_reference
-from calcdet_core import Candidates
+from calcdet_core.api import Candidates
 from calcdet_core.testing import add_disks, parametrize_with_checks, textured_background
 
 
