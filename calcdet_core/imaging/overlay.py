@@ -1,9 +1,7 @@
-"""PNG overlays: an image windowed to 8 bits with detection circles drawn on it (numpy + zlib, no imaging library)."""
+"""PNG overlays: an image windowed to 8 bits with detection circles drawn on it (drawn in numpy, saved by Pillow)."""
 
 from __future__ import annotations
 
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -38,17 +36,14 @@ def draw_circles(rgb: np.ndarray, detections: Candidates, color: tuple[int, int,
 
 def write_png(path: Path, rgb: np.ndarray) -> Path:
     """Write an (H, W, 3) uint8 array as an 8-bit RGB PNG."""
-    h, w, _ = rgb.shape
-    raw = b"".join(b"\x00" + row.tobytes() for row in np.ascontiguousarray(rgb, dtype=np.uint8))
+    from PIL import Image  # imported here: `calcdet` start-up does not pay for Pillow
 
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+    pixels = np.ascontiguousarray(rgb, dtype=np.uint8)
+    if pixels.ndim != 3 or pixels.shape[2] != 3:
+        raise ValueError(f"{path}: an RGB PNG needs an (H, W, 3) array, got shape {pixels.shape}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6))
-                     + chunk(b"IEND", b""))
+    Image.fromarray(pixels).save(path, format="PNG")
     return path
 
 
