@@ -1,6 +1,6 @@
 """Entry point of the calcdet-wavelet distribution."""
 
-from calcdet_core import FeatureExtractor, hookimpl
+from calcdet_core.api import FeatureExtractor, hookimpl
 from calcdet_wavelet.extractor import WaveletFeatures
 
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from skimage.feature import graycomatrix, graycoprops
 
 from benchmarks.features import load_reference
-from calcdet_core import Candidates
+from calcdet_core.api import Candidates
 from calcdet_core.testing import parametrize_with_checks, textured_background
 
 
