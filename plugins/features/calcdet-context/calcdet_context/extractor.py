@@ -15,13 +15,13 @@ from itertools import pairwise
 
 import numpy as np
 from pydantic import Field, field_validator
-from scipy.spatial import cKDTree
-from scipy.stats import rankdata
 
-from calcdet_core import Candidates, ComponentConfig, FeatureExtractor
+from calcdet_core.api import Candidates, ComponentConfig, FeatureExtractor
 
 
 class ContextConfig(ComponentConfig):
+    """The neighbourhood radii, what counts as a strong neighbour, and how scores compare."""
+
     radii: list[float] = Field([14.0, 28.0, 56.0], min_length=1, description="Neighbourhood radii (px, increasing; "
                                "defaults 1, 2 and 4 mm at INbreast's 70 um): one neighbour count per radius; the "
                                "largest also bounds the strong-neighbour count and the neighbours' scores.")
@@ -45,15 +45,16 @@ class CandidateContext(FeatureExtractor):
     name = "context"
     description = "Candidate context: proposer-score rank in the image, neighbour counts and scores"
     Config = ContextConfig
+    config: ContextConfig
 
     def feature_names(self) -> list[str]:
-        cfg: ContextConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         return ["ctx_score_rank", "ctx_score_vs_median", *(f"ctx_neighbours_{r:g}px" for r in cfg.radii),
                 "ctx_strong_neighbours", "ctx_neighbour_max_vs_median", "ctx_neighbour_mean_vs_median",
                 f"ctx_nearest{cfg.nearest}_distance"]
 
     def extract(self, image: np.ndarray, candidates: Candidates) -> np.ndarray:
-        cfg: ContextConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         score = candidates.score
         if not np.isfinite(score).all():
             raise ValueError("context: candidates' proposer scores hold NaN or infinite values")
@@ -74,6 +75,9 @@ def context_features(xy: np.ndarray, score: np.ndarray, radii: list[float], stro
     as median); counts and the distance are log1p-compressed (heavy-tailed; an SVM standardises
     them); ``far`` stands in for the k-th nearest distance of a candidate with fewer than k others.
     """
+    from scipy.spatial import cKDTree
+    from scipy.stats import rankdata
+
     n = len(xy)
     if n == 0:
         return np.zeros((0, 6 + len(radii)))

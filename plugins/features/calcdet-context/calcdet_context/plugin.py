@@ -1,7 +1,7 @@
 """Entry point of the calcdet-context distribution."""
 
 from calcdet_context.extractor import CandidateContext
-from calcdet_core import FeatureExtractor, hookimpl
+from calcdet_core.api import FeatureExtractor, hookimpl
 
 
 @hookimpl

@@ -7,7 +7,7 @@ import pytest
 from calcdet_context import CandidateContext, context_features
 
 from benchmarks.features import load_reference
-from calcdet_core import Candidates
+from calcdet_core.api import Candidates
 from calcdet_core.testing import parametrize_with_checks
 
 
