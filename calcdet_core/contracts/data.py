@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from calcdet_core.contracts.splits import DEFAULT_SPLIT_FRACTIONS, SPLIT_NAMES, patient_split
+
 MC_MAX_DIAMETER_MM = 1.0
 """Calcifications wider than this are benign-looking: ignore regions, not targets."""
 
@@ -157,10 +159,6 @@ class SkippedItem:
     reason: str
 
 
-SPLIT_NAMES = ("train", "validation", "test")
-DEFAULT_SPLIT_FRACTIONS = (0.33, 0.17, 0.50)
-
-
 @dataclass
 class Dataset:
     """What an adapter returns: the usable images and everything it skipped."""
@@ -174,8 +172,6 @@ class Dataset:
         self, seed: int = 0, fractions: Sequence[float] = DEFAULT_SPLIT_FRACTIONS
     ) -> dict[str, list[ImageRecord]]:
         """Patient-disjoint train/validation/test split, stratified by MC-positive patients."""
-        from calcdet_core.contracts.splits import patient_split
-
         return patient_split(self.records, seed=seed, fractions=fractions)
 
     def select(self, split: str, seed: int = 0) -> list[ImageRecord]:

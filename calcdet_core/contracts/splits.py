@@ -1,13 +1,33 @@
-"""Patient-level data splits: no patient in two splits, MC-positive share kept per split."""
+"""Patient-level data splits: no patient in two splits, MC-positive share kept per split.
+
+Records are anything with a ``patient_id`` and ``is_normal`` (an :class:`ImageRecord`), so
+this module needs nothing from :mod:`calcdet_core.contracts.data`, which imports it for
+``Dataset.split``: the dependency runs one way.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Protocol, TypeVar
 
 import numpy as np
 
-from calcdet_core.contracts.data import SPLIT_NAMES, ImageRecord
+SPLIT_NAMES = ("train", "validation", "test")
+DEFAULT_SPLIT_FRACTIONS = (0.33, 0.17, 0.50)
+
+
+class PatientImage(Protocol):
+    """What a split needs to know of a record."""
+
+    @property
+    def patient_id(self) -> str: ...
+
+    @property
+    def is_normal(self) -> bool: ...
+
+
+RecordT = TypeVar("RecordT", bound=PatientImage)
 
 
 def _allocate(n: int, fractions: Sequence[float]) -> list[int]:
@@ -20,8 +40,8 @@ def _allocate(n: int, fractions: Sequence[float]) -> list[int]:
 
 
 def patient_split(
-    records: Sequence[ImageRecord], seed: int, fractions: Sequence[float]
-) -> dict[str, list[ImageRecord]]:
+    records: Sequence[RecordT], seed: int, fractions: Sequence[float] = DEFAULT_SPLIT_FRACTIONS
+) -> dict[str, list[RecordT]]:
     """Assign whole patients to train/validation/test.
 
     Patients are stratified by whether any of their images holds an MC target, so each
@@ -29,13 +49,13 @@ def patient_split(
     """
     if len(fractions) != len(SPLIT_NAMES) or min(fractions) < 0 or sum(fractions) <= 0:
         raise ValueError(f"fractions must be {len(SPLIT_NAMES)} non-negative numbers, got {fractions}")
-    by_patient: dict[str, list[ImageRecord]] = defaultdict(list)
+    by_patient: dict[str, list[RecordT]] = defaultdict(list)
     for record in records:
         by_patient[record.patient_id].append(record)
     positive = sorted(p for p, recs in by_patient.items() if any(not r.is_normal for r in recs))
     negative = sorted(p for p in by_patient if p not in set(positive))
     rng = np.random.default_rng(seed)
-    splits: dict[str, list[ImageRecord]] = {name: [] for name in SPLIT_NAMES}
+    splits: dict[str, list[RecordT]] = {name: [] for name in SPLIT_NAMES}
     for stratum in (positive, negative):
         order = [stratum[i] for i in rng.permutation(len(stratum))]
         start = 0
