@@ -1,56 +1,33 @@
 """calcdet core: contracts, plugin manager, pipeline engine, CLI and built-in evaluators.
 
-Plugin authors import what they need from here::
+Plugin authors import from :mod:`calcdet_core.api`::
 
-    from calcdet_core import hookimpl, Proposer, ComponentConfig, Candidates
+    from calcdet_core.api import hookimpl, Proposer, ComponentConfig, Candidates
+
+Importing this package loads nothing else (every ``calcdet_core.*`` import starts here, so
+it stays light). The names the first edition exported here (``from calcdet_core import
+Candidates``) still work: they are looked up in :mod:`calcdet_core.api` on first use.
 """
 
-from calcdet_core.contracts.components import (
-    Classifier,
-    Component,
-    ComponentConfig,
-    DatasetAdapter,
-    Detector,
-    Evaluator,
-    FeatureExtractor,
-    Proposer,
-)
-from calcdet_core.contracts.data import (
-    Annotation,
-    Candidates,
-    Dataset,
-    Detections,
-    GridTransform,
-    IgnoreRegion,
-    ImageRecord,
-    ImageResult,
-    Mammogram,
-    SkippedItem,
-    Target,
-)
-from calcdet_core.contracts.hookspecs import hookimpl
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "Annotation",
-    "Candidates",
-    "Classifier",
-    "Component",
-    "ComponentConfig",
-    "Dataset",
-    "DatasetAdapter",
-    "Detections",
-    "Detector",
-    "Evaluator",
-    "FeatureExtractor",
-    "GridTransform",
-    "IgnoreRegion",
-    "ImageRecord",
-    "ImageResult",
-    "Mammogram",
-    "Proposer",
-    "SkippedItem",
-    "Target",
-    "hookimpl",
-]
+_FIRST_EDITION_NAMES = frozenset({
+    "Annotation", "Candidates", "Classifier", "Component", "ComponentConfig", "Dataset", "DatasetAdapter",
+    "Detections", "Detector", "Evaluator", "FeatureExtractor", "GridTransform", "IgnoreRegion", "ImageRecord",
+    "ImageResult", "Mammogram", "Proposer", "SkippedItem", "Target", "hookimpl",
+})
+
+
+def __getattr__(name: str) -> Any:
+    """``calcdet_core.Candidates`` and the like, from :mod:`calcdet_core.api` (imported on first use)."""
+    if name in _FIRST_EDITION_NAMES:
+        from calcdet_core import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'calcdet_core' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_FIRST_EDITION_NAMES])

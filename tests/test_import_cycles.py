@@ -145,3 +145,20 @@ def test_the_check_names_a_cycle_and_ignores_lazy_and_type_only_imports(tmp_path
     graph = import_graph(package)
     assert graph["pkg.sub.b"] == {"pkg.c"} and graph["pkg.e"] == {"pkg.d"} and graph["pkg.d"] == set()
     assert find_cycles(graph) == [["pkg.a", "pkg.sub.b", "pkg.c", "pkg.a"]]
+
+
+def test_importing_the_package_loads_no_library_and_old_names_still_resolve():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, calcdet_core\n"
+        "print(sorted(m for m in sys.modules if m.startswith('calcdet_core.') or m.split('.')[0] in\n"
+        "      {'numpy', 'pydantic', 'pluggy', 'pydicom', 'PIL', 'matplotlib', 'scipy', 'typer', 'rich', 'yaml'}))\n"
+        "from calcdet_core import Candidates, hookimpl\n"
+        "import calcdet_core.api as api\n"
+        "print(Candidates is api.Candidates and hookimpl is api.hookimpl, calcdet_core.__version__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0] == "[]"
+    assert out[1].startswith("True ")
