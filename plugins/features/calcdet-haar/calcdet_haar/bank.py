@@ -39,9 +39,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import sparse
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 PATTERNS: dict[str, tuple[tuple[int, ...], ...]] = {
     "edge2h": ((1, -1),),
@@ -143,6 +146,8 @@ class HaarBank:
 
     def matrix(self, selected: np.ndarray | None = None) -> sparse.csr_array:
         """(table, F) sparse weights: ``table_values @ matrix`` gives the features, one gather-and-sum."""
+        from scipy import sparse
+
         rows = np.arange(len(self)) if selected is None else np.asarray(selected, np.int64)
         index, weight = self.index[rows], self.weight[rows]
         cols = np.broadcast_to(np.arange(len(rows))[:, None], index.shape)

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import Field, model_validator
-from scipy import sparse
 
-from calcdet_core import Candidates, ComponentConfig, FeatureExtractor
-from calcdet_core.imaging.patches import extract_patches
+from calcdet_core.api import Candidates, ComponentConfig, FeatureExtractor, TrainingContext, extract_patches
 from calcdet_haar.bank import HaarBank, bank_size, build_bank
 from calcdet_haar.selection import balance, grouped_importance, top_k
 from calcdet_haar.store import Selection, read_selection, write_selection
 from calcdet_haar.tables import flat_tables
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 _CHUNK = 256
 """Patches per block when the whole bank is computed for selection (bounds the float64 temporary to 64 MB)."""
@@ -28,6 +30,37 @@ def bank_features(patches: np.ndarray, bank: HaarBank) -> np.ndarray:
     return out
 
 
+class HaarConfig(ComponentConfig):
+    """The patch, how many features to keep, and the cross-validated forests that rank them."""
+
+    patch_size: int = Field(14, ge=2, le=24, description="Side of the square patch centred on each "
+                            "candidate, px (the study: 14). The bank grows as patch_size^4.")
+    n_selected: int = Field(500, gt=0, description="Haar features kept after selection (the study: 500, "
+                            "where validation AUROC/AUPRC reached a plateau).")
+    n_estimators: int = Field(100, ge=1, description="Trees of each cross-validation fold's random forest.")
+    cv_folds: int = Field(5, ge=2, description="Folds of the case-grouped, stratified cross-validation whose "
+                          "forests' Gini importances are averaged (the study: 5).")
+    negatives_per_positive: float | None = Field(10.0, gt=0, description="Downsample negatives to at most "
+                                                 "this many per positive before selection (the study: 10); "
+                                                 "null keeps all.")
+    max_training_samples: int = Field(10_000, ge=2, description="Cap on patches used for selection, both "
+                                      "classes thinned in proportion; memory is about twice samples x "
+                                      "bank size (31,219 for 14x14) x 4 bytes.")
+    n_jobs: int = Field(1, description="Parallel jobs of each random forest (scikit-learn n_jobs; -1: all "
+                        "cores).")
+    seed: int = Field(0, ge=0, description="Seed of downsampling, folds and forests.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> HaarConfig:
+        if self.n_jobs == 0:
+            raise ValueError("n_jobs must be a positive number of jobs or -1 (all cores), not 0")
+        available = bank_size(self.patch_size)
+        if self.n_selected > available:
+            raise ValueError(f"n_selected={self.n_selected} exceeds the {available} Haar features of a "
+                             f"{self.patch_size}x{self.patch_size} patch")
+        return self
+
+
 class HaarExtractor(FeatureExtractor):
     """Haar-like features chosen by random-forest importance, computed as one sparse gather-and-sum.
 
@@ -38,36 +71,10 @@ class HaarExtractor(FeatureExtractor):
     name = "haar"
     description = "Haar-like features (upright, concentric, 45-degree) chosen by random-forest importance."
     trainable = True
+    Config = HaarConfig
+    config: HaarConfig
     selected_: np.ndarray | None = None
     selection_: Selection | None = None
-
-    class Config(ComponentConfig):
-        patch_size: int = Field(14, ge=2, le=24, description="Side of the square patch centred on each "
-                                "candidate, px (the study: 14). The bank grows as patch_size^4.")
-        n_selected: int = Field(500, gt=0, description="Haar features kept after selection (the study: 500, "
-                                "where validation AUROC/AUPRC reached a plateau).")
-        n_estimators: int = Field(100, ge=1, description="Trees of each cross-validation fold's random forest.")
-        cv_folds: int = Field(5, ge=2, description="Folds of the case-grouped, stratified cross-validation whose "
-                              "forests' Gini importances are averaged (the study: 5).")
-        negatives_per_positive: float | None = Field(10.0, gt=0, description="Downsample negatives to at most "
-                                                     "this many per positive before selection (the study: 10); "
-                                                     "null keeps all.")
-        max_training_samples: int = Field(10_000, ge=2, description="Cap on patches used for selection, both "
-                                          "classes thinned in proportion; memory is about twice samples x "
-                                          "bank size (31,219 for 14x14) x 4 bytes.")
-        n_jobs: int = Field(1, description="Parallel jobs of each random forest (scikit-learn n_jobs; -1: all "
-                            "cores).")
-        seed: int = Field(0, ge=0, description="Seed of downsampling, folds and forests.")
-
-        @model_validator(mode="after")
-        def _consistent(self) -> HaarExtractor.Config:
-            if self.n_jobs == 0:
-                raise ValueError("n_jobs must be a positive number of jobs or -1 (all cores), not 0")
-            available = bank_size(self.patch_size)
-            if self.n_selected > available:
-                raise ValueError(f"n_selected={self.n_selected} exceeds the {available} Haar features of a "
-                                 f"{self.patch_size}x{self.patch_size} patch")
-            return self
 
     @property
     def bank(self) -> HaarBank:
@@ -76,8 +83,12 @@ class HaarExtractor(FeatureExtractor):
 
     # ------------------------------------------------------------------ learning
 
-    def fit(self, patches: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> HaarExtractor:
-        """Choose ``n_selected`` features from (N, P, P) patches, 0/1 ``labels`` and case ids ``groups``."""
+    def fit(self, patches: np.ndarray, labels: np.ndarray, groups: np.ndarray,
+            context: TrainingContext | None = None) -> HaarExtractor:
+        """Choose ``n_selected`` features from (N, P, P) patches, 0/1 ``labels`` and case ids ``groups``.
+
+        The selection is seeded by the config's ``seed`` and needs no work folder, so ``context`` is unused.
+        """
         cfg = self.config
         patches, labels, groups = self._check_training(patches, labels, groups)
         rng = np.random.default_rng(cfg.seed)
@@ -118,12 +129,12 @@ class HaarExtractor(FeatureExtractor):
         return [write_selection(directory, self.bank, self._fitted())]
 
     def load_state(self, directory: Path) -> None:
-        """Read a selection saved by :meth:`save`; refuse one made for another bank or configuration."""
+        """Read a selection saved by :meth:`save_state`; refuse one made for another bank or configuration."""
         self._use(read_selection(directory, self.bank, self.config.n_selected))
 
     def _fitted(self) -> Selection:
         if self.selection_ is None:
-            raise RuntimeError("haar needs fit() (supervised feature selection on training patches) or load() "
+            raise RuntimeError("haar needs fit() (supervised feature selection on training patches) or load_state() "
                                "(a saved selection) before it can name or extract features")
         return self.selection_
 

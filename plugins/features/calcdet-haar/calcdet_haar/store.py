@@ -48,11 +48,12 @@ def read_selection(directory: Path, bank: HaarBank, n_selected: int) -> Selectio
     """Read and verify a selection written by :func:`write_selection` for this very bank."""
     path = Path(directory) / FILENAME
     if not path.is_file():
-        raise FileNotFoundError(f"no Haar feature selection in {directory}: expected {FILENAME} written by save()")
+        raise FileNotFoundError(f"no Haar feature selection in {directory}: expected {FILENAME} "
+                                "written by save_state()")
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not valid JSON ({exc}); re-run fit() and save()") from exc
+        raise ValueError(f"{path} is not valid JSON ({exc}); re-run fit() and save_state()") from exc
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ValueError(f"{path} is not a calcdet Haar selection (format {FORMAT!r} expected)")
     if data.get("patch_size") != bank.patch:
@@ -76,6 +77,6 @@ def read_selection(directory: Path, bank: HaarBank, n_selected: int) -> Selectio
         raise ValueError(f"{path}: selected feature indices repeat")
     if data.get("names") != bank.names(indices):
         raise ValueError(f"{path}: the stored feature names do not match the stored indices (file edited?); "
-                         "re-run fit() and save()")
+                         "re-run fit() and save_state()")
     return Selection(indices, list(data.get("importance", [])), list(data.get("fold_auroc", [])),
                      dict(data.get("training", {})))

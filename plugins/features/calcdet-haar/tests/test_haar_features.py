@@ -10,8 +10,7 @@ from calcdet_haar.tables import flat_tables
 from pydantic import ValidationError
 from sklearn.metrics import roc_auc_score
 
-from calcdet_core.contracts.data import Candidates
-from calcdet_core.imaging.patches import extract_patches
+from calcdet_core.api import Candidates, extract_patches
 from calcdet_core.testing import parametrize_with_checks, textured_background
 
 
@@ -188,7 +187,7 @@ def test_extract_equals_direct_sums_on_image_patches(fitted):
 
 def test_extract_before_fit_is_a_clear_error():
     image = textured_background((40, 40))
-    with pytest.raises(RuntimeError, match=r"haar needs fit\(\).*or load\(\)"):
+    with pytest.raises(RuntimeError, match=r"haar needs fit\(\).*or load_state\(\)"):
         HaarExtractor().extract(image, Candidates.from_columns([5], [5], [3], [0]))
     with pytest.raises(RuntimeError, match="fit"):
         HaarExtractor().feature_names()
