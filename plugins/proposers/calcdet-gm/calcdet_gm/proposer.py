@@ -1,39 +1,42 @@
-"""The GM proposer: white top-hat by reconstruction, two quantile thresholds, small round components."""
+"""The GM proposer: white top-hat by reconstruction, two quantile thresholds, small round components.
+
+This module holds the parameters and the steps' order only; the steps (OpenCV, SciPy, numba)
+are imported when ``propose`` first runs, so registering the plugin imports none of them.
+"""
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 from pydantic import Field
 
-from calcdet_core import Candidates, ComponentConfig, Proposer
-from calcdet_core.imaging.inputs import bounding_box, checked_inputs
-from calcdet_gm.blobs import component_blobs, keep_strongest_apart
-from calcdet_gm.reconstruction import reconstruct_by_dilation
-from calcdet_gm.thresholds import positive_inside, quantile
+from calcdet_core.api import Candidates, ComponentConfig, Proposer, bounding_box, checked_inputs
 
 MIN_SIDE = 32
 """Smallest image side accepted, px: below it the 14 px opening and the border erosion leave nothing."""
 
 
-def tophat_by_reconstruction(image: np.ndarray, opening_diameter: int) -> np.ndarray:
-    """``image`` minus its reconstruction by dilation from its opening with a disk (the study's RBD).
+class GMConfig(ComponentConfig):
+    """The opening, the border band, the two thresholds and the component filters (study values)."""
 
-    The reconstruction starts from the erosion, not the opening: every value the opening's dilation
-    spreads lies on a disk where the image is at least that high, and the 8-connected reconstruction
-    floods that disk anyway (also for OpenCV's even-sized ellipse, whose offsets are symmetric about
-    (-0.5, -0.5)), so both markers reconstruct to the same image and the dilation is saved.
-    """
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (opening_diameter, opening_diameter))
-    return image - reconstruct_by_dilation(cv2.erode(image, disk), image)
-
-
-def eroded(mask: np.ndarray, border: int) -> np.ndarray:
-    """``mask`` without a ``border``-px band along its edge inside the image (image edges are not eroded)."""
-    if border <= 0:
-        return mask
-    square = np.ones((2 * border + 1, 2 * border + 1), np.uint8)
-    return cv2.erode(np.ascontiguousarray(mask).view(np.uint8), square).view(bool)
+    opening_diameter: int = Field(14, ge=3, le=101, description=(
+        "Diameter of the disk whose opening gives the reconstruction marker, px (study: 14). The "
+        "reconstruction itself uses the study's 3x3 square (8-connected geodesic dilations)."))
+    border_erosion: int = Field(20, ge=0, le=500, description=(
+        "Band along the breast border (inside the image) where nothing is proposed, px (study's code: "
+        "10 erosions with a 5x5 square)."))
+    first_quantile: float = Field(0.95, gt=0, lt=1, description=(
+        "First threshold: this quantile of the positive top-hat values inside the eroded breast "
+        "(study: 0.95; 0.97 is its stricter variant)."))
+    second_quantile: float = Field(0.80, ge=0, lt=1, description=(
+        "Second threshold: this quantile of the top-hat values above the first threshold (study: 0.80)."))
+    max_area: float = Field(154.0, gt=0, description=(
+        "Largest area of a component's outer contour, px^2; a single pixel counts 1. Default: a 1 mm MC "
+        "(14 px wide at 70 um, pi * 7^2). The study's code compares its 'area' 14 with this contour area, "
+        "which drops every MC wider than ~5 px whose whole body passes the thresholds."))
+    max_radius: float = Field(10.0, gt=0, description=(
+        "Largest radius of a component's minimum enclosing circle through pixel centres, px (study: 10)."))
+    min_distance: float = Field(6.0, ge=0, description=(
+        "Candidates this close (px) to a higher-contrast one are dropped (study: 6)."))
 
 
 class GMProposer(Proposer):
@@ -41,30 +44,15 @@ class GMProposer(Proposer):
 
     name = "gm"
     description = "Grayscale morphology: top-hat by reconstruction, quantile thresholds, small round components."
-
-    class Config(ComponentConfig):
-        opening_diameter: int = Field(14, ge=3, le=101, description=(
-            "Diameter of the disk whose opening gives the reconstruction marker, px (study: 14). The "
-            "reconstruction itself uses the study's 3x3 square (8-connected geodesic dilations)."))
-        border_erosion: int = Field(20, ge=0, le=500, description=(
-            "Band along the breast border (inside the image) where nothing is proposed, px (study's code: "
-            "10 erosions with a 5x5 square)."))
-        first_quantile: float = Field(0.95, gt=0, lt=1, description=(
-            "First threshold: this quantile of the positive top-hat values inside the eroded breast "
-            "(study: 0.95; 0.97 is its stricter variant)."))
-        second_quantile: float = Field(0.80, ge=0, lt=1, description=(
-            "Second threshold: this quantile of the top-hat values above the first threshold (study: 0.80)."))
-        max_area: float = Field(154.0, gt=0, description=(
-            "Largest area of a component's outer contour, px^2; a single pixel counts 1. Default: a 1 mm MC "
-            "(14 px wide at 70 um, pi * 7^2). The study's code compares its 'area' 14 with this contour area, "
-            "which drops every MC wider than ~5 px whose whole body passes the thresholds."))
-        max_radius: float = Field(10.0, gt=0, description=(
-            "Largest radius of a component's minimum enclosing circle through pixel centres, px (study: 10)."))
-        min_distance: float = Field(6.0, ge=0, description=(
-            "Candidates this close (px) to a higher-contrast one are dropped (study: 6)."))
+    Config = GMConfig
+    config: GMConfig
 
     def propose(self, image: np.ndarray, mask: np.ndarray | None = None) -> Candidates:
         """Candidates (x, y, radius, score = peak top-hat contrast) inside ``mask`` (``None``: pixels > 0)."""
+        from calcdet_gm.blobs import component_blobs, keep_strongest_apart
+        from calcdet_gm.morphology import eroded, tophat_by_reconstruction
+        from calcdet_gm.thresholds import positive_inside, quantile
+
         cfg = self.config
         image, mask = checked_inputs(image, mask, self.name, MIN_SIDE)
         box = bounding_box(mask)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from calcdet_gm import GMProposer, reconstruct_by_dilation
-from calcdet_gm.proposer import tophat_by_reconstruction
+from calcdet_gm import GMProposer
+from calcdet_gm.morphology import tophat_by_reconstruction
+from calcdet_gm.reconstruction import reconstruct_by_dilation
 
 from calcdet_core.testing import add_disks, parametrize_with_checks, textured_background
 
