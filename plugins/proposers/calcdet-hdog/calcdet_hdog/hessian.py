@@ -97,3 +97,17 @@ def hessian_at(dog: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndar
     ylo, yhi, sy = grad(h, ys)
     xlo, xhi, sx = grad(w, xs)
     return (gy(yhi, xs) - gy(ylo, xs)) * sy, (gx(yhi, xs) - gx(ylo, xs)) * sy, (gx(ys, xhi) - gx(ys, xlo)) * sx
+
+
+@njit(cache=True, boundscheck=False, fastmath=True)
+def product_maxima(lower1: np.ndarray, upper1: np.ndarray, lower2: np.ndarray, upper2: np.ndarray,
+                   mask: np.ndarray) -> tuple[float, float]:
+    """Largest lower_k * upper_k inside ``mask``, for k = 1, 2, in one pass."""
+    best1 = best2 = np.float32(-np.inf)
+    h, w = mask.shape
+    for y in range(h):
+        for x in range(w):  # branch-free, so it vectorises
+            inside = mask[y, x]
+            best1 = max(best1, lower1[y, x] * upper1[y, x] if inside else np.float32(-np.inf))
+            best2 = max(best2, lower2[y, x] * upper2[y, x] if inside else np.float32(-np.inf))
+    return best1, best2

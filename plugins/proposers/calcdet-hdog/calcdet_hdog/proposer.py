@@ -1,45 +1,68 @@
-"""The HDoG proposer: DoG scale-space maxima, suppression, then a Hessian shape condition."""
+"""The HDoG proposer: DoG scale-space maxima, suppression, then a Hessian shape condition.
+
+The numba kernels (:mod:`calcdet_hdog.blobs`, :mod:`calcdet_hdog.hessian`) and OpenCV are
+imported by the methods that run them, so registering the plugin imports neither.
+"""
 
 from __future__ import annotations
 
 import math
 from typing import Literal
 
-import cv2
 import numpy as np
-from numba import njit
 from pydantic import Field, model_validator
 
-from calcdet_core import Candidates, ComponentConfig, Proposer
-from calcdet_core.imaging.inputs import bounding_box, checked_inputs
-from calcdet_hdog.blobs import local_maxima, suppress
-from calcdet_hdog.hessian import hessian_at, layer_eigenvalues
+from calcdet_core.api import Candidates, ComponentConfig, Proposer, bounding_box, checked_inputs
 from calcdet_hdog.scale_space import dog_layers, kernel_size, sigma_ladder
 
 MIN_SIDE = 32
 """Smallest image side accepted, px: below it a 3-sigma Gaussian blur is mostly border."""
 
 
-@njit(cache=True, boundscheck=False, fastmath=True)
-def _product_maxima(lower1: np.ndarray, upper1: np.ndarray, lower2: np.ndarray, upper2: np.ndarray,
-                    mask: np.ndarray) -> tuple[float, float]:
-    """Largest lower_k * upper_k inside ``mask``, for k = 1, 2, in one pass."""
-    best1 = best2 = np.float32(-np.inf)
-    h, w = mask.shape
-    for y in range(h):
-        for x in range(w):  # branch-free, so it vectorises
-            inside = mask[y, x]
-            best1 = max(best1, lower1[y, x] * upper1[y, x] if inside else np.float32(-np.inf))
-            best2 = max(best2, lower2[y, x] * upper2[y, x] if inside else np.float32(-np.inf))
-    return best1, best2
-
-
 def eroded(mask: np.ndarray, border: int) -> np.ndarray:
     """``mask`` without a ``border``-px band along its edge inside the image (image edges are not eroded)."""
     if border <= 0:
         return mask
+    import cv2
+
     square = np.ones((2 * border + 1, 2 * border + 1), np.uint8)
     return cv2.erode(np.ascontiguousarray(mask).view(np.uint8), square).view(bool)
+
+
+class HDoGConfig(ComponentConfig):
+    """The scale ladder, the DoG threshold, the suppression and the Hessian condition (study values)."""
+
+    min_sigma: float = Field(1.0, gt=0, description="Smallest Gaussian scale, px (study: 1).")
+    max_sigma: float = Field(3.0, gt=0, description="Largest Gaussian scale, px (study: 3).")
+    n_scales: int | None = Field(20, ge=1, le=200, description=(
+        "Number of DoG layers; the ratio between scales is then (max/min)^(1/n_scales) (study: 20). "
+        "null: use sigma_ratio instead."))
+    sigma_ratio: float = Field(1.05, gt=1, description=(
+        "Ratio between consecutive scales, used only when n_scales is null (study: 1.05)."))
+    dog_threshold: float = Field(0.006, ge=0, description=(
+        "Smallest normalised DoG response of a scale-space maximum (study: 0.006)."))
+    overlap: float = Field(0.2, ge=0, le=1, description=(
+        "A blob overlapping a stronger one by more than this fraction of the smaller disk (radius "
+        "sigma * sqrt 2) is dropped (study: 0.2)."))
+    min_distance: float = Field(6.0, ge=0, description=(
+        "A blob closer than this to a stronger one is dropped, px (study: 6)."))
+    method: Literal["eigenval", "marasinou"] = Field("eigenval", description=(
+        "Hessian condition: 'eigenval' = multiscale products of eigenvalues of scales j and j+1 at least "
+        "their maximum over the breast / hessian_divider (study's choice); 'marasinou' = trace < 0 and "
+        "(det < 0 or |det| / trace^2 <= hessian_threshold)."))
+    hessian_threshold: float = Field(1.4, gt=0, description="Threshold of the 'marasinou' test (study: 1.4).")
+    hessian_divider: float = Field(50.0, gt=0, description=(
+        "Divider of the 'eigenval' test. The study's 300 was tuned for its public code's per-scale squared "
+        "eigenvalues; for the paper's multiscale product 50 was chosen on phantoms (seeds 500000+, not the "
+        "benchmark's): sensitivity 0.83 at 1,900 FP/image; 300 gives about 0.98 at 6,200."))
+    border_erosion: int = Field(0, ge=0, le=500, description=(
+        "Band along the breast border (inside the image) where nothing is proposed, px (study: 0)."))
+
+    @model_validator(mode="after")
+    def _scales_increase(self) -> HDoGConfig:
+        if self.max_sigma <= self.min_sigma:
+            raise ValueError(f"max_sigma ({self.max_sigma}) must exceed min_sigma ({self.min_sigma})")
+        return self
 
 
 class HDoGProposer(Proposer):
@@ -47,39 +70,8 @@ class HDoGProposer(Proposer):
 
     name = "hdog"
     description = "Hessian of DoG: scale-space maxima kept when the Hessian says blob (eigenvalue or trace/det test)."
-
-    class Config(ComponentConfig):
-        min_sigma: float = Field(1.0, gt=0, description="Smallest Gaussian scale, px (study: 1).")
-        max_sigma: float = Field(3.0, gt=0, description="Largest Gaussian scale, px (study: 3).")
-        n_scales: int | None = Field(20, ge=1, le=200, description=(
-            "Number of DoG layers; the ratio between scales is then (max/min)^(1/n_scales) (study: 20). "
-            "null: use sigma_ratio instead."))
-        sigma_ratio: float = Field(1.05, gt=1, description=(
-            "Ratio between consecutive scales, used only when n_scales is null (study: 1.05)."))
-        dog_threshold: float = Field(0.006, ge=0, description=(
-            "Smallest normalised DoG response of a scale-space maximum (study: 0.006)."))
-        overlap: float = Field(0.2, ge=0, le=1, description=(
-            "A blob overlapping a stronger one by more than this fraction of the smaller disk (radius "
-            "sigma * sqrt 2) is dropped (study: 0.2)."))
-        min_distance: float = Field(6.0, ge=0, description=(
-            "A blob closer than this to a stronger one is dropped, px (study: 6)."))
-        method: Literal["eigenval", "marasinou"] = Field("eigenval", description=(
-            "Hessian condition: 'eigenval' = multiscale products of eigenvalues of scales j and j+1 at least "
-            "their maximum over the breast / hessian_divider (study's choice); 'marasinou' = trace < 0 and "
-            "(det < 0 or |det| / trace^2 <= hessian_threshold)."))
-        hessian_threshold: float = Field(1.4, gt=0, description="Threshold of the 'marasinou' test (study: 1.4).")
-        hessian_divider: float = Field(50.0, gt=0, description=(
-            "Divider of the 'eigenval' test. The study's 300 was tuned for its public code's per-scale squared "
-            "eigenvalues; for the paper's multiscale product 50 was chosen on phantoms (seeds 500000+, not the "
-            "benchmark's): sensitivity 0.83 at 1,900 FP/image; 300 gives about 0.98 at 6,200."))
-        border_erosion: int = Field(0, ge=0, le=500, description=(
-            "Band along the breast border (inside the image) where nothing is proposed, px (study: 0)."))
-
-        @model_validator(mode="after")
-        def _scales_increase(self) -> HDoGProposer.Config:
-            if self.max_sigma <= self.min_sigma:
-                raise ValueError(f"max_sigma ({self.max_sigma}) must exceed min_sigma ({self.min_sigma})")
-            return self
+    Config = HDoGConfig
+    config: HDoGConfig
 
     def sigmas(self) -> np.ndarray:
         """The Gaussian scales; DoG layer j has scale sigmas[j] (blob radius sigmas[j] * sqrt 2)."""
@@ -88,6 +80,8 @@ class HDoGProposer(Proposer):
 
     def propose(self, image: np.ndarray, mask: np.ndarray | None = None) -> Candidates:
         """Candidates (x, y, radius = sigma * sqrt 2, score = DoG response) inside ``mask`` (``None``: pixels > 0)."""
+        from calcdet_hdog.blobs import suppress
+
         cfg = self.config
         image, mask = checked_inputs(image, mask, self.name, MIN_SIDE)
         region = eroded(mask, cfg.border_erosion)
@@ -113,6 +107,9 @@ class HDoGProposer(Proposer):
         Streams the DoG layers: layer j's maxima are found once layer j+1 is out, and the multiscale
         eigenvalue products of j and j+1 are formed then; at most four layers are alive at a time.
         """
+        from calcdet_hdog.blobs import local_maxima
+        from calcdet_hdog.hessian import layer_eigenvalues
+
         cfg = self.config
         eigen = cfg.method == "eigenval"
         n = len(sigmas) - 1  # DoG layers searched for maxima
@@ -141,9 +138,11 @@ class HDoGProposer(Proposer):
     def _eigen_test(self, lower: tuple[np.ndarray, np.ndarray], upper: tuple[np.ndarray, np.ndarray],
                     inside: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
         """P_k = lambda_k(j) * lambda_k(j+1) >= max over the breast of P_k / divider, for both eigenvalues k."""
+        from calcdet_hdog.hessian import product_maxima
+
         if len(ys) == 0:
             return np.zeros(0, bool)
-        maxima = _product_maxima(lower[0], upper[0], lower[1], upper[1], inside)
+        maxima = product_maxima(lower[0], upper[0], lower[1], upper[1], inside)
         limits = np.asarray(maxima) / self.config.hessian_divider
         ok = np.ones(len(ys), bool)
         for a, b, limit in zip(lower, upper, limits, strict=True):
@@ -152,6 +151,8 @@ class HDoGProposer(Proposer):
 
     def _marasinou_test(self, layer: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
         """trace < 0 and (det < 0 or |det| / trace^2 <= hessian_threshold), as Marasinou et al. 2021."""
+        from calcdet_hdog.hessian import hessian_at
+
         hrr, hrc, hcc = hessian_at(layer, ys, xs)
         trace, det = hrr + hcc, hrr * hcc - hrc**2
         blobby = (np.abs(det) / (trace * trace + 2.23e-16) <= self.config.hessian_threshold) | (det < 0)

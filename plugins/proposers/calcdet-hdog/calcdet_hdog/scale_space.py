@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import cv2
 import numpy as np
 
 
@@ -29,6 +28,8 @@ def kernel_size(sigma: float) -> int:
 
 def blur(image: np.ndarray, sigma: float) -> np.ndarray:
     """Separable sampled Gaussian with the study's kernel width (borders mirrored, 101 style)."""
+    import cv2
+
     size = kernel_size(sigma)
     return cv2.GaussianBlur(image, (size, size), sigma, sigma, borderType=cv2.BORDER_REFLECT_101)
 
@@ -39,6 +40,8 @@ def dog_layers(image: np.ndarray, sigmas: np.ndarray) -> Iterator[np.ndarray]:
     The normalisation makes responses comparable across scales (as skimage's blob_dog and the study).
     Each Gaussian is computed once and kept only until the next layer is out.
     """
+    import cv2
+
     previous = blur(image, float(sigmas[0]))
     for j in range(1, len(sigmas)):
         current = blur(image, float(sigmas[j]))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from calcdet_hdog import HDoGProposer, hessian_eigenvalues
+from calcdet_hdog import HDoGProposer
 from calcdet_hdog.blobs import local_maxima, suppress
-from calcdet_hdog.hessian import hessian_at, layer_eigenvalues
+from calcdet_hdog.hessian import hessian_at, hessian_eigenvalues, layer_eigenvalues
 from calcdet_hdog.scale_space import dog_layers, kernel_size, sigma_ladder
 from scipy import ndimage
 
