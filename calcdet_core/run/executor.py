@@ -1,6 +1,7 @@
 """Per-image jobs on one machine (worker processes) or a Dask cluster, resumable from a work folder.
 
-A job is ``fn(context, item) -> dict[str, numpy array]`` with ``fn`` a module-level function.
+A job is ``fn(context, item) -> dict[str, numpy array]`` with ``fn`` a module-level function
+(or, batched, ``fn(context, [item, ...]) -> [dict, ...]``: a GPU detector's ``detect_batch``).
 ``context`` (e.g. the trained pipeline) is shipped once per worker, not once per image.
 Every finished job is written at once to ``work_dir/<key>.npz`` (temporary file, then
 ``os.replace``), so a run that is interrupted loses only the images in flight and the
@@ -197,12 +198,40 @@ class _Guard:
         return _guarded(self.fn, context, item)
 
 
+@dataclass(frozen=True)
+class _Batched:
+    """Picklable wrapper: a job over several items whose results travel as one flat ``{"<j>/<name>": array}``."""
+
+    fn: Callable[[Any, list[Any]], list[Result]]
+
+    def __call__(self, context: Any, items: list[Any]) -> Result:
+        results = self.fn(context, items)
+        if len(results) != len(items):
+            raise ValueError(f"a batch of {len(items)} items gave {len(results)} results")
+        return {f"{j}/{name}": value for j, result in enumerate(results) for name, value in result.items()}
+
+
+def _unbatched(result: Result, n: int) -> list[Result]:
+    parts: list[Result] = [{} for _ in range(n)]
+    for flat, value in result.items():
+        j, _, name = flat.partition("/")
+        parts[int(j)][name] = value
+    return parts
+
+
 def run_jobs(fn: JobFn, context: Any, items: Sequence[Any], keys: Sequence[str], work_dir: Path,
              executor: Executor, description: str, labels: Sequence[str] | None = None,
-             progress: Progress | None = None) -> dict[str, Result]:
-    """Run the jobs not yet in ``work_dir``; return every result by key, or raise :class:`JobsFailed`."""
+             progress: Progress | None = None, batch_size: int = 1) -> dict[str, Result]:
+    """Run the jobs not yet in ``work_dir``; return every result by key, or raise :class:`JobsFailed`.
+
+    With ``batch_size`` > 1, ``fn(context, [item, ...])`` takes up to that many items at once and
+    returns one result per item; each is still saved on its own, so a rerun redoes only what is missing
+    (a failed batch fails each of its items).
+    """
     if len(set(keys)) != len(keys):
         raise ValueError("job keys must be unique (duplicate image ids?)")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     work_dir.mkdir(parents=True, exist_ok=True)
     labels = list(labels or keys)
     paths = [work_dir / f"{key}.npz" for key in keys]
@@ -220,14 +249,20 @@ def run_jobs(fn: JobFn, context: Any, items: Sequence[Any], keys: Sequence[str],
         bar.start()
     try:
         task = bar.add_task(description, total=len(keys), completed=len(keys) - len(todo))
-        for j, result in executor.run(_Guard(fn), context, [items[i] for i in todo]):
-            i = todo[j]
-            if "__error__" in result:
-                failures.append(JobFailure(keys[i], labels[i], str(result["__error__"])))
-            else:
-                save_result(paths[i], result)
-                results[keys[i]] = result
-            bar.advance(task)
+        groups = [todo[start:start + batch_size] for start in range(0, len(todo), batch_size)]
+        job: JobFn = _Guard(fn) if batch_size == 1 else _Guard(_Batched(fn))
+        jobs = [items[g[0]] if batch_size == 1 else [items[i] for i in g] for g in groups]
+        for j, result in executor.run(job, context, jobs):
+            group = groups[j]
+            whole = "__error__" in result or batch_size == 1
+            parts = [result] * len(group) if whole else _unbatched(result, len(group))
+            for i, part in zip(group, parts, strict=True):
+                if "__error__" in part:
+                    failures.append(JobFailure(keys[i], labels[i], str(part["__error__"])))
+                else:
+                    save_result(paths[i], part)
+                    results[keys[i]] = part
+            bar.advance(task, len(group))
     finally:
         if own:
             bar.stop()
