@@ -1,8 +1,11 @@
 """Box-detector metrics: AP at IoU 0.5 and AR over IoU 0.5:0.95, the COCO way (the study's Table 5).
 
-Boxes: a detection is the square ``[x - r, y - r, x + r, y + r]`` of its radius ``r``;
-a target is the ``box_size`` (14 px) square centred on it, as the study built its
-ground truth. Detections centred in an ignore region and targets inside one are left out.
+Boxes: a detection that carries a box (a box detector's :class:`~calcdet_core.contracts.data.Detections`
+with ``boxes``: x0, y0, x1, y1) is scored with that box; one without is the square
+``[x - r, y - r, x + r, y + r]`` of its radius ``r``. The metrics say which under
+``detection_boxes``: ``predicted``, ``squares`` or ``mixed`` (some images each way). A target
+is the ``box_size`` (14 px) square centred on it, as the study built its ground truth.
+Detections centred in an ignore region and targets inside one are left out.
 Per image, detections are taken by descending score (at most ``max_detections``, COCO's
 100), each matched to the free target it overlaps most (IoU >= threshold); AP is the mean
 of the interpolated precision at the 101 recall levels 0, 0.01, ..., 1 and AR the mean
@@ -17,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from calcdet_core.contracts.data import ImageResult
+from calcdet_core.contracts.data import Candidates, Detections, ImageResult
 from calcdet_core.evaluation.matching import inside_any
 
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
@@ -38,17 +41,23 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
 
 
+def detection_boxes(detections: Candidates) -> np.ndarray:
+    """(N, 4) x0, y0, x1, y1: the predicted boxes when the detections carry them, else radius squares."""
+    if isinstance(detections, Detections) and detections.boxes is not None:
+        return detections.boxes
+    xyr = detections.xyr
+    return np.column_stack([xyr[:, 0] - xyr[:, 2], xyr[:, 1] - xyr[:, 2], xyr[:, 0] + xyr[:, 2], xyr[:, 1] + xyr[:, 2]])
+
+
 def _image_boxes(result: ImageResult, box_size: float, max_detections: int | None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Kept detection boxes (score order) with scores, and kept target boxes."""
     annotation, dets = result.annotation, result.detections
     polygons = [np.asarray(r.contour, dtype=np.float64).reshape(-1, 2) for r in annotation.ignore]
     keep = ~inside_any(dets.xyr[:, :2], polygons)
-    xyr, score = dets.xyr[keep], dets.score[keep]
+    boxes, score = detection_boxes(dets)[keep], dets.score[keep]
     order = np.argsort(-score, kind="mergesort")[:max_detections]
-    xyr, score = xyr[order], score[order]
-    det_boxes = np.column_stack([xyr[:, 0] - xyr[:, 2], xyr[:, 1] - xyr[:, 2],
-                                 xyr[:, 0] + xyr[:, 2], xyr[:, 1] + xyr[:, 2]])
+    det_boxes, score = boxes[order], score[order]
     centres = np.array([[t.x, t.y] for t in annotation.targets], dtype=np.float64).reshape(-1, 2)
     centres = centres[~inside_any(centres, polygons)]
     half = box_size / 2
@@ -79,6 +88,8 @@ def box_metrics(results: Sequence[ImageResult], box_size: float = STUDY_BOX_PX,
     """``ap50`` (AP at IoU 0.5), ``ar`` (mean recall over IoU 0.5:0.95) and ``recall_at_iou`` (JSON-ready)."""
     scores, tps = [np.zeros(0)], [np.zeros((len(IOU_THRESHOLDS), 0), bool)]
     n_targets = 0
+    kinds = {"predicted" if isinstance(r.detections, Detections) and r.detections.boxes is not None else "squares"
+             for r in results if len(r.detections)}
     for result in results:
         det_boxes, score, gt_boxes = _image_boxes(result, box_size, max_detections)
         scores.append(score)
@@ -87,7 +98,8 @@ def box_metrics(results: Sequence[ImageResult], box_size: float = STUDY_BOX_PX,
     score = np.concatenate(scores)
     tp = np.concatenate(tps, axis=1)[:, np.argsort(-score, kind="mergesort")]
     out: dict[str, Any] = {"targets": n_targets, "detections": len(score), "box_size_px": box_size,
-                           "max_detections": max_detections}
+                           "max_detections": max_detections,
+                           "detection_boxes": kinds.pop() if len(kinds) == 1 else "mixed" if kinds else "squares"}
     if n_targets == 0:
         return out | {"ap50": None, "ar": None, "recall_at_iou": None}
     tp_sum = np.cumsum(tp, axis=1, dtype=np.float64)

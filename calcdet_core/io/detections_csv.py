@@ -3,7 +3,9 @@
 One row per detection, columns ``image_id, x, y, radius, score`` (header required, any
 column order), coordinates in the stored image's pixel grid (x = column, y = row,
 origin at the top-left pixel centre). An image with no row has no detections.
-Numbers are written with ``repr`` so that reading gives back the very same floats.
+When some detections carry boxes (a box detector's predicted extents), four more columns
+``x0, y0, x1, y1`` follow; an image's rows then all hold a box, or all leave those cells
+empty. Numbers are written with ``repr`` so that reading gives back the very same floats.
 """
 
 from __future__ import annotations
@@ -18,24 +20,37 @@ import numpy as np
 from calcdet_core.contracts.data import Candidates, Detections
 
 COLUMNS = ("image_id", "x", "y", "radius", "score")
+BOX_COLUMNS = ("x0", "y0", "x1", "y1")
+
+
+def _boxes(found: Candidates) -> np.ndarray | None:
+    return found.boxes if isinstance(found, Detections) else None
 
 
 def write_detections_csv(path: Path | str, detections: Iterable[Candidates]) -> Path:
     """Write every image's detections to one CSV; each :class:`Candidates` must carry its image id."""
     path = Path(path)
+    detections = list(detections)
+    with_boxes = any(_boxes(found) is not None and len(found) for found in detections)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     try:
         with tmp.open("w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
-            writer.writerow(COLUMNS)
+            writer.writerow(COLUMNS + BOX_COLUMNS if with_boxes else COLUMNS)
             for i, found in enumerate(detections):
                 if not found.image_id:
                     raise ValueError(f"detections #{i} have no image_id; the CSV needs one on every row")
-                if not (np.isfinite(found.xyr).all() and np.isfinite(found.score).all()):
+                boxes = _boxes(found)
+                if not (np.isfinite(found.xyr).all() and np.isfinite(found.score).all()
+                        and (boxes is None or np.isfinite(boxes).all())):
                     raise ValueError(f"detections of image {found.image_id!r} contain non-finite values")
-                for (x, y, r), s in zip(found.xyr.tolist(), found.score.tolist(), strict=True):
-                    writer.writerow((found.image_id, repr(x), repr(y), repr(r), repr(s)))
+                box_cells = [tuple(map(repr, b)) for b in boxes.tolist()] if boxes is not None else None
+                for j, ((x, y, r), s) in enumerate(zip(found.xyr.tolist(), found.score.tolist(), strict=True)):
+                    row = (found.image_id, repr(x), repr(y), repr(r), repr(s))
+                    if with_boxes:
+                        row += box_cells[j] if box_cells is not None else ("",) * len(BOX_COLUMNS)
+                    writer.writerow(row)
         tmp.replace(path)  # a reader never sees half a file
     finally:
         tmp.unlink(missing_ok=True)
@@ -52,6 +67,19 @@ def _number(text: str, column: str, where: str) -> float:
     return value
 
 
+def _box(row: list[str], index: dict[str, int], where: str) -> tuple[float, float, float, float] | None:
+    """The row's box, ``None`` when its four box cells are empty."""
+    cells = [row[index[c]].strip() for c in BOX_COLUMNS]
+    if not any(cells):
+        return None
+    if not all(cells):
+        raise ValueError(f"{where}: columns {', '.join(BOX_COLUMNS)} should all hold a number or all be empty")
+    x0, y0, x1, y1 = (_number(cell, c, where) for cell, c in zip(cells, BOX_COLUMNS, strict=True))
+    if x1 < x0 or y1 < y0:
+        raise ValueError(f"{where}: box should have x0 <= x1 and y0 <= y1, got {x0}, {y0}, {x1}, {y1}")
+    return x0, y0, x1, y1
+
+
 def read_detections_csv(path: Path | str) -> dict[str, Detections]:
     """Read a detections CSV into ``{image_id: Detections}`` (images in order of first appearance).
 
@@ -59,31 +87,40 @@ def read_detections_csv(path: Path | str) -> dict[str, Detections]:
     """
     path = Path(path)
     rows: dict[str, list[tuple[float, float, float, float]]] = {}
+    boxes: dict[str, list[tuple[float, float, float, float] | None]] = {}
     with path.open(newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(f)
         header = next(reader, None)
         if header is None:
             raise ValueError(f"{path}: empty file; expected a header {','.join(COLUMNS)}")
         names = [h.strip() for h in header]
-        if sorted(names) != sorted(COLUMNS):
-            raise ValueError(f"{path}:1: header should name the columns {', '.join(COLUMNS)} (any order); "
-                             f"found {', '.join(names)}")
-        index = {name: names.index(name) for name in COLUMNS}
+        expected = COLUMNS + BOX_COLUMNS if set(BOX_COLUMNS) & set(names) else COLUMNS
+        if sorted(names) != sorted(expected):
+            raise ValueError(f"{path}:1: header should name the columns {', '.join(COLUMNS)} (any order), and "
+                             f"optionally {', '.join(BOX_COLUMNS)}; found {', '.join(names)}")
+        index = {name: names.index(name) for name in expected}
         for row in reader:
             where = f"{path}:{reader.line_num}"
             if not row or all(not cell.strip() for cell in row):
                 continue
-            if len(row) != len(COLUMNS):
-                raise ValueError(f"{where}: expected {len(COLUMNS)} fields, found {len(row)}")
+            if len(row) != len(expected):
+                raise ValueError(f"{where}: expected {len(expected)} fields, found {len(row)}")
             image_id = row[index["image_id"]].strip()
             if not image_id:
                 raise ValueError(f"{where}: empty image_id")
             x, y, r, s = (_number(row[index[c]].strip(), c, where) for c in COLUMNS[1:])
             if r < 0:
                 raise ValueError(f"{where}: radius should be >= 0, got {r}")
+            box = _box(row, index, where) if expected is not COLUMNS else None
+            if image_id in boxes and (box is None) != (boxes[image_id][0] is None):
+                raise ValueError(f"{where}: image {image_id!r} has rows with and rows without a box; "
+                                 "give every row of an image a box, or none")
             rows.setdefault(image_id, []).append((x, y, r, s))
+            boxes.setdefault(image_id, []).append(box)
     out: dict[str, Detections] = {}
     for image_id, values in rows.items():
         arr = np.array(values, dtype=np.float64)
-        out[image_id] = Detections(arr[:, :3], arr[:, 3], image_id)
+        found = boxes[image_id]
+        out[image_id] = Detections(arr[:, :3], arr[:, 3], image_id,
+                                   None if found[0] is None else np.array(found, dtype=np.float64))
     return out
