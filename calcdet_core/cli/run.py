@@ -20,6 +20,19 @@ DatasetOption = Annotated[str | None, typer.Option(help="Dataset adapter name (s
 RootOption = Annotated[Path | None, typer.Option(help="Dataset root folder.")]
 
 
+def _device(value: str) -> str:
+    from calcdet_core.contracts.devices import check_device
+
+    try:
+        return check_device(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+DeviceOption = Annotated[str, typer.Option(callback=_device, help="Where a learning detector computes: auto (CUDA "
+                                                                  "when torch sees one), cpu, cuda or cuda:N.")]
+
+
 def _guarded(run: Any) -> Any:
     """Turn the errors a user can fix into a message and exit status 1, never a traceback."""
     try:
@@ -36,14 +49,15 @@ def train(
     seed: Annotated[int, typer.Option(help="Seed of the patient split and of sampling.")] = 0,
     workers: WorkersOption = 1,
     scheduler: SchedulerOption = None,
+    device: DeviceOption = "auto",
 ) -> None:
     """Train a pipeline on a dataset's train split (validation split for thresholds) into a model directory."""
+    from calcdet_core.run.reporting import training_summary
     from calcdet_core.run.workflows import train_model
 
-    metrics = _guarded(lambda: train_model(pipeline, dataset, root, out, seed, make_executor(workers, scheduler)))
-    tr = metrics["train"]
-    progress_console.print(f"[green]trained[/green] {out}: {tr['images']} train images, {tr['tp']} TP / {tr['fp']} FP "
-                           f"candidates; validation AUROC {metrics.get('validation_auroc')}")
+    metrics = _guarded(lambda: train_model(pipeline, dataset, root, out, seed, make_executor(workers, scheduler),
+                                           device, workers))
+    progress_console.print(training_summary(out, metrics))
 
 
 def detect(
@@ -57,6 +71,7 @@ def detect(
     overlay: Annotated[Path | None, typer.Option(help="Folder for PNG overlays with detection circles.")] = None,
     workers: WorkersOption = 1,
     scheduler: SchedulerOption = None,
+    device: DeviceOption = "auto",
 ) -> None:
     """Detect microcalcifications; one CSV row per detection (image_id, x, y, radius, score), stored grid."""
     from calcdet_core.run.workflows import Selection, load_runnable, write_outputs
@@ -65,7 +80,8 @@ def detect(
     def job() -> int:
         pipeline, identity = load_runnable(model)
         source = Selection(tuple(inputs or ()), dataset, root, split, seed).source()
-        found = run(pipeline, identity, source, out.with_name(out.name + ".work"), make_executor(workers, scheduler))
+        found = run(pipeline, identity, source, out.with_name(out.name + ".work"), make_executor(workers, scheduler),
+                    device)
         write_outputs(found, out, overlay)
         return sum(len(d.detections) for d in found)
 
@@ -82,12 +98,13 @@ def evaluate(
     seed: Annotated[int | None, typer.Option(help="Split seed (default: the one the model was trained with).")] = None,
     workers: WorkersOption = 1,
     scheduler: SchedulerOption = None,
+    device: DeviceOption = "auto",
 ) -> None:
     """Run a trained pipeline on a dataset split and score it (FROC with bootstrap interval, report)."""
     from calcdet_core.run.workflows import evaluate_model
 
     metrics = _guarded(lambda: evaluate_model(model, dataset, root, out, split, seed,
-                                              make_executor(workers, scheduler)))
+                                              make_executor(workers, scheduler), device))
     froc = metrics.get("froc", {})
     progress_console.print(json.dumps({"froc_auc": froc.get("auc"), "auc_ci95": froc.get("auc_ci95")}))
     progress_console.print(f"[green]report:[/green] {Path(out) / 'report.html'}")

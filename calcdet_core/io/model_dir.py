@@ -4,10 +4,15 @@ Layout::
 
     MODEL_DIR/
       pipeline.yaml            the resolved pipeline (every parameter explicit)
-      components/<slot>/...    each component's save() files (skops, safetensors, JSON; never pickle)
+      components/<slot>/...    each component's save_state() files (skops, safetensors, JSON; never pickle)
       plugins.json             kind, name, distribution and version of every component used
       training_metrics.json    what training saw and measured
+      history.json             per-epoch figures (loss, validation metrics), when training logged epochs
+      history.png              those figures as curves, one panel each
       checksums.json           SHA-256 of every file above (written last: its presence marks completion)
+
+Saving refuses a trainable component whose ``save_state`` writes nothing, before any file of
+the model is written.
 
 Loading refuses a directory whose files do not match their checksums (or that holds files
 no checksum covers), or whose plugins are missing or installed at another distribution or
@@ -18,6 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +38,9 @@ PLUGINS_FILE = "plugins.json"
 METRICS_FILE = "training_metrics.json"
 CHECKSUMS_FILE = "checksums.json"
 COMPONENTS_DIR = "components"
+HISTORY_FILE = "history.json"
+HISTORY_PLOT = "history.png"
+_STAGING_DIR = ".components-staging"
 
 
 class ModelDirError(ValueError):
@@ -61,33 +71,66 @@ def is_model_dir(path: Path) -> bool:
 
 def _model_files(directory: Path) -> list[Path]:
     top = [directory / name for name in (PIPELINE_FILE, PLUGINS_FILE, METRICS_FILE)]
+    top += [directory / name for name in (HISTORY_FILE, HISTORY_PLOT) if (directory / name).is_file()]
     components = directory / COMPONENTS_DIR
     return top + (sorted(p for p in components.rglob("*") if p.is_file()) if components.is_dir() else [])
 
 
-def save_model(directory: Path, pipeline: Pipeline, metrics: dict[str, Any], registry: Registry | None = None) -> Path:
-    """Write a trained pipeline into ``directory`` (created; must not already hold a model)."""
+def save_model(directory: Path, pipeline: Pipeline, metrics: dict[str, Any], registry: Registry | None = None,
+               history: Sequence[dict[str, float]] = ()) -> Path:
+    """Write a trained pipeline into ``directory`` (created; must not already hold a model).
+
+    ``history`` (one row of figures per epoch) becomes ``history.json`` and its curves ``history.png``.
+    """
     registry = registry or get_registry()
     directory = Path(directory)
     if is_model_dir(directory):
         raise ValueError(f"{directory} already holds a trained model; choose another --out or remove it")
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / PIPELINE_FILE).write_text(yaml.safe_dump(pipeline.resolved(), sort_keys=False))
     plugins = []
     for slot, component in pipeline.components():
         entry = registry.entry(component.kind, component.name)
         plugins.append({"slot": slot, "kind": entry.kind, "name": entry.name,
                         "distribution": entry.distribution, "version": entry.version})
-        folder = directory / COMPONENTS_DIR / slot_folder(slot, component.name)
-        folder.mkdir(parents=True, exist_ok=True)
-        component.save_state(folder)
-        if not any(folder.iterdir()):
-            folder.rmdir()
+    _stage_components(directory, pipeline)
+    (directory / PIPELINE_FILE).write_text(yaml.safe_dump(pipeline.resolved(), sort_keys=False))
     (directory / PLUGINS_FILE).write_text(json.dumps(plugins, indent=2))
     (directory / METRICS_FILE).write_text(json.dumps(metrics, indent=2, allow_nan=False, default=_json_default))
+    if history:
+        from calcdet_core.run.reporting import plot_history
+
+        (directory / HISTORY_FILE).write_text(json.dumps(list(history), indent=2, allow_nan=False,
+                                                         default=_json_default))
+        plot_history(history, directory / HISTORY_PLOT)
     checksums = {p.relative_to(directory).as_posix(): sha256(p) for p in _model_files(directory)}
     (directory / CHECKSUMS_FILE).write_text(json.dumps({"algorithm": "sha256", "files": checksums}, indent=2))
     return directory
+
+
+def _stage_components(directory: Path, pipeline: Pipeline) -> None:
+    """Every component's learned state into ``components/``, checked first in a staging folder.
+
+    A trainable component that writes nothing would make a model directory that cannot be
+    loaded: that is refused here, naming the slot, before any file of the model exists.
+    """
+    staging = directory / _STAGING_DIR
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        for slot, component in pipeline.components():
+            folder = staging / slot_folder(slot, component.name)
+            folder.mkdir(parents=True)
+            component.save_state(folder)
+            if not any(p.is_file() for p in folder.rglob("*")):
+                if component.trainable:
+                    raise ValueError(f"{slot}: trainable {component.kind[:-1]} {component.name!r} "
+                                     f"({type(component).__qualname__}) wrote no file in save_state, so the "
+                                     "model could never be loaded; save its learned state there")
+                shutil.rmtree(folder)
+        shutil.rmtree(directory / COMPONENTS_DIR, ignore_errors=True)  # left by an earlier, interrupted save
+        if any(staging.iterdir()):
+            staging.rename(directory / COMPONENTS_DIR)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _json_default(value: Any) -> Any:

@@ -9,11 +9,14 @@ candidate is labelled by :func:`~calcdet_core.evaluation.matching.match_detectio
 dropped -1: in an ignore region or a duplicate on a taken target); trainable extractors
 learn from train patches (groups = patient ids); the classifier learns from train
 features with the validation features at hand (e.g. for the cascade's threshold).
+A detector learns from lazy :class:`~calcdet_core.contracts.training.ImageStream` s of both
+splits (one image read at a time) with its :class:`~calcdet_core.contracts.training.TrainingContext`.
 Per-image work goes through :mod:`calcdet_core.run.executor`, so it is parallel and resumable.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -24,15 +27,17 @@ from typing import Any
 
 import numpy as np
 
-from calcdet_core.contracts.components import FeatureExtractor, validate_finite_features
+from calcdet_core.contracts.components import Detector, FeatureExtractor, validate_finite_features
 from calcdet_core.contracts.data import Annotation, Candidates, Detections, ImageRecord, Mammogram
+from calcdet_core.contracts.training import ImageStream, StreamEntry, TrainingContext, TrainingImage
 from calcdet_core.evaluation.matching import DROPPED, STUDY_DIAMETER_PX, TP, match_detections
 from calcdet_core.imaging.patches import extract_patches
 from calcdet_core.imaging.preprocess import preprocess
 from calcdet_core.io.dicom import read_dicom
 from calcdet_core.plugins.registry import get_registry
-from calcdet_core.run.executor import Executor, Result, job_key, progress_bar, run_jobs
+from calcdet_core.run.executor import Executor, Result, job_key, run_jobs
 from calcdet_core.run.pipeline import Pipeline, PreprocessSpec
+from calcdet_core.run.reporting import TrainingContexts
 
 PATCH_NEGATIVES_PER_POSITIVE = 10
 """Trainable extractors learn from a 1:10 TP:FP downsample of the train patches, as the study's Haar selection."""
@@ -61,7 +66,7 @@ def resolve_record(item: ImageRecord | DatasetRef) -> ImageRecord:
     if isinstance(item, ImageRecord):
         return item
     key = (item.dataset, item.root)
-    if key not in _DATASET_CACHE:
+    if item.image_id not in _DATASET_CACHE.get(key, {}):
         adapter = get_registry().get("datasets", item.dataset)()
         _DATASET_CACHE[key] = {r.image_id: r for r in adapter.index(Path(item.root)).records}  # type: ignore[attr-defined]
     return _DATASET_CACHE[key][item.image_id]
@@ -82,6 +87,16 @@ class ImageSource:
 
     def job_keys(self) -> list[str]:
         return [job_key(r.image_id) for r in self.records]
+
+    def references(self) -> list[ImageRecord | DatasetRef]:
+        """What a process of its own can read the images from: dataset references, else the records.
+
+        The records of this process are remembered, so resolving a reference here reads no index again.
+        """
+        if self.dataset is None or self.root is None:
+            return list(self.records)
+        _DATASET_CACHE.setdefault((self.dataset, self.root), {}).update({r.image_id: r for r in self.records})
+        return [DatasetRef(self.dataset, self.root, r.image_id) for r in self.records]
 
 
 def dicom_records(paths: Sequence[Path]) -> list[ImageRecord]:
@@ -149,17 +164,76 @@ def detect_working(pipeline: Pipeline, image: Mammogram) -> Candidates:
     return candidates.with_scores(pipeline.classifier.score(features))
 
 
+def _to_stored(found: Candidates, image: Mammogram, image_id: str) -> Detections:
+    """Working-grid findings as stored-grid detections (boxes, when there are, mapped too)."""
+    return Detections.of(found.mapped(image.transform.to_stored, image_id))
+
+
 def detect_record(pipeline: Pipeline, record: ImageRecord) -> Detections:
     """Detections of one image in its stored grid."""
     image, _ = load_working(record, pipeline.spec.preprocess)
-    found = detect_working(pipeline, image).mapped(image.transform.to_stored, record.image_id)
-    return Detections(found.xyr, found.score, record.image_id)
+    return _to_stored(detect_working(pipeline, image), image, record.image_id)
 
 
-def _detect_job(pipeline: Pipeline, item: ImageRecord | DatasetRef) -> Result:
+def _as_result(found: Detections, seconds: float) -> Result:
+    out = {"xyr": found.xyr, "score": found.score, "seconds": np.float64(seconds)}
+    if found.boxes is not None:
+        out["boxes"] = found.boxes
+    return out
+
+
+@dataclass
+class _DetectionContext:
+    """What every detection worker gets once: the pipeline, and the device its detector is to compute on.
+
+    The detector moves to ``device`` in the process that detects (a worker, or this one), on its first job.
+    """
+
+    pipeline: Pipeline
+    device: str | None = None
+    _placed: bool = field(default=False, compare=False)
+
+    def ready(self) -> Pipeline:
+        if self.device is not None and not self._placed:
+            assert self.pipeline.detector is not None
+            self.pipeline.detector.to_device(self.device)
+            self._placed = True
+        return self.pipeline
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_placed": False}
+
+
+def _detect_job(context: _DetectionContext, item: ImageRecord | DatasetRef) -> Result:
     start = time.perf_counter()
-    found = detect_record(pipeline, resolve_record(item))
-    return {"xyr": found.xyr, "score": found.score, "seconds": np.float64(time.perf_counter() - start)}
+    found = detect_record(context.ready(), resolve_record(item))
+    return _as_result(found, time.perf_counter() - start)
+
+
+def _detect_batch_job(context: _DetectionContext, items: list[ImageRecord | DatasetRef]) -> list[Result]:
+    """Up to ``batch_size`` images through the detector's ``detect_batch`` at once; one result per image."""
+    start = time.perf_counter()
+    pipeline = context.ready()
+    detector = pipeline.detector
+    assert detector is not None
+    records = [resolve_record(item) for item in items]
+    images = [load_working(record, pipeline.spec.preprocess)[0] for record in records]
+    found = detector.detect_batch([image.pixels for image in images], [image.mask for image in images])
+    if len(found) != len(images):
+        raise ValueError(f"detector {detector.name!r}: detect_batch returned {len(found)} results "
+                         f"for {len(images)} images")
+    seconds = (time.perf_counter() - start) / len(images)
+    return [_as_result(_to_stored(f, image, record.image_id), seconds)
+            for f, image, record in zip(found, images, records, strict=True)]
+
+
+def _device_for(detector: Detector | None, device: str | None) -> str | None:
+    """The resolved ``--device`` for a detector that places itself (overrides ``to_device``), else ``None``."""
+    if detector is None or device is None or type(detector).to_device is Detector.to_device:
+        return None
+    from calcdet_core.contracts.devices import resolve_device
+
+    return resolve_device(device)
 
 
 @dataclass(frozen=True)
@@ -170,11 +244,21 @@ class DetectedImage:
 
 
 def run_detection(pipeline: Pipeline, source: ImageSource, executor: Executor, work_dir: Path,
-                  description: str = "detect") -> list[DetectedImage]:
-    """Detections for every image of ``source`` (stored grid), in its order; resumable from ``work_dir``."""
-    results = run_jobs(_detect_job, pipeline, source.items(executor), source.job_keys(), work_dir, executor,
-                       description, labels=[r.image_id for r in source.records])
-    return [DetectedImage(r, Detections(results[k]["xyr"], results[k]["score"], r.image_id),
+                  description: str = "detect", device: str | None = None) -> list[DetectedImage]:
+    """Detections for every image of ``source`` (stored grid), in its order; resumable from ``work_dir``.
+
+    A detector is moved to ``device`` (``--device``) before it detects; one whose ``batch_size``
+    exceeds 1 gets that many images per job through ``detect_batch`` (results still saved per image).
+    """
+    detector = pipeline.detector
+    batch = detector.batch_size if detector is not None else 1
+    if batch < 1:
+        raise ValueError(f"detector {detector.name!r}: batch_size must be at least 1, got {batch}")  # type: ignore[union-attr]
+    context = _DetectionContext(pipeline, _device_for(detector, device))
+    results = run_jobs(_detect_batch_job if batch > 1 else _detect_job, context, source.items(executor),
+                       source.job_keys(), work_dir, executor, description,
+                       labels=[r.image_id for r in source.records], batch_size=batch)
+    return [DetectedImage(r, Detections(results[k]["xyr"], results[k]["score"], r.image_id, results[k].get("boxes")),
                           float(results[k]["seconds"])) for r, k in zip(source.records, source.job_keys(), strict=True)]
 
 
@@ -272,7 +356,8 @@ def _balanced_rows(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.sort(np.concatenate([rng.choice(pos, n_pos, replace=False), rng.choice(neg, n_neg, replace=False)]))
 
 
-def _fit_trainable_extractors(pipeline: Pipeline, train: LabelledSplit, seed: int) -> dict[int, FeatureExtractor]:
+def _fit_trainable_extractors(pipeline: Pipeline, train: LabelledSplit, seed: int,
+                              contexts: TrainingContexts) -> dict[int, FeatureExtractor]:
     trainable = {i: e for i, e in enumerate(pipeline.features) if e.trainable}
     if not trainable:
         return trainable
@@ -280,7 +365,7 @@ def _fit_trainable_extractors(pipeline: Pipeline, train: LabelledSplit, seed: in
     rows = _balanced_rows(labels, np.random.default_rng(seed))
     for i, extractor in trainable.items():
         patches = np.concatenate([r[f"patches_{i}"] for r in train.results])[rows]
-        extractor.fit(patches, labels[rows], groups[rows])
+        extractor.fit(patches, labels[rows], groups[rows], context=contexts(f"features[{i}]"))
     return trainable
 
 
@@ -334,7 +419,8 @@ class TrainingData:
 
 
 def training_data(pipeline: Pipeline, train: ImageSource, validation: ImageSource, executor: Executor,
-                  work_dir: Path, seed: int = 0, diameter: float = STUDY_DIAMETER_PX) -> TrainingData:
+                  work_dir: Path, seed: int = 0, diameter: float = STUDY_DIAMETER_PX,
+                  contexts: TrainingContexts | None = None) -> TrainingData:
     """Label candidates of both splits, fit the trainable extractors (in place) and build the feature matrices."""
     if not train.records:
         raise ValueError("the training split holds no image")
@@ -345,7 +431,7 @@ def training_data(pipeline: Pipeline, train: ImageSource, validation: ImageSourc
     if tr.summary()["tp"] == 0:
         raise ValueError("no proposer candidate in the training split touches a target: nothing to learn from "
                          "(check the dataset's annotations and the proposer's parameters)")
-    trainable = _fit_trainable_extractors(pipeline, tr, seed)
+    trainable = _fit_trainable_extractors(pipeline, tr, seed, contexts or TrainingContexts(work_dir / "fit", seed))
     fingerprint = _extractor_fingerprint(trainable)
     X = _assemble_features(pipeline, tr, train, trainable, executor, work_dir, "train", fingerprint)
     Xv = _assemble_features(pipeline, va, validation, trainable, executor, work_dir, "validation", fingerprint)
@@ -354,27 +440,36 @@ def training_data(pipeline: Pipeline, train: ImageSource, validation: ImageSourc
 
 
 def train_pipeline(pipeline: Pipeline, train: ImageSource, validation: ImageSource, executor: Executor,
-                   work_dir: Path, seed: int = 0, diameter: float = STUDY_DIAMETER_PX) -> dict[str, Any]:
-    """Fit the pipeline's learnable components in place; return the training metrics."""
+                   work_dir: Path, seed: int = 0, diameter: float = STUDY_DIAMETER_PX,
+                   contexts: TrainingContexts | None = None) -> dict[str, Any]:
+    """Fit the pipeline's learnable components in place; return the training metrics.
+
+    Every ``fit`` gets its slot's :class:`TrainingContext` from ``contexts`` (default: work
+    folders under ``work_dir/fit``, CPU, one worker): what it records lands in the metrics.
+    """
     start = time.perf_counter()
     if not train.records:
         raise ValueError("the training split holds no image")
+    contexts = contexts or TrainingContexts(work_dir / "fit", seed)
     if pipeline.detector is not None:
-        return _train_detector(pipeline, train, validation, start)
+        return _train_detector(pipeline, train, validation, contexts("detector"), start)
     if pipeline.classifier is None:  # a proposer alone learns nothing; its candidate counts are still worth keeping
         tr = _label_split(pipeline, train, executor, work_dir, "train", False, diameter)
         va = _label_split(pipeline, validation, executor, work_dir, "validation", False, diameter)
         return {"seed": seed, "train": tr.summary(), "validation": va.summary(),
                 "seconds": time.perf_counter() - start}
-    data = training_data(pipeline, train, validation, executor, work_dir, seed, diameter)
-    with progress_bar() as bar:
-        task = bar.add_task(f"train {pipeline.classifier.name} on {len(data.X)} candidates", total=1)
-        pipeline.classifier.fit(data.X, data.y, data.groups, validation=data.validation)
-        bar.advance(task)
+    data = training_data(pipeline, train, validation, executor, work_dir, seed, diameter, contexts)
+    context = contexts("classifier")
+    with context.reporter.progress(f"train {pipeline.classifier.name} on {len(data.X)} candidates", total=1) as task:
+        pipeline.classifier.fit(data.X, data.y, data.groups, validation=data.validation, context=context)
+        task.advance()
     names = feature_names(pipeline.features)
+    learned_features = {slot: dict(c.reporter.facts) for slot, c in contexts.made.items()
+                        if slot.startswith("features") and c.reporter.facts}
     return {
         **data.metrics, "features": len(names), "feature_names": names,
-        "classifier": dict(getattr(pipeline.classifier, "training_info_", {}) or {}),
+        **({"feature_training": learned_features} if learned_features else {}),
+        "classifier": dict(context.reporter.facts),
         **_validation_scores(pipeline, data.X_validation, data.y_validation),
         "seconds": time.perf_counter() - start,
     }
@@ -391,16 +486,46 @@ def _validation_scores(pipeline: Pipeline, Xv: np.ndarray, yv: np.ndarray) -> di
     return {"validation_auroc": auroc(yv, scores), "validation_auprc": auprc(yv, scores)}
 
 
-def _train_detector(pipeline: Pipeline, train: ImageSource, validation: ImageSource, start: float) -> dict[str, Any]:
-    assert pipeline.detector is not None
-    pairs: dict[str, list[tuple[np.ndarray, Annotation]]] = {"train": [], "validation": []}
-    with progress_bar() as bar:
-        for name, source in (("train", train), ("validation", validation)):
-            task = bar.add_task(f"load {name} images", total=len(source.records))
-            for record in source.records:
-                image, annotation = load_working(record, pipeline.spec.preprocess)
-                pairs[name].append((image.pixels, annotation))
-                bar.advance(task)
-    pipeline.detector.fit(pairs["train"], pairs["validation"])
-    return {"train": {"images": len(pairs["train"])}, "validation": {"images": len(pairs["validation"])},
-            "seconds": time.perf_counter() - start}
+# --------------------------------------------------------------------------- training: detectors
+
+
+def _training_image(spec: PreprocessSpec, item: ImageRecord | DatasetRef) -> TrainingImage:
+    """Read and preprocess one training image (module level, so an :class:`ImageStream` pickles)."""
+    record = resolve_record(item)
+    image, annotation = load_working(record, spec)
+    return TrainingImage(record.image_id, record.patient_id, image.pixels, image.mask, annotation, image.spacing_mm)
+
+
+def training_stream(source: ImageSource, spec: PreprocessSpec) -> ImageStream:
+    """The images of ``source`` as a lazy stream of working-grid :class:`TrainingImage` (entries: stored grid)."""
+    entries = [StreamEntry(r.image_id, r.patient_id, r.annotation) for r in source.records]
+    return ImageStream(source.references(), entries, partial(_training_image, spec))
+
+
+def _split_facts(stream: ImageStream) -> dict[str, int]:
+    return {"images": len(stream), "normal_images": sum(e.is_normal for e in stream.entries),
+            "targets": sum(len(e.annotation.targets) for e in stream.entries)}
+
+
+def _checkpoint_epoch(context: TrainingContext) -> int | None:
+    meta = context.checkpoint_dir / "last.json"
+    return int(json.loads(meta.read_text())["epoch"]) if meta.is_file() else None
+
+
+def _train_detector(pipeline: Pipeline, train: ImageSource, validation: ImageSource, context: TrainingContext,
+                    start: float) -> dict[str, Any]:
+    """Fit the detector on lazy streams of both splits; never more images in memory than it asks for."""
+    detector = pipeline.detector
+    assert detector is not None
+    resumed = _checkpoint_epoch(context)
+    if resumed is not None:
+        context.reporter.message(f"resuming after epoch {resumed} (checkpoint in {context.checkpoint_dir})")
+    spec = pipeline.spec.preprocess
+    train_stream, validation_stream = training_stream(train, spec), training_stream(validation, spec)
+    detector.fit(train_stream, validation_stream, context)
+    history, facts = context.reporter.history, dict(context.reporter.facts)
+    return {"seed": context.seed, "train": _split_facts(train_stream), "validation": _split_facts(validation_stream),
+            "device": context.device_request, "epochs": int(history[-1]["epoch"]) if history else None,
+            "best_epoch": facts.get("best_epoch"),
+            "final": {k: v for k, v in history[-1].items() if k != "epoch"} if history else {},
+            "resumed_from_epoch": resumed, "detector": facts, "seconds": time.perf_counter() - start}

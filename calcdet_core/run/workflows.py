@@ -24,6 +24,7 @@ from calcdet_core.run.engine import (
 )
 from calcdet_core.run.executor import Executor, SerialExecutor, job_key, progress_console
 from calcdet_core.run.pipeline import Pipeline, load_pipeline
+from calcdet_core.run.reporting import TrainingContexts
 
 
 def load_dataset(name: str, root: Path) -> Dataset:
@@ -43,8 +44,13 @@ def _fingerprint(*parts: Any) -> str:
 
 
 def train_model(pipeline_path: Path, dataset_name: str, root: Path, out: Path, seed: int = 0,
-                executor: Executor | None = None) -> dict[str, Any]:
-    """Train the pipeline on the dataset's train split (validation split at hand) and write ``out``."""
+                executor: Executor | None = None, device: str = "auto", workers: int = 1) -> dict[str, Any]:
+    """Train the pipeline on the dataset's train split (validation split at hand) and write ``out``.
+
+    The work folder ``out/work/<pipeline, dataset, seed>`` keeps per-image results and the
+    components' checkpoints until the model directory is written: the same command after an
+    interruption resumes there. ``device`` and ``workers`` reach every ``fit`` in its context.
+    """
     executor = executor or SerialExecutor()
     pipeline = load_pipeline(Path(pipeline_path))
     out = Path(out)
@@ -54,11 +60,13 @@ def train_model(pipeline_path: Path, dataset_name: str, root: Path, out: Path, s
     splits = dataset.split(seed)
     root_str = str(Path(root).resolve())
     work = out / "work" / _fingerprint(pipeline.resolved(), dataset_name, root_str, seed)
+    contexts = TrainingContexts(work / "fit", seed, device, workers)
     metrics = train_pipeline(pipeline, ImageSource(splits["train"], dataset_name, root_str),
-                             ImageSource(splits["validation"], dataset_name, root_str), executor, work, seed)
+                             ImageSource(splits["validation"], dataset_name, root_str), executor, work, seed,
+                             contexts=contexts)
     metrics["dataset"] = {"name": dataset_name, "root": root_str, "seed": seed,
                           "split_images": {k: len(v) for k, v in splits.items()}}
-    save_model(out, pipeline, metrics)
+    save_model(out, pipeline, metrics, history=contexts.history())
     shutil.rmtree(out / "work", ignore_errors=True)
     return metrics
 
@@ -128,10 +136,10 @@ class Selection:
 
 
 def detect(pipeline: Pipeline, identity: str, source: ImageSource, work_dir: Path,
-           executor: Executor | None = None) -> list[DetectedImage]:
-    """Run the pipeline on every image; finished images are kept under ``work_dir`` until this returns."""
+           executor: Executor | None = None, device: str = "auto") -> list[DetectedImage]:
+    """Run the pipeline on every image (a detector on ``device``); finished images are kept under ``work_dir``."""
     folder = Path(work_dir) / _fingerprint(identity)
-    found = run_detection(pipeline, source, executor or SerialExecutor(), folder)
+    found = run_detection(pipeline, source, executor or SerialExecutor(), folder, device=device)
     shutil.rmtree(work_dir, ignore_errors=True)
     return found
 
@@ -146,7 +154,7 @@ def write_outputs(found: list[DetectedImage], csv_path: Path, overlay_dir: Path 
 
 
 def evaluate_model(model_dir: Path, dataset_name: str, root: Path, out: Path, split: str = "test",
-                   seed: int | None = None, executor: Executor | None = None) -> dict[str, Any]:
+                   seed: int | None = None, executor: Executor | None = None, device: str = "auto") -> dict[str, Any]:
     """Detect on a dataset split with a trained model and write metrics and the report into ``out``."""
     from calcdet_core.evaluation.report import evaluate_results
 
@@ -156,7 +164,7 @@ def evaluate_model(model_dir: Path, dataset_name: str, root: Path, out: Path, sp
         seed = int(trained.get("seed", 0))
     source = Selection(dataset=dataset_name, root=Path(root), split=split, seed=seed).source()
     out = Path(out)
-    found = detect(pipeline, identity, source, out / "work", executor)
+    found = detect(pipeline, identity, source, out / "work", executor, device)
     write_detections_csv(out / "detections.csv", [d.detections for d in found])
     records = {d.record.image_id: d.record for d in found}
     results = [ImageResult(d.record.image_id, d.detections, d.record.annotation, d.seconds) for d in found]

@@ -1,0 +1,174 @@
+"""Training as the person at the terminal sees it, and the context each learning component gets.
+
+:class:`ConsoleReporter` draws rich progress bars on stderr, prints one line per finished
+epoch and keeps the history in the component's work folder, so a resumed ``calcdet train``
+continues it. :class:`TrainingContexts` makes the :class:`TrainingContext` of every
+learning slot of a pipeline from the run settings (work folder, seed, ``--device``,
+``--workers``) and hands the history and facts to the model directory afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from calcdet_core.contracts.training import ProgressTask, Reporter, TrainingContext
+from calcdet_core.run.executor import progress_console
+
+HISTORY_FILE = "history.json"
+
+
+def _figure(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def _fields_text(fields: dict[str, float]) -> str:
+    return "  ".join(f"{k} {_figure(v)}" for k, v in fields.items())
+
+
+class ConsoleReporter(Reporter):
+    """Progress bars and per-epoch lines on ``console``; the history kept in ``folder/history.json``."""
+
+    def __init__(self, folder: Path, label: str = "", console: Console | None = None) -> None:
+        super().__init__()
+        self.folder = Path(folder)
+        self.label = label
+        self.console = console or progress_console
+        self._bar: Progress | None = None
+        self._open = 0
+        saved = self.folder / HISTORY_FILE
+        if saved.is_file():
+            self.history = list(json.loads(saved.read_text()))
+
+    def progress(self, description: str, total: int | None = None) -> ProgressTask:
+        if self._bar is None:
+            self._bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), TextColumn("{task.fields[info]}"), console=self.console)
+            self._bar.start()
+        self._open += 1
+        return _RichTask(self, self._bar.add_task(description, total=total, info=""))
+
+    def _closed(self) -> None:
+        self._open -= 1
+        if self._open == 0 and self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+    def log_epoch(self, epoch: int, **metrics: float) -> None:
+        super().log_epoch(epoch, **metrics)
+        _write_json_atomic(self.folder / HISTORY_FILE, self.history)
+        row = {k: v for k, v in self.history[-1].items() if k != "epoch"}
+        prefix = f"{self.label}: " if self.label else ""
+        self.console.print(f"{prefix}epoch {epoch}  {_fields_text(row)}")
+
+    def message(self, text: str) -> None:
+        self.console.print(f"{self.label}: {text}" if self.label else text)
+
+
+class _RichTask(ProgressTask):
+    """One bar of a :class:`ConsoleReporter`; the figures passed to ``advance`` show beside it."""
+
+    def __init__(self, reporter: ConsoleReporter, task: TaskID) -> None:
+        self._reporter = reporter
+        self._task = task
+        self._done = False
+
+    def advance(self, steps: int = 1, **fields: float) -> None:
+        bar = self._reporter._bar
+        if bar is not None and not self._done:
+            bar.update(self._task, advance=steps, **({"info": _fields_text(fields)} if fields else {}))
+
+    def close(self) -> None:
+        if not self._done:
+            self._done = True
+            self._reporter._closed()
+
+
+class TrainingContexts:
+    """The training context of every learning slot of one run (one work folder each, one reporter each)."""
+
+    def __init__(self, work_dir: Path, seed: int = 0, device: str = "cpu", workers: int = 1,
+                 console: Console | None = None) -> None:
+        self.work_dir = Path(work_dir)
+        self.seed = seed
+        self.device = device
+        self.workers = workers
+        self.console = console
+        self.made: dict[str, TrainingContext] = {}
+
+    def __call__(self, slot: str) -> TrainingContext:
+        """The context of ``slot`` (``detector``, ``classifier``, ``features[1]``), the same on every call."""
+        if slot not in self.made:
+            folder = self.work_dir / slot.replace("[", "-").rstrip("]")
+            folder.mkdir(parents=True, exist_ok=True)
+            self.made[slot] = TrainingContext(folder, seed=self.seed, device_request=self.device,
+                                              workers=self.workers,
+                                              reporter=ConsoleReporter(folder, slot, self.console))
+        return self.made[slot]
+
+    def history(self) -> list[dict[str, float]]:
+        """The per-epoch history worth a curve: the detector's, else the classifier's, else none."""
+        for slot in ("detector", "classifier"):
+            if slot in self.made and self.made[slot].reporter.history:
+                return list(self.made[slot].reporter.history)
+        return []
+
+
+def plot_history(history: Sequence[dict[str, float]], path: Path) -> Path:
+    """One panel per figure (loss, validation metrics) against the epoch: the training curves."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    names = sorted({k for row in history for k in row if k != "epoch"})
+    columns = min(3, max(1, len(names)))
+    rows = -(-len(names) // columns) if names else 1
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.2 * rows), dpi=100, squeeze=False)
+    for ax, name in zip(axes.flat, names, strict=False):
+        points = [(row["epoch"], row[name]) for row in history if name in row]
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", lw=1.5)
+        ax.set_title(name)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def training_summary(out: Path, metrics: dict[str, Any]) -> str:
+    """One line saying what ``calcdet train`` did, in the terms of the pipeline's kind."""
+    tr, va = metrics.get("train", {}), metrics.get("validation", {})
+    head = f"[green]trained[/green] {out}: {tr.get('images', 0)} train / {va.get('images', 0)} validation images"
+    if "epochs" in metrics:  # a detector
+        best = metrics.get("best_epoch")
+        final = metrics.get("final") or {}
+        figures = f"; last epoch {_fields_text(final)}" if final else ""
+        resumed = metrics.get("resumed_from_epoch")
+        return (f"{head}, {metrics['epochs']} epoch(s)" + (f" (best {best})" if best is not None else "")
+                + (f", resumed after epoch {resumed}" if resumed else "") + figures)
+    if "tp" not in tr:
+        return head
+    auroc = metrics.get("validation_auroc")
+    tail = f"; validation AUROC {auroc:.3f}" if isinstance(auroc, float) else ""
+    learned = "" if "classifier" in metrics else " (nothing to learn: proposer only)"
+    return f"{head}, {tr['tp']} TP / {tr['fp']} FP candidates{learned}{tail}"
+
+
+def _write_json_atomic(path: Path, doc: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        json.dump(doc, f)
+    os.replace(tmp, path)
