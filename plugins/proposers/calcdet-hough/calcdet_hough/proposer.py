@@ -1,20 +1,64 @@
-"""The Hough-transform candidate proposer (the study's section 2.1.2, Appendix 1 parameters)."""
+"""The Hough-transform candidate proposer (the study's section 2.1.2, Appendix 1 parameters).
+
+The steps (:mod:`calcdet_hough.enhance`, :mod:`calcdet_hough.stages`, :mod:`calcdet_hough.circles`:
+OpenCV and SciPy) are imported by the methods that run them, so registering the plugin imports neither.
+"""
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import Field, model_validator
 
-from calcdet_core import Candidates, ComponentConfig, Proposer
-from calcdet_core.imaging.inputs import checked_image, checked_mask
-from calcdet_hough.circles import HoughSettings, keep_separated
-from calcdet_hough.enhance import dehaze, eroded_mask, rolling_ball_background, sobel_gaussian_sobel
-from calcdet_hough.stages import global_stage, local_stage, quantile_with_zeros
+from calcdet_core.api import Candidates, ComponentConfig, Proposer, checked_image, checked_mask
+
+if TYPE_CHECKING:
+    from calcdet_hough.circles import HoughSettings
 
 MIN_SIDE = 32
 """Smallest image side accepted, px."""
+
+
+class HoughConfig(ComponentConfig):
+    """The enhancement chain, the thresholds and the two transforms (the study's Appendix 1 values)."""
+
+    omega: float = Field(0.9, gt=0, lt=1, description="Dehazing strength (dark channel prior omega).")
+    dehaze_window: int = Field(11, ge=1, description="Side of the dark-channel minimum filter, px.")
+    guided_radius: int = Field(40, ge=1, description="Radius of the guided filter that refines the dehazed image.")
+    guided_eps: float = Field(1e-5, gt=0, description="Regularisation of the guided filter.")
+    ball_radius: float = Field(50.0, gt=0, description="Rolling-ball radius for background subtraction.")
+    gaussian_sigma: float = Field(2.0, gt=0, description="Sigma of the Gaussian between the two Sobel filters.")
+    erosion_size: int = Field(5, ge=1, description="Side of the square that erodes the breast border.")
+    erosion_iterations: int = Field(20, ge=0, description="Number of breast-border erosions.")
+    global_quantile: float = Field(0.97, gt=0, lt=1, description="Quantile threshold before the global Hough.")
+    local_quantile: float = Field(0.95, gt=0, lt=1, description="Quantile threshold in each local patch.")
+    local_transform: bool = Field(True, description="Run the second, local transform (False: global only).")
+    patch_size: int = Field(200, ge=16, description="Side of the local patches around global circles, px.")
+    patch_grid: int = Field(35, ge=1, description=(
+        "Global circles whose centres share a cell of this side (px) share one local window; "
+        "1 = one window per circle, as in the study."))
+    union_transform: bool = Field(True, description=(
+        "Also run one local transform on the union of the windows' binary images (ours, not the study's; "
+        "False with patch_grid 1 reproduces the study)."))
+    dp: float = Field(1.0, gt=0, description="Inverse accumulator resolution of cv2.HoughCircles.")
+    min_dist: float = Field(10.0, gt=0, description="cv2.HoughCircles minDist between circle centres, px.")
+    canny_high: float = Field(300.0, gt=0, description="cv2.HoughCircles param1 (upper Canny threshold).")
+    global_votes: float = Field(5.0, gt=0, description="cv2.HoughCircles param2 of the global transform.")
+    local_votes: float = Field(3.0, gt=0, description="cv2.HoughCircles param2 of the local transforms.")
+    min_radius: int = Field(2, ge=0, description="Smallest circle radius searched, px.")
+    max_radius: int = Field(10, ge=1, description="Largest circle radius searched, px.")
+    min_distance: float = Field(6.0, ge=0, description="Candidates closer than this keep the better supported.")
+    radius_offset: float = Field(2.0, ge=0, description=(
+        "Subtracted from the Hough radius to report the blob's radius: the Sobel-Gaussian-Sobel ring lies "
+        "about one Gaussian sigma outside the blob edge (0 = raw Hough radius, as the study reported)."))
+
+    @model_validator(mode="after")
+    def _radius_range(self) -> HoughConfig:
+        if self.min_radius > self.max_radius:
+            raise ValueError(f"min_radius ({self.min_radius}) must not exceed max_radius ({self.max_radius})")
+        return self
 
 
 class HoughProposer(Proposer):
@@ -22,45 +66,12 @@ class HoughProposer(Proposer):
 
     name = "hough"
     description = "Dehazing, rolling ball, Sobel-Gaussian-Sobel, then global and local Hough circle transforms."
-
-    class Config(ComponentConfig):
-        omega: float = Field(0.9, gt=0, lt=1, description="Dehazing strength (dark channel prior omega).")
-        dehaze_window: int = Field(11, ge=1, description="Side of the dark-channel minimum filter, px.")
-        guided_radius: int = Field(40, ge=1, description="Radius of the guided filter that refines the dehazed image.")
-        guided_eps: float = Field(1e-5, gt=0, description="Regularisation of the guided filter.")
-        ball_radius: float = Field(50.0, gt=0, description="Rolling-ball radius for background subtraction.")
-        gaussian_sigma: float = Field(2.0, gt=0, description="Sigma of the Gaussian between the two Sobel filters.")
-        erosion_size: int = Field(5, ge=1, description="Side of the square that erodes the breast border.")
-        erosion_iterations: int = Field(20, ge=0, description="Number of breast-border erosions.")
-        global_quantile: float = Field(0.97, gt=0, lt=1, description="Quantile threshold before the global Hough.")
-        local_quantile: float = Field(0.95, gt=0, lt=1, description="Quantile threshold in each local patch.")
-        local_transform: bool = Field(True, description="Run the second, local transform (False: global only).")
-        patch_size: int = Field(200, ge=16, description="Side of the local patches around global circles, px.")
-        patch_grid: int = Field(35, ge=1, description=(
-            "Global circles whose centres share a cell of this side (px) share one local window; "
-            "1 = one window per circle, as in the study."))
-        union_transform: bool = Field(True, description=(
-            "Also run one local transform on the union of the windows' binary images (ours, not the study's; "
-            "False with patch_grid 1 reproduces the study)."))
-        dp: float = Field(1.0, gt=0, description="Inverse accumulator resolution of cv2.HoughCircles.")
-        min_dist: float = Field(10.0, gt=0, description="cv2.HoughCircles minDist between circle centres, px.")
-        canny_high: float = Field(300.0, gt=0, description="cv2.HoughCircles param1 (upper Canny threshold).")
-        global_votes: float = Field(5.0, gt=0, description="cv2.HoughCircles param2 of the global transform.")
-        local_votes: float = Field(3.0, gt=0, description="cv2.HoughCircles param2 of the local transforms.")
-        min_radius: int = Field(2, ge=0, description="Smallest circle radius searched, px.")
-        max_radius: int = Field(10, ge=1, description="Largest circle radius searched, px.")
-        min_distance: float = Field(6.0, ge=0, description="Candidates closer than this keep the better supported.")
-        radius_offset: float = Field(2.0, ge=0, description=(
-            "Subtracted from the Hough radius to report the blob's radius: the Sobel-Gaussian-Sobel ring lies "
-            "about one Gaussian sigma outside the blob edge (0 = raw Hough radius, as the study reported)."))
-
-        @model_validator(mode="after")
-        def _radius_range(self) -> HoughProposer.Config:
-            if self.min_radius > self.max_radius:
-                raise ValueError(f"min_radius ({self.min_radius}) must not exceed max_radius ({self.max_radius})")
-            return self
+    Config = HoughConfig
+    config: HoughConfig
 
     def _settings(self, votes: float) -> HoughSettings:
+        from calcdet_hough.circles import HoughSettings
+
         c = self.config
         return HoughSettings(c.dp, c.min_dist, c.canny_high, votes, c.min_radius, c.max_radius)
 
@@ -72,6 +83,8 @@ class HoughProposer(Proposer):
 
     def enhance(self, image: np.ndarray) -> np.ndarray:
         """The study's preprocessing chain (steps 1-3) on a [0, 1] image."""
+        from calcdet_hough.enhance import dehaze, rolling_ball_background, sobel_gaussian_sobel
+
         c = self.config
         dehazed = dehaze(image, c.omega, c.dehaze_window, c.guided_radius, c.guided_eps)
         flat = dehazed - rolling_ball_background(dehazed, c.ball_radius)
@@ -79,6 +92,10 @@ class HoughProposer(Proposer):
 
     def propose(self, image: np.ndarray, mask: np.ndarray | None = None) -> Candidates:
         """Candidates inside ``mask``; a flat (constant) image or an empty mask gives none."""
+        from calcdet_hough.circles import keep_separated
+        from calcdet_hough.enhance import eroded_mask
+        from calcdet_hough.stages import global_stage, local_stage, quantile_with_zeros
+
         c = self.config
         image = checked_image(image, self.name, MIN_SIDE)
         mask = checked_mask(mask, image.shape, self.name)
