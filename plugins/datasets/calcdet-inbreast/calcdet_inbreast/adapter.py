@@ -20,13 +20,22 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-import pydicom
 from pydantic import Field
 
-from calcdet_core import ComponentConfig, DatasetAdapter
-from calcdet_core.contracts.data import Annotation, Dataset, IgnoreRegion, ImageRecord, Mammogram, SkippedItem, Target
-from calcdet_core.imaging.geometry import feret_diameter, polygon_centroid
-from calcdet_core.io.dicom import read_dicom
+from calcdet_core.api import (
+    Annotation,
+    ComponentConfig,
+    Dataset,
+    DatasetAdapter,
+    IgnoreRegion,
+    ImageRecord,
+    Mammogram,
+    SkippedItem,
+    Target,
+    feret_diameter,
+    polygon_centroid,
+    read_dicom,
+)
 from calcdet_inbreast.rois import RawRoi, RoiKind, classify, read_rois
 from calcdet_inbreast.table import TableRow, read_table
 
@@ -50,19 +59,24 @@ def _inside(points: np.ndarray, width: int, height: int) -> np.ndarray:
             & (points[:, 1] >= -0.5) & (points[:, 1] <= height - 0.5))
 
 
+class InbreastConfig(ComponentConfig):
+    """How ROIs become targets or ignore regions, and the spacing of a DICOM that states none."""
+
+    max_mc_diameter_mm: float = Field(
+        1.0, gt=0, description="Calcifications wider than this (Feret diameter) become ignore regions.")
+    point_diameter_px: float = Field(
+        1.0, gt=0, description="Diameter of point-annotated MCs (the study treated them as one pixel).")
+    default_spacing_mm: float = Field(
+        0.07, gt=0, description="Pixel spacing used when a DICOM states none (INbreast: 70 µm).")
+
+
 class InbreastDataset(DatasetAdapter):
     """Reads an INbreast release (DICOMs, ROI plists, table) into records with MC truth."""
 
     name = "inbreast"
     description = "INbreast as distributed: AllDICOMs, AllXML ROI plists and INbreast.xls/.csv."
-
-    class Config(ComponentConfig):
-        max_mc_diameter_mm: float = Field(
-            1.0, gt=0, description="Calcifications wider than this (Feret diameter) become ignore regions.")
-        point_diameter_px: float = Field(
-            1.0, gt=0, description="Diameter of point-annotated MCs (the study treated them as one pixel).")
-        default_spacing_mm: float = Field(
-            0.07, gt=0, description="Pixel spacing used when a DICOM states none (INbreast: 70 µm).")
+    Config = InbreastConfig
+    config: InbreastConfig
 
     def index(self, root: Path) -> Dataset:
         root = Path(root)
@@ -106,6 +120,8 @@ class InbreastDataset(DatasetAdapter):
     def _record(self, root: Path, name: str, path: Path, match: re.Match[str], row: TableRow | None,
                 xml: Path | None) -> tuple[ImageRecord, list[SkippedItem]]:
         """The image's record and the ROIs of it that were not used."""
+        import pydicom
+
         try:
             header = pydicom.dcmread(path, stop_before_pixels=True)
             height, width = int(header.Rows), int(header.Columns)

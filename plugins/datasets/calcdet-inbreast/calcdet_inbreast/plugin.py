@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from calcdet_core import hookimpl
+from calcdet_core.api import hookimpl
 from calcdet_inbreast.adapter import InbreastDataset
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from calcdet_core.contracts.data import SkippedItem
+from calcdet_core.api import SkippedItem
 
 COLUMNS = ("Patient ID", "Patient age", "Laterality", "View", "Acquisition date", "File Name", "ACR", "Bi-Rads")
 PLACEHOLDERS = {"", "removed", "nan", "none", "-"}

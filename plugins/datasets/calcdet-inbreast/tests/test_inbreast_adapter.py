@@ -2,20 +2,40 @@
 
 from __future__ import annotations
 
+import json
 import plistlib
+import subprocess
+import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from calcdet_inbreast import InbreastDataset, classify
 from calcdet_inbreast.rois import RoiKind
-from calcdet_phantom import generate_release, load_truth
 
-from calcdet_core.io.dicom import read_dicom, write_dicom
+from calcdet_core.api import read_dicom, write_dicom
 from calcdet_core.testing import check_dataset_adapter, parametrize_with_checks
 
 HEADER = "Patient ID;Patient age;Laterality;View;Acquisition date;File Name;ACR;Bi-Rads"
+
+
+def generate_release(out: Path, n_images: int, seed: int, height: int, width: int) -> Path:
+    """A phantom INbreast release with exact truth, from calcdet-phantom's ``calcdet phantom`` command.
+
+    Run as a user runs it, so this plugin's tests import no other plugin.
+    """
+    command = [sys.executable, "-m", "calcdet_core", "phantom", str(out), "--images", str(n_images),
+               "--seed", str(seed), "--height", str(height), "--width", str(width)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, f"`calcdet phantom` failed (is calcdet-phantom installed?):\n{done.stderr}"
+    return out
+
+
+def load_truth(root: Path) -> dict[str, dict[str, Any]]:
+    """The release's exact truth, per image (FileName): metadata and the annotation in the stored grid."""
+    return json.loads((root / "phantom_truth.json").read_text())["images"]
 
 
 @pytest.fixture(scope="module")
@@ -39,24 +59,24 @@ def test_phantom_release_reads_back_exactly(phantom_root):
     truth = load_truth(phantom_root)
     assert dataset.skipped == []
     assert sorted(r.image_id for r in dataset.records) == sorted(truth)
-    assert sum(len(t["annotation"].targets) for t in truth.values()) > 10, "the release should hold MCs"
+    assert sum(len(t["annotation"]["targets"]) for t in truth.values()) > 10, "the release should hold MCs"
     for record in dataset.records:
         expected = truth[record.image_id]
         assert record.patient_id == expected["patient"]
         assert (record.laterality, record.view, record.metadata["acr"]) == (
             expected["laterality"], expected["view"], expected["acr"])
         got, want = record.annotation, expected["annotation"]
-        assert len(got.targets) == len(want.targets) and len(got.ignore) == len(want.ignore)
-        for g, w in zip(got.targets, want.targets, strict=True):
-            assert abs(g.x - w.x) < 1e-6 and abs(g.y - w.y) < 1e-6, f"{record.image_id}: {g} vs {w}"
-            if w.contour is not None:
-                assert abs(g.diameter - w.diameter) < 1e-6
+        assert len(got.targets) == len(want["targets"]) and len(got.ignore) == len(want["ignore"])
+        for g, w in zip(got.targets, want["targets"], strict=True):
+            assert abs(g.x - w["x"]) < 1e-6 and abs(g.y - w["y"]) < 1e-6, f"{record.image_id}: {g} vs {w}"
+            if w["contour"] is not None:
+                assert abs(g.diameter - w["diameter"]) < 1e-6
         image = record.read()
         assert image.laterality == record.laterality and image.pixels.dtype == np.uint16
 
 
 def test_splits_are_patient_disjoint_and_stratified(tmp_path):
-    root = generate_release(tmp_path, n_images=40, seed=12, height=96, width=80)
+    root = generate_release(tmp_path / "release", n_images=40, seed=12, height=96, width=80)
     dataset = InbreastDataset().index(root)
     splits = dataset.split(seed=1)
     patients = {k: {r.patient_id for r in v} for k, v in splits.items()}
