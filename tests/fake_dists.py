@@ -64,3 +64,25 @@ WRONG_RETURN = """
     def calcdet_register_features():
         return [NotAComponent]
 """
+
+THIRD_PARTY_FROC = """
+    from calcdet_core import hookimpl
+    from calcdet_core.evaluation.evaluators import BUILTIN_EVALUATORS
+
+    (BuiltinFroc,) = [e for e in BUILTIN_EVALUATORS if e.name == "froc"]
+
+    class ThirdPartyFroc(BuiltinFroc):
+        description = "A third-party evaluator that reuses the built-in name."
+
+    @hookimpl
+    def calcdet_register_evaluators():
+        return [ThirdPartyFroc]
+"""
+
+RAISING_HOOK = """
+    from calcdet_core import hookimpl
+
+    @hookimpl
+    def calcdet_register_classifiers():
+        raise RuntimeError("no licence file")
+"""

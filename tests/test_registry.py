@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import pytest
 
+from calcdet_core import Candidates, Proposer
+from calcdet_core.contracts.hookspecs import hookimpl
 from calcdet_core.plugins.registry import UnknownPluginError, build_registry
-from tests.fake_dists import BROKEN_IMPORT, CLASHING, MISSPELLED_HOOK, WRONG_RETURN, write_dist
+from tests.fake_dists import (
+    BROKEN_IMPORT,
+    CLASHING,
+    MISSPELLED_HOOK,
+    RAISING_HOOK,
+    THIRD_PARTY_FROC,
+    WRONG_RETURN,
+    write_dist,
+)
 
 
 @pytest.fixture
@@ -32,14 +42,82 @@ def test_broken_import_is_reported_and_others_still_load(fake_site):
     assert "local-contrast" in registry.components("proposers")
 
 
-def test_name_clash_names_both_distributions(fake_site):
-    write_dist(fake_site, "aaa-clash-dist", "clash_calcdet_mod", CLASHING)
+@pytest.mark.parametrize("dist", ["aaa-clash-dist", "zzz-clash-dist"])  # sorts before / after the example plugin
+def test_two_outside_plugins_with_one_name_are_both_refused(fake_site, dist):
+    write_dist(fake_site, dist, "clash_calcdet_mod", CLASHING)
     registry = build_registry()
-    winner = registry.entry("proposers", "local-contrast")
-    clash = [e for e in registry.errors() if e.distribution == "aaa-clash-dist"]
-    assert len(clash) == 1 and clash[0].name == "local-contrast"
-    assert winner.distribution in clash[0].error
-    assert registry.entry("proposers", "always-centre").distribution == "aaa-clash-dist"
+    rows = [e for e in registry.entries if e.kind == "proposers" and e.name == "local-contrast"]
+    assert {e.distribution for e in rows} == {dist, "calcdet-example-plugin"}
+    assert all(e.error and e.component is None for e in rows), "neither plugin may win the name"
+    for row in rows:
+        assert dist in row.error and "calcdet-example-plugin" in row.error
+    with pytest.raises(UnknownPluginError, match="claimed by"):
+        registry.get("proposers", "local-contrast")
+    assert registry.entry("proposers", "always-centre").distribution == dist, "its other names still load"
+
+
+@pytest.mark.parametrize("dists", [["aaa-froc-dist"], ["zzz-froc-dist"], ["aaa-froc-dist", "zzz-froc-dist"]])
+def test_a_builtin_name_always_stays_the_builtin(fake_site, dists):
+    for i, dist in enumerate(dists):
+        write_dist(fake_site, dist, f"froc_calcdet_mod{i}", THIRD_PARTY_FROC)
+    registry = build_registry()
+    winner = registry.entry("evaluators", "froc")
+    assert winner.distribution == "calcdet" and winner.component.__name__ != "ThirdPartyFroc"
+    refused = [e for e in registry.errors() if e.name == "froc"]
+    assert sorted(e.distribution for e in refused) == dists
+    for row in refused:
+        assert row.kind == "evaluators" and "calcdet" in row.error and row.distribution in row.error
+        assert "built-in" in row.error
+
+
+def test_same_name_in_another_kind_is_no_clash():
+    class Folder(Proposer):
+        name = "folder"  # also the built-in dataset adapter's name
+
+        def propose(self, image, mask=None):
+            return Candidates.empty()
+
+    class Plugin:
+        @hookimpl
+        def calcdet_register_proposers(self):
+            return [Folder]
+
+    registry = build_registry(extra_plugins=[("folder-proposer-dist", Plugin())], autoload=False)
+    assert not registry.errors()
+    assert registry.get("proposers", "folder") is Folder
+    assert registry.entry("datasets", "folder").distribution == "calcdet"
+
+
+def test_a_raising_hook_is_reported_and_the_plugin_named(fake_site):
+    write_dist(fake_site, "raising-dist", "raising_calcdet_mod", RAISING_HOOK)
+    registry = build_registry()
+    (row,) = [e for e in registry.errors() if e.distribution == "raising-dist"]
+    assert row.kind == "classifiers" and "RuntimeError: no licence file" in row.error
+
+
+def test_hooks_are_called_through_pluggy_so_fewer_arguments_are_fine():
+    calls = []
+
+    class Plugin:
+        @hookimpl
+        def calcdet_register_commands(self):  # the spec passes `cli`; this implementation does not want it
+            calls.append("called")
+
+    registry = build_registry(extra_plugins=[("no-args-dist", Plugin())], autoload=False)
+    callers = {source.distribution: call for source, call in registry.hook_callers("calcdet_register_commands")}
+    assert next(iter(callers)) == "calcdet", "built-ins first"
+    callers["no-args-dist"](cli=object())
+    assert calls == ["called"]
+
+
+def test_unknown_name_mentions_a_plugin_that_failed_to_import(fake_site):
+    write_dist(fake_site, "calcdet-broken", "broken", BROKEN_IMPORT)
+    registry = build_registry()
+    with pytest.raises(UnknownPluginError) as info:
+        registry.get("features", "broken")
+    message = str(info.value)
+    assert "failed to load" in message and "no_such_module_for_calcdet_tests" in message
+    assert "calcdet-broken" in message and "none is installed" not in message
 
 
 def test_misspelled_hook_is_reported(fake_site):
