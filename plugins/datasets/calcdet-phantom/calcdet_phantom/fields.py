@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import fft, ndimage
 
 TEXTURE_SCALE_PX = 1024
 """Largest structure of the parenchyma texture, in pixels (~7 cm at 70 µm): a physical scale,
@@ -17,6 +16,8 @@ def power_law_field(shape: tuple[int, int], beta: float, rng: np.random.Generato
     ``stretch`` (x, y) > 1 elongates structures along that axis (ducts, ligaments).
     Images smaller than :data:`TEXTURE_SCALE_PX` are cut from a field of that size.
     """
+    from scipy import fft  # here, not at the top: registering the plugin's command imports no SciPy
+
     h, w = max(shape[0], TEXTURE_SCALE_PX), max(shape[1], TEXTURE_SCALE_PX)
     fy = fft.fftfreq(h).astype(np.float32)[:, None] / np.float32(stretch[1])
     fx = fft.rfftfreq(w).astype(np.float32)[None, :] / np.float32(stretch[0])
@@ -53,6 +54,8 @@ def upsample(coarse: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 def smooth(image: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian blur (float32); the system MTF and soft edges use it."""
+    from scipy import ndimage
+
     return ndimage.gaussian_filter(image, sigma, mode="nearest").astype(np.float32, copy=False)
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from calcdet_core.imaging.geometry import feret_diameter, polygon_centroid
+from calcdet_core.api import feret_diameter, polygon_centroid
 from calcdet_phantom.fields import splat
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from calcdet_core import hookimpl
+from calcdet_core.api import hookimpl
 
 
 def phantom(

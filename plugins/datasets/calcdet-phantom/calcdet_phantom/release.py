@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from calcdet_core.io.dicom import write_dicom
+from calcdet_core.api import write_dicom
 from calcdet_phantom.synth import ACR_PROBABILITIES, PIXEL_MM, Phantom, Roi, synthesize
 from calcdet_phantom.truth import TRUTH_FILE, annotation_to_json
 

@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from calcdet_core.contracts.data import Annotation, IgnoreRegion, Target
-from calcdet_core.imaging.geometry import ellipse_polygon, feret_diameter, polygon_centroid
+from calcdet_core.api import Annotation, IgnoreRegion, Target, ellipse_polygon, feret_diameter, polygon_centroid
 from calcdet_phantom.anatomy import Anatomy, build_anatomy
 from calcdet_phantom.fields import smooth
 from calcdet_phantom.lesions import Shape, random_shape, render, shape_centre, tram_track

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from calcdet_core.contracts.data import Annotation, IgnoreRegion, Target
+from calcdet_core.api import Annotation, IgnoreRegion, Target
 
 TRUTH_FILE = "phantom_truth.json"
 

@@ -11,8 +11,7 @@ from calcdet_phantom import generate_release, load_truth, synthesize
 from calcdet_phantom.release import CSV_HEADER
 from calcdet_phantom.synth import PIXEL_MM
 
-from calcdet_core.contracts.data import MC_MAX_DIAMETER_MM
-from calcdet_core.io.dicom import read_dicom
+from calcdet_core.api import MC_MAX_DIAMETER_MM, read_dicom
 
 
 def test_deterministic_for_a_seed():
