@@ -22,7 +22,7 @@ from calcdet_core.run.engine import (
     train_pipeline,
     training_data,
 )
-from calcdet_core.run.executor import Executor, SerialExecutor, job_key, progress_console
+from calcdet_core.run.executor import Executor, ProcessExecutor, SerialExecutor, job_key, progress_console
 from calcdet_core.run.pipeline import Pipeline, load_pipeline
 from calcdet_core.run.reporting import TrainingContexts
 
@@ -44,12 +44,13 @@ def _fingerprint(*parts: Any) -> str:
 
 
 def train_model(pipeline_path: Path, dataset_name: str, root: Path, out: Path, seed: int = 0,
-                executor: Executor | None = None, device: str = "auto", workers: int = 1) -> dict[str, Any]:
+                executor: Executor | None = None, device: str = "auto", workers: int | None = None) -> dict[str, Any]:
     """Train the pipeline on the dataset's train split (validation split at hand) and write ``out``.
 
     The work folder ``out/work/<pipeline, dataset, seed>`` keeps per-image results and the
     components' checkpoints until the model directory is written: the same command after an
-    interruption resumes there. ``device`` and ``workers`` reach every ``fit`` in its context.
+    interruption resumes there. ``device`` and ``workers`` (default: the executor's local processes)
+    reach every ``fit`` in its context.
     """
     executor = executor or SerialExecutor()
     pipeline = load_pipeline(Path(pipeline_path))
@@ -60,6 +61,8 @@ def train_model(pipeline_path: Path, dataset_name: str, root: Path, out: Path, s
     splits = dataset.split(seed)
     root_str = str(Path(root).resolve())
     work = out / "work" / _fingerprint(pipeline.resolved(), dataset_name, root_str, seed)
+    if workers is None:
+        workers = executor.workers if isinstance(executor, ProcessExecutor) else 1
     contexts = TrainingContexts(work / "fit", seed, device, workers)
     metrics = train_pipeline(pipeline, ImageSource(splits["train"], dataset_name, root_str),
                              ImageSource(splits["validation"], dataset_name, root_str), executor, work, seed,
