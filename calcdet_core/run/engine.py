@@ -252,8 +252,8 @@ def run_detection(pipeline: Pipeline, source: ImageSource, executor: Executor, w
     """
     detector = pipeline.detector
     batch = detector.batch_size if detector is not None else 1
-    if batch < 1:
-        raise ValueError(f"detector {detector.name!r}: batch_size must be at least 1, got {batch}")  # type: ignore[union-attr]
+    if detector is not None and batch < 1:
+        raise ValueError(f"detector {detector.name!r}: batch_size must be at least 1, got {batch}")
     context = _DetectionContext(pipeline, _device_for(detector, device))
     results = run_jobs(_detect_batch_job if batch > 1 else _detect_job, context, source.items(executor),
                        source.job_keys(), work_dir, executor, description,
