@@ -23,8 +23,11 @@ from __future__ import annotations
 
 import copy
 import json
+import pickle
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -42,7 +45,8 @@ from calcdet_core.contracts.components import (
     FeatureExtractor,
     Proposer,
 )
-from calcdet_core.contracts.data import Annotation, Candidates, ImageResult, Mammogram, Target
+from calcdet_core.contracts.data import Annotation, Candidates, Detections, ImageResult, Mammogram, Target
+from calcdet_core.contracts.training import ImageStream, TrainingContext, TrainingImage
 
 Check = Callable[[Component], None]
 
@@ -88,6 +92,13 @@ def disk_test_image(size: int = 128, radius: float = 4.0, seed: int = 0) -> tupl
 
 def _fresh(component: Component) -> Component:
     return type(component)(component.config)
+
+
+@contextmanager
+def _context(seed: int = 0) -> Iterator[TrainingContext]:
+    """A training context on a temporary work folder, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="calcdet-kit-") as tmp:
+        yield TrainingContext(Path(tmp), seed=seed)
 
 
 def check_has_metadata(component: Component) -> None:
@@ -227,7 +238,8 @@ def _fitted(component: FeatureExtractor) -> FeatureExtractor:
         patches = rng.random((40, p, p)).astype(np.float32)
         labels = np.tile([0, 1], 20)
         patches[labels == 1, p // 2 - 2 : p // 2 + 2, p // 2 - 2 : p // 2 + 2] += 1.0
-        fresh.fit(patches, labels, np.arange(40) % 5)
+        with _context() as context:
+            fresh.fit(patches, labels, np.arange(40) % 5, context=context)
     return fresh  # type: ignore[return-value]
 
 
@@ -309,7 +321,8 @@ def _toy_problem(seed: int = 0, n: int = 300) -> tuple[np.ndarray, np.ndarray, n
 def _fit_classifier(component: Classifier) -> Classifier:
     X, y, groups = _toy_problem()
     Xv, yv, _ = _toy_problem(seed=1, n=150)
-    fitted = _fresh(component).fit(X, y, groups, validation=(Xv, yv))  # type: ignore[attr-defined]
+    with _context() as context:
+        fitted = _fresh(component).fit(X, y, groups, validation=(Xv, yv), context=context)  # type: ignore[attr-defined]
     assert isinstance(fitted, Classifier), "fit() should return self"
     return fitted
 
@@ -350,14 +363,242 @@ def check_classifier_empty_features(component: Classifier) -> None:
 
 # --------------------------------------------------------------------------- detectors
 
+DETECTOR_IMAGE_SIZE = 80
+"""Side of the kit's detector images: tiny, so a fit takes seconds; a real detector pads or tiles them."""
 
-def check_detector_output(component: Detector) -> None:
-    image, _ = disk_test_image(size=96)
-    out = _fresh(component).detect(image)  # type: ignore[attr-defined]
-    assert isinstance(out, Candidates), f"detect() should return Detections; found {type(out).__name__}"
-    h, w = image.shape
-    assert ((out.x >= -0.5) & (out.x <= w - 0.5) & (out.y >= -0.5) & (out.y <= h - 0.5)).all(), (
-        "detections should lie in the image grid")
+
+def breast_like_mask(shape: tuple[int, int]) -> np.ndarray:
+    """A half-ellipse against the left edge, like a breast on the working grid (chest wall left)."""
+    h, w = shape
+    yy, xx = np.mgrid[:h, :w]
+    return (xx / (0.8 * w)) ** 2 + ((yy - (h - 1) / 2) / (0.55 * h)) ** 2 <= 1.0
+
+
+def detector_test_image(seed: int, n_disks: int = 3, size: int = DETECTOR_IMAGE_SIZE,
+                        image_id: str | None = None) -> TrainingImage:
+    """A textured image with ``n_disks`` bright disks (radius 2-3.5 px, 16+ px apart) inside a breast-like mask."""
+    rng = np.random.default_rng([seed, 7])
+    mask = breast_like_mask((size, size))
+    allowed = _eroded(mask, 6)
+    allowed[:6], allowed[-6:], allowed[:, :6] = False, False, False
+    ys, xs = np.nonzero(allowed)
+    disks: list[tuple[float, float, float, float]] = []
+    for i in rng.permutation(len(xs)):
+        if len(disks) == n_disks:
+            break
+        x, y = float(xs[i]), float(ys[i])
+        if all(np.hypot(x - dx, y - dy) >= 16 for dx, dy, _, _ in disks):
+            disks.append((x, y, float(rng.uniform(2.0, 3.5)), 0.3))
+    pixels = add_disks(textured_background((size, size), seed=seed), disks)
+    targets = tuple(Target(x, y, 2 * r) for x, y, r, _ in disks)
+    image_id = image_id or f"kit-{seed}"
+    return TrainingImage(image_id, f"patient-{image_id}", pixels, mask, Annotation(targets=targets), (0.07, 0.07))
+
+
+def _eroded(mask: np.ndarray, steps: int) -> np.ndarray:
+    out = mask.copy()
+    for _ in range(steps):
+        out[1:-1, 1:-1] &= out[:-2, 1:-1] & out[2:, 1:-1] & out[1:-1, :-2] & out[1:-1, 2:]
+        out[[0, -1]], out[:, [0, -1]] = False, False
+    return out
+
+
+def detector_streams() -> tuple[ImageStream, ImageStream]:
+    """The kit's training data: five images (one normal) to train on, two to validate on."""
+    train = [detector_test_image(seed, n_disks=0 if seed == 4 else 3) for seed in range(5)]
+    validation = [detector_test_image(seed) for seed in (10, 11)]
+    return ImageStream.from_images(train), ImageStream.from_images(validation)
+
+
+class _Interrupted(Exception):
+    """Raised by the kit's context after a checkpoint, as a killed ``calcdet train`` stops."""
+
+
+@dataclass
+class _KitContext(TrainingContext):
+    """A training context that records the epochs checkpointed, and can stop the fit after the first one."""
+
+    interrupt: bool = False
+    saved: list[int] = field(default_factory=list)
+
+    def save_checkpoint(self, epoch: int, arrays: dict[str, np.ndarray], state: dict[str, Any] | None = None) -> Path:
+        path = super().save_checkpoint(epoch, arrays, state)
+        self.saved.append(epoch)
+        if self.interrupt:
+            raise _Interrupted(epoch)
+        return path
+
+
+def _fit_detector(component: Detector, work_dir: Path, seed: int = 0, interrupt: bool = False) -> Detector:
+    train, validation = detector_streams()
+    context = _KitContext(work_dir, seed=seed, interrupt=interrupt)
+    fitted = _fresh(component).fit(train, validation, context)  # type: ignore[attr-defined]
+    assert isinstance(fitted, Detector), f"fit() should return self; found {type(fitted).__name__}"
+    return fitted
+
+
+def _trained(component: Detector, seed: int = 0) -> Detector:
+    with tempfile.TemporaryDirectory() as tmp:
+        return _fit_detector(component, Path(tmp), seed)
+
+
+def _detect(detector: Detector, image: np.ndarray, mask: np.ndarray | None = None) -> Detections:
+    out = detector.detect(image, mask)
+    _check_detections(out, image.shape)
+    return out
+
+
+def _check_detections(out: object, shape: tuple[int, ...]) -> None:
+    assert isinstance(out, Detections), f"detect() should return Detections; found {type(out).__name__}"
+    assert out.xyr.dtype == np.float64 and out.xyr.shape[1:] == (3,), f"xyr should be (N, 3) float64; {out.xyr.shape}"
+    assert out.score.dtype == np.float64 and out.score.shape == (len(out),), "score should be (N,) float64"
+    assert np.isfinite(out.xyr).all() and np.isfinite(out.score).all(), "detections should be finite"
+    h, w = shape
+    inside = (out.x >= -0.5) & (out.x <= w - 0.5) & (out.y >= -0.5) & (out.y <= h - 0.5)
+    assert inside.all(), (
+        f"detection centres should lie in the {w}x{h} image grid; found {out.xyr[~inside][:3].tolist()}")
+    assert (out.radius > 0).all(), f"detection radii should be positive; found {out.radius[out.radius <= 0][:3]}"
+    if out.boxes is not None:
+        b = out.boxes
+        assert np.isfinite(b).all(), "boxes should be finite"
+        in_grid = (b[:, 0] >= -0.5) & (b[:, 1] >= -0.5) & (b[:, 2] <= w - 0.5) & (b[:, 3] <= h - 0.5)
+        assert in_grid.all(), f"boxes should lie in the {w}x{h} image grid; found {b[~in_grid][:3].tolist()}"
+        holds = (b[:, 0] <= out.x) & (out.x <= b[:, 2]) & (b[:, 1] <= out.y) & (out.y <= b[:, 3])
+        assert holds.all(), f"each box should hold its detection's centre; {int((~holds).sum())} do not"
+
+
+def _same_detections(a: Detections, b: Detections, rule: str) -> None:
+    assert len(a) == len(b), f"{rule}; found {len(a)} detections, then {len(b)}"
+    np.testing.assert_allclose(b.xyr, a.xyr, rtol=1e-6, atol=1e-6, err_msg=rule)
+    np.testing.assert_allclose(b.score, a.score, rtol=1e-5, atol=1e-7, err_msg=rule)
+    assert (a.boxes is None) == (b.boxes is None), f"{rule}; boxes present in one result only"
+    if a.boxes is not None and b.boxes is not None:
+        np.testing.assert_allclose(b.boxes, a.boxes, rtol=1e-6, atol=1e-6, err_msg=rule)
+
+
+def check_detector_output_after_fit(component: Detector) -> None:
+    detector = _trained(component)
+    detector.to_device("cpu")
+    for seed in (20, 21):
+        image = detector_test_image(seed)
+        _detect(detector, image.pixels, image.mask)
+        _detect(detector, image.pixels)
+
+
+def check_detector_finds_trained_disks(component: Detector) -> None:
+    detector = _trained(component)
+    found = total = 0
+    for seed in (30, 31):
+        image = detector_test_image(seed)
+        out = _detect(detector, image.pixels, image.mask)
+        targets = image.annotation.targets
+        top = out.subset(np.argsort(-out.score, kind="stable")[: 2 * len(targets)])
+        for t in targets:
+            total += 1
+            found += bool(len(top)) and bool(np.hypot(top.x - t.x, top.y - t.y).min() <= 3.0)
+    assert found * 2 >= total, (
+        f"trained on bright disks, detect() should place one of its 2N best detections within 3 px of at least "
+        f"half of N unseen disks (x = column, y = row); found {found} of {total}")
+
+
+def check_detector_save_load(component: Detector) -> None:
+    detector = _trained(component)
+    image = detector_test_image(40)
+    before = _detect(detector, image.pixels, image.mask)
+    with tempfile.TemporaryDirectory() as tmp:
+        files = detector.save_state(Path(tmp))
+        if detector.trainable:
+            assert files, "a trained detector's save_state() should write at least one file (what it learned)"
+        for f in files:
+            assert Path(f).is_file() and Path(tmp) in Path(f).parents, f"save_state() returned {f}, not a file in it"
+            assert Path(f).suffix not in (".pkl", ".pickle", ".joblib", ".pt", ".pth"), (
+                f"never persist with pickle (torch.save pickles too): use safetensors; found {Path(f).name}")
+        again = _fresh(component)
+        again.load_state(Path(tmp))  # type: ignore[attr-defined]
+    _same_detections(before, _detect(again, image.pixels, image.mask),  # type: ignore[arg-type]
+                     "a fresh instance that loaded the saved state should give the same detections")
+
+
+def check_detector_pickles(component: Detector) -> None:
+    detector = _trained(component)
+    image = detector_test_image(41)
+    moved = pickle.loads(pickle.dumps(detector))  # how --workers N ships a pipeline to its worker processes
+    _same_detections(_detect(detector, image.pixels, image.mask), _detect(moved, image.pixels, image.mask),
+                     "a trained detector should survive pickling (worker processes receive it so) unchanged")
+
+
+def check_detector_deterministic(component: Detector) -> None:
+    image = detector_test_image(42)
+    a, b = (_detect(_trained(component, seed=3), image.pixels, image.mask) for _ in range(2))
+    _same_detections(a, b, "two fits with the same seed should give the same detections (seed every random source)")
+
+
+def check_detector_resumes_after_interruption(component: Detector) -> None:
+    image = detector_test_image(43)
+    with tempfile.TemporaryDirectory() as tmp:
+        whole = _fit_detector(component, Path(tmp) / "whole", seed=4)
+        try:
+            _fit_detector(component, Path(tmp) / "cut", seed=4, interrupt=True)
+        except _Interrupted as stop:
+            stopped_at = stop.args[0]
+        else:
+            return  # fit saves no checkpoint: nothing to resume
+        context = _KitContext(Path(tmp) / "cut", seed=4)
+        train, validation = detector_streams()
+        resumed = _fresh(component).fit(train, validation, context)  # type: ignore[attr-defined]
+    assert all(e > stopped_at for e in context.saved), (
+        f"after an interruption at epoch {stopped_at}, fit() should start from context.last_checkpoint(); "
+        f"it checkpointed epochs {context.saved} again")
+    _same_detections(_detect(whole, image.pixels, image.mask), _detect(resumed, image.pixels, image.mask),
+                     "a fit resumed from its checkpoint should end as the uninterrupted fit with the same seed")
+
+
+def check_detector_respects_mask(component: Detector) -> None:
+    detector = _trained(component)
+    image = detector_test_image(44)
+    mask = np.zeros(image.pixels.shape, bool)
+    mask[:, : image.pixels.shape[1] // 3] = True  # some disks lie outside
+    out = _detect(detector, image.pixels, mask)
+    xi, yi = np.rint(out.x).astype(int), np.rint(out.y).astype(int)
+    h, w = mask.shape
+    inside = mask[np.clip(yi, 0, h - 1), np.clip(xi, 0, w - 1)]
+    assert inside.all(), f"detections should lie inside the mask; {int((~inside).sum())} lie outside"
+
+
+def check_detector_batch_matches_detect(component: Detector) -> None:
+    detector = _trained(component)
+    images = [detector_test_image(seed) for seed in (45, 46, 47)]
+    masks = [images[0].mask, None, images[2].mask]
+    batched = detector.detect_batch([i.pixels for i in images], masks)
+    assert len(batched) == len(images), f"detect_batch() should return one result per image; found {len(batched)}"
+    for image, mask, out in zip(images, masks, batched, strict=True):
+        _check_detections(out, image.pixels.shape)
+        _same_detections(_detect(detector, image.pixels, mask), out,
+                         "detect_batch() should give each image the detections detect() gives it")
+
+
+def _empty_or_clear_detector_error(detector: Detector, image: np.ndarray, what: str) -> None:
+    try:
+        out = _detect(detector, image)
+    except ValueError as exc:
+        assert str(exc), f"a {what} image may be refused, but with a message"
+        return
+    assert len(out) == 0, f"a {what} image holds no blob; found {len(out)} detections"
+
+
+def check_detector_constant_images(component: Detector) -> None:
+    detector = _trained(component)
+    _empty_or_clear_detector_error(detector, np.full((64, 64), 0.4, np.float32), "constant")
+    _empty_or_clear_detector_error(detector, np.zeros((64, 64), np.float32), "all-zero")
+
+
+def check_detector_tiny_image(component: Detector) -> None:
+    detector = _trained(component)
+    for size in (1, 8, 16):
+        try:
+            _detect(detector, textured_background((size, size), seed=size))
+        except ValueError as exc:
+            assert str(exc), f"a {size}x{size} image may be refused, but with a message"
 
 
 # --------------------------------------------------------------------------- evaluators
@@ -431,7 +672,10 @@ _BY_KIND: dict[type[Component], list[Callable[[Any], None]]] = {
                        check_features_order_independent, check_features_save_load],
     Classifier: [check_classifier_scores_rank, check_classifier_deterministic, check_classifier_save_load,
                  check_classifier_empty_features],
-    Detector: [check_detector_output],
+    Detector: [check_detector_output_after_fit, check_detector_finds_trained_disks, check_detector_save_load,
+               check_detector_pickles, check_detector_deterministic, check_detector_resumes_after_interruption,
+               check_detector_respects_mask, check_detector_batch_matches_detect, check_detector_constant_images,
+               check_detector_tiny_image],
     Evaluator: [check_evaluator_json_metrics, check_evaluator_no_detections, check_evaluator_does_not_mutate],
 }
 
