@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from calcdet_core import Candidates, ComponentConfig, Proposer
+from calcdet_core.api import Candidates, ComponentConfig, Proposer
 
 
 def box_mean(image: np.ndarray, radius: int) -> np.ndarray:
