@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from calcdet_core import Classifier
+from calcdet_core.api import Classifier, TrainingContext
 from calcdet_svm.persist import dump_model, load_model
 
 META_FILE = "classifier.json"
@@ -18,25 +18,27 @@ class SkopsClassifier(Classifier):
     """A classifier made of named scikit-learn models plus JSON metadata.
 
     Subclasses fill ``models_`` (name -> fitted estimator) and ``info_`` (JSON-ready facts
-    about training: sizes, thresholds, tuning results), and declare in ``MODEL_TYPES`` the
-    only estimator class and types each named model file may contain.
+    about training: sizes, thresholds, tuning results; kept in ``classifier.json`` since
+    scoring needs some of them), hand ``info_`` to the run's reporter with :meth:`_report`, and
+    declare in ``MODEL_TYPES`` the only top-level type and the types each named model file may
+    contain (named, e.g. ``sklearn.pipeline.Pipeline``).
     """
 
-    MODEL_TYPES: ClassVar[dict[str, tuple[type, frozenset[str]]]] = {}
+    MODEL_TYPES: ClassVar[dict[str, tuple[str, frozenset[str]]]] = {}
 
     def __init__(self, config: Any = None, **params: Any) -> None:
         super().__init__(config, **params)
         self.models_: dict[str, Any] = {}
         self.info_: dict[str, Any] = {}
 
-    @property
-    def training_info_(self) -> dict[str, Any]:
-        """JSON-ready facts about the last ``fit`` (the engine stores them in training_metrics.json)."""
-        return dict(self.info_)
+    def _report(self, context: TrainingContext | None) -> None:
+        """Record the facts of the ``fit`` just done with the run's reporter (the model's training metrics)."""
+        if context is not None:
+            context.reporter.record(**self.info_)
 
     def _check_fitted(self, features: np.ndarray) -> np.ndarray:
         if not self.models_:
-            raise ValueError(f"{self.name}: score() called before fit() or load()")
+            raise ValueError(f"{self.name}: score() called before fit() or load_state()")
         X = np.asarray(features, dtype=np.float64)
         n = self.info_["n_features"]
         if X.ndim != 2 or X.shape[1] != n:

@@ -23,19 +23,19 @@ monotone map, not a calibrated probability), a tree ensemble's MC-vote fraction 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
-from scipy.special import expit
-from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
-from sklearn.model_selection import GroupKFold
-from sklearn.pipeline import Pipeline
 
+from calcdet_core.api import TrainingContext
 from calcdet_svm.base import SkopsClassifier
 from calcdet_svm.models import SvmConfig, svm_from_config, tune_svm, tuned_params
 from calcdet_svm.persist import EXTRA_TREES_TYPES, FOREST_TYPES, SVM_TYPES
 from calcdet_svm.sampling import cap_negatives, check_training_set, downsample, keep_sensitivity_threshold
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 
 class CascadeConfig(SvmConfig):
@@ -71,22 +71,24 @@ class CascadeConfig(SvmConfig):
         return self
 
 
-_TREE_ENSEMBLES: dict[str, tuple[str, type]] = {
-    "random-forest": ("stage2-forest", RandomForestClassifier),
-    "extra-trees": ("stage2-extra-trees", ExtraTreesClassifier),
+_TREE_ENSEMBLES: dict[str, tuple[str, str]] = {
+    "random-forest": ("stage2-forest", "RandomForestClassifier"),
+    "extra-trees": ("stage2-extra-trees", "ExtraTreesClassifier"),
 }
-"""Tree-ensemble stage-2 learners: option value -> (model file name, estimator class)."""
+"""Tree-ensemble stage-2 learners: option value -> (model file name, class in ``sklearn.ensemble``)."""
 
 
 class _TwoStageSvm(SkopsClassifier):
     Config = CascadeConfig
-    MODEL_TYPES: ClassVar[dict[str, tuple[type, frozenset[str]]]] = {
-        "stage1": (Pipeline, SVM_TYPES), "stage2": (Pipeline, SVM_TYPES),
-        "stage2-forest": (RandomForestClassifier, FOREST_TYPES),
-        "stage2-extra-trees": (ExtraTreesClassifier, EXTRA_TREES_TYPES)}
+    config: CascadeConfig
+    MODEL_TYPES: ClassVar[dict[str, tuple[str, frozenset[str]]]] = {
+        "stage1": ("sklearn.pipeline.Pipeline", SVM_TYPES), "stage2": ("sklearn.pipeline.Pipeline", SVM_TYPES),
+        "stage2-forest": ("sklearn.ensemble._forest.RandomForestClassifier", FOREST_TYPES),
+        "stage2-extra-trees": ("sklearn.ensemble._forest.ExtraTreesClassifier", EXTRA_TREES_TYPES)}
 
     def fit(self, features: np.ndarray, labels: np.ndarray, groups: np.ndarray,
-            validation: tuple[np.ndarray, np.ndarray] | None = None) -> _TwoStageSvm:
+            validation: tuple[np.ndarray, np.ndarray] | None = None,
+            context: TrainingContext | None = None) -> _TwoStageSvm:
         X, y = check_training_set(features, labels, groups)
         groups = np.asarray(groups).reshape(-1)
         cfg = self.config
@@ -114,6 +116,7 @@ class _TwoStageSvm(SkopsClassifier):
                        "train_fp_removed": float(1 - (y_passed == 0).sum() / max((y == 0).sum(), 1))},
             "stage2": stage2_info, "tuning": tuning,
         }
+        self._report(context)
         return self
 
     def _fit_stage2(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray, passed: np.ndarray,
@@ -125,9 +128,12 @@ class _TwoStageSvm(SkopsClassifier):
         every = cfg.stage2_negatives == "all"
         info: dict[str, Any] = {"learner": cfg.stage2, "negatives": cfg.stage2_negatives}
         if cfg.stage2 in _TREE_ENSEMBLES:  # trees scale ~n log n: a cap of their own, not the SVM's
+            from sklearn import ensemble as ensembles
+
             rows2 = passed[cap_negatives(y_passed, cfg.stage2_max_rows, rng) if every else
                            downsample(y_passed, cfg.negatives_per_positive, cfg.max_train_samples, rng)]
-            key, ensemble = _TREE_ENSEMBLES[cfg.stage2]
+            key, class_name = _TREE_ENSEMBLES[cfg.stage2]
+            ensemble = getattr(ensembles, class_name)
             weight = "balanced_subsample" if every else None
             trees = ensemble(n_estimators=cfg.stage2_trees, min_samples_leaf=2, class_weight=weight,
                              random_state=cfg.seed, n_jobs=1)
@@ -146,6 +152,8 @@ class _TwoStageSvm(SkopsClassifier):
     def _choose_threshold(self, stage1: Pipeline, X: np.ndarray, y: np.ndarray, groups: np.ndarray,
                           rows1: np.ndarray, validation: tuple[np.ndarray, np.ndarray] | None,
                           params: dict[str, Any] | None) -> tuple[float, dict[str, Any]]:
+        from sklearn.model_selection import GroupKFold
+
         s = self.config.stage1_sensitivity
         if validation is not None:
             Xv = np.asarray(validation[0], dtype=np.float64)
@@ -184,6 +192,8 @@ class _TwoStageSvm(SkopsClassifier):
 
     def _stage2(self, X: np.ndarray) -> np.ndarray:
         """Stage-2 scores in (0, 1): sigmoid of the SVM's decision values, or the trees' MC-vote fractions."""
+        from scipy.special import expit
+
         if "stage2" in self.models_:
             return expit(np.asarray(self.models_["stage2"].decision_function(X), dtype=np.float64))
         (trees,) = (self.models_[key] for key, _ in _TREE_ENSEMBLES.values() if key in self.models_)
@@ -197,6 +207,8 @@ class SvmCascade(_TwoStageSvm):
     description = "The study's two-stage cascaded RBF SVM: stage 1 keeps 98% of validation TPs, stage 2 ranks them."
 
     def score(self, features: np.ndarray) -> np.ndarray:
+        from scipy.special import expit
+
         X = self._check_fitted(features)
         d1 = self.stage1_score(X)
         threshold = float(self.info_["threshold"])

@@ -1,19 +1,21 @@
-"""The SVM configuration shared by every SVM classifier, model construction and case-grouped tuning."""
+"""The SVM configuration shared by every SVM classifier, model construction and case-grouped tuning.
+
+scikit-learn is imported by the functions that build or search models, not here: the
+configurations are read when calcdet starts (every command), the models only when one trains.
+"""
 
 from __future__ import annotations
 
 import warnings
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import Field
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import GridSearchCV, GroupKFold
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import MinMaxScaler, StandardScaler
-from sklearn.svm import SVC
 
-from calcdet_core import ComponentConfig
+from calcdet_core.api import ComponentConfig
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 APPENDIX_GRID: list[dict[str, list[Any]]] = [
     {"svc__kernel": ["linear"], "svc__C": [1.0, 10.0, 100.0]},
@@ -61,6 +63,10 @@ def make_svm(kernel: str, C: float, gamma: float | str, degree: int, scaling: st
              max_iter: int = -1, class_weight: str | None = None) -> Pipeline:
     """Normalise then SVC. Scores are ``decision_function`` values (no Platt scaling: it costs an
     internal 5-fold fit and ranking, all a FROC needs, is unchanged)."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MinMaxScaler, StandardScaler
+    from sklearn.svm import SVC
+
     scaler = MinMaxScaler() if scaling == "minmax" else StandardScaler()
     return make_pipeline(scaler, SVC(kernel=kernel, C=C, gamma=gamma, degree=degree, cache_size=500,
                                      max_iter=max_iter, class_weight=class_weight))
@@ -77,6 +83,9 @@ def svm_from_config(config: SvmConfig, params: dict[str, Any] | None = None,
 def tune_svm(X: np.ndarray, y: np.ndarray, groups: np.ndarray, config: SvmConfig,
              class_weight: str | None = None) -> dict[str, Any]:
     """Best SVC parameters over the Appendix grid by case-grouped CV; returns them and the CV scores."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import GridSearchCV, GroupKFold
+
     n_groups = len(np.unique(groups))
     if n_groups < 2:
         raise ValueError(f"tuning needs candidates from at least 2 cases for grouped CV; got {n_groups}")

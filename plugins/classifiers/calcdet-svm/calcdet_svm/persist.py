@@ -69,8 +69,16 @@ def dump_model(model: Any, path: Path) -> Path:
     return path
 
 
-def load_model(path: Path, allowed: frozenset[str], expected: type) -> Any:
-    """Load a skops file only if every type in it is in ``allowed`` and its top object is ``expected``."""
+def type_name(obj: Any) -> str:
+    """``module.Class`` of ``obj``'s type, as a skops schema names it."""
+    return f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+
+def load_model(path: Path, allowed: frozenset[str], expected: str) -> Any:
+    """Load a skops file only if every type in it is in ``allowed`` and its top object's type is ``expected``.
+
+    Types are named (``sklearn.pipeline.Pipeline``), so the allow-lists cost no scikit-learn import.
+    """
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"model file {path} is missing")
@@ -80,6 +88,6 @@ def load_model(path: Path, allowed: frozenset[str], expected: type) -> Any:
     import skops.io as sio
 
     model = sio.load(path, trusted=sorted(allowed))
-    if not isinstance(model, expected):
-        raise ValueError(f"refusing {path}: expected a {expected.__name__}, found {type(model).__name__}")
+    if type_name(model) != expected:
+        raise ValueError(f"refusing {path}: expected a {expected}, found {type_name(model)}")
     return model

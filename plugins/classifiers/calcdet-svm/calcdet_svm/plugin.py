@@ -1,12 +1,24 @@
-"""Entry point module: registers the classifiers with calcdet."""
+"""Entry point module: registers the classifiers, and the ``calcdet tune`` command, with calcdet."""
 
 from __future__ import annotations
 
-from calcdet_core import hookimpl
+from typing import TYPE_CHECKING
+
+from calcdet_core.api import hookimpl
 from calcdet_svm.cascade import SvmCascade, SvmHardNegative
 from calcdet_svm.single import RandomForest, Svm
+
+if TYPE_CHECKING:
+    import typer
 
 
 @hookimpl
 def calcdet_register_classifiers() -> list[type]:
     return [SvmCascade, SvmHardNegative, Svm, RandomForest]
+
+
+@hookimpl
+def calcdet_register_commands(cli: typer.Typer) -> None:
+    from calcdet_svm.tune import tune
+
+    cli.command()(tune)

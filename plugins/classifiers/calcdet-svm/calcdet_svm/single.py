@@ -6,9 +6,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import Field
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.pipeline import Pipeline
 
+from calcdet_core.api import TrainingContext
 from calcdet_svm.base import SkopsClassifier
 from calcdet_svm.models import BalancedConfig, SvmConfig, train_svm, tuned_params
 from calcdet_svm.persist import FOREST_TYPES, SVM_TYPES
@@ -21,16 +20,18 @@ class Svm(SkopsClassifier):
     name = "svm"
     description = "Single SVM (RBF, C=10, gamma=0.1 on min-max normalised features) on 1:10 balanced candidates."
     Config = SvmConfig
-    MODEL_TYPES: ClassVar[dict[str, tuple[type, frozenset[str]]]] = {"svm": (Pipeline, SVM_TYPES)}
+    config: SvmConfig
+    MODEL_TYPES: ClassVar[dict[str, tuple[str, frozenset[str]]]] = {"svm": ("sklearn.pipeline.Pipeline", SVM_TYPES)}
 
     def fit(self, features: np.ndarray, labels: np.ndarray, groups: np.ndarray,
-            validation: tuple[np.ndarray, np.ndarray] | None = None) -> Svm:
+            validation: tuple[np.ndarray, np.ndarray] | None = None, context: TrainingContext | None = None) -> Svm:
         X, y = check_training_set(features, labels, groups)
         rng = np.random.default_rng(self.config.seed)
         params, tuning = tuned_params(X, y, np.asarray(groups), self.config, rng)
         model, sample = train_svm(X, y, np.asarray(groups), self.config, rng, params)
         self.models_ = {"svm": model}
         self.info_ = {"n_features": X.shape[1], "train": sample, "tuning": tuning}
+        self._report(context)
         return self
 
     def score(self, features: np.ndarray) -> np.ndarray:
@@ -54,11 +55,15 @@ class RandomForest(SkopsClassifier):
     name = "random-forest"
     description = "Random forest (scikit-learn defaults) trained on 1:10 balanced candidates."
     Config = RandomForestConfig
-    MODEL_TYPES: ClassVar[dict[str, tuple[type, frozenset[str]]]] = {
-        "forest": (RandomForestClassifier, FOREST_TYPES)}
+    config: RandomForestConfig
+    MODEL_TYPES: ClassVar[dict[str, tuple[str, frozenset[str]]]] = {
+        "forest": ("sklearn.ensemble._forest.RandomForestClassifier", FOREST_TYPES)}
 
     def fit(self, features: np.ndarray, labels: np.ndarray, groups: np.ndarray,
-            validation: tuple[np.ndarray, np.ndarray] | None = None) -> RandomForest:
+            validation: tuple[np.ndarray, np.ndarray] | None = None,
+            context: TrainingContext | None = None) -> RandomForest:
+        from sklearn.ensemble import RandomForestClassifier
+
         X, y = check_training_set(features, labels, groups)
         rng = np.random.default_rng(self.config.seed)
         rows = downsample(y, self.config.negatives_per_positive, self.config.max_train_samples, rng)
@@ -68,6 +73,7 @@ class RandomForest(SkopsClassifier):
         self.models_ = {"forest": forest.fit(X[rows], y[rows])}
         self.info_: dict[str, Any] = {"n_features": X.shape[1],
                                       "train": {"rows": len(rows), "tp": int(y[rows].sum())}}
+        self._report(context)
         return self
 
     def score(self, features: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ from calcdet_svm import RandomForest, Svm, SvmCascade, SvmHardNegative
 from calcdet_svm.sampling import downsample, keep_sensitivity_threshold
 from sklearn.linear_model import LogisticRegression
 
+from calcdet_core.api import TrainingContext
 from calcdet_core.testing import parametrize_with_checks
 
 FAST = {"max_train_samples": 400}
@@ -79,6 +80,20 @@ def test_hardneg_scores_every_candidate_with_stage2(cascade):
     model, train, val = cascade
     hard = SvmHardNegative(gamma="scale", max_train_samples=600).fit(*train, validation=val[:2])
     np.testing.assert_allclose(hard.score(val[0]), model._stage2(val[0]))
+
+
+@pytest.mark.parametrize("make", [lambda: Svm(max_train_samples=200), lambda: RandomForest(n_estimators=5),
+                                  lambda: SvmCascade(max_train_samples=200)])
+def test_training_facts_go_to_the_run_reporter(make, tmp_path: Path):
+    X, y, g = problem(8, n=400)
+    Xv, yv, _ = problem(9, n=200)
+    context = TrainingContext(tmp_path)
+    model = make().fit(X, y, g, validation=(Xv, yv), context=context)
+    assert context.reporter.facts == model.info_ and context.reporter.facts["n_features"] == 5
+    json.dumps(context.reporter.facts, allow_nan=False)  # they land in the model's training metrics
+    assert not hasattr(model, "training_info_"), "the engine reads the reporter, not the classifier"
+    if isinstance(model, SvmCascade):
+        assert context.reporter.facts["threshold_choice"]["source"] == "validation"
 
 
 def test_downsample_keeps_ratio_and_cap():
