@@ -9,6 +9,9 @@ Heavy libraries (torch, scikit-learn, OpenCV, numba) are best imported inside th
 that use them: every ``calcdet`` command imports every plugin module at start-up.
 """
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 from calcdet_core.contracts.components import (
     Classifier,
     Component,
@@ -43,6 +46,7 @@ from calcdet_core.contracts.training import (
     TrainingContext,
     TrainingImage,
 )
+from calcdet_core.errors import CalcdetUserError
 from calcdet_core.evaluation.matching import STUDY_DIAMETER_PX
 from calcdet_core.imaging.geometry import ellipse_polygon, feret_diameter, polygon_centroid
 from calcdet_core.imaging.inputs import bounding_box, checked_image, checked_inputs, checked_mask
@@ -52,6 +56,40 @@ from calcdet_core.imaging.regions import fill_holes, label_regions, largest_regi
 from calcdet_core.imaging.stats import FLAT_TOL, entropy_uniformity, histogram_counts, is_flat, moments, quantiles
 from calcdet_core.io.arrays import load_arrays, save_arrays
 from calcdet_core.io.dicom import read_dicom, write_dicom
+from calcdet_core.run.pipeline import Pipeline, load_pipeline
+
+if TYPE_CHECKING:
+    from calcdet_core.run.engine import TrainingData
+
+
+def labelled_features(pipeline: Pipeline, dataset: str, root: str | Path, work_dir: str | Path, seed: int = 0,
+                      workers: int = 1, scheduler: str | None = None) -> "TrainingData":
+    """The labelled candidate features ``calcdet train`` would fit ``pipeline``'s classifier on.
+
+    Why it is public: a plugin command that studies its classifier on real training data
+    without training a model (calcdet-svm's ``calcdet tune``) needs the very rows ``calcdet
+    train`` builds: the dataset's patient split for ``seed``, the proposer's candidates
+    labelled against the truth, trainable extractors fitted (in place), every extractor's
+    features; the validation split's rows beside them (``X``, ``y``, ``groups``,
+    ``X_validation``, ``y_validation``, ``metrics``). Per-image work is kept in ``work_dir``, so
+    an interrupted call resumes; delete the folder when done. ``workers`` and ``scheduler`` are
+    ``calcdet train``'s ``--workers`` and ``--scheduler``.
+    """
+    import hashlib
+    import json
+
+    from calcdet_core.run.engine import ImageSource, training_data
+    from calcdet_core.run.executor import make_executor
+    from calcdet_core.run.workflows import load_dataset
+
+    splits = load_dataset(dataset, Path(root)).split(seed)
+    root_str = str(Path(root).resolve())
+    key = json.dumps([pipeline.resolved(), dataset, root_str, seed], sort_keys=True, default=str)
+    work = Path(work_dir) / hashlib.sha256(key.encode()).hexdigest()[:12]
+    return training_data(pipeline, ImageSource(splits["train"], dataset, root_str),
+                         ImageSource(splits["validation"], dataset, root_str), make_executor(workers, scheduler),
+                         work, seed)
+
 
 __all__ = [
     "BACKGROUND_FRACTION",
@@ -59,6 +97,7 @@ __all__ = [
     "MC_MAX_DIAMETER_MM",
     "STUDY_DIAMETER_PX",
     "Annotation",
+    "CalcdetUserError",
     "Candidates",
     "Checkpoint",
     "Classifier",
@@ -76,6 +115,7 @@ __all__ = [
     "ImageResult",
     "ImageStream",
     "Mammogram",
+    "Pipeline",
     "ProgressTask",
     "Proposer",
     "Reporter",
@@ -98,8 +138,10 @@ __all__ = [
     "hookimpl",
     "is_flat",
     "label_regions",
+    "labelled_features",
     "largest_region",
     "load_arrays",
+    "load_pipeline",
     "moments",
     "polygon_centroid",
     "preprocess",

@@ -110,37 +110,8 @@ def evaluate(
     progress_console.print(f"[green]report:[/green] {Path(out) / 'report.html'}")
 
 
-def tune(
-    pipeline: Annotated[Path, typer.Argument(help="Pipeline YAML file whose classifier has a 'tune' option.")],
-    dataset: Annotated[str, typer.Option(help="Dataset adapter name (see `calcdet list-plugins`).")],
-    root: Annotated[Path, typer.Option(help="Dataset root folder.")],
-    out: Annotated[Path, typer.Option(help="JSON report of the whole grid.")] = Path("tuning.json"),
-    seed: Annotated[int, typer.Option(help="Seed of the patient split and of sampling.")] = 0,
-    workers: WorkersOption = 1,
-    scheduler: SchedulerOption = None,
-) -> None:
-    """Grid-search the classifier (the study's Appendix 1 grid) by case-grouped CV on the train split."""
-    from rich.table import Table
-
-    from calcdet_core.run.workflows import tune_classifier
-
-    report = _guarded(lambda: tune_classifier(pipeline, dataset, root, out, seed, make_executor(workers, scheduler)))
-    table = Table(title=f"{report['classifier']}: {report['folds']}-fold grouped CV, {report['scoring']}, "
-                        f"{report['rows']} rows")
-    for column in ("kernel", "C", "gamma", "degree", "score"):
-        table.add_column(column)
-    ranked = sorted(report["grid"], key=lambda r: -1.0 if r["score"] is None else r["score"], reverse=True)
-    for row in ranked[:10]:
-        table.add_row(*(str(row.get(c, "")) for c in ("kernel", "C", "gamma", "degree")),
-                      "failed" if row["score"] is None else f"{row['score']:.4f}")
-    progress_console.print(table)
-    best = ", ".join(f"{k}: {v}" for k, v in report["best"].items())
-    progress_console.print(f"best: classifier: {{plugin: {report['classifier']}, params: {{{best}}}}}  ({out})")
-
-
 def register(cli: typer.Typer) -> None:
     """Add the run commands to the root application."""
     cli.command()(train)
-    cli.command()(tune)
     cli.command()(detect)
     cli.command()(evaluate)

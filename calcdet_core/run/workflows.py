@@ -20,7 +20,6 @@ from calcdet_core.run.engine import (
     dicom_records,
     run_detection,
     train_pipeline,
-    training_data,
 )
 from calcdet_core.run.executor import Executor, ProcessExecutor, SerialExecutor, job_key, progress_console
 from calcdet_core.run.pipeline import Pipeline, load_pipeline
@@ -72,36 +71,6 @@ def train_model(pipeline_path: Path, dataset_name: str, root: Path, out: Path, s
     save_model(out, pipeline, metrics, history=contexts.history())
     shutil.rmtree(out / "work", ignore_errors=True)
     return metrics
-
-
-def tune_classifier(pipeline_path: Path, dataset_name: str, root: Path, out: Path, seed: int = 0,
-                    executor: Executor | None = None) -> dict[str, Any]:
-    """Grid-search the pipeline's classifier by case-grouped CV on the train split; write the report to ``out``.
-
-    Works for any classifier whose ``Config`` has a ``tune`` switch and that reports its
-    search in ``training_info_["tuning"]`` (the SVM classifiers: the study's Appendix 1 grid).
-    """
-    pipeline = load_pipeline(Path(pipeline_path))
-    classifier = pipeline.classifier
-    if classifier is None or "tune" not in type(classifier).Config.model_fields:
-        name = classifier.name if classifier is not None else "no classifier"
-        raise ValueError(f"{pipeline_path}: {name} has no 'tune' option to grid-search")
-    dataset = load_dataset(dataset_name, root)
-    splits = dataset.split(seed)
-    root_str = str(Path(root).resolve())
-    out = Path(out)
-    work = out.with_name(out.name + ".work")
-    data = training_data(pipeline, ImageSource(splits["train"], dataset_name, root_str),
-                         ImageSource(splits["validation"], dataset_name, root_str), executor or SerialExecutor(),
-                         work / _fingerprint(pipeline.resolved(), dataset_name, root_str, seed), seed)
-    tuner = type(classifier)(classifier.config.model_copy(update={"tune": True}))
-    tuner.fit(data.X, data.y, data.groups, validation=data.validation)
-    report = {"pipeline": str(pipeline_path), "classifier": classifier.name, "dataset": dataset_name, "seed": seed,
-              "candidates": data.metrics["train"], **dict(getattr(tuner, "training_info_", {}))["tuning"]}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2, allow_nan=False))
-    shutil.rmtree(work, ignore_errors=True)
-    return report
 
 
 def load_runnable(model_or_yaml: Path) -> tuple[Pipeline, str]:
