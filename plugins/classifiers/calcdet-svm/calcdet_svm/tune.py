@@ -72,9 +72,10 @@ def grid_table(report: dict[str, Any]) -> Any:
 
 
 def tune(
-    pipeline: Annotated[Path, typer.Argument(help="Pipeline YAML file whose classifier is an SVM.")],
-    dataset: Annotated[str, typer.Option(help="Dataset adapter name (see `calcdet list-plugins`).")],
-    root: Annotated[Path, typer.Option(help="Dataset root folder.")],
+    pipeline: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
+                                             help="Pipeline YAML file whose classifier is an SVM.")],
+    dataset: Annotated[str, typer.Option(help="Dataset adapter name (see `calcdet list-plugins --kind datasets`).")],
+    root: Annotated[Path, typer.Option(exists=True, help="Dataset root folder (what the adapter reads).")],
     out: Annotated[Path, typer.Option(help="JSON report of the whole grid.")] = Path("tuning.json"),
     seed: Annotated[int, typer.Option(help="Seed of the patient split and of sampling.")] = 0,
     workers: Annotated[int, typer.Option("--workers", "-j", min=1,
@@ -86,6 +87,6 @@ def tune(
     from rich.console import Console
 
     report = tune_classifier(pipeline, dataset, root, out, seed, workers, scheduler)
-    Console().print(grid_table(report))
+    Console(soft_wrap=True).print(grid_table(report))  # the result: stdout; progress went to stderr
     best = ", ".join(f"{k}: {v}" for k, v in report["best"].items())
     typer.echo(f"best: classifier: {{plugin: {report['classifier']}, params: {{{best}}}}}  ({out})")  # one line

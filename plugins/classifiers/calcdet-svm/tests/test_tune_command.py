@@ -81,8 +81,10 @@ def test_tune_searches_the_appendix_grid_on_the_train_split(app, dataset, tmp_pa
 
 def test_a_classifier_without_an_svm_is_refused_before_any_image_is_read(app, tmp_path):
     pipeline = write_pipeline(tmp_path, "random-forest", "{n_estimators: 5}")
-    result = CliRunner().invoke(app, ["tune", str(pipeline), "--dataset", "folder", "--root",
-                                      str(tmp_path / "no-such-folder"), "--out", str(tmp_path / "t.json")])
+    empty = tmp_path / "empty"  # indexing it would fail: the refusal must come first
+    empty.mkdir()
+    result = CliRunner().invoke(app, ["tune", str(pipeline), "--dataset", "folder", "--root", str(empty),
+                                      "--out", str(tmp_path / "t.json")])
     assert isinstance(result.exception, CalcdetUserError)
     assert "random-forest" in str(result.exception) and "svm-cascade" in str(result.exception)
     assert not (tmp_path / "t.json").exists()
