@@ -1,8 +1,11 @@
 """The main job behind ``make demo``: the AIA-ML pipeline end to end on a phantom INbreast release.
 
-1. write a synthetic release (DICOM + XML + table, INbreast layout) with exact truth;
+1. ``calcdet phantom``: a synthetic release (DICOM + XML + table, INbreast layout) with exact truth;
 2. ``calcdet train pipelines/aia-ml.yaml`` on its train split (validation split for the cascade's threshold);
 3. ``calcdet evaluate`` on its test split: detections CSV, FROC with bootstrap interval, HTML report.
+
+The release comes from the ``phantom`` command a plugin registers (calcdet-phantom), run as a
+user runs it: the core reaches plugins only through the registry, never by importing one.
 
 The release is smaller than INbreast (images and pixels) and a few costs are capped (see
 :data:`DEMO_OVERRIDES`) so the whole run takes minutes on a 2-core laptop; everything
@@ -16,13 +19,16 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from calcdet_core.run.executor import make_executor, progress_bar, progress_console
+from calcdet_core.errors import CalcdetUserError
+from calcdet_core.run.executor import make_executor, progress_console
 
 PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
 
@@ -47,18 +53,19 @@ def demo_pipeline(source: Path, out: Path, overrides: dict[str, dict[str, Any]])
 
 
 def make_release(root: Path, images: int, seed: int, height: int, width: int) -> Path:
-    """The phantom release, reused when one with the same settings is already there."""
-    from calcdet_phantom.release import generate_release
-
+    """The phantom release written by ``calcdet phantom``, reused when one with the same settings is there."""
     stamp = root / "demo-release.json"
     settings = {"images": images, "seed": seed, "height": height, "width": width}
     if stamp.is_file() and json.loads(stamp.read_text()) == settings:
         progress_console.print(f"reusing the phantom release in {root}")
         return root
     shutil.rmtree(root, ignore_errors=True)
-    with progress_bar() as bar:
-        task = bar.add_task(f"phantom release ({height}x{width})", total=images)
-        generate_release(root, images, seed, height, width, progress=lambda done, _: bar.update(task, completed=done))
+    progress_console.print(f"calcdet phantom: {images} images of {height}x{width} px")
+    command = [sys.executable, "-m", "calcdet_core", "phantom", str(root), "--images", str(images),
+               "--seed", str(seed), "--height", str(height), "--width", str(width)]
+    if subprocess.run(command, stdout=subprocess.DEVNULL, check=False).returncode != 0:  # its progress: stderr
+        raise CalcdetUserError(f"`calcdet {' '.join(command[3:])}` failed (above); the demo's release comes from the "
+                               "calcdet-phantom plugin: pip install -e plugins/datasets/calcdet-phantom")
     stamp.write_text(json.dumps(settings))
     return root
 
