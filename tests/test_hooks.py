@@ -6,6 +6,8 @@ Like datasette's own checks: a hook without a documentation heading or without a
 
 from __future__ import annotations
 
+import csv
+import json
 import re
 import sys
 import types
@@ -16,11 +18,14 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from calcdet_core.api import TrainingContext
+from calcdet_core.cli.app import create_app
 from calcdet_core.contracts import hookspecs
 from calcdet_core.contracts.components import KINDS
-from calcdet_core.contracts.data import Annotation, Target
+from calcdet_core.io.arrays import load_arrays
+from calcdet_core.io.model_dir import load_model
 from calcdet_core.plugins.registry import build_registry
-from calcdet_core.testing import check_component, disk_test_image
+from calcdet_core.testing import add_disks, check_component, detector_streams, detector_test_image, textured_background
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "plugin_hooks.md"
 HOOK_NAMES = sorted(n for n in dir(hookspecs) if n.startswith("calcdet_"))
@@ -33,9 +38,13 @@ def doc_sections() -> dict[str, str]:
     return {parts[i]: parts[i + 1] for i in range(1, len(parts), 2)}
 
 
+def python_blocks(hook: str) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", doc_sections()[hook], flags=re.S)
+
+
 def example_module(hook: str) -> types.ModuleType:
-    """Execute the section's Python example as a real module."""
-    code = re.findall(r"```python\n(.*?)```", doc_sections()[hook], flags=re.S)[0]
+    """Execute the section's (first) Python example as a real module."""
+    code = python_blocks(hook)[0]
     module = types.ModuleType(f"docs_example_{hook}")
     sys.modules[module.__name__] = module
     exec(compile(code, f"{DOCS}#{hook}", "exec"), module.__dict__)
@@ -88,10 +97,65 @@ def test_hook_calcdet_register_classifiers():
 def test_hook_calcdet_register_detectors():
     cls = registered("calcdet_register_detectors")
     check_component(cls())
-    image, (cx, cy) = disk_test_image(size=96)
-    fitted = cls().fit([(image, Annotation(targets=(Target(cx, cy, 8.0),)))])
-    found = fitted.detect(image)
-    assert np.hypot(found.x - cx, found.y - cy).min() <= 2
+    train, validation = detector_streams()
+    context = TrainingContext.temporary(seed=0)
+    fitted = cls(epochs=2).fit(train, validation, context)
+    assert [sorted(row) for row in context.reporter.history] == [["epoch", "level", "val_sensitivity"]] * 2
+    assert context.reporter.facts["level"] == fitted.level_ > 0
+    image = detector_test_image(seed=50)
+    found = fitted.detect(image.pixels, image.mask)
+    for t in image.annotation.targets:
+        assert np.hypot(found.x - t.x, found.y - t.y).min() <= 2
+
+
+# --------------------------------------------------------------------------- the detector example from the CLI
+
+
+def write_npy_dataset(root: Path, images: int = 12, size: int = 96) -> dict[str, list[tuple[float, float]]]:
+    """``images`` files for the documented npy-folder adapter: breast left or right of a black strip, 3 MCs each."""
+    root.mkdir(parents=True, exist_ok=True)
+    truth = {}
+    for i in range(images):
+        rng = np.random.default_rng(i)
+        right = i % 2 == 1  # half the breasts need the flip to the left
+        lo, hi = (24, size - 8) if right else (8, size - 24)
+        xy = [(float(rng.integers(lo, hi)), float(rng.integers(8 + 28 * k, 28 + 28 * k))) for k in range(3)]
+        pixels = add_disks(textured_background((size, size), seed=i), [(x, y, 2.5, 0.3) for x, y in xy])
+        pixels[:, slice(0, 16) if right else slice(size - 16, size)] = 0  # the background beside the breast
+        image_id = f"p{i:02d}_cc"
+        np.save(root / f"{image_id}.npy", pixels)
+        (root / f"{image_id}.txt").write_text("".join(f"{x} {y} 5\n" for x, y in xy))
+        truth[image_id] = xy
+    return truth
+
+
+def test_documented_detector_trains_saves_loads_and_detects_from_the_cli(tmp_path):
+    truth = write_npy_dataset(tmp_path / "data")
+    (tmp_path / "peak.yaml").write_text("name: peak\ndetector: {plugin: peak-detector, params: {epochs: 2}}\n")
+    registry = build_registry(extra_plugins=[("docs-datasets", example_module("calcdet_register_datasets")),
+                                             ("docs-detectors", example_module("calcdet_register_detectors"))],
+                              autoload=False)
+    app, model = create_app(registry), tmp_path / "model"
+    data = ["--dataset", "npy-folder", "--root", str(tmp_path / "data"), "--device", "cpu"]
+    result = CliRunner().invoke(app, ["train", str(tmp_path / "peak.yaml"), *data, "--out", str(model)])
+    assert result.exit_code == 0, result.output
+
+    (state,) = model.glob("components/*/peak.safetensors")
+    level = float(load_arrays(state)["level"][0])
+    assert [row["epoch"] for row in json.loads((model / "history.json").read_text())] == [1, 2]
+    assert json.loads((model / "training_metrics.json").read_text())["detector"]["level"] == level > 0
+    assert load_model(model, registry).detector.level_ == level
+
+    out = tmp_path / "found.csv"
+    result = CliRunner().invoke(app, ["detect", str(model), *data, "--split", "test", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(out.open()))
+    images = {r["image_id"] for r in rows}
+    assert len(images) >= 4
+    for image_id in images:  # every MC of every test image found, in the stored grid
+        found = np.array([(float(r["x"]), float(r["y"])) for r in rows if r["image_id"] == image_id])
+        for x, y in truth[image_id]:
+            assert np.hypot(*(found - (x, y)).T).min() <= 2
 
 
 def test_hook_calcdet_register_evaluators():
@@ -113,6 +177,9 @@ def test_hook_calcdet_register_commands():
     assert result.exit_code == 0 and result.output == "hello calcdet\n"
 
 
-@pytest.mark.parametrize("hook", [h for h in HOOK_NAMES if h.startswith("calcdet_register_")])
-def test_docs_examples_do_not_use_pickle(hook):
-    assert "pickle" not in doc_sections()[hook]
+@pytest.mark.parametrize("hook", HOOK_NAMES)
+def test_docs_examples_import_only_the_public_api_and_never_pickle(hook):
+    for code in python_blocks(hook):
+        assert "pickle" not in code and "torch.save" not in code
+        modules = re.findall(r"^\s*(?:from|import) (calcdet_core[\w.]*)", code, flags=re.M)
+        assert set(modules) <= {"calcdet_core.api", "calcdet_core.testing"}, modules
