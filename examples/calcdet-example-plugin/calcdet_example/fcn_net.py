@@ -135,7 +135,6 @@ def fit_weights(config: Any, train: ImageStream, validation: ImageStream, contex
         best_weights = _unprefixed("best", checkpoint.arrays)
         best.update(checkpoint.state)
         start = checkpoint.epoch + 1
-        context.reporter.message(f"example-fcn: resuming after epoch {checkpoint.epoch}")
     validation_seeds = context.rng(0).integers(2**63, size=len(validation))
     for epoch in range(start, config.epochs + 1):
         if best["stopped"]:

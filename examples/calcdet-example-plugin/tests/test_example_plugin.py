@@ -27,7 +27,7 @@ class Recorder(Reporter):
 
     def __init__(self):
         super().__init__()
-        self.bars, self.steps, self.messages = [], 0, []
+        self.bars, self.steps = [], 0
 
     def progress(self, description, total=None):
         self.bars.append((description, total))
@@ -38,9 +38,6 @@ class Recorder(Reporter):
                 reporter.steps += steps
 
         return Task()
-
-    def message(self, text):
-        self.messages.append(text)
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +71,7 @@ def test_a_rerun_with_every_epoch_checkpointed_trains_no_more(trained):
     detector, context = trained
     train, validation = detector_streams()
     again = FcnDetector(epochs=6).fit(train, validation, context)
-    assert context.reporter.messages == ["example-fcn: resuming after epoch 6"]
+    assert len(context.reporter.bars) == 6  # no epoch bar opened again
     for key, value in detector.weights_.items():
         np.testing.assert_array_equal(again.weights_[key], value)
 
