@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from calcdet_core.contracts.data import Candidates
+from calcdet_core.api import Candidates
 
 
 def reference(extractor, image: np.ndarray, candidates: Candidates) -> np.ndarray:

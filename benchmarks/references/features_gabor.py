@@ -10,8 +10,7 @@ import cv2
 import numpy as np
 from scipy import stats
 
-from calcdet_core.api import FLAT_TOL
-from calcdet_core.contracts.data import Candidates
+from calcdet_core.api import FLAT_TOL, Candidates
 
 
 def patch_at(padded: np.ndarray, x: float, y: float, size: int) -> np.ndarray:

@@ -28,8 +28,7 @@ from calcdet_haar import HaarExtractor
 from calcdet_haar.bank import PROTOTYPES, pattern_of
 from calcdet_haar.tables import flat_tables
 
-from calcdet_core.contracts.data import Candidates
-from calcdet_core.imaging.patches import extract_patches
+from calcdet_core.api import Candidates, extract_patches
 
 Cell = tuple[object, float]
 """A cell's pixel selector (slices or index arrays) and its weight ``+-1 / (cells of its colour * area)``."""

@@ -11,8 +11,7 @@ import pywt
 from scipy import stats
 from skimage.feature import graycomatrix, graycoprops
 
-from calcdet_core.api import FLAT_TOL
-from calcdet_core.contracts.data import Candidates
+from calcdet_core.api import FLAT_TOL, Candidates
 
 
 def patch_at(padded: np.ndarray, x: float, y: float, size: int) -> np.ndarray:

@@ -15,7 +15,7 @@ from scipy import ndimage
 from scipy.spatial.distance import cdist
 from skimage.measure import label
 
-from calcdet_core import Candidates
+from calcdet_core.api import Candidates
 
 OPENING, BORDER_SIZE, BORDER_ITER = 14, 5, 10
 FIRST_Q, SECOND_Q, MAX_AREA, MAX_RADIUS, MIN_DISTANCE = 0.95, 0.80, 154.0, 10.0, 6.0

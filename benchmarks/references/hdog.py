@@ -12,7 +12,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from calcdet_core import Candidates
+from calcdet_core.api import Candidates
 
 MIN_SIGMA, MAX_SIGMA, N_SCALES, THRESHOLD, OVERLAP, MIN_DISTANCE, DIVIDER = 1.0, 3.0, 20, 0.006, 0.2, 6.0, 50.0
 

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from skimage import restoration
 
-from calcdet_core import Candidates
+from calcdet_core.api import Candidates
 
 DEHAZING = {"omega": 0.9, "window_size": 11, "radius": 40, "eps": 1e-5}
 HOUGH1 = {"method": cv2.HOUGH_GRADIENT, "dp": 1, "minDist": 10, "param1": 300, "param2": 5,
