@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from calcdet_core.errors import InvalidInputError
 from calcdet_core.evaluation.plots import CurveToPlot, plot_froc
 
 
@@ -18,7 +19,7 @@ def _read_curve(path: Path) -> dict[str, np.ndarray]:
         rows = list(csv.DictReader(f))
     needed = ("fppi", "sensitivity", "ci95_low", "ci95_high")
     if not rows or any(c not in rows[0] for c in needed):
-        raise ValueError(f"{path}: expected a froc.csv written by calcdet with columns {', '.join(needed)}")
+        raise InvalidInputError(f"{path}: expected a froc.csv written by calcdet with columns {', '.join(needed)}")
     return {c: np.array([float(r[c]) if r[c] else np.nan for r in rows]) for c in needed}
 
 
@@ -31,14 +32,14 @@ def _labels(dirs: Sequence[Path]) -> list[str]:
 def compare_runs(run_dirs: Sequence[Path], out_dir: Path) -> dict[str, Any]:
     """Read each run's ``metrics.json`` and ``froc.csv``; write compare.png, compare.csv and compare.json."""
     if not run_dirs:
-        raise ValueError("give at least one evaluation folder to compare")
+        raise InvalidInputError("give at least one evaluation folder to compare")
     dirs = [Path(d) for d in run_dirs]
     runs, curves, max_fppi = [], [], 0.0
     for label, d in zip(_labels(dirs), dirs, strict=True):
         for name in ("metrics.json", "froc.csv"):
             if not (d / name).is_file():
-                raise ValueError(f"{d} is not an evaluation folder: {name} is missing (write one with calcdet score "
-                                 "or calcdet evaluate)")
+                raise InvalidInputError(f"{d} is not an evaluation folder: {name} is missing (write one with "
+                                        "calcdet score or calcdet evaluate)")
         froc = json.loads((d / "metrics.json").read_text(encoding="utf-8")).get("froc", {})
         curve = _read_curve(d / "froc.csv")
         max_fppi = max(max_fppi, float(froc.get("max_fppi") or np.nanmax(curve["fppi"])))

@@ -10,6 +10,7 @@ import numpy as np
 
 from calcdet_core.contracts.components import Evaluator
 from calcdet_core.contracts.data import Candidates, ImageRecord, ImageResult
+from calcdet_core.errors import InvalidInputError
 from calcdet_core.io.detections_csv import read_detections_csv
 
 
@@ -27,8 +28,8 @@ def pair_with_records(selected: Sequence[ImageRecord], detections: Mapping[str, 
     unknown = [image_id for image_id in detections if image_id not in known]
     if unknown:
         more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
-        raise ValueError(f"{source} name {len(unknown)} image id(s) the dataset does not hold: "
-                         f"{', '.join(repr(i) for i in unknown[:10])}{more}")
+        raise InvalidInputError(f"{source} name {len(unknown)} image id(s) the dataset does not hold: "
+                                f"{', '.join(repr(i) for i in unknown[:10])}{more}")
     left_out = [image_id for image_id in detections if image_id not in chosen]
     results = [ImageResult(r.image_id, detections.get(r.image_id, Candidates.empty(r.image_id)), r.annotation)
                for r in selected]

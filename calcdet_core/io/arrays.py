@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from calcdet_core.errors import InvalidInputError
+
 
 def save_arrays(path: Path, arrays: dict[str, np.ndarray], metadata: dict[str, str] | None = None) -> Path:
     """Write ``arrays`` to ``path`` atomically (a reader sees the old file or the whole new one)."""
@@ -38,4 +40,4 @@ def load_arrays(path: Path) -> dict[str, np.ndarray]:
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
-        raise ValueError(f"{path}: not a readable safetensors file ({exc})") from exc
+        raise InvalidInputError(f"{path}: not a readable safetensors file ({exc})") from exc

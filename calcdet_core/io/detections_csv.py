@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from calcdet_core.contracts.data import Candidates, Detections
+from calcdet_core.errors import InvalidInputError
 
 COLUMNS = ("image_id", "x", "y", "radius", "score")
 BOX_COLUMNS = ("x0", "y0", "x1", "y1")
@@ -61,9 +62,9 @@ def _number(text: str, column: str, where: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise ValueError(f"{where}: column {column!r} should be a number, got {text!r}") from None
+        raise InvalidInputError(f"{where}: column {column!r} should be a number, got {text!r}") from None
     if not math.isfinite(value):
-        raise ValueError(f"{where}: column {column!r} should be finite, got {text!r}")
+        raise InvalidInputError(f"{where}: column {column!r} should be finite, got {text!r}")
     return value
 
 
@@ -73,10 +74,10 @@ def _box(row: list[str], index: dict[str, int], where: str) -> tuple[float, floa
     if not any(cells):
         return None
     if not all(cells):
-        raise ValueError(f"{where}: columns {', '.join(BOX_COLUMNS)} should all hold a number or all be empty")
+        raise InvalidInputError(f"{where}: columns {', '.join(BOX_COLUMNS)} should all hold a number or all be empty")
     x0, y0, x1, y1 = (_number(cell, c, where) for cell, c in zip(cells, BOX_COLUMNS, strict=True))
     if x1 < x0 or y1 < y0:
-        raise ValueError(f"{where}: box should have x0 <= x1 and y0 <= y1, got {x0}, {y0}, {x1}, {y1}")
+        raise InvalidInputError(f"{where}: box should have x0 <= x1 and y0 <= y1, got {x0}, {y0}, {x1}, {y1}")
     return x0, y0, x1, y1
 
 
@@ -92,29 +93,29 @@ def read_detections_csv(path: Path | str) -> dict[str, Detections]:
         reader = csv.reader(f)
         header = next(reader, None)
         if header is None:
-            raise ValueError(f"{path}: empty file; expected a header {','.join(COLUMNS)}")
+            raise InvalidInputError(f"{path}: empty file; expected a header {','.join(COLUMNS)}")
         names = [h.strip() for h in header]
         expected = COLUMNS + BOX_COLUMNS if set(BOX_COLUMNS) & set(names) else COLUMNS
         if sorted(names) != sorted(expected):
-            raise ValueError(f"{path}:1: header should name the columns {', '.join(COLUMNS)} (any order), and "
-                             f"optionally {', '.join(BOX_COLUMNS)}; found {', '.join(names)}")
+            raise InvalidInputError(f"{path}:1: header should name the columns {', '.join(COLUMNS)} (any order), and "
+                                    f"optionally {', '.join(BOX_COLUMNS)}; found {', '.join(names)}")
         index = {name: names.index(name) for name in expected}
         for row in reader:
             where = f"{path}:{reader.line_num}"
             if not row or all(not cell.strip() for cell in row):
                 continue
             if len(row) != len(expected):
-                raise ValueError(f"{where}: expected {len(expected)} fields, found {len(row)}")
+                raise InvalidInputError(f"{where}: expected {len(expected)} fields, found {len(row)}")
             image_id = row[index["image_id"]].strip()
             if not image_id:
-                raise ValueError(f"{where}: empty image_id")
+                raise InvalidInputError(f"{where}: empty image_id")
             x, y, r, s = (_number(row[index[c]].strip(), c, where) for c in COLUMNS[1:])
             if r < 0:
-                raise ValueError(f"{where}: radius should be >= 0, got {r}")
+                raise InvalidInputError(f"{where}: radius should be >= 0, got {r}")
             box = _box(row, index, where) if expected is not COLUMNS else None
             if image_id in boxes and (box is None) != (boxes[image_id][0] is None):
-                raise ValueError(f"{where}: image {image_id!r} has rows with and rows without a box; "
-                                 "give every row of an image a box, or none")
+                raise InvalidInputError(f"{where}: image {image_id!r} has rows with and rows without a box; "
+                                        "give every row of an image a box, or none")
             rows.setdefault(image_id, []).append((x, y, r, s))
             boxes.setdefault(image_id, []).append(box)
     out: dict[str, Detections] = {}

@@ -26,6 +26,7 @@ from pydicom.uid import (
 )
 
 from calcdet_core.contracts.data import Mammogram
+from calcdet_core.errors import InvalidInputError
 from calcdet_core.io.ljpeg import encode_lossless_jpeg
 
 DIGITAL_MAMMOGRAPHY_STORAGE = "1.2.840.10008.5.1.4.1.1.1.2"
@@ -64,20 +65,20 @@ def read_dicom(path: str | Path, image_id: str | None = None, patient_id: str | 
     try:
         ds = pydicom.dcmread(path)
     except Exception as exc:
-        raise ValueError(f"{path}: not a readable DICOM file ({type(exc).__name__}: {exc})") from exc
+        raise InvalidInputError(f"{path}: not a readable DICOM file ({type(exc).__name__}: {exc})") from exc
     if "PixelData" not in ds:
-        raise ValueError(f"{path}: DICOM file holds no pixel data")
+        raise InvalidInputError(f"{path}: DICOM file holds no pixel data")
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
     if photometric not in ("MONOCHROME1", "MONOCHROME2"):
-        raise ValueError(f"{path}: expected a grayscale image (MONOCHROME1/2), found {photometric}")
+        raise InvalidInputError(f"{path}: expected a grayscale image (MONOCHROME1/2), found {photometric}")
     if int(ds.get("NumberOfFrames", 1) or 1) != 1:
-        raise ValueError(f"{path}: expected one frame, found {ds.NumberOfFrames}")
+        raise InvalidInputError(f"{path}: expected one frame, found {ds.NumberOfFrames}")
     try:
         pixels = ds.pixel_array
     except Exception as exc:
         syntax = ds.file_meta.get("TransferSyntaxUID", "unknown")
-        raise ValueError(f"{path}: cannot decode pixel data with transfer syntax {syntax} "
-                         f"({type(exc).__name__}: {exc}); is the pylibjpeg codec for it installed?") from exc
+        raise InvalidInputError(f"{path}: cannot decode pixel data with transfer syntax {syntax} "
+                                f"({type(exc).__name__}: {exc}); is the pylibjpeg codec for it installed?") from exc
     pixels = _keep_stored_bits(np.asarray(pixels), int(ds.get("BitsStored", pixels.dtype.itemsize * 8)),
                                int(ds.get("PixelRepresentation", 0)))
     if photometric == "MONOCHROME1":

@@ -34,6 +34,7 @@ from calcdet_core.contracts.data import (
     SkippedItem,
     Target,
 )
+from calcdet_core.errors import InvalidInputError
 from calcdet_core.imaging.geometry import ellipse_polygon
 from calcdet_core.io.images import IMAGE_SUFFIXES, image_header, name_tokens, read_image
 
@@ -86,7 +87,7 @@ class FolderDataset(DatasetAdapter):
     def index(self, root: Path) -> Dataset:
         root = Path(root)
         if not root.is_dir():
-            raise ValueError(f"{root}: not a folder")
+            raise InvalidInputError(f"{root}: not a folder")
         images, skipped = _index_images(root)
         rows, patients, row_skips = self._read_rows(root, images)
         skipped += row_skips
@@ -112,8 +113,8 @@ class FolderDataset(DatasetAdapter):
             columns = {c.strip().lower(): c for c in reader.fieldnames or []}
             missing = [c for c in REQUIRED_COLUMNS if c not in columns]
             if missing:
-                raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; "
-                                 f"expected a header like {','.join(REQUIRED_COLUMNS)}[,patient]")
+                raise InvalidInputError(f"{path}: missing column(s) {', '.join(missing)}; "
+                                        f"expected a header like {','.join(REQUIRED_COLUMNS)}[,patient]")
             for line, raw in enumerate(reader, start=2):
                 where = f"{self.config.annotations}:{line}"
                 cell = {k: (raw.get(c) or "").strip() for k, c in columns.items()}
@@ -145,7 +146,7 @@ class FolderDataset(DatasetAdapter):
             spacing_mm = float(np.mean(spacing)) if spacing else self.config.spacing_mm
             for where, x, y, diameter in rows:
                 if not (-0.5 <= x <= width - 0.5 and -0.5 <= y <= height - 0.5):
-                    raise ValueError(f"{where}: ({x:g}, {y:g}) lies outside the {width}x{height} image")
+                    raise InvalidInputError(f"{where}: ({x:g}, {y:g}) lies outside the {width}x{height} image")
                 if diameter * spacing_mm > self.config.max_mc_diameter_mm:
                     ignore.append(IgnoreRegion(ellipse_polygon(x, y, diameter / 2, diameter / 2, 0.0, 24),
                                                "calcification > 1 mm"))

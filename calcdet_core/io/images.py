@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from calcdet_core.contracts.data import Mammogram
+from calcdet_core.errors import InvalidInputError
 from calcdet_core.io.dicom import read_dicom
 
 DICOM_SUFFIXES = {".dcm", ".dicom"}
@@ -37,15 +38,15 @@ def _pillow_pixels(path: Path) -> np.ndarray:
     try:
         with Image.open(path) as img:
             if getattr(img, "n_frames", 1) != 1:
-                raise ValueError(f"{path}: expected one image, found {img.n_frames} frames")
+                raise InvalidInputError(f"{path}: expected one image, found {img.n_frames} frames")
             arr = np.asarray(img)
     except (OSError, UnidentifiedImageError) as exc:
-        raise ValueError(f"{path}: not a readable image ({type(exc).__name__}: {exc})") from exc
+        raise InvalidInputError(f"{path}: not a readable image ({type(exc).__name__}: {exc})") from exc
     if arr.ndim == 3:
         channels = arr[..., :3]
         if not (np.array_equal(channels[..., 0], channels[..., 1])
                 and np.array_equal(channels[..., 0], channels[..., 2])):
-            raise ValueError(f"{path}: expected a grayscale image, found colour ({arr.shape[2]} channels)")
+            raise InvalidInputError(f"{path}: expected a grayscale image, found colour ({arr.shape[2]} channels)")
         arr = channels[..., 0]
     if arr.dtype == np.int32 and arr.size and arr.min() >= 0 and arr.max() < 2**16:
         arr = arr.astype(np.uint16)  # Pillow opens 16-bit PNGs as 32-bit integers
@@ -65,7 +66,8 @@ def read_image(path: str | Path, image_id: str | None = None, patient_id: str | 
             image.laterality, image.view = image.laterality or laterality, image.view or view
         return image
     if suffix not in PILLOW_SUFFIXES:
-        raise ValueError(f"{path}: unsupported image type {suffix!r}; use one of {', '.join(sorted(IMAGE_SUFFIXES))}")
+        raise InvalidInputError(f"{path}: unsupported image type {suffix!r}; "
+                                f"use one of {', '.join(sorted(IMAGE_SUFFIXES))}")
     laterality, view = name_tokens(path)
     return Mammogram(pixels=_pillow_pixels(path), image_id=image_id or path.stem, laterality=laterality, view=view,
                      patient_id=patient_id, source=path)
@@ -82,11 +84,11 @@ def image_header(path: Path) -> tuple[int, int, tuple[float, float] | None]:
             return (int(header.Rows), int(header.Columns),
                     (float(spacing[0]), float(spacing[1])) if spacing and len(spacing) == 2 else None)
         except Exception as exc:
-            raise ValueError(f"{path}: unreadable DICOM header ({type(exc).__name__}: {exc})") from exc
+            raise InvalidInputError(f"{path}: unreadable DICOM header ({type(exc).__name__}: {exc})") from exc
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as img:
             return img.height, img.width, None
     except (OSError, UnidentifiedImageError) as exc:
-        raise ValueError(f"{path}: not a readable image ({type(exc).__name__}: {exc})") from exc
+        raise InvalidInputError(f"{path}: not a readable image ({type(exc).__name__}: {exc})") from exc

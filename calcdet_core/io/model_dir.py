@@ -30,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from calcdet_core.errors import CalcdetUserError, InvalidInputError
 from calcdet_core.plugins.registry import Registry, UnknownPluginError, get_registry
 from calcdet_core.run.pipeline import Pipeline, build_pipeline
 
@@ -43,7 +44,7 @@ HISTORY_PLOT = "history.png"
 _STAGING_DIR = ".components-staging"
 
 
-class ModelDirError(ValueError):
+class ModelDirError(CalcdetUserError, ValueError):
     """A model directory that cannot be trusted or used; the message lists every reason."""
 
     def __init__(self, directory: Path, problems: list[str]) -> None:
@@ -85,7 +86,7 @@ def save_model(directory: Path, pipeline: Pipeline, metrics: dict[str, Any], reg
     registry = registry or get_registry()
     directory = Path(directory)
     if is_model_dir(directory):
-        raise ValueError(f"{directory} already holds a trained model; choose another --out or remove it")
+        raise InvalidInputError(f"{directory} already holds a trained model; choose another --out or remove it")
     directory.mkdir(parents=True, exist_ok=True)
     plugins = []
     for slot, component in pipeline.components():

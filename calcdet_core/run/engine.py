@@ -30,6 +30,7 @@ import numpy as np
 from calcdet_core.contracts.components import Detector, FeatureExtractor, validate_finite_features
 from calcdet_core.contracts.data import Annotation, Candidates, Detections, ImageRecord, Mammogram
 from calcdet_core.contracts.training import ImageStream, StreamEntry, TrainingContext, TrainingImage
+from calcdet_core.errors import InvalidInputError
 from calcdet_core.evaluation.matching import DROPPED, STUDY_DIAMETER_PX, TP, match_detections
 from calcdet_core.imaging.patches import extract_patches
 from calcdet_core.imaging.preprocess import preprocess
@@ -108,13 +109,14 @@ def dicom_records(paths: Sequence[Path]) -> list[ImageRecord]:
         elif path.is_file():
             files.append(path)
         else:
-            raise ValueError(f"input {path} does not exist")
+            raise InvalidInputError(f"input {path} does not exist")
     if not files:
-        raise ValueError(f"no DICOM files (*.dcm, *.dicom) found in {', '.join(map(str, paths))}")
+        raise InvalidInputError(f"no DICOM files (*.dcm, *.dicom) found in {', '.join(map(str, paths))}")
     stems = Counter(p.stem for p in files)
     clash = [s for s, n in stems.items() if n > 1]
     if clash:
-        raise ValueError(f"several input files share the image id (file stem) {clash[0]!r}; rename or pass them apart")
+        raise InvalidInputError(f"several input files share the image id (file stem) {clash[0]!r}; "
+                                "rename or pass them apart")
     return [ImageRecord(image_id=p.stem, patient_id=p.stem, path=p, annotation=Annotation(),
                         read=partial(read_dicom, p)) for p in files]
 
@@ -423,14 +425,14 @@ def training_data(pipeline: Pipeline, train: ImageSource, validation: ImageSourc
                   contexts: TrainingContexts | None = None) -> TrainingData:
     """Label candidates of both splits, fit the trainable extractors (in place) and build the feature matrices."""
     if not train.records:
-        raise ValueError("the training split holds no image")
+        raise InvalidInputError("the training split holds no image")
     if pipeline.proposer is None or pipeline.classifier is None:
-        raise ValueError(f"pipeline {pipeline.spec.name!r} has no proposer -> features -> classifier to train")
+        raise InvalidInputError(f"pipeline {pipeline.spec.name!r} has no proposer -> features -> classifier to train")
     tr = _label_split(pipeline, train, executor, work_dir, "train", True, diameter)
     va = _label_split(pipeline, validation, executor, work_dir, "validation", False, diameter)
     if tr.summary()["tp"] == 0:
-        raise ValueError("no proposer candidate in the training split touches a target: nothing to learn from "
-                         "(check the dataset's annotations and the proposer's parameters)")
+        raise InvalidInputError("no proposer candidate in the training split touches a target: nothing to learn from "
+                                "(check the dataset's annotations and the proposer's parameters)")
     trainable = _fit_trainable_extractors(pipeline, tr, seed, contexts or TrainingContexts(work_dir / "fit", seed))
     fingerprint = _extractor_fingerprint(trainable)
     X = _assemble_features(pipeline, tr, train, trainable, executor, work_dir, "train", fingerprint)
@@ -449,7 +451,7 @@ def train_pipeline(pipeline: Pipeline, train: ImageSource, validation: ImageSour
     """
     start = time.perf_counter()
     if not train.records:
-        raise ValueError("the training split holds no image")
+        raise InvalidInputError("the training split holds no image")
     contexts = contexts or TrainingContexts(work_dir / "fit", seed)
     if pipeline.detector is not None:
         return _train_detector(pipeline, train, validation, contexts("detector"), start)

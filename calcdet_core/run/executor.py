@@ -27,6 +27,8 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from calcdet_core.errors import CalcdetUserError, InvalidInputError
+
 Result = dict[str, np.ndarray]
 JobFn = Callable[[Any, Any], Result]
 
@@ -134,7 +136,8 @@ class DaskExecutor(Executor):
         try:
             from distributed import Client
         except ImportError as exc:
-            raise ValueError("--scheduler needs Dask's 'distributed' package: pip install 'calcdet[dask]'") from exc
+            raise InvalidInputError("--scheduler needs Dask's 'distributed' package: "
+                                    "pip install 'calcdet[dask]'") from exc
 
         self._own = isinstance(scheduler, str)
         self.client = Client(scheduler) if self._own else scheduler
@@ -157,7 +160,7 @@ def make_executor(workers: int = 1, scheduler: str | Any | None = None) -> Execu
     if scheduler is not None:
         return DaskExecutor(scheduler)
     if workers < 1:
-        raise ValueError(f"--workers must be at least 1, got {workers}")
+        raise InvalidInputError(f"--workers must be at least 1, got {workers}")
     return SerialExecutor() if workers == 1 else ProcessExecutor(workers)
 
 
@@ -171,7 +174,7 @@ class JobFailure:
     error: str
 
 
-class JobsFailed(RuntimeError):
+class JobsFailed(CalcdetUserError, RuntimeError):
     """Some images failed; the others are saved in the work folder, so a rerun only redoes these."""
 
     def __init__(self, failures: list[JobFailure], work_dir: Path) -> None:

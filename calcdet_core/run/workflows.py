@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from calcdet_core.contracts.data import Dataset, ImageResult
+from calcdet_core.errors import InvalidInputError
 from calcdet_core.imaging.overlay import write_overlay
 from calcdet_core.io.detections_csv import write_detections_csv
 from calcdet_core.io.model_dir import is_model_dir, load_model, read_metrics, save_model
@@ -34,7 +35,7 @@ def load_dataset(name: str, root: Path) -> Dataset:
         progress_console.print(f"[yellow]{name}: skipped {len(dataset.skipped)} item(s)[/yellow], e.g. "
                                f"{dataset.skipped[0].path}: {dataset.skipped[0].reason}")
     if not dataset.records:
-        raise ValueError(f"dataset {name!r} at {root} holds no usable image")
+        raise InvalidInputError(f"dataset {name!r} at {root} holds no usable image")
     return dataset
 
 
@@ -55,7 +56,7 @@ def train_model(pipeline_path: Path, dataset_name: str, root: Path, out: Path, s
     pipeline = load_pipeline(Path(pipeline_path))
     out = Path(out)
     if is_model_dir(out):
-        raise ValueError(f"{out} already holds a trained model; choose another --out or remove it")
+        raise InvalidInputError(f"{out} already holds a trained model; choose another --out or remove it")
     dataset = load_dataset(dataset_name, root)
     splits = dataset.split(seed)
     root_str = str(Path(root).resolve())
@@ -81,8 +82,8 @@ def load_runnable(model_or_yaml: Path) -> tuple[Pipeline, str]:
     pipeline = load_pipeline(path)
     trainable = [slot for slot, c in pipeline.components() if c.trainable and c.kind != "evaluators"]
     if trainable:
-        raise ValueError(f"{path}: {', '.join(trainable)} must be trained first; run `calcdet train {path} "
-                         "--dataset NAME --root PATH --out MODEL_DIR` and pass MODEL_DIR")
+        raise InvalidInputError(f"{path}: {', '.join(trainable)} must be trained first; run `calcdet train {path} "
+                                "--dataset NAME --root PATH --out MODEL_DIR` and pass MODEL_DIR")
     return pipeline, json.dumps(pipeline.resolved(), sort_keys=True)
 
 
@@ -98,11 +99,11 @@ class Selection:
 
     def source(self) -> ImageSource:
         if self.inputs and self.dataset:
-            raise ValueError("give either INPUT files/folders or --dataset/--root, not both")
+            raise InvalidInputError("give either INPUT files/folders or --dataset/--root, not both")
         if self.inputs:
             return ImageSource(dicom_records(self.inputs))
         if not self.dataset or self.root is None:
-            raise ValueError("give INPUT DICOM files/folders, or --dataset NAME with --root PATH")
+            raise InvalidInputError("give INPUT DICOM files/folders, or --dataset NAME with --root PATH")
         dataset = load_dataset(self.dataset, self.root)
         return ImageSource(dataset.select(self.split, self.seed), self.dataset, str(Path(self.root).resolve()))
 
