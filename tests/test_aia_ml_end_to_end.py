@@ -14,8 +14,7 @@ import pytest
 from calcdet_phantom.release import generate_release
 from typer.testing import CliRunner
 
-from calcdet_core.cli.app import app
-from calcdet_core.plugins.registry import get_registry
+from calcdet_core.cli.app import create_app
 from calcdet_core.run.demo import DEMO_OVERRIDES, PIPELINES, demo_pipeline
 
 OVERRIDES = {**DEMO_OVERRIDES, "haar": {**DEMO_OVERRIDES["haar"], "n_selected": 40, "cv_folds": 2}}
@@ -23,7 +22,7 @@ OVERRIDES = {**DEMO_OVERRIDES, "haar": {**DEMO_OVERRIDES["haar"], "n_selected": 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> dict[str, Path]:
-    get_registry().plugin_manager.hook.calcdet_register_commands(cli=app)
+    app = create_app()
     folder = tmp_path_factory.mktemp("aia-ml")
     release = generate_release(folder / "release", 24, seed=3, height=640, width=512)
     spec = demo_pipeline(PIPELINES / "aia-ml.yaml", folder, OVERRIDES)

@@ -57,7 +57,7 @@ def test_broken_and_clashing_plugins_are_listed_without_hiding_others(tmp_path):
 def test_describe_shows_parameters_and_schema():
     out = calcdet("describe", "local-contrast")
     assert out.returncode == 0, out.stderr
-    for text in ("surround_radius", "Half-width of the surround box", "4.0"):
+    for text in ("surround_radius", "Half-width of the surround box", "4.0", ">= 1, <= 64", "> 0"):
         assert text in out.stdout
     schema = json.loads(calcdet("describe", "local-contrast", "--json").stdout)
     assert schema["properties"]["k"]["default"] == 4.0 and schema["additionalProperties"] is False
@@ -76,3 +76,28 @@ def test_validate_reports_every_error_and_exits_1(tmp_path):
     good.write_text("name: good\nproposer: {plugin: local-contrast}\n")
     ok = calcdet("validate", str(good))
     assert ok.returncode == 0 and "valid" in ok.stdout
+
+
+def test_validate_suggests_parameter_and_key_names(tmp_path):
+    bad = tmp_path / "typo.yaml"
+    bad.write_text("name: typo\nproposr: {plugin: local-contrast}\n"
+                   "proposer: {plugin: local-contrast, params: {surround_raduis: 5, zzz: 1}}\n")
+    out = calcdet("validate", str(bad))
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "proposer.params.surround_raduis: unknown local-contrast parameter 'surround_raduis'; did you mean " \
+           "'surround_radius'?" in out.stderr
+    assert "proposer.params.zzz: unknown local-contrast parameter 'zzz'; expected one of surround_radius, k, " \
+           "radius" in out.stderr
+    assert "proposr: unknown key 'proposr'; did you mean 'proposer'?" in out.stderr
+
+
+def test_validate_names_the_plugin_that_failed_to_import(tmp_path):
+    write_dist(tmp_path, "calcdet-blobs", "blobs", BROKEN_IMPORT)
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text("name: p\nproposer: {plugin: blobs}\n")
+    out = calcdet("validate", str(pipeline), pythonpath=str(tmp_path))
+    assert out.returncode == 1
+    message = " ".join(out.stderr.split())
+    assert "proposer.plugin: no proposer plugin named 'blobs'" in message
+    assert "blobs (calcdet-blobs): Error importing plugin 'blobs'" in message
+    assert "No module named 'no_such_module_for_calcdet_tests'" in message and "none is installed" not in message

@@ -12,9 +12,8 @@ import pytest
 from calcdet_phantom.release import generate_release
 from typer.testing import CliRunner
 
-from calcdet_core.cli.app import app
+from calcdet_core.cli.app import create_app
 from calcdet_core.io.dicom import read_dicom
-from calcdet_core.plugins.registry import get_registry
 
 PIPELINE = """
 name: tiny-aia-ml
@@ -24,9 +23,11 @@ classifier: {plugin: svm-cascade, params: {max_train_samples: 400}}
 """
 
 
+app = create_app()
+
+
 @pytest.fixture(scope="module")
 def runner() -> CliRunner:
-    get_registry().plugin_manager.hook.calcdet_register_commands(cli=app)
     return CliRunner()
 
 
@@ -120,15 +121,3 @@ def test_same_detections_with_two_workers(runner, model, release, tmp_path):
         assert result.exit_code == 0, result.output
         runs[workers] = np.array([[float(r[c]) for c in ("x", "y", "radius", "score")] for r in read_rows(out)])
     np.testing.assert_array_equal(runs["1"], runs["2"])
-
-
-def test_tune_grid_searches_the_appendix_grid_by_case(runner, tmp_path):
-    release = generate_release(tmp_path / "release", 24, seed=2, height=512, width=416)  # >= 2 training cases
-    (tmp_path / "p.yaml").write_text(PIPELINE.replace("max_train_samples: 400", "tune_max_samples: 300"))
-    out = tmp_path / "tuning.json"
-    result = runner.invoke(app, ["tune", str(tmp_path / "p.yaml"), "--dataset", "inbreast", "--root", str(release),
-                                 "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    report = json.loads(out.read_text())
-    assert len(report["grid"]) == 27 and report["folds"] >= 2 and report["classifier"] == "svm-cascade"
-    assert "best: classifier: {plugin: svm-cascade" in result.output

@@ -5,22 +5,16 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import typer
 from PIL import Image
 from typer.testing import CliRunner
 
-from calcdet_core.cli.dataset import register
+from calcdet_core.cli.app import create_app
+from calcdet_core.plugins.registry import build_registry
 
 
-def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def root() -> None:
-        """calcdet"""
-
-    register(app)
-    return app
+def dataset_summary(*args: str):
+    return CliRunner().invoke(create_app(build_registry(autoload=False)), ["dataset", "summary", *args],
+                              env={"COLUMNS": "200"})
 
 
 def _folder(root):
@@ -38,8 +32,7 @@ def _folder(root):
 
 
 def test_summary_json(tmp_path):
-    result = CliRunner().invoke(_app(), ["dataset", "summary", "folder", "--root", str(_folder(tmp_path)), "--json",
-                                         "--seed", "3"])
+    result = dataset_summary("--dataset", "folder", "--root", str(_folder(tmp_path)), "--json", "--seed", "3")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert list(summary) == ["images", "normal_images", "targets", "ignore_regions", "patients", "skipped", "splits"]
@@ -54,14 +47,17 @@ def test_summary_json(tmp_path):
 
 
 def test_summary_table(tmp_path):
-    result = CliRunner().invoke(_app(), ["dataset", "summary", "folder", "--root", str(_folder(tmp_path))],
-                                env={"COLUMNS": "200"})
+    result = dataset_summary("--dataset", "folder", "--root", str(_folder(tmp_path)))
     assert result.exit_code == 0, result.output
     assert "validation" in result.stdout and "skipped 1 item(s)" in result.stdout and "ghost.png" in result.stdout
 
 
 def test_summary_errors(tmp_path):
-    unknown = CliRunner().invoke(_app(), ["dataset", "summary", "no-such-adapter", "--root", str(tmp_path)])
-    assert unknown.exit_code == 1 and "no dataset plugin named 'no-such-adapter'" in unknown.output
-    missing = CliRunner().invoke(_app(), ["dataset", "summary", "folder", "--root", str(tmp_path / "nowhere")])
-    assert missing.exit_code == 1 and "not a folder" in missing.output
+    unknown = dataset_summary("--dataset", "no-such-adapter", "--root", str(tmp_path))
+    assert unknown.exit_code == 1 and "no dataset plugin named 'no-such-adapter'" in unknown.stderr
+    assert "Traceback" not in unknown.output and unknown.stdout == ""
+    missing = dataset_summary("--dataset", "folder", "--root", str(tmp_path / "nowhere"))
+    assert missing.exit_code == 2 and "does not exist" in missing.stderr
+    (tmp_path / "file.txt").write_text("")
+    not_a_folder = dataset_summary("--dataset", "folder", "--root", str(tmp_path / "file.txt"))
+    assert not_a_folder.exit_code == 1 and "file.txt: not a folder" in not_a_folder.stderr

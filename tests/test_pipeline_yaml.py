@@ -41,10 +41,11 @@ def test_every_error_is_reported_at_its_yaml_path(registry):
     }
     found = issues_of(raw, registry)
     assert "preprocess.crop_breast: Input should be a valid boolean, unable to interpret input" in found
-    assert "preprocess.flip: Extra inputs are not permitted" in found
+    assert "preprocess.flip: unknown key 'flip'; expected one of crop_breast, flip_to_left" in found
     assert "proposer.params.k: Input should be greater than 0" in found
     assert "proposer.params.surround_radius: Input should be greater than or equal to 1" in found
-    assert "proposer.params.typo: Extra inputs are not permitted" in found
+    assert "proposer.params.typo: unknown local-contrast parameter 'typo'; expected one of surround_radius, k, " \
+           "radius" in found
     assert any(i.startswith("evaluators[0].plugin: no evaluator plugin named 'no-such-evaluator'") for i in found)
     assert len(found) == 6
 

@@ -1,118 +1,95 @@
-"""The ``calcdet`` command line: the root application and the plugin commands.
+"""The ``calcdet`` command line: one app factory, and one place where a user's mistake becomes a message.
 
-Sub-command groups live in their own ``cli_*`` modules; plugins add theirs through
-the ``calcdet_register_commands`` hook.
+:func:`create_app` builds the root command. Its sub-commands, calcdet's own and every
+plugin's, are added through the ``calcdet_register_commands`` hook the first time a
+command is looked up, so ``calcdet --version`` builds no registry and imports no plugin.
+A :class:`~calcdet_core.errors.CalcdetUserError` raised by any command is printed as
+``error: ...`` on stderr with exit status 1; every other exception is a bug and keeps
+its traceback.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, NoReturn
+from contextlib import nullcontext
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+from typer.core import TyperGroup
 
-from calcdet_core.contracts.components import KINDS
-from calcdet_core.plugins.registry import get_registry
-from calcdet_core.run.pipeline import PipelineValidationError, load_pipeline
+from calcdet_core.cli import output
+from calcdet_core.errors import CalcdetUserError
 
-app = typer.Typer(
-    name="calcdet",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-console = Console()
-err_console = Console(stderr=True)
+if TYPE_CHECKING:
+    from calcdet_core.plugins.registry import Registry
 
 
-def fail(message: str) -> NoReturn:
-    """Print a user-fixable error (file, plugin or key at fault) and exit 1, without a traceback."""
-    err_console.print(f"[red]error:[/red] {escape(message)}", highlight=False)
-    raise typer.Exit(1)
+class CalcdetGroup(TyperGroup):
+    """The root command: adds the registered commands on first lookup, and reports user errors once.
+
+    ``registry`` (set on the subclass :func:`create_app` makes) is the registry the commands run
+    against; ``None`` means the process-wide one.
+    """
+
+    registry: Registry | None = None
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._loaded = False
+
+    def _load(self) -> None:
+        if not self._loaded:
+            self._loaded = True
+            for name, command in _registered_commands(self._registry()).items():
+                self.add_command(command, name)
+
+    def _registry(self) -> Registry:
+        from calcdet_core.plugins.registry import get_registry
+
+        return self.registry or get_registry()
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        self._load()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        self._load()
+        return super().get_command(ctx, cmd_name)
+
+    def invoke(self, ctx: Any) -> Any:
+        from calcdet_core.plugins.registry import use_registry
+
+        with use_registry(self.registry) if self.registry is not None else nullcontext():
+            try:
+                return super().invoke(ctx)
+            except CalcdetUserError as exc:
+                output.error(str(exc))
+                raise typer.Exit(1) from None
 
 
-def _kind_option(kind: str | None) -> str | None:
-    if kind is None:
-        return None
-    matches = [k for k in KINDS if k == kind or k[:-1] == kind]
-    if not matches:
-        raise typer.BadParameter(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
-    return matches[0]
-
-
-@app.command("list-plugins")
-def list_plugins(
-    kind: Annotated[str | None, typer.Option(help=f"Only this kind: {', '.join(KINDS)}.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list instead of a table.")] = False,
-    strict: Annotated[bool, typer.Option(help="Exit 1 if any plugin failed to load.")] = False,
-) -> None:
-    """List installed components, and every plugin that failed to load."""
-    wanted = _kind_option(kind)
-    registry = get_registry()
-    entries = [e for e in registry.entries if wanted is None or e.kind in (wanted, "?")]
-    if as_json:
-        typer.echo(json.dumps([e.as_json() for e in entries], indent=2))
-    else:
-        table = Table(title="calcdet plugins")
-        for column in ("kind", "name", "distribution", "version", "description"):
-            table.add_column(column)
-        for e in entries:
-            description = f"[red]ERROR: {e.error}[/red]" if e.error else e.description
-            table.add_row(e.kind, e.name, e.distribution, e.version, description)
-        console.print(table)
-    if strict and registry.errors():
-        raise typer.Exit(1)
-
-
-@app.command()
-def describe(
-    name: Annotated[str, typer.Argument(help="Component name, as in list-plugins.")],
-    kind: Annotated[str | None, typer.Option(help="Kind, when the name exists in several.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the Config's JSON schema.")] = False,
-) -> None:
-    """Show a component's parameters: type, default and description."""
-    registry = get_registry()
-    wanted = _kind_option(kind)
-    found = [e for e in registry.find(name) if wanted is None or e.kind == wanted]
-    if not found:
-        kinds = [wanted] if wanted else list(KINDS)
-        messages = {registry.unknown_message(k, name) for k in kinds}
-        err_console.print(f"[red]{name!r} is not an installed component.[/red] " + " | ".join(sorted(messages)))
-        raise typer.Exit(1)
-    for entry in found:
-        assert entry.component is not None
-        config = entry.component.Config
-        if as_json:
-            typer.echo(json.dumps(config.model_json_schema(), indent=2))
+def _registered_commands(registry: Registry) -> dict[str, Any]:
+    """Every plugin's commands, built-ins first; a name two plugins add is refused for both, as for components."""
+    commands: dict[str, Any] = {}
+    owners: dict[str, Any] = {}
+    for source, call in registry.hook_callers("calcdet_register_commands"):
+        added = typer.Typer()
+        try:
+            call(cli=added)
+            group = typer.main.get_group(added)
+        except Exception as exc:  # one plugin's broken commands must not take the others down
+            output.warn(f"plugin {source.plugin_name!r} ({source.distribution}) failed to add its commands: "
+                        f"{type(exc).__name__}: {exc}")
             continue
-        console.print(f"[bold]{entry.name}[/bold] ({entry.kind[:-1]}, {entry.distribution} {entry.version})")
-        if entry.description:
-            console.print(entry.description)
-        table = Table()
-        for column in ("parameter", "type", "default", "description"):
-            table.add_column(column)
-        for field_name, info in config.model_fields.items():
-            annotation = getattr(info.annotation, "__name__", None) or str(info.annotation)
-            default = "required" if info.is_required() else repr(info.get_default(call_default_factory=True))
-            table.add_row(field_name, annotation.replace("typing.", ""), default, info.description or "")
-        console.print(table)
-
-
-@app.command()
-def validate(path: Annotated[str, typer.Argument(help="Pipeline YAML file.")]) -> None:
-    """Check a pipeline YAML completely and report every error with its YAML path."""
-    try:
-        pipeline = load_pipeline(path)  # type: ignore[arg-type]
-    except PipelineValidationError as exc:
-        err_console.print(f"[red]{exc.source}: {len(exc.issues)} error(s)[/red]")
-        for issue in exc.issues:
-            err_console.print(f"  {issue}", markup=False, highlight=False)
-        raise typer.Exit(1) from None
-    parts = ", ".join(f"{path}={component.name}" for path, component in pipeline.components())
-    console.print(f"[green]{path}: valid[/green] pipeline {pipeline.spec.name!r} ({parts})")
+        for name, command in group.commands.items():
+            owner = owners.setdefault(name, source)
+            if owner is source:
+                commands[name] = command
+            elif owner.builtin:
+                output.warn(f"command {name!r} of {source.distribution} is not added: it is calcdet's own")
+            else:
+                output.warn(f"command {name!r} is added by both {owner.distribution} and {source.distribution}; "
+                            "neither is available: uninstall one")
+                commands.pop(name, None)
+    return commands
 
 
 def _print_version(value: bool) -> None:
@@ -123,7 +100,6 @@ def _print_version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _root(
     version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
                                           help="Print calcdet's version and exit.")] = False,
@@ -131,16 +107,18 @@ def _root(
     """Detect microcalcifications in full-field digital mammograms."""
 
 
-def _register_plugin_commands() -> None:
-    """Let every plugin add commands; one that fails is reported and the rest still work."""
-    for impl in get_registry().plugin_manager.hook.calcdet_register_commands.get_hookimpls():
-        try:
-            impl.function(cli=app)
-        except Exception as exc:
-            err_console.print(f"[yellow]warning: plugin {impl.plugin_name!r} failed to add its commands: "
-                              f"{type(exc).__name__}: {exc}[/yellow]")
+def create_app(registry: Registry | None = None) -> typer.Typer:
+    """The ``calcdet`` application with calcdet's and every plugin's commands.
+
+    ``registry`` (a :class:`~calcdet_core.plugins.registry.Registry`) replaces the process-wide
+    one for the commands this app runs: tests and notebooks build one with ``extra_plugins``.
+    """
+    group = type("CalcdetApp", (CalcdetGroup,), {"registry": registry})
+    app = typer.Typer(name="calcdet", cls=group, no_args_is_help=True, pretty_exceptions_enable=False,
+                      add_completion=False)
+    app.callback()(_root)
+    return app
 
 
 def main() -> None:
-    _register_plugin_commands()
-    app()
+    create_app()(prog_name="calcdet")

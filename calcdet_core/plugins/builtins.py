@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from calcdet_core.contracts.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    import typer
 
 
 @hookimpl
@@ -20,11 +25,8 @@ def calcdet_register_evaluators() -> list[type]:
 
 
 @hookimpl
-def calcdet_register_commands(cli) -> None:
-    from calcdet_core.cli.dataset import register as register_dataset_commands
-    from calcdet_core.cli.evaluate import register as register_evaluate_commands
-    from calcdet_core.cli.run import register as register_run_commands
+def calcdet_register_commands(cli: typer.Typer) -> None:
+    from calcdet_core.cli import dataset, evaluate, plugins, run
 
-    register_run_commands(cli)
-    register_evaluate_commands(cli)
-    register_dataset_commands(cli)
+    for commands in (plugins, run, evaluate, dataset):
+        commands.register(cli)

@@ -6,10 +6,11 @@ at its YAML path (``features[1].params.n_selected: Input should be greater than 
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -22,6 +23,7 @@ from calcdet_core.contracts.components import (
     FeatureExtractor,
     Proposer,
 )
+from calcdet_core.errors import CalcdetUserError
 from calcdet_core.plugins.registry import Registry, UnknownPluginError, get_registry
 
 
@@ -76,7 +78,7 @@ class ValidationIssue:
         return f"{self.path}: {self.message}" if self.path else self.message
 
 
-class PipelineValidationError(ValueError):
+class PipelineValidationError(CalcdetUserError, ValueError):
     """Every problem found in a pipeline document."""
 
     def __init__(self, source: str, issues: list[ValidationIssue]) -> None:
@@ -97,8 +99,43 @@ def format_loc(loc: tuple[int | str, ...], prefix: str = "") -> str:
     return path
 
 
-def pydantic_issues(error: ValidationError, prefix: str = "") -> list[ValidationIssue]:
-    return [ValidationIssue(format_loc(tuple(e["loc"]), prefix), e["msg"]) for e in error.errors()]
+def _submodel(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside a field's type (``PreprocessSpec``, ``ComponentSpec | None``, ``list[...]``)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return next((m for m in map(_submodel, get_args(annotation)) if m is not None), None)
+
+
+def _model_at(model: type[BaseModel] | None, loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The pydantic model that validates the mapping at ``loc`` (list indices skipped), if any."""
+    for part in loc:
+        if model is not None and isinstance(part, str):
+            field = model.model_fields.get(part)
+            model = _submodel(field.annotation) if field is not None else None
+    return model
+
+
+def _unknown_key(key: object, model: type[BaseModel], owner: str) -> str:
+    """An unknown key's message, with the nearest accepted names (as for an unknown plugin)."""
+    known = list(model.model_fields)
+    close = difflib.get_close_matches(str(key), known, n=3, cutoff=0.6)
+    if close:
+        return f"unknown {owner} {key!r}; did you mean {', '.join(repr(c) for c in close)}?"
+    return f"unknown {owner} {key!r}; " + (f"expected one of {', '.join(known)}" if known else "it takes none")
+
+
+def pydantic_issues(error: ValidationError, prefix: str = "", model: type[BaseModel] | None = None,
+                    owner: str = "key") -> list[ValidationIssue]:
+    """Every error at its YAML path; with ``model``, a misspelled key gets the names it may have meant."""
+    issues = []
+    for e in error.errors():
+        loc = tuple(e["loc"])
+        message = e["msg"]
+        parent = _model_at(model, loc[:-1]) if model is not None and e["type"] == "extra_forbidden" else None
+        if parent is not None:
+            message = _unknown_key(loc[-1], parent, owner if parent is model else "key")
+        issues.append(ValidationIssue(format_loc(loc, prefix), message))
+    return issues
 
 
 @dataclass
@@ -175,7 +212,7 @@ def build_pipeline(raw: Any, source: str = "<pipeline>", registry: Registry | No
     try:
         spec = PipelineSpec.model_validate(raw)
     except ValidationError as exc:
-        issues += pydantic_issues(exc)
+        issues += pydantic_issues(exc, model=PipelineSpec)
     issues += _structure_issues(raw)
 
     built: dict[str, Component] = {}
@@ -194,7 +231,7 @@ def build_pipeline(raw: Any, source: str = "<pipeline>", registry: Registry | No
         try:
             built[path] = cls(cls.Config.model_validate(params))
         except ValidationError as exc:
-            issues += pydantic_issues(exc, prefix=f"{path}.params")
+            issues += pydantic_issues(exc, prefix=f"{path}.params", model=cls.Config, owner=f"{name} parameter")
         except Exception as exc:  # a constructor that rejects a valid config
             issues.append(ValidationIssue(f"{path}.params", f"{name}: {type(exc).__name__}: {exc}"))
     if issues or spec is None:

@@ -1,0 +1,54 @@
+"""Option types the commands share, so that ``--dataset``, ``--root``, ``--split`` and the run settings are
+spelled, checked and explained the same way in every command (a plugin's commands may use them too)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+class Split(StrEnum):
+    """Which images of a dataset: every image, or one patient-level split (``Dataset.select``)."""
+
+    all = "all"
+    train = "train"
+    validation = "validation"
+    test = "test"
+
+
+def _dataset() -> typer.models.OptionInfo:
+    return typer.Option("--dataset", help="Dataset adapter name (see `calcdet list-plugins --kind datasets`).")
+
+
+def _root() -> typer.models.OptionInfo:
+    return typer.Option("--root", exists=True, help="Dataset root folder (what the adapter reads).")
+
+
+DatasetName = Annotated[str, _dataset()]
+OptionalDatasetName = Annotated[str | None, _dataset()]
+RootPath = Annotated[Path, _root()]
+OptionalRootPath = Annotated[Path | None, _root()]
+SplitChoice = Annotated[Split, typer.Option("--split", case_sensitive=False,
+                                            help="Images to use: all, or one patient-level split.")]
+SeedOption = Annotated[int, typer.Option(help="Seed of the patient split (and of sampling and bootstrap where used).")]
+PipelineFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Pipeline YAML file.")]
+WorkersOption = Annotated[int, typer.Option("--workers", "-j", min=1,
+                                      help="Worker processes on this machine (1: in this process).")]
+SchedulerOption = Annotated[str | None, typer.Option(
+    help="Dask scheduler address (tcp://host:8786): run the per-image jobs on that cluster instead.")]
+
+
+def _device(value: str) -> str:
+    from calcdet_core.contracts.devices import check_device
+
+    try:
+        return check_device(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+DeviceOption = Annotated[str, typer.Option(callback=_device, help="Where a learning detector computes: auto (CUDA when "
+                                                            "torch sees one), cpu, cuda or cuda:N.")]
