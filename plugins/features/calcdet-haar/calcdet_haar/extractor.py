@@ -87,7 +87,8 @@ class HaarExtractor(FeatureExtractor):
             context: TrainingContext | None = None) -> HaarExtractor:
         """Choose ``n_selected`` features from (N, P, P) patches, 0/1 ``labels`` and case ids ``groups``.
 
-        The selection is seeded by the config's ``seed`` and needs no work folder, so ``context`` is unused.
+        The selection is seeded by the config's ``seed``; ``context``'s reporter gets the facts of it
+        (patches used, cases, each fold's held-out AUROC), which calcdet keeps in the training metrics.
         """
         cfg = self.config
         patches, labels, groups = self._check_training(patches, labels, groups)
@@ -100,6 +101,8 @@ class HaarExtractor(FeatureExtractor):
         training = {"samples": len(keep), "positives": int(labels[keep].sum()),
                     "cases": len(np.unique(groups[keep]))}
         self._use(Selection(chosen, importance.mean[chosen].tolist(), importance.fold_auroc, training))
+        if context is not None:
+            context.reporter.record(**training, fold_auroc=importance.fold_auroc)
         return self
 
     def _check_training(self, patches: np.ndarray, labels: np.ndarray,

@@ -10,7 +10,7 @@ from calcdet_haar.tables import flat_tables
 from pydantic import ValidationError
 from sklearn.metrics import roc_auc_score
 
-from calcdet_core.api import Candidates, extract_patches
+from calcdet_core.api import Candidates, TrainingContext, extract_patches
 from calcdet_core.testing import parametrize_with_checks, textured_background
 
 
@@ -122,6 +122,16 @@ def test_selection_picks_centre_features():
     fresh, fresh_labels, _ = centre_bright_problem(200, seed=1)
     top = np.einsum("yx,nyx->n", masks[0], fresh)
     assert roc_auc_score(fresh_labels, top) > 0.9, "the top feature alone should separate fresh data"
+
+
+def test_selection_facts_go_to_the_run_reporter(tmp_path):
+    patches, labels, groups = centre_bright_problem(120, seed=3)
+    context = TrainingContext(tmp_path)
+    haar = HaarExtractor(n_selected=15, n_estimators=10).fit(patches, labels, groups, context=context)
+    facts = context.reporter.facts
+    assert facts["samples"] == 120 and facts["positives"] == 30 and facts["cases"] == 10
+    assert facts["fold_auroc"] == haar.selection_.fold_auroc and len(facts["fold_auroc"]) == 5
+    json.dumps(facts, allow_nan=False)
 
 
 def test_selection_is_reproducible_and_seeded():
