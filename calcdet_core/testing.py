@@ -4,9 +4,9 @@ Use it from a plugin's own tests, in the spirit of scikit-learn's
 ``parametrize_with_checks``::
 
     from calcdet_core.testing import parametrize_with_checks
-    from my_plugin import MyProposer
+    from my_plugin import MyDetector, MyProposer
 
-    @parametrize_with_checks([MyProposer()])
+    @parametrize_with_checks([MyProposer(), MyDetector(epochs=2)])
     def test_conformance(component, check):
         check(component)
 
@@ -15,8 +15,11 @@ A known, justified failure is waived by the author, not by weakening the check::
 
     @parametrize_with_checks([MyProposer()], expected_failed_checks={"check_proposer_tiny_image": "why"})
 
-Messages state the rule and the evidence. Dataset adapters need a dataset on disk:
-call :func:`check_dataset_adapter` with a root your test prepared.
+Learning components are fitted before they are used, with a :class:`TrainingContext` on a
+temporary folder. Detector checks train a fresh instance on tiny generated images
+(:func:`detector_streams`) and then detect; give the kit an instance whose config trains
+in seconds. Messages state the rule and the evidence. Dataset adapters need a dataset on
+disk: call :func:`check_dataset_adapter` with a root your test prepared.
 """
 
 from __future__ import annotations
@@ -522,15 +525,28 @@ def check_detector_save_load(component: Detector) -> None:
 def check_detector_pickles(component: Detector) -> None:
     detector = _trained(component)
     image = detector_test_image(41)
-    moved = pickle.loads(pickle.dumps(detector))  # how --workers N ships a pipeline to its worker processes
+    try:
+        moved = pickle.loads(pickle.dumps(detector))  # how --workers N ships a pipeline to its worker processes
+    except Exception as exc:
+        raise AssertionError(f"a trained detector should pickle (worker processes receive it so), or hand over its "
+                             f"state with __getstate__; pickling raised {exc!r}") from exc
     _same_detections(_detect(detector, image.pixels, image.mask), _detect(moved, image.pixels, image.mask),
                      "a trained detector should survive pickling (worker processes receive it so) unchanged")
 
 
 def check_detector_deterministic(component: Detector) -> None:
     image = detector_test_image(42)
-    a, b = (_detect(_trained(component, seed=3), image.pixels, image.mask) for _ in range(2))
-    _same_detections(a, b, "two fits with the same seed should give the same detections (seed every random source)")
+    first, second = _trained(component, seed=3), _trained(component, seed=3)
+    _same_detections(_detect(first, image.pixels, image.mask), _detect(second, image.pixels, image.mask),
+                     "two fits with the same seed should give the same detections (seed every random source)")
+    with tempfile.TemporaryDirectory() as tmp:
+        a, b = Path(tmp) / "a", Path(tmp) / "b"
+        a.mkdir()
+        b.mkdir()
+        files_a = {Path(f).name: Path(f).read_bytes() for f in first.save_state(a)}
+        files_b = {Path(f).name: Path(f).read_bytes() for f in second.save_state(b)}
+    differ = sorted(n for n in files_a.keys() | files_b.keys() if files_a.get(n) != files_b.get(n))
+    assert not differ, f"two fits with the same seed should learn the same state (on the CPU); differ: {differ}"
 
 
 def check_detector_resumes_after_interruption(component: Detector) -> None:

@@ -6,10 +6,26 @@ import numpy as np
 import pytest
 from pydantic import ConfigDict, Field
 
-from calcdet_core import Candidates, ComponentConfig, FeatureExtractor, Proposer
+from calcdet_core.api import (
+    Candidates,
+    ComponentConfig,
+    Detections,
+    Detector,
+    FeatureExtractor,
+    Proposer,
+    load_arrays,
+    save_arrays,
+)
 from calcdet_core.testing import (
     check_component,
     check_config_rejects_unknown_key,
+    check_detector_constant_images,
+    check_detector_deterministic,
+    check_detector_finds_trained_disks,
+    check_detector_pickles,
+    check_detector_respects_mask,
+    check_detector_resumes_after_interruption,
+    check_detector_save_load,
     check_features_flat_image_finite,
     check_proposer_finds_bright_disk,
     check_proposer_respects_mask,
@@ -97,3 +113,114 @@ def test_parametrize_waives_with_xfail(component, check, request):
             check(component)
     else:
         check(component)
+
+
+# --------------------------------------------------------------------------- detectors
+
+
+class LevelDetector(Detector):
+    """Strict local maxima brighter than a level learned epoch by epoch: a detector that passes every check."""
+
+    name = "level"
+    description = "Bright local maxima above a learned level."
+
+    class Config(ComponentConfig):
+        epochs: int = Field(2, ge=1, description="Passes over the training images.")
+
+    level_ = None
+
+    def fit(self, train, validation, context):
+        checkpoint = self.checkpoint(context)
+        level = float(checkpoint.arrays["level"][0]) if checkpoint else 0.0
+        for epoch in range(checkpoint.epoch + 1 if checkpoint else 1, self.config.epochs + 1):
+            rng = self.rng(context, epoch)
+            values = [image.pixels[round(t.y), round(t.x)] for image in train for t in image.annotation.targets]
+            level = (level + float(np.median(values)) * rng.uniform(0.7, 0.8)) / (2 if epoch > 1 else 1)
+            context.save_checkpoint(epoch, {"level": np.array([level])})
+        self.level_ = level
+        return self
+
+    def checkpoint(self, context):
+        return context.last_checkpoint()
+
+    def rng(self, context, epoch):
+        return context.rng(epoch)
+
+    def detect(self, image, mask=None):
+        h, w = image.shape
+        padded = np.pad(image, 1, constant_values=-np.inf)
+        peaks = np.all([image > padded[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]
+                        for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx], axis=0) & (image > self.level_)
+        if mask is not None:
+            peaks &= self.mask_used(mask)
+        y, x = np.nonzero(peaks)
+        return Detections.from_columns(*self.xy(x, y), np.full(len(x), 3.0), image[y, x].astype(np.float64))
+
+    def mask_used(self, mask):
+        return mask
+
+    def xy(self, x, y):
+        return x, y
+
+    def save_state(self, directory):
+        return [save_arrays(directory / "level.safetensors", {"level": np.array([self.level_])})]
+
+    def load_state(self, directory):
+        self.level_ = float(load_arrays(directory / "level.safetensors")["level"][0])
+
+
+class MaskBlind(LevelDetector):
+    def mask_used(self, mask):
+        return np.ones_like(mask)
+
+
+class Forgetful(LevelDetector):
+    def save_state(self, directory):
+        return []
+
+
+class Unseeded(LevelDetector):
+    def rng(self, context, epoch):
+        return np.random.default_rng()
+
+
+class Restarting(LevelDetector):
+    def checkpoint(self, context):
+        return None
+
+
+class Unpicklable(LevelDetector):
+    def fit(self, train, validation, context):
+        self.log_ = lambda text: None
+        return super().fit(train, validation, context)
+
+
+class Transposed(LevelDetector):
+    def xy(self, x, y):
+        return y, x
+
+
+class PlateauPeaks(LevelDetector):
+    """Every pixel at least as bright as its neighbours is a peak: a flat image is all peaks."""
+
+    def detect(self, image, mask=None):
+        y, x = np.nonzero(image >= image.max())
+        return Detections.from_columns(x, y, np.full(len(x), 3.0), image[y, x].astype(np.float64))
+
+
+def test_a_sound_detector_passes_every_check():
+    check_component(LevelDetector())
+
+
+@pytest.mark.parametrize(("detector", "check", "message"), [
+    (MaskBlind(), check_detector_respects_mask, "inside the mask"),
+    (Forgetful(), check_detector_save_load, "at least one file"),
+    (Unseeded(), check_detector_deterministic, "two fits with the same seed should"),
+    (Restarting(), check_detector_resumes_after_interruption, "context.last_checkpoint"),
+    (Unpicklable(), check_detector_pickles, "should pickle"),
+    (Transposed(), check_detector_finds_trained_disks, "x = column"),
+    (PlateauPeaks(), check_detector_constant_images, "constant image holds no blob"),
+], ids=lambda v: getattr(v, "name", None) and type(v).__name__)
+def test_broken_detectors_are_caught(detector, check, message):
+    with pytest.raises(AssertionError, match=message):
+        check(detector)
