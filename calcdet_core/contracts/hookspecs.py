@@ -5,9 +5,11 @@ any subset of these hooks with the :data:`hookimpl` marker. Every ``register_*``
 returns a list of component *classes* (never instances); the host flattens the lists
 of all plugins. calcdet's own built-ins are registered through these same hooks.
 
-Hooks are called once, when the registry is first built (``calcdet`` start-up or
-:func:`calcdet_core.plugins.registry.get_registry`). An implementation may accept fewer
-arguments than its spec, so new opt-in arguments never break existing plugins.
+The ``register_*`` hooks of components are called once, when the registry is first built
+(:func:`calcdet_core.plugins.registry.get_registry`), each plugin's separately through pluggy;
+an implementation may accept fewer arguments than its spec, so new opt-in arguments never
+break existing plugins. A component name calcdet's built-ins use stays theirs; a name two
+other distributions register is refused for both (``calcdet list-plugins`` shows why).
 """
 
 from __future__ import annotations
@@ -86,6 +88,11 @@ def calcdet_register_evaluators() -> list[type[Evaluator]]:
 def calcdet_register_commands(cli: typer.Typer) -> None:
     """Add sub-commands to the ``calcdet`` command line.
 
-    Called once when the CLI starts, with the root :class:`typer.Typer` application;
-    add commands with ``@cli.command()`` or groups with ``cli.add_typer(...)``.
+    Called when the CLI first looks a command up (never for ``calcdet --version``), with a
+    :class:`typer.Typer` of this plugin's own whose commands join the root application; add
+    commands with ``@cli.command()`` or groups with ``cli.add_typer(...)``. A name calcdet's
+    own commands use stays theirs, and a name two plugins add is refused for both (with a
+    warning). Raise :class:`calcdet_core.api.CalcdetUserError` for a user's mistake: calcdet
+    prints its message and exits 1. Write results to stdout and messages to stderr, and spell
+    shared options as calcdet's commands do (``--dataset``, ``--root``, ``--split``).
     """
