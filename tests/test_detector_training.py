@@ -17,10 +17,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from calcdet_core.cli import run as cli_run
+from calcdet_core.cli.app import create_app
 from calcdet_core.contracts.training import ImageStream, TrainingContext
 from calcdet_core.io.arrays import load_arrays
 from calcdet_core.io.detections_csv import read_detections_csv
@@ -88,7 +87,7 @@ def trained(env, study) -> tuple[Path, subprocess.CompletedProcess[str]]:
 def test_train_writes_history_and_a_summary_that_fits_a_detector(trained):
     model, run = trained
     assert run.returncode == 0, run.stderr
-    assert f"trained {model}" in run.stderr and "3 epoch(s)" in run.stderr
+    assert f"trained {model}" in run.stdout and "3 epoch(s)" in run.stdout
     assert epoch_lines(run.stderr) == [1, 2, 3]
     history = json.loads((model / "history.json").read_text())
     assert [row["epoch"] for row in history] == [1, 2, 3]
@@ -122,15 +121,17 @@ def test_detect_from_the_cli_writes_boxes_in_the_stored_grid(env, trained, study
     assert hits >= 0.8 * sum(len(truth[i]) for i in found), "the learned level finds the MCs in the stored grid"
 
 
-def test_an_unknown_device_is_a_clear_error():
-    app = typer.Typer()
-    cli_run.register(app)
-    runner = CliRunner()
-    for command in (["train", "p.yaml", "--dataset", "d", "--root", ".", "--out", "m"], ["detect", "m"],
-                    ["evaluate", "m", "--dataset", "d", "--root", ".", "--out", "o"]):
-        result = runner.invoke(app, [*command, "--device", "bogus"])
+def test_an_unknown_device_is_a_clear_error(study, trained, tmp_path):
+    folder, root = study
+    model, _ = trained
+    dataset = ["--dataset", "synthetic-test", "--root", str(root)]
+    for command in (["train", str(folder / "pipeline.yaml"), *dataset, "--out", str(tmp_path / "m")],
+                    ["detect", str(model), *dataset, "--out", str(tmp_path / "d.csv")],
+                    ["evaluate", str(model), *dataset, "--out", str(tmp_path / "e")]):
+        result = CliRunner().invoke(create_app(), [*command, "--device", "bogus"])
         assert result.exit_code == 2, result.output
         assert "'bogus'" in result.output and "cuda:N" in result.output
+    assert not any(tmp_path.iterdir()), "nothing runs"
 
 
 def test_interrupted_training_resumes_after_the_last_finished_epoch(env, study, trained, tmp_path):
