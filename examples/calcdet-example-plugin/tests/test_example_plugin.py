@@ -84,6 +84,13 @@ def test_seed_changes_the_weights():
     assert not np.array_equal(weights[0]["0.weight"], weights[2]["0.weight"])
 
 
+def test_reading_workers_do_not_change_the_weights():
+    train, validation = detector_streams()
+    one, three = (FcnDetector(epochs=1).fit(train, validation, TrainingContext.temporary(seed=0, workers=w)).weights_
+                  for w in (1, 3))
+    assert all(np.array_equal(one[k], three[k]) for k in one)
+
+
 def test_pickle_carries_numpy_weights_not_torch(trained):
     detector, _ = trained
     detector.detect(detector_test_image(seed=5).pixels)  # builds the torch net
