@@ -24,10 +24,10 @@ from calcdet_core.api import (
     TrainingContext,
     checked_image,
     checked_mask,
+    label_regions,
     load_arrays,
     save_arrays,
 )
-from calcdet_example.local_contrast import local_maxima
 from calcdet_example.patches import standardised
 
 WEIGHTS_FILE = "fcn.safetensors"
@@ -122,12 +122,16 @@ class FcnDetector(Detector):
         return self._inference
 
     def _peaks(self, logits: np.ndarray, mask: np.ndarray | None) -> Detections:
-        """Strict local maxima of the heat map above the threshold, inside ``mask``, thinned by score."""
+        """Local maxima of the heat map above the threshold, inside ``mask``, thinned by score.
+
+        A maximum may be a plateau (a ReLU net often saturates over a whole calcification):
+        it counts once, at its pixel nearest to its centroid.
+        """
         heat = 1 / (1 + np.exp(-logits.astype(np.float64)))
-        keep = local_maxima(logits) & (heat >= self.config.threshold)
+        keep = (logits >= neighbourhood_max(logits)) & (heat >= self.config.threshold)
         if mask is not None:
             keep &= mask
-        y, x = np.nonzero(keep)
+        x, y = plateau_points(keep)
         score = heat[y, x]
         chosen = suppress(np.column_stack([x, y]).astype(np.float64), score, self.config.min_distance)
         return Detections.from_columns(x[chosen], y[chosen], np.full(len(chosen), self.radius_), score[chosen])
@@ -161,6 +165,27 @@ class FcnDetector(Detector):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._inference = None
+
+
+def neighbourhood_max(values: np.ndarray) -> np.ndarray:
+    """The largest value in each pixel's 3x3 neighbourhood (itself included)."""
+    h, w = values.shape
+    padded = np.pad(values, 1, constant_values=-np.inf)
+    return np.max([padded[dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3)], axis=0)
+
+
+def plateau_points(peaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One pixel (x, y) per 4-connected region of ``peaks``: the one nearest the region's centroid."""
+    labels, n = label_regions(peaks)
+    y, x = np.nonzero(labels)
+    if n == 0:
+        return x, y
+    region = labels[y, x]
+    count = np.bincount(region)
+    cx, cy = np.bincount(region, x) / np.maximum(count, 1), np.bincount(region, y) / np.maximum(count, 1)
+    order = np.lexsort(((x - cx[region]) ** 2 + (y - cy[region]) ** 2, region))
+    first = order[np.r_[True, region[order][1:] != region[order][:-1]]]
+    return x[first], y[first]
 
 
 def suppress(xy: np.ndarray, score: np.ndarray, min_distance: float) -> np.ndarray:
