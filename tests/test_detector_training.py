@@ -278,3 +278,32 @@ def test_a_trainable_component_that_saves_nothing_is_refused_at_save_time(record
     with pytest.raises(ValueError, match=r"detector: trainable detector 'forgetful-test' .*wrote no file"):
         save_model(tmp_path / "model", pipeline, {}, registry=registry)
     assert list((tmp_path / "model").iterdir()) == [], "nothing half-written"
+
+
+def test_the_console_reporter_keeps_its_history_for_a_resumed_run(tmp_path):
+    from io import StringIO
+
+    from rich.console import Console
+
+    from calcdet_core.run.reporting import ConsoleReporter
+
+    screen = StringIO()
+    first = ConsoleReporter(tmp_path, "detector", Console(file=screen, width=200))
+    with first.progress("epoch 1/2", total=2) as task:
+        task.advance(loss=0.5)
+        task.advance(loss=0.25)
+    first.log_epoch(1, loss=0.25, val_sensitivity=0.5)
+    assert "detector: epoch 1  loss 0.25  val_sensitivity 0.5" in screen.getvalue()
+    again = ConsoleReporter(tmp_path, "detector", Console(file=StringIO()))
+    assert again.history == [{"epoch": 1, "loss": 0.25, "val_sensitivity": 0.5}]
+
+
+def test_a_diverged_figure_is_saved_as_null_not_lost(registry, records, tmp_path):
+    pipeline = detector_pipeline(registry, epochs=1)
+    train_pipeline(pipeline, ImageSource(records[:4]), ImageSource(records[4:6]), SerialExecutor(), tmp_path / "w")
+    history = [{"epoch": 1, "loss": float("nan")}, {"epoch": 2, "loss": 0.5}]
+    model = save_model(tmp_path / "model", pipeline, {"final": {"loss": float("inf")}}, registry=registry,
+                       history=history)
+    assert json.loads((model / "history.json").read_text())[0]["loss"] is None
+    assert json.loads((model / "training_metrics.json").read_text())["final"]["loss"] is None
+    load_model(model, registry=registry)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -96,12 +97,11 @@ def save_model(directory: Path, pipeline: Pipeline, metrics: dict[str, Any], reg
     _stage_components(directory, pipeline)
     (directory / PIPELINE_FILE).write_text(yaml.safe_dump(pipeline.resolved(), sort_keys=False))
     (directory / PLUGINS_FILE).write_text(json.dumps(plugins, indent=2))
-    (directory / METRICS_FILE).write_text(json.dumps(metrics, indent=2, allow_nan=False, default=_json_default))
+    (directory / METRICS_FILE).write_text(_to_json(metrics))
     if history:
         from calcdet_core.run.reporting import plot_history
 
-        (directory / HISTORY_FILE).write_text(json.dumps(list(history), indent=2, allow_nan=False,
-                                                         default=_json_default))
+        (directory / HISTORY_FILE).write_text(_to_json(list(history)))
         plot_history(history, directory / HISTORY_PLOT)
     checksums = {p.relative_to(directory).as_posix(): sha256(p) for p in _model_files(directory)}
     (directory / CHECKSUMS_FILE).write_text(json.dumps({"algorithm": "sha256", "files": checksums}, indent=2))
@@ -136,8 +136,23 @@ def _stage_components(directory: Path, pipeline: Pipeline) -> None:
 
 def _json_default(value: Any) -> Any:
     if hasattr(value, "tolist"):
-        return value.tolist()
+        return _finite_or_none(value.tolist())
     raise TypeError(f"training metrics hold a {type(value).__name__}, which is not JSON")
+
+
+def _finite_or_none(value: Any) -> Any:
+    """JSON has no NaN or infinity: a diverged loss is written as null rather than losing the trained model."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_none(v) for v in value]
+    return value
+
+
+def _to_json(doc: Any) -> str:
+    return json.dumps(_finite_or_none(doc), indent=2, allow_nan=False, default=_json_default)
 
 
 def _check_files(directory: Path) -> list[str]:

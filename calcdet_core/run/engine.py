@@ -453,8 +453,18 @@ def train_pipeline(pipeline: Pipeline, train: ImageSource, validation: ImageSour
     if not train.records:
         raise InvalidInputError("the training split holds no image")
     contexts = contexts or TrainingContexts(work_dir / "fit", seed)
-    if pipeline.detector is not None:
-        return _train_detector(pipeline, train, validation, contexts("detector"), start)
+    try:
+        if pipeline.detector is not None:
+            return _train_detector(pipeline, train, validation, contexts("detector"), start)
+        return _train_candidates(pipeline, train, validation, executor, work_dir, seed, diameter, contexts, start)
+    finally:
+        contexts.close()
+
+
+def _train_candidates(pipeline: Pipeline, train: ImageSource, validation: ImageSource, executor: Executor,
+                      work_dir: Path, seed: int, diameter: float, contexts: TrainingContexts,
+                      start: float) -> dict[str, Any]:
+    """Proposer, features and classifier: label candidates, fit the extractors, then the classifier."""
     if pipeline.classifier is None:  # a proposer alone learns nothing; its candidate counts are still worth keeping
         tr = _label_split(pipeline, train, executor, work_dir, "train", False, diameter)
         va = _label_split(pipeline, validation, executor, work_dir, "validation", False, diameter)

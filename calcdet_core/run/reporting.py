@@ -57,9 +57,8 @@ class ConsoleReporter(Reporter):
 
     def _closed(self) -> None:
         self._open -= 1
-        if self._open == 0 and self._bar is not None:
-            self._bar.stop()
-            self._bar = None
+        if self._open <= 0:
+            self.close()
 
     def log_epoch(self, epoch: int, **metrics: float) -> None:
         super().log_epoch(epoch, **metrics)
@@ -70,6 +69,13 @@ class ConsoleReporter(Reporter):
 
     def message(self, text: str) -> None:
         self.console.print(f"{self.label}: {text}" if self.label else text)
+
+    def close(self) -> None:
+        """Stop the bars a component left open (the engine calls this once its ``fit`` returns)."""
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+        self._open = 0
 
 
 class _RichTask(ProgressTask):
@@ -112,6 +118,12 @@ class TrainingContexts:
                                               workers=self.workers,
                                               reporter=ConsoleReporter(folder, slot, self.console))
         return self.made[slot]
+
+    def close(self) -> None:
+        """Stop every progress display the contexts' reporters still hold."""
+        for context in self.made.values():
+            if isinstance(context.reporter, ConsoleReporter):
+                context.reporter.close()
 
     def history(self) -> list[dict[str, float]]:
         """The per-epoch history worth a curve: the detector's, else the classifier's, else none."""
