@@ -50,6 +50,7 @@ from calcdet_core.errors import CalcdetUserError
 from calcdet_core.evaluation.matching import STUDY_DIAMETER_PX
 from calcdet_core.imaging.geometry import ellipse_polygon, feret_diameter, polygon_centroid
 from calcdet_core.imaging.inputs import bounding_box, checked_image, checked_inputs, checked_mask
+from calcdet_core.imaging.morphology import erode_mask
 from calcdet_core.imaging.patches import extract_patches
 from calcdet_core.imaging.preprocess import BACKGROUND_FRACTION, breast_mask, preprocess
 from calcdet_core.imaging.regions import fill_holes, label_regions, largest_region
@@ -131,6 +132,7 @@ __all__ = [
     "checked_mask",
     "ellipse_polygon",
     "entropy_uniformity",
+    "erode_mask",
     "extract_patches",
     "feret_diameter",
     "fill_holes",
