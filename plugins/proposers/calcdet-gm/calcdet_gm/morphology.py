@@ -1,4 +1,4 @@
-"""The morphology steps: top-hat by reconstruction, and the breast mask without its border band."""
+"""The morphology step: top-hat by reconstruction."""
 
 from __future__ import annotations
 
@@ -18,11 +18,3 @@ def tophat_by_reconstruction(image: np.ndarray, opening_diameter: int) -> np.nda
     """
     disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (opening_diameter, opening_diameter))
     return image - reconstruct_by_dilation(cv2.erode(image, disk), image)
-
-
-def eroded(mask: np.ndarray, border: int) -> np.ndarray:
-    """``mask`` without a ``border``-px band along its edge inside the image (image edges are not eroded)."""
-    if border <= 0:
-        return mask
-    square = np.ones((2 * border + 1, 2 * border + 1), np.uint8)
-    return cv2.erode(np.ascontiguousarray(mask).view(np.uint8), square).view(bool)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from calcdet_core.api import Candidates, ComponentConfig, Proposer, bounding_box, checked_inputs
+from calcdet_core.api import Candidates, ComponentConfig, Proposer, bounding_box, checked_inputs, erode_mask
 
 MIN_SIDE = 32
 """Smallest image side accepted, px: below it the 14 px opening and the border erosion leave nothing."""
@@ -50,7 +50,7 @@ class GMProposer(Proposer):
     def propose(self, image: np.ndarray, mask: np.ndarray | None = None) -> Candidates:
         """Candidates (x, y, radius, score = peak top-hat contrast) inside ``mask`` (``None``: pixels > 0)."""
         from calcdet_gm.blobs import component_blobs, keep_strongest_apart
-        from calcdet_gm.morphology import eroded, tophat_by_reconstruction
+        from calcdet_gm.morphology import tophat_by_reconstruction
         from calcdet_gm.thresholds import positive_inside, quantile
 
         cfg = self.config
@@ -58,7 +58,8 @@ class GMProposer(Proposer):
         box = bounding_box(mask)
         if box is None:
             return Candidates.empty()
-        crop, region = image[box], eroded(mask, cfg.border_erosion)[box]  # erode first: the box edge is no border
+        region = erode_mask(mask, 2 * cfg.border_erosion + 1)[box]  # erode first: the box edge is no border
+        crop = image[box]
         contrast = tophat_by_reconstruction(crop, cfg.opening_diameter)
         positive = positive_inside(contrast, region)
         if positive.size == 0:

@@ -12,21 +12,11 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from calcdet_core.api import Candidates, ComponentConfig, Proposer, bounding_box, checked_inputs
+from calcdet_core.api import Candidates, ComponentConfig, Proposer, bounding_box, checked_inputs, erode_mask
 from calcdet_hdog.scale_space import dog_layers, kernel_size, sigma_ladder
 
 MIN_SIDE = 32
 """Smallest image side accepted, px: below it a 3-sigma Gaussian blur is mostly border."""
-
-
-def eroded(mask: np.ndarray, border: int) -> np.ndarray:
-    """``mask`` without a ``border``-px band along its edge inside the image (image edges are not eroded)."""
-    if border <= 0:
-        return mask
-    import cv2
-
-    square = np.ones((2 * border + 1, 2 * border + 1), np.uint8)
-    return cv2.erode(np.ascontiguousarray(mask).view(np.uint8), square).view(bool)
 
 
 class HDoGConfig(ComponentConfig):
@@ -84,7 +74,7 @@ class HDoGProposer(Proposer):
 
         cfg = self.config
         image, mask = checked_inputs(image, mask, self.name, MIN_SIDE)
-        region = eroded(mask, cfg.border_erosion)
+        region = erode_mask(mask, 2 * cfg.border_erosion + 1)  # the breast border, not the image edges
         box = bounding_box(region)
         if box is None:
             return Candidates.empty()

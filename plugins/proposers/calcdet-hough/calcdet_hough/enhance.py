@@ -1,4 +1,4 @@
-"""Image enhancement before the Hough transforms: dehazing, rolling ball, Sobel-Gaussian-Sobel, border erosion.
+"""Image enhancement before the Hough transforms: dehazing, rolling ball, Sobel-Gaussian-Sobel.
 
 Each step is the study's, computed with whole-image OpenCV/numpy passes whose cost does
 not grow with the filter radius where the maths allows it (see :func:`rolling_ball_background`).
@@ -73,14 +73,3 @@ def sobel_magnitude(image: np.ndarray) -> np.ndarray:
 def sobel_gaussian_sobel(image: np.ndarray, sigma: float) -> np.ndarray:
     """Edges of edges: the ring around a bright blob becomes a thin, bright circle for the Hough transform."""
     return sobel_magnitude(cv2.GaussianBlur(sobel_magnitude(image), (0, 0), sigma))
-
-
-def eroded_mask(mask: np.ndarray, erosion_size: int, iterations: int) -> np.ndarray:
-    """The breast mask without its border band: ``iterations`` erosions by a square of ``erosion_size``.
-
-    Repeated square erosions equal one erosion by a square of side
-    ``iterations * (erosion_size - 1) + 1``, done once (pixels outside the image count as inside).
-    """
-    side = iterations * (erosion_size - 1) + 1
-    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (side, side))
-    return cv2.erode(mask.astype(np.uint8), kernel).astype(bool)

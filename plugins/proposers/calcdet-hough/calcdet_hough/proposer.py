@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import Field, model_validator
 
-from calcdet_core.api import Candidates, ComponentConfig, Proposer, checked_image, checked_mask
+from calcdet_core.api import Candidates, ComponentConfig, Proposer, checked_image, checked_mask, erode_mask
 
 if TYPE_CHECKING:
     from calcdet_hough.circles import HoughSettings
@@ -93,7 +93,6 @@ class HoughProposer(Proposer):
     def propose(self, image: np.ndarray, mask: np.ndarray | None = None) -> Candidates:
         """Candidates inside ``mask``; a flat (constant) image or an empty mask gives none."""
         from calcdet_hough.circles import keep_separated
-        from calcdet_hough.enhance import eroded_mask
         from calcdet_hough.stages import global_stage, local_stage, quantile_with_zeros
 
         c = self.config
@@ -109,7 +108,7 @@ class HoughProposer(Proposer):
         x0, x1 = max(cols[0] - m, 0), min(cols[-1] + 1 + m, image.shape[1])
         crop = (image[y0:y1, x0:x1] - np.float32(low)) / np.float32(high - low)
         edges = self.enhance(crop)
-        edges[~eroded_mask(region, c.erosion_size, c.erosion_iterations)[y0:y1, x0:x1]] = 0
+        edges[~erode_mask(region, c.erosion_size, c.erosion_iterations)[y0:y1, x0:x1]] = 0  # image edges stay
         threshold = quantile_with_zeros(edges, image.size - edges.size, c.global_quantile)
         kept = np.where(edges > threshold, edges, np.float32(0))
         circles, support = global_stage(kept, self._settings(c.global_votes))

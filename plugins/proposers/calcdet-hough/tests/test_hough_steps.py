@@ -2,7 +2,8 @@ import cv2
 import numpy as np
 import pytest
 from calcdet_hough.circles import circle_support, keep_separated
-from calcdet_hough.enhance import dehaze, eroded_mask, rolling_ball_background, sobel_gaussian_sobel
+from calcdet_hough.enhance import dehaze, rolling_ball_background, sobel_gaussian_sobel
+from calcdet_hough.proposer import HoughConfig
 from calcdet_hough.stages import (
     _lifted_window,
     _patch_origin,
@@ -13,6 +14,7 @@ from calcdet_hough.stages import (
 )
 from skimage import restoration
 
+from calcdet_core.api import erode_mask
 from calcdet_core.testing import add_disks, textured_background
 
 
@@ -48,11 +50,12 @@ def test_sobel_gaussian_sobel_rings_a_disk():
     assert 2 <= int(np.argmax(ring)) <= 10, "the strongest response lies on a ring around the disk"
 
 
-def test_eroded_mask_equals_repeated_square_erosions():
+def test_default_border_band_equals_the_studys_twenty_5x5_erosions():
     mask = np.zeros((150, 150), bool)
     cv2.circle(mask.view(np.uint8), (60, 80), 55, 1, -1)
     repeated = cv2.erode(mask.astype(np.uint8), np.ones((5, 5), np.uint8), iterations=20).astype(bool)
-    np.testing.assert_array_equal(eroded_mask(mask, 5, 20), repeated)
+    c = HoughConfig()
+    np.testing.assert_array_equal(erode_mask(mask, c.erosion_size, c.erosion_iterations), repeated)
 
 
 @pytest.mark.parametrize("zeros", [0, 7, 5000])
