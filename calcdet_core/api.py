@@ -46,7 +46,7 @@ from calcdet_core.contracts.training import (
     TrainingContext,
     TrainingImage,
 )
-from calcdet_core.errors import CalcdetUserError
+from calcdet_core.errors import CalcdetUserError, InvalidInputError
 from calcdet_core.evaluation.matching import STUDY_DIAMETER_PX
 from calcdet_core.imaging.geometry import ellipse_polygon, feret_diameter, polygon_centroid
 from calcdet_core.imaging.inputs import bounding_box, checked_image, checked_inputs, checked_mask
@@ -115,6 +115,7 @@ __all__ = [
     "ImageRecord",
     "ImageResult",
     "ImageStream",
+    "InvalidInputError",
     "Mammogram",
     "Pipeline",
     "ProgressTask",

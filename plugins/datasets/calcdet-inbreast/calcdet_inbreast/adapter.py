@@ -29,6 +29,7 @@ from calcdet_core.api import (
     DatasetAdapter,
     IgnoreRegion,
     ImageRecord,
+    InvalidInputError,
     Mammogram,
     SkippedItem,
     Target,
@@ -80,9 +81,11 @@ class InbreastDataset(DatasetAdapter):
 
     def index(self, root: Path) -> Dataset:
         root = Path(root)
+        if not root.is_dir():
+            raise InvalidInputError(f"inbreast: dataset root {root} is not a folder")
         dicom_dir = root / "AllDICOMs"
         if not dicom_dir.is_dir():
-            raise ValueError(f"{root}: no AllDICOMs folder; is this an INbreast release?")
+            raise InvalidInputError(f"inbreast: {root} has no AllDICOMs folder; is this an INbreast release?")
         table, skipped, table_name = read_table(root)
         if table_name is None:
             warnings.warn(f"{root}: no INbreast.xls or INbreast.csv; ACR and BI-RADS are unknown", stacklevel=2)
@@ -110,7 +113,7 @@ class InbreastDataset(DatasetAdapter):
                 record, unused = self._record(root, name, path, match, table.get(name), xmls.get(name))
             except IncompleteTruth as exc:
                 skipped.append(SkippedItem(*exc.args))
-            except ValueError as exc:
+            except InvalidInputError as exc:
                 skipped.append(SkippedItem(str(path.relative_to(root)), f"image left out: {exc}"))
             else:
                 records.append(record)
@@ -125,10 +128,10 @@ class InbreastDataset(DatasetAdapter):
         try:
             header = pydicom.dcmread(path, stop_before_pixels=True)
             height, width = int(header.Rows), int(header.Columns)
-        except Exception as exc:
-            raise ValueError(f"unreadable DICOM header ({type(exc).__name__}: {exc})") from exc
-        spacing = header.get("PixelSpacing") or header.get("ImagerPixelSpacing")
-        spacing_mm = float(np.mean([float(s) for s in spacing])) if spacing else self.config.default_spacing_mm
+            spacing = header.get("PixelSpacing") or header.get("ImagerPixelSpacing")
+            spacing_mm = float(np.mean([float(s) for s in spacing])) if spacing else self.config.default_spacing_mm
+        except Exception as exc:  # pydicom raises many types for a damaged file; the image is left out
+            raise InvalidInputError(f"unreadable DICOM header ({type(exc).__name__}: {exc})") from exc
         laterality, view = match["lat"].upper(), match["view"].upper()
         if row is None:
             warnings.warn(f"{path.name}: no row for File Name {name} in the table; ACR and BI-RADS unknown",
@@ -141,7 +144,7 @@ class InbreastDataset(DatasetAdapter):
             rel = str(xml.relative_to(root))
             try:
                 rois = read_rois(xml)
-            except ValueError as exc:
+            except InvalidInputError as exc:
                 raise IncompleteTruth(rel, f"{exc}; image {name} left out, its MC truth is unknown") from exc
             annotation, other, unused = self._annotation(rel, name, rois, width, height, spacing_mm)
         record = ImageRecord(

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from calcdet_core.api import InvalidInputError
+
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
@@ -85,14 +87,14 @@ def _roi(index: int, entry: object) -> RawRoi:
 
 
 def read_rois(path: Path) -> list[RawRoi]:
-    """The ROIs of ``Images[0]``; a file that is not such a plist raises ValueError naming it."""
+    """The ROIs of ``Images[0]``; a file that is not such a plist raises InvalidInputError naming it."""
     try:
         with path.open("rb") as f:
             doc = plistlib.load(f)
         images = doc["Images"]
         rois = images[0].get("ROIs", []) if images else []
     except Exception as exc:
-        raise ValueError(f"{path}: not an INbreast ROI plist ({type(exc).__name__}: {exc})") from exc
+        raise InvalidInputError(f"{path}: not an INbreast ROI plist ({type(exc).__name__}: {exc})") from exc
     if not isinstance(rois, list):
-        raise ValueError(f"{path}: Images[0].ROIs is not a list")
+        raise InvalidInputError(f"{path}: Images[0].ROIs is not a list")
     return [_roi(i, entry) for i, entry in enumerate(rois)]

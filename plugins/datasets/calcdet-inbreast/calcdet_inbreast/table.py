@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from calcdet_core.api import SkippedItem
+from calcdet_core.api import InvalidInputError, SkippedItem
 
 COLUMNS = ("Patient ID", "Patient age", "Laterality", "View", "Acquisition date", "File Name", "ACR", "Bi-Rads")
 PLACEHOLDERS = {"", "removed", "nan", "none", "-"}
@@ -55,13 +55,16 @@ def _row(cells: dict[str, object], source: str) -> TableRow | SkippedItem:
 def _check_header(header: list[str], source: str) -> None:
     missing = [c for c in ("File Name",) if c not in header]
     if missing:
-        raise ValueError(f"{source}: header lacks {', '.join(missing)}; expected columns {'; '.join(COLUMNS)}")
+        raise InvalidInputError(f"{source}: header lacks {', '.join(missing)}; expected columns {'; '.join(COLUMNS)}")
 
 
 def _read_csv(path: Path) -> list[TableRow | SkippedItem]:
-    lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
+    try:
+        lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
+    except OSError as exc:
+        raise InvalidInputError(f"{path}: cannot read the table ({exc.strerror or exc})") from exc
     if not lines:
-        raise ValueError(f"{path}: the table is empty")
+        raise InvalidInputError(f"{path}: the table is empty")
     header = [h.strip() for h in lines[0].split(";")]
     _check_header(header, str(path))
     out: list[TableRow | SkippedItem] = []
@@ -86,9 +89,9 @@ def _read_xls(path: Path) -> list[TableRow | SkippedItem]:
     try:
         sheet = xlrd.open_workbook(str(path)).sheet_by_index(0)
     except Exception as exc:
-        raise ValueError(f"{path}: not a readable .xls workbook ({type(exc).__name__}: {exc})") from exc
+        raise InvalidInputError(f"{path}: not a readable .xls workbook ({type(exc).__name__}: {exc})") from exc
     if sheet.nrows == 0:
-        raise ValueError(f"{path}: the table is empty")
+        raise InvalidInputError(f"{path}: the table is empty")
     header = [str(v).strip() for v in sheet.row_values(0)]
     _check_header(header, str(path))
     out: list[TableRow | SkippedItem] = []

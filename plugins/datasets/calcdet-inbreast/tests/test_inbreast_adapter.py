@@ -15,7 +15,7 @@ import pytest
 from calcdet_inbreast import InbreastDataset, classify
 from calcdet_inbreast.rois import RoiKind
 
-from calcdet_core.api import read_dicom, write_dicom
+from calcdet_core.api import CalcdetUserError, read_dicom, write_dicom
 from calcdet_core.testing import check_dataset_adapter, parametrize_with_checks
 
 HEADER = "Patient ID;Patient age;Laterality;View;Acquisition date;File Name;ACR;Bi-Rads"
@@ -219,8 +219,47 @@ def test_xls_table_is_preferred(tmp_path):
 
 
 def test_not_a_release(tmp_path):
-    with pytest.raises(ValueError, match="no AllDICOMs folder"):
+    with pytest.raises(CalcdetUserError, match="no AllDICOMs folder"):
         InbreastDataset().index(tmp_path)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(CalcdetUserError, match="is not a folder"):
+        InbreastDataset().index(tmp_path / "file")
+
+
+def calcdet(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "calcdet_core", *args], capture_output=True, text=True, check=False)
+
+
+def test_cli_reports_a_folder_that_is_no_release_without_a_traceback(tmp_path):
+    done = calcdet("dataset", "summary", "--dataset", "inbreast", "--root", str(tmp_path))
+    assert done.returncode == 1, done.stderr
+    assert f"{tmp_path} has no AllDICOMs folder" in done.stderr and "Traceback" not in done.stderr
+    assert done.stdout == ""
+
+
+def test_cli_reports_an_unreadable_table_without_a_traceback(tmp_path):
+    root = _mini_release(tmp_path)
+    (root / "INbreast.xls").write_bytes(b"not a workbook")
+    done = calcdet("dataset", "summary", "--dataset", "inbreast", "--root", str(root))
+    assert done.returncode == 1, done.stderr
+    assert "INbreast.xls: not a readable .xls workbook" in done.stderr and "Traceback" not in done.stderr
+    (root / "INbreast.xls").unlink()
+    (root / "INbreast.csv").write_text("Patient ID;ACR\n")
+    done = calcdet("dataset", "summary", "--dataset", "inbreast", "--root", str(root))
+    assert done.returncode == 1 and "INbreast.csv: header lacks File Name" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_damaged_dicom_header_leaves_its_image_out(tmp_path):
+    root = _mini_release(tmp_path)
+    damaged = next((root / "AllDICOMs").glob("24055355_*.dcm"))
+    damaged.write_bytes(damaged.read_bytes()[:200])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dataset = InbreastDataset().index(root)
+    assert "24055355" not in {r.image_id for r in dataset.records}
+    (skip,) = [s for s in dataset.skipped if s.path == f"AllDICOMs/{damaged.name}"]
+    assert skip.reason.startswith("image left out: unreadable DICOM header")
 
 
 def test_load_gives_the_stored_image(tmp_path):
