@@ -185,21 +185,22 @@ def check_proposer_respects_mask(component: Proposer) -> None:
     assert inside.all(), f"candidates should lie inside the mask; {int((~inside).sum())} lie outside"
 
 
-def _empty_or_clear_error(component: Proposer, image: np.ndarray, what: str) -> None:
+def _empty_or_clear_error(find: Callable[[np.ndarray], Candidates], image: np.ndarray, what: str) -> None:
+    """``find(image)`` (a proposer's or a detector's) is empty on a blob-free image, or refuses it with a message."""
     try:
-        out = _propose(component, image)
+        out = find(image)
     except ValueError as exc:
         assert str(exc), f"a {what} image may be refused, but with a message"
         return
-    assert len(out) == 0, f"a {what} image holds no blob; found {len(out)} candidates"
+    assert len(out) == 0, f"a {what} image holds no blob; found {len(out)} {type(out).__name__.lower()}"
 
 
 def check_proposer_constant_image(component: Proposer) -> None:
-    _empty_or_clear_error(component, np.full((96, 96), 0.4, np.float32), "constant")
+    _empty_or_clear_error(partial(_propose, component), np.full((96, 96), 0.4, np.float32), "constant")
 
 
 def check_proposer_zero_image(component: Proposer) -> None:
-    _empty_or_clear_error(component, np.zeros((96, 96), np.float32), "all-zero")
+    _empty_or_clear_error(partial(_propose, component), np.zeros((96, 96), np.float32), "all-zero")
 
 
 def check_proposer_tiny_image(component: Proposer) -> None:
@@ -593,19 +594,10 @@ def check_detector_batch_matches_detect(component: Detector) -> None:
                          "detect_batch() should give each image the detections detect() gives it")
 
 
-def _empty_or_clear_detector_error(detector: Detector, image: np.ndarray, what: str) -> None:
-    try:
-        out = _detect(detector, image)
-    except ValueError as exc:
-        assert str(exc), f"a {what} image may be refused, but with a message"
-        return
-    assert len(out) == 0, f"a {what} image holds no blob; found {len(out)} detections"
-
-
 def check_detector_constant_images(component: Detector) -> None:
     detector = _trained(component)
-    _empty_or_clear_detector_error(detector, np.full((64, 64), 0.4, np.float32), "constant")
-    _empty_or_clear_detector_error(detector, np.zeros((64, 64), np.float32), "all-zero")
+    _empty_or_clear_error(partial(_detect, detector), np.full((64, 64), 0.4, np.float32), "constant")
+    _empty_or_clear_error(partial(_detect, detector), np.zeros((64, 64), np.float32), "all-zero")
 
 
 def check_detector_tiny_image(component: Detector) -> None:
