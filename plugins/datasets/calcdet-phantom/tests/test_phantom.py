@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import plistlib
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -114,3 +116,23 @@ def test_release_is_reproducible(tmp_path):
     assert files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
     for rel in files:
         assert (a / rel).read_bytes() == (b / rel).read_bytes(), f"{rel} differs between two runs with one seed"
+
+
+def phantom_command(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "calcdet_core", "phantom", *args], capture_output=True, text=True,
+                          check=False)
+
+
+@pytest.mark.parametrize(("option", "value"), [("--images", "0"), ("--height", "32"), ("--transfer-syntax", "zip")])
+def test_command_refuses_a_bad_option_before_writing(tmp_path, option, value):
+    done = phantom_command(str(tmp_path / "out"), "--images", "1", "--width", "64", option, value)
+    assert done.returncode == 2 and option in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_command_reports_an_unwritable_folder_without_a_traceback(tmp_path):
+    (tmp_path / "file").write_text("")
+    done = phantom_command(str(tmp_path / "file" / "out"), "--images", "1", "--height", "64", "--width", "64",
+                           "--transfer-syntax", "rle")
+    assert done.returncode == 1 and "error: phantom: cannot write the release to" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
