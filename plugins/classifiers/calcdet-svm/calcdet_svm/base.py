@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from calcdet_core.api import Classifier, TrainingContext
+from calcdet_core.api import Classifier, InvalidInputError, TrainingContext
 from calcdet_svm.persist import dump_model, load_model
 
 META_FILE = "classifier.json"
@@ -60,11 +60,12 @@ class SkopsClassifier(Classifier):
         try:
             meta = json.loads((directory / META_FILE).read_text())
         except (OSError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{self.name}: cannot read {directory / META_FILE}: {exc}") from exc
+            raise InvalidInputError(f"{self.name}: cannot read {directory / META_FILE}: {exc}") from exc
         names = meta.get("models", [])
         unknown = sorted(set(names) - set(self.MODEL_TYPES))
         if unknown:
-            raise ValueError(f"{self.name}: {directory / META_FILE} names models this classifier never has: {unknown}")
+            raise InvalidInputError(f"{self.name}: {directory / META_FILE} names models this classifier never has: "
+                                    f"{unknown}")
         models = {}
         for key in names:
             expected, allowed = self.MODEL_TYPES[key]

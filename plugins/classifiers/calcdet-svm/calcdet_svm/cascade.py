@@ -145,7 +145,7 @@ class _TwoStageSvm(SkopsClassifier):
         info["class_weight"] = weight
         if cfg.stage2_tune:
             tune_rows = passed[downsample(y_passed, ratio, cfg.tune_max_samples, rng)]
-            info["tuning"] = tune_svm(X[tune_rows], y[tune_rows], groups[tune_rows], cfg, weight)
+            info["tuning"] = tune_svm(X[tune_rows], y[tune_rows], groups[tune_rows], cfg, weight, "stage2_tune")
             params = info["tuning"]["best"]
         return "stage2", svm_from_config(cfg, params, weight).fit(X[rows2], y[rows2]), rows2, info
 

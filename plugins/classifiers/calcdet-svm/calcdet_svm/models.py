@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import Field
 
-from calcdet_core.api import ComponentConfig
+from calcdet_core.api import ComponentConfig, InvalidInputError
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -81,14 +81,19 @@ def svm_from_config(config: SvmConfig, params: dict[str, Any] | None = None,
 
 
 def tune_svm(X: np.ndarray, y: np.ndarray, groups: np.ndarray, config: SvmConfig,
-             class_weight: str | None = None) -> dict[str, Any]:
-    """Best SVC parameters over the Appendix grid by case-grouped CV; returns them and the CV scores."""
+             class_weight: str | None = None, key: str = "tune") -> dict[str, Any]:
+    """Best SVC parameters over the Appendix grid by case-grouped CV; returns them and the CV scores.
+
+    ``key`` is the parameter that asked for the search, named when the candidates cannot support it.
+    """
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.model_selection import GridSearchCV, GroupKFold
 
     n_groups = len(np.unique(groups))
     if n_groups < 2:
-        raise ValueError(f"tuning needs candidates from at least 2 cases for grouped CV; got {n_groups}")
+        raise InvalidInputError(f"{key}: true grid-searches by case-grouped cross-validation, which needs "
+                                f"candidates from at least 2 cases; got {n_groups} (train on more cases or set "
+                                f"{key}: false)")
     base = make_svm("rbf", 1.0, "scale", 3, config.scaling, max_iter=TUNE_MAX_ITER, class_weight=class_weight)
     search = GridSearchCV(base, APPENDIX_GRID,
                           scoring=config.tune_scoring, cv=GroupKFold(n_splits=min(config.tune_folds, n_groups)),

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from calcdet_core.api import InvalidInputError
+
 _CONTAINERS = frozenset({
     "builtins.dict", "builtins.list", "builtins.tuple", "builtins.str", "builtins.int", "builtins.float",
     "builtins.bool", "builtins.NoneType", "numpy.ndarray", "numpy.float64", "numpy.float32", "numpy.int64",
@@ -57,7 +59,7 @@ def types_in_file(path: Path) -> set[str]:
         with zipfile.ZipFile(path) as archive:
             schema = json.loads(archive.read("schema.json"))
     except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path} is not a readable skops model file: {exc}") from exc
+        raise InvalidInputError(f"{path} is not a readable skops model file: {exc}") from exc
     return set(_schema_types(schema))
 
 
@@ -81,13 +83,13 @@ def load_model(path: Path, allowed: frozenset[str], expected: str) -> Any:
     """
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"model file {path} is missing")
+        raise InvalidInputError(f"model file {path} is missing")
     unexpected = sorted(types_in_file(path) - allowed - _CONTAINERS)
     if unexpected:
-        raise ValueError(f"refusing {path}: it contains types this model never holds: {', '.join(unexpected)}")
+        raise InvalidInputError(f"refusing {path}: it contains types this model never holds: {', '.join(unexpected)}")
     import skops.io as sio
 
     model = sio.load(path, trusted=sorted(allowed))
     if type_name(model) != expected:
-        raise ValueError(f"refusing {path}: expected a {expected}, found {type_name(model)}")
+        raise InvalidInputError(f"refusing {path}: expected a {expected}, found {type_name(model)}")
     return model

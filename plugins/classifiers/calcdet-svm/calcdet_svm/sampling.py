@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from calcdet_core.api import InvalidInputError
+
 
 def check_training_set(features: np.ndarray, labels: np.ndarray, groups: np.ndarray | None = None,
                        what: str = "training") -> tuple[np.ndarray, np.ndarray]:
-    """Validate (N, F) finite features with 0/1 labels holding both classes."""
+    """Validate (N, F) finite features with 0/1 labels (ValueError) holding both classes (InvalidInputError)."""
     X = np.asarray(features, dtype=np.float64)
     y = np.asarray(labels).reshape(-1)
     if X.ndim != 2:
@@ -19,9 +21,9 @@ def check_training_set(features: np.ndarray, labels: np.ndarray, groups: np.ndar
         raise ValueError(f"{what} labels must be 0 (false positive) or 1 (true positive)")
     if not np.isfinite(X).all():
         raise ValueError(f"{what} features contain NaN or infinite values")
-    if y.min(initial=1) == 1 or y.max(initial=0) == 0:
-        raise ValueError(f"{what} needs both true-positive and false-positive candidates; "
-                         f"got {int((y == 1).sum())} TP and {int((y == 0).sum())} FP")
+    if y.min(initial=1) == 1 or y.max(initial=0) == 0:  # the data's doing, not the caller's: a user error
+        raise InvalidInputError(f"{what} needs both true-positive and false-positive candidates; got "
+                                f"{int((y == 1).sum())} TP and {int((y == 0).sum())} FP (train on more images)")
     return X, y.astype(np.int64)
 
 

@@ -12,7 +12,7 @@ from calcdet_svm import RandomForest, Svm, SvmCascade, SvmHardNegative
 from calcdet_svm.sampling import downsample, keep_sensitivity_threshold
 from sklearn.linear_model import LogisticRegression
 
-from calcdet_core.api import TrainingContext
+from calcdet_core.api import CalcdetUserError, TrainingContext
 from calcdet_core.testing import parametrize_with_checks
 
 FAST = {"max_train_samples": 400}
@@ -120,13 +120,23 @@ def test_tuning_searches_the_appendix_grid_with_grouped_folds():
 
 def test_bad_inputs_name_the_problem():
     X, y, g = problem(4, n=100)
-    with pytest.raises(ValueError, match="both true-positive and false-positive"):
-        Svm().fit(X, np.zeros(100, int), g)
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(CalcdetUserError, match="both true-positive and false-positive"):
+        Svm().fit(X, np.zeros(100, int), g)  # the data's fault: calcdet prints it as a user error
+    with pytest.raises(ValueError, match="NaN") as nan:
         Svm().fit(np.where(X > 2, np.nan, X), y, g)
+    assert not isinstance(nan.value, CalcdetUserError), "features come from code: a bug, shown with its traceback"
     model = Svm(max_train_samples=100).fit(X, y, g)
     with pytest.raises(ValueError, match=r"\(N, 5\)"):
         model.score(X[:, :3])
+
+
+def test_tuning_on_one_case_names_the_parameter():
+    X, y, _ = problem(4, n=300)
+    one_case = np.zeros(300, int)
+    with pytest.raises(CalcdetUserError, match=r"tune: true .* at least 2 cases; got 1 .*tune: false"):
+        Svm(tune=True).fit(X, y, one_case)
+    with pytest.raises(CalcdetUserError, match=r"stage2_tune: true .* at least 2 cases; got 1"):
+        SvmCascade(stage2_tune=True, max_train_samples=300).fit(X, y, one_case)
 
 
 def test_tampered_model_file_is_refused(tmp_path: Path):
@@ -134,7 +144,7 @@ def test_tampered_model_file_is_refused(tmp_path: Path):
     model = Svm(max_train_samples=200).fit(X, y, g)
     model.save_state(tmp_path)
     sio.dump(LogisticRegression().fit(X, y), tmp_path / "svm.skops")  # swapped for another estimator
-    with pytest.raises(ValueError, match="LogisticRegression"):
+    with pytest.raises(CalcdetUserError, match="LogisticRegression"):
         Svm().load_state(tmp_path)
 
 
@@ -144,7 +154,7 @@ def test_model_json_cannot_smuggle_extra_model_files(tmp_path: Path):
     meta = json.loads((tmp_path / "classifier.json").read_text())
     meta["models"].append("payload")
     (tmp_path / "classifier.json").write_text(json.dumps(meta))
-    with pytest.raises(ValueError, match="payload"):
+    with pytest.raises(CalcdetUserError, match="payload"):
         Svm().load_state(tmp_path)
 
 
@@ -219,7 +229,7 @@ def test_a_forest_file_in_place_of_extra_trees_is_refused(cascade, tmp_path: Pat
     meta = json.loads((tmp_path / "classifier.json").read_text())
     meta["models"] = ["stage1", "stage2-extra-trees"]
     (tmp_path / "classifier.json").write_text(json.dumps(meta))
-    with pytest.raises(ValueError, match="RandomForestClassifier"):
+    with pytest.raises(CalcdetUserError, match="RandomForestClassifier"):
         SvmCascade(stage2="extra-trees").load_state(tmp_path)
 
 
@@ -231,3 +241,11 @@ def test_stage2_tune_searches_the_grid_on_stage1_positives():
     assert model.info_["tuning"] is None, "stage 1 keeps the configured parameters"
     with pytest.raises(ValueError, match="stage2_tune"):
         SvmCascade(stage2_tune=True, stage2="random-forest")
+
+
+def test_a_folder_without_a_model_is_a_user_error(tmp_path: Path):
+    with pytest.raises(CalcdetUserError, match=r"svm: cannot read .*classifier\.json"):
+        Svm().load_state(tmp_path)
+    (tmp_path / "classifier.json").write_text(json.dumps({"models": ["svm"], "info": {}}))
+    with pytest.raises(CalcdetUserError, match=r"model file .*svm\.skops is missing"):
+        Svm().load_state(tmp_path)
