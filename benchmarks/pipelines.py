@@ -32,8 +32,9 @@ from calcdet_core.evaluation.bootstrap import paired_auc_difference
 from calcdet_core.evaluation.evaluators import FrocEvaluator
 from calcdet_core.evaluation.froc import froc_data
 from calcdet_core.io.model_dir import load_model
-from calcdet_core.run.engine import extract_features, load_working
+from calcdet_core.run.detection import extract_features
 from calcdet_core.run.executor import make_executor, progress_bar
+from calcdet_core.run.sources import load_working
 from calcdet_core.run.workflows import load_dataset, train_model
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -60,7 +60,7 @@ from calcdet_core.io.dicom import read_dicom, write_dicom
 from calcdet_core.run.pipeline import Pipeline, load_pipeline
 
 if TYPE_CHECKING:
-    from calcdet_core.run.engine import TrainingData
+    from calcdet_core.run.training import TrainingData
 
 
 def labelled_features(pipeline: Pipeline, dataset: str, root: str | Path, work_dir: str | Path, seed: int = 0,
@@ -79,8 +79,9 @@ def labelled_features(pipeline: Pipeline, dataset: str, root: str | Path, work_d
     import hashlib
     import json
 
-    from calcdet_core.run.engine import ImageSource, training_data
     from calcdet_core.run.executor import make_executor
+    from calcdet_core.run.sources import ImageSource
+    from calcdet_core.run.training import training_data
     from calcdet_core.run.workflows import load_dataset
 
     splits = load_dataset(dataset, Path(root)).split(seed)

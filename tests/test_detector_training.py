@@ -25,9 +25,11 @@ from calcdet_core.io.arrays import load_arrays
 from calcdet_core.io.detections_csv import read_detections_csv
 from calcdet_core.io.model_dir import load_model, save_model
 from calcdet_core.plugins.registry import build_registry
-from calcdet_core.run.engine import ImageSource, run_detection, train_pipeline, training_stream
+from calcdet_core.run.detection import run_detection
 from calcdet_core.run.executor import ProcessExecutor, SerialExecutor
 from calcdet_core.run.pipeline import PreprocessSpec, build_pipeline
+from calcdet_core.run.sources import ImageSource
+from calcdet_core.run.training import train_pipeline, training_stream
 from calcdet_core.testing import add_disks
 from tests import trainable_detector as td
 

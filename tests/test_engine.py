@@ -9,18 +9,11 @@ import pytest
 
 from calcdet_core.contracts.data import Annotation, ImageRecord, Mammogram
 from calcdet_core.evaluation.matching import DROPPED, match_detections
-from calcdet_core.run.engine import (
-    ImageSource,
-    detect_record,
-    extract_features,
-    feature_names,
-    load_working,
-    run_detection,
-    train_pipeline,
-    training_data,
-)
+from calcdet_core.run.detection import detect_record, extract_features, feature_names, run_detection
 from calcdet_core.run.executor import JobsFailed, SerialExecutor, job_key, load_result, save_result
 from calcdet_core.run.pipeline import build_pipeline
+from calcdet_core.run.sources import ImageSource, load_working
+from calcdet_core.run.training import train_pipeline, training_data
 from tests.synthetic_mammograms import AIA_ML_SMALL, synthetic_record
 
 

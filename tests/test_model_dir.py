@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 
 from calcdet_core.io.model_dir import ModelDirError, load_model, save_model, sha256
-from calcdet_core.run.engine import ImageSource, detect_record, train_pipeline
+from calcdet_core.run.detection import detect_record
 from calcdet_core.run.executor import SerialExecutor
 from calcdet_core.run.pipeline import build_pipeline
+from calcdet_core.run.sources import ImageSource
+from calcdet_core.run.training import train_pipeline
 from tests.synthetic_mammograms import synthetic_record
 
 SMALL = {"name": "small", "proposer": {"plugin": "gm"}, "features": [{"plugin": "fos"}],

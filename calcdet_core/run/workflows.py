@@ -15,16 +15,12 @@ from calcdet_core.imaging.overlay import write_overlay
 from calcdet_core.io.detections_csv import write_detections_csv
 from calcdet_core.io.model_dir import is_model_dir, load_model, read_metrics, save_model
 from calcdet_core.plugins.registry import get_registry
-from calcdet_core.run.engine import (
-    DetectedImage,
-    ImageSource,
-    dicom_records,
-    run_detection,
-    train_pipeline,
-)
+from calcdet_core.run.detection import DetectedImage, run_detection
 from calcdet_core.run.executor import Executor, ProcessExecutor, SerialExecutor, job_key, progress_console
 from calcdet_core.run.pipeline import Pipeline, load_pipeline
 from calcdet_core.run.reporting import TrainingContexts
+from calcdet_core.run.sources import ImageSource, dicom_records
+from calcdet_core.run.training import train_pipeline
 
 
 def load_dataset(name: str, root: Path) -> Dataset:

@@ -1,8 +1,4 @@
-"""Running a validated pipeline on images: detection, and training of its learnable parts.
-
-Per image: read -> preprocess (working grid) -> proposer (or detector) -> features of every
-extractor, concatenated (names prefixed by the extractor) -> classifier score -> detections
-mapped back to the stored grid with ``mammogram.transform.to_stored``.
+"""Training a validated pipeline's learnable parts.
 
 Training follows the study: the proposer runs on train and validation images; each
 candidate is labelled by :func:`~calcdet_core.evaluation.matching.match_detections` (TP 1, FP 0,
@@ -11,257 +7,36 @@ learn from train patches (groups = patient ids); the classifier learns from trai
 features with the validation features at hand (e.g. for the cascade's threshold).
 A detector learns from lazy :class:`~calcdet_core.contracts.training.ImageStream` s of both
 splits (one image read at a time) with its :class:`~calcdet_core.contracts.training.TrainingContext`.
-Per-image work goes through :mod:`calcdet_core.run.executor`, so it is parallel and resumable.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from calcdet_core.contracts.components import Detector, FeatureExtractor, validate_finite_features
-from calcdet_core.contracts.data import Annotation, Candidates, Detections, ImageRecord, Mammogram
+from calcdet_core.contracts.components import FeatureExtractor
+from calcdet_core.contracts.data import Candidates, ImageRecord
 from calcdet_core.contracts.training import ImageStream, StreamEntry, TrainingContext, TrainingImage
 from calcdet_core.errors import InvalidInputError
 from calcdet_core.evaluation.matching import DROPPED, STUDY_DIAMETER_PX, TP, match_detections
 from calcdet_core.imaging.patches import extract_patches
-from calcdet_core.imaging.preprocess import preprocess
-from calcdet_core.io.dicom import read_dicom
-from calcdet_core.plugins.registry import get_registry
-from calcdet_core.run.executor import Executor, Result, job_key, run_jobs
+from calcdet_core.run.detection import checked_features, feature_names
+from calcdet_core.run.executor import Executor, Result, run_jobs
 from calcdet_core.run.pipeline import Pipeline, PreprocessSpec
 from calcdet_core.run.reporting import TrainingContexts
+from calcdet_core.run.sources import DatasetRef, ImageSource, load_working, resolve_record
 
 PATCH_NEGATIVES_PER_POSITIVE = 10
 """Trainable extractors learn from a 1:10 TP:FP downsample of the train patches, as the study's Haar selection."""
 
 MAX_FIT_PATCHES = 30_000
 """Cap on those patches (ratio kept), so a large training split cannot exhaust memory."""
-
-
-# --------------------------------------------------------------------------- where images come from
-
-
-@dataclass(frozen=True)
-class DatasetRef:
-    """How a worker process finds a dataset record again (records hold loaders that may not pickle)."""
-
-    dataset: str
-    root: str
-    image_id: str
-
-
-_DATASET_CACHE: dict[tuple[str, str], dict[str, ImageRecord]] = {}
-
-
-def resolve_record(item: ImageRecord | DatasetRef) -> ImageRecord:
-    """The record itself, or the one a :class:`DatasetRef` names (datasets indexed once per process)."""
-    if isinstance(item, ImageRecord):
-        return item
-    key = (item.dataset, item.root)
-    if item.image_id not in _DATASET_CACHE.get(key, {}):
-        adapter = get_registry().get("datasets", item.dataset)()
-        _DATASET_CACHE[key] = {r.image_id: r for r in adapter.index(Path(item.root)).records}  # type: ignore[attr-defined]
-    return _DATASET_CACHE[key][item.image_id]
-
-
-@dataclass
-class ImageSource:
-    """Records to process, and (for a dataset) how workers find them again."""
-
-    records: list[ImageRecord]
-    dataset: str | None = None
-    root: str | None = None
-
-    def items(self, executor: Executor) -> list[ImageRecord | DatasetRef]:
-        if executor.ships_items and self.dataset is not None and self.root is not None:
-            return [DatasetRef(self.dataset, self.root, r.image_id) for r in self.records]
-        return list(self.records)
-
-    def job_keys(self) -> list[str]:
-        return [job_key(r.image_id) for r in self.records]
-
-    def references(self) -> list[ImageRecord | DatasetRef]:
-        """What a process of its own can read the images from: dataset references, else the records.
-
-        The records of this process are remembered, so resolving a reference here reads no index again.
-        """
-        if self.dataset is None or self.root is None:
-            return list(self.records)
-        _DATASET_CACHE.setdefault((self.dataset, self.root), {}).update({r.image_id: r for r in self.records})
-        return [DatasetRef(self.dataset, self.root, r.image_id) for r in self.records]
-
-
-def dicom_records(paths: Sequence[Path]) -> list[ImageRecord]:
-    """Records for DICOM files and folders given on the command line (image id = file stem; no annotation)."""
-    files: list[Path] = []
-    for path in map(Path, paths):
-        if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in (".dcm", ".dicom"))
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise InvalidInputError(f"input {path} does not exist")
-    if not files:
-        raise InvalidInputError(f"no DICOM files (*.dcm, *.dicom) found in {', '.join(map(str, paths))}")
-    stems = Counter(p.stem for p in files)
-    clash = [s for s, n in stems.items() if n > 1]
-    if clash:
-        raise InvalidInputError(f"several input files share the image id (file stem) {clash[0]!r}; "
-                                "rename or pass them apart")
-    return [ImageRecord(image_id=p.stem, patient_id=p.stem, path=p, annotation=Annotation(),
-                        read=partial(read_dicom, p)) for p in files]
-
-
-# --------------------------------------------------------------------------- one image
-
-
-def load_working(record: ImageRecord, spec: PreprocessSpec) -> tuple[Mammogram, Annotation]:
-    """The preprocessed image and its annotation, both on the working grid."""
-    raw = record.read()
-    if raw.laterality is None and record.laterality:
-        raw = replace(raw, laterality=record.laterality)
-    image = preprocess(raw, crop_breast=spec.crop_breast, flip_to_left=spec.flip_to_left)
-    return image, record.annotation.transformed(image.transform.to_working)
-
-
-def feature_names(extractors: Sequence[FeatureExtractor]) -> list[str]:
-    """Column names of the concatenated features: ``<plugin>.<feature>`` (``<plugin><i>.`` if used twice)."""
-    counts = Counter(e.name for e in extractors)
-    names: list[str] = []
-    for i, e in enumerate(extractors):
-        prefix = e.name if counts[e.name] == 1 else f"{e.name}{i}"
-        names += [f"{prefix}.{n}" for n in e.feature_names()]
-    return names
-
-
-def _features(extractor: FeatureExtractor, image: np.ndarray, candidates: Candidates) -> np.ndarray:
-    return validate_finite_features(extractor.extract(image, candidates), len(candidates),
-                                    extractor.feature_names(), extractor.name)
-
-
-def extract_features(extractors: Sequence[FeatureExtractor], image: np.ndarray, candidates: Candidates) -> np.ndarray:
-    """(N, F) features of every extractor side by side, in :func:`feature_names` order."""
-    blocks = [_features(e, image, candidates) for e in extractors]
-    return np.hstack(blocks) if blocks else np.zeros((len(candidates), 0))
-
-
-def detect_working(pipeline: Pipeline, image: Mammogram) -> Candidates:
-    """Scored detections on the working grid of a preprocessed image."""
-    if pipeline.detector is not None:
-        return pipeline.detector.detect(image.pixels, image.mask)
-    assert pipeline.proposer is not None
-    candidates = pipeline.proposer.propose(image.pixels, image.mask)
-    if pipeline.classifier is None:
-        return candidates
-    features = extract_features(pipeline.features, image.pixels, candidates)
-    return candidates.with_scores(pipeline.classifier.score(features))
-
-
-def _to_stored(found: Candidates, image: Mammogram, image_id: str) -> Detections:
-    """Working-grid findings as stored-grid detections (boxes, when there are, mapped too)."""
-    return Detections.of(found.mapped(image.transform.to_stored, image_id))
-
-
-def detect_record(pipeline: Pipeline, record: ImageRecord) -> Detections:
-    """Detections of one image in its stored grid."""
-    image, _ = load_working(record, pipeline.spec.preprocess)
-    return _to_stored(detect_working(pipeline, image), image, record.image_id)
-
-
-def _as_result(found: Detections, seconds: float) -> Result:
-    out = {"xyr": found.xyr, "score": found.score, "seconds": np.float64(seconds)}
-    if found.boxes is not None:
-        out["boxes"] = found.boxes
-    return out
-
-
-@dataclass
-class _DetectionContext:
-    """What every detection worker gets once: the pipeline, and the device its detector is to compute on.
-
-    The detector moves to ``device`` in the process that detects (a worker, or this one), on its first job.
-    """
-
-    pipeline: Pipeline
-    device: str | None = None
-    _placed: bool = field(default=False, compare=False)
-
-    def ready(self) -> Pipeline:
-        if self.device is not None and not self._placed:
-            assert self.pipeline.detector is not None
-            self.pipeline.detector.to_device(self.device)
-            self._placed = True
-        return self.pipeline
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_placed": False}
-
-
-def _detect_job(context: _DetectionContext, item: ImageRecord | DatasetRef) -> Result:
-    start = time.perf_counter()
-    found = detect_record(context.ready(), resolve_record(item))
-    return _as_result(found, time.perf_counter() - start)
-
-
-def _detect_batch_job(context: _DetectionContext, items: list[ImageRecord | DatasetRef]) -> list[Result]:
-    """Up to ``batch_size`` images through the detector's ``detect_batch`` at once; one result per image."""
-    start = time.perf_counter()
-    pipeline = context.ready()
-    detector = pipeline.detector
-    assert detector is not None
-    records = [resolve_record(item) for item in items]
-    images = [load_working(record, pipeline.spec.preprocess)[0] for record in records]
-    found = detector.detect_batch([image.pixels for image in images], [image.mask for image in images])
-    if len(found) != len(images):
-        raise ValueError(f"detector {detector.name!r}: detect_batch returned {len(found)} results "
-                         f"for {len(images)} images")
-    seconds = (time.perf_counter() - start) / len(images)
-    return [_as_result(_to_stored(f, image, record.image_id), seconds)
-            for f, image, record in zip(found, images, records, strict=True)]
-
-
-def _device_for(detector: Detector | None, device: str | None) -> str | None:
-    """The resolved ``--device`` for a detector that places itself (overrides ``to_device``), else ``None``."""
-    if detector is None or device is None or type(detector).to_device is Detector.to_device:
-        return None
-    from calcdet_core.contracts.devices import resolve_device
-
-    return resolve_device(device)
-
-
-@dataclass(frozen=True)
-class DetectedImage:
-    record: ImageRecord
-    detections: Detections
-    seconds: float
-
-
-def run_detection(pipeline: Pipeline, source: ImageSource, executor: Executor, work_dir: Path,
-                  description: str = "detect", device: str | None = None) -> list[DetectedImage]:
-    """Detections for every image of ``source`` (stored grid), in its order; resumable from ``work_dir``.
-
-    A detector is moved to ``device`` (``--device``) before it detects; one whose ``batch_size``
-    exceeds 1 gets that many images per job through ``detect_batch`` (results still saved per image).
-    """
-    detector = pipeline.detector
-    batch = detector.batch_size if detector is not None else 1
-    if detector is not None and batch < 1:
-        raise ValueError(f"detector {detector.name!r}: batch_size must be at least 1, got {batch}")
-    context = _DetectionContext(pipeline, _device_for(detector, device))
-    results = run_jobs(_detect_batch_job if batch > 1 else _detect_job, context, source.items(executor),
-                       source.job_keys(), work_dir, executor, description,
-                       labels=[r.image_id for r in source.records], batch_size=batch)
-    return [DetectedImage(r, Detections(results[k]["xyr"], results[k]["score"], r.image_id, results[k].get("boxes")),
-                          float(results[k]["seconds"])) for r, k in zip(source.records, source.job_keys(), strict=True)]
 
 
 # --------------------------------------------------------------------------- training: labelled candidates
@@ -294,7 +69,7 @@ def _label_job(context: _LabelContext, item: tuple[ImageRecord | DatasetRef, boo
         # the rows of the dropped duplicates go afterwards.
         for i, extractor in enumerate(pipeline.features):
             if not extractor.trainable:
-                out[f"features_{i}"] = _features(extractor, image.pixels, candidates)[keep]
+                out[f"features_{i}"] = checked_features(extractor, image.pixels, candidates)[keep]
             elif want_patches:
                 out[f"patches_{i}"] = extract_patches(image.pixels, candidates.xyr[keep, :2], extractor.patch_size)
     out["seconds"] = np.float64(time.perf_counter() - start)
@@ -313,7 +88,7 @@ def _trainable_features_job(context: _TrainableContext,
     record_or_ref, xyr, score, keep = item
     image, _ = load_working(resolve_record(record_or_ref), context.spec)
     candidates = Candidates(xyr, score)
-    return {f"features_{i}": _features(e, image.pixels, candidates)[keep] for i, e in context.extractors.items()}
+    return {f"features_{i}": checked_features(e, image.pixels, candidates)[keep] for i, e in context.extractors.items()}
 
 
 @dataclass
