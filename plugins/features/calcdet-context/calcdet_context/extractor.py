@@ -16,7 +16,7 @@ from itertools import pairwise
 import numpy as np
 from pydantic import Field, field_validator
 
-from calcdet_core.api import Candidates, ComponentConfig, FeatureExtractor
+from calcdet_core.api import Candidates, ComponentConfig, FeatureExtractor, InvalidInputError
 
 
 class ContextConfig(ComponentConfig):
@@ -59,9 +59,9 @@ class CandidateContext(FeatureExtractor):
         if not np.isfinite(score).all():
             raise ValueError("context: candidates' proposer scores hold NaN or infinite values")
         if cfg.log_score:
-            if (score <= 0).any():
-                raise ValueError(f"context: log_score needs positive proposer scores; candidate "
-                                 f"{int(np.argmin(score))} scores {score.min():g} (set log_score: false)")
+            if (score <= 0).any():  # the pipeline pairs log_score with a proposer that scores <= 0: a user error
+                raise InvalidInputError(f"context: log_score needs positive proposer scores; candidate "
+                                        f"{int(np.argmin(score))} scores {score.min():g} (set log_score: false)")
             score = np.log(score)
         diagonal = float(np.hypot(*np.shape(image)[:2]))
         return context_features(candidates.xyr[:, :2], score, cfg.radii, cfg.strong_share, cfg.nearest, diagonal)

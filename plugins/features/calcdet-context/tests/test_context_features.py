@@ -7,7 +7,7 @@ import pytest
 from calcdet_context import CandidateContext, context_features
 
 from benchmarks.features import load_reference
-from calcdet_core.api import Candidates
+from calcdet_core.api import CalcdetUserError, Candidates
 from calcdet_core.testing import parametrize_with_checks
 
 
@@ -47,7 +47,7 @@ def test_a_lone_candidate_gets_the_far_distance_and_median_neighbourhood():
 
 def test_log_score_needs_positive_scores():
     cands = Candidates(np.array([[1.0, 1.0, 2.0], [5.0, 5.0, 2.0]]), np.array([0.5, -1.0]))
-    with pytest.raises(ValueError, match=r"candidate 1 scores -1.*log_score: false"):
+    with pytest.raises(CalcdetUserError, match=r"candidate 1 scores -1.*log_score: false"):
         CandidateContext().extract(np.zeros((10, 10), np.float32), cands)
     assert np.isfinite(CandidateContext(log_score=False).extract(np.zeros((10, 10), np.float32), cands)).all()
 

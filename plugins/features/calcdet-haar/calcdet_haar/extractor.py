@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import Field, model_validator
 
-from calcdet_core.api import Candidates, ComponentConfig, FeatureExtractor, TrainingContext, extract_patches
+from calcdet_core.api import (
+    Candidates,
+    ComponentConfig,
+    FeatureExtractor,
+    InvalidInputError,
+    TrainingContext,
+    extract_patches,
+)
 from calcdet_haar.bank import HaarBank, bank_size, build_bank
 from calcdet_haar.selection import balance, grouped_importance, top_k
 from calcdet_haar.store import Selection, read_selection, write_selection
@@ -118,8 +125,9 @@ class HaarExtractor(FeatureExtractor):
             raise ValueError(f"haar fit(): {len(patches)} patches but {len(labels)} labels and {len(groups)} groups")
         if not np.isin(labels, (0, 1)).all():
             raise ValueError(f"haar fit() needs 0/1 labels; found values {np.unique(labels)[:5].tolist()}")
-        if len(np.unique(labels)) < 2:
-            raise ValueError("haar fit() needs both positive (1) and negative (0) patches to rank features")
+        if len(np.unique(labels)) < 2:  # the data's doing, not the caller's: a user error
+            raise InvalidInputError("haar fit() needs both positive (1) and negative (0) patches to rank features; "
+                                    f"got {int(labels.sum())} positive and {int((labels == 0).sum())} negative")
         return patches, labels.astype(np.int64), groups
 
     def _use(self, selection: Selection) -> None:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from calcdet_core.api import InvalidInputError
+
 
 def balance(labels: np.ndarray, negatives_per_positive: float | None, max_samples: int,
             rng: np.random.Generator) -> np.ndarray:
@@ -47,9 +49,9 @@ def grouped_importance(features: np.ndarray, labels: np.ndarray, groups: np.ndar
 
     n_groups = len(np.unique(groups))
     if n_groups < cv_folds:
-        raise ValueError(f"Haar feature selection uses {cv_folds}-fold case-grouped cross-validation but the "
-                         f"training patches come from {n_groups} case(s); give patches from at least {cv_folds} "
-                         f"cases or lower cv_folds")
+        raise InvalidInputError(f"haar: feature selection uses {cv_folds}-fold case-grouped cross-validation but "
+                                f"the training patches come from {n_groups} case(s); train on at least {cv_folds} "
+                                "cases or lower cv_folds")
     folds = StratifiedGroupKFold(n_splits=cv_folds, shuffle=True, random_state=seed)
     total = np.zeros(features.shape[1], np.float64)
     aurocs: list[float | None] = []

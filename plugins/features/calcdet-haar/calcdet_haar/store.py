@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from calcdet_core.api import InvalidInputError
 from calcdet_haar.bank import BANK_FORMAT, HaarBank
 
 FILENAME = "haar_selection.json"
@@ -48,35 +49,35 @@ def read_selection(directory: Path, bank: HaarBank, n_selected: int) -> Selectio
     """Read and verify a selection written by :func:`write_selection` for this very bank."""
     path = Path(directory) / FILENAME
     if not path.is_file():
-        raise FileNotFoundError(f"no Haar feature selection in {directory}: expected {FILENAME} "
+        raise InvalidInputError(f"no Haar feature selection in {directory}: expected {FILENAME} "
                                 "written by save_state()")
     try:
         data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not valid JSON ({exc}); re-run fit() and save_state()") from exc
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InvalidInputError(f"{path} is not valid JSON ({exc}); re-run fit() and save_state()") from exc
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a calcdet Haar selection (format {FORMAT!r} expected)")
+        raise InvalidInputError(f"{path} is not a calcdet Haar selection (format {FORMAT!r} expected)")
     if data.get("patch_size") != bank.patch:
-        raise ValueError(f"{path} was selected for {data.get('patch_size')}x{data.get('patch_size')} patches; "
+        raise InvalidInputError(f"{path} was selected for {data.get('patch_size')}x{data.get('patch_size')} patches; "
                          f"this extractor uses patch_size={bank.patch}")
     if data.get("bank_sha256") != bank.fingerprint or data.get("bank_size") != len(bank):
-        raise ValueError(f"{path} was selected from a different Haar feature bank (fingerprint "
+        raise InvalidInputError(f"{path} was selected from a different Haar feature bank (fingerprint "
                          f"{str(data.get('bank_sha256'))[:12]}..., this version builds {bank.fingerprint[:12]}...); "
                          "its indices would name other features: re-run fit()")
     selected = data.get("selected")
     if not (isinstance(selected, list) and all(type(i) is int for i in selected)):
-        raise ValueError(f"{path}: 'selected' should be a list of integer feature indices")
+        raise InvalidInputError(f"{path}: 'selected' should be a list of integer feature indices")
     indices = np.array(selected, np.int64)
     if len(indices) != n_selected:
-        raise ValueError(f"{path} holds {len(indices)} selected features; this extractor is configured for "
+        raise InvalidInputError(f"{path} holds {len(indices)} selected features; this extractor is configured for "
                          f"n_selected={n_selected}")
     if len(indices) and (indices.min() < 0 or indices.max() >= len(bank)):
-        raise ValueError(f"{path}: selected indices must lie in [0, {len(bank)}); "
+        raise InvalidInputError(f"{path}: selected indices must lie in [0, {len(bank)}); "
                          f"found {indices.min()}..{indices.max()}")
     if len(np.unique(indices)) != len(indices):
-        raise ValueError(f"{path}: selected feature indices repeat")
+        raise InvalidInputError(f"{path}: selected feature indices repeat")
     if data.get("names") != bank.names(indices):
-        raise ValueError(f"{path}: the stored feature names do not match the stored indices (file edited?); "
+        raise InvalidInputError(f"{path}: the stored feature names do not match the stored indices (file edited?); "
                          "re-run fit() and save_state()")
     return Selection(indices, list(data.get("importance", [])), list(data.get("fold_auroc", [])),
                      dict(data.get("training", {})))

@@ -10,7 +10,7 @@ from calcdet_haar.tables import flat_tables
 from pydantic import ValidationError
 from sklearn.metrics import roc_auc_score
 
-from calcdet_core.api import Candidates, TrainingContext, extract_patches
+from calcdet_core.api import CalcdetUserError, Candidates, TrainingContext, extract_patches
 from calcdet_core.testing import parametrize_with_checks, textured_background
 
 
@@ -159,9 +159,9 @@ def test_fit_rejects_bad_training_data():
     haar = HaarExtractor(n_estimators=5)
     with pytest.raises(ValueError, match="patch_size"):
         haar.fit(patches[:, :10, :10], labels, groups)
-    with pytest.raises(ValueError, match="both positive"):
+    with pytest.raises(CalcdetUserError, match="both positive"):
         haar.fit(patches, np.zeros_like(labels), groups)
-    with pytest.raises(ValueError, match="cases"):
+    with pytest.raises(CalcdetUserError, match="cases or lower cv_folds"):
         haar.fit(patches, labels, groups % 3)
     with pytest.raises(ValueError, match="labels"):
         haar.fit(patches, labels[:-1], groups)
@@ -240,12 +240,12 @@ def test_tampered_or_mismatched_selection_is_refused(fitted, tmp_path):
     cases = {"do not match": swap_index, "different Haar feature bank": other_bank}
     for i, (message, edit) in enumerate(cases.items()):
         folder = _edited(tmp_path / str(i), fitted, edit)
-        with pytest.raises(ValueError, match=message):
+        with pytest.raises(CalcdetUserError, match=message):
             HaarExtractor(n_selected=60).load_state(folder)
     fitted.save_state(tmp_path / "ok")
-    with pytest.raises(ValueError, match="patch_size=12"):
+    with pytest.raises(CalcdetUserError, match="patch_size=12"):
         HaarExtractor(patch_size=12, n_selected=60).load_state(tmp_path / "ok")
-    with pytest.raises(ValueError, match="n_selected=500"):
+    with pytest.raises(CalcdetUserError, match="n_selected=500"):
         HaarExtractor().load_state(tmp_path / "ok")
-    with pytest.raises(FileNotFoundError, match=FILENAME):
+    with pytest.raises(CalcdetUserError, match=FILENAME):
         HaarExtractor().load_state(tmp_path / "empty")
