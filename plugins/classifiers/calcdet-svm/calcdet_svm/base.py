@@ -61,7 +61,11 @@ class SkopsClassifier(Classifier):
             meta = json.loads((directory / META_FILE).read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise InvalidInputError(f"{self.name}: cannot read {directory / META_FILE}: {exc}") from exc
-        names = meta.get("models", [])
+        names = meta.get("models") if isinstance(meta, dict) else None
+        if not (isinstance(names, list) and all(isinstance(n, str) for n in names)
+                and isinstance(meta.get("info", {}), dict)):
+            raise InvalidInputError(f"{self.name}: {directory / META_FILE} is not a classifier record "
+                                    '({"models": [names], "info": {...}} expected)')
         unknown = sorted(set(names) - set(self.MODEL_TYPES))
         if unknown:
             raise InvalidInputError(f"{self.name}: {directory / META_FILE} names models this classifier never has: "

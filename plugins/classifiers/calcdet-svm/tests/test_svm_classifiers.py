@@ -246,6 +246,9 @@ def test_stage2_tune_searches_the_grid_on_stage1_positives():
 def test_a_folder_without_a_model_is_a_user_error(tmp_path: Path):
     with pytest.raises(CalcdetUserError, match=r"svm: cannot read .*classifier\.json"):
         Svm().load_state(tmp_path)
+    (tmp_path / "classifier.json").write_text("[]")
+    with pytest.raises(CalcdetUserError, match="is not a classifier record"):
+        Svm().load_state(tmp_path)
     (tmp_path / "classifier.json").write_text(json.dumps({"models": ["svm"], "info": {}}))
     with pytest.raises(CalcdetUserError, match=r"model file .*svm\.skops is missing"):
         Svm().load_state(tmp_path)
