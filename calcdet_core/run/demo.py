@@ -70,6 +70,24 @@ def make_release(root: Path, images: int, seed: int, height: int, width: int) ->
     return root
 
 
+def trained_text(trained: dict[str, Any]) -> str:
+    """What training found, figures rounded for people (``calcdet train``'s metrics keep full precision)."""
+    from calcdet_core.cli.output import figure
+
+    facts = ", ".join(f"{k} {figure(v) if isinstance(v, float) else v}" for k, v in trained.get("train", {}).items())
+    return (f"train split: {facts}\nvalidation AUROC {figure(trained.get('validation_auroc'))}, "
+            f"AUPRC {figure(trained.get('validation_auprc'))}")
+
+
+def evaluated_text(metrics: dict[str, Any], evaluation: Path) -> str:
+    """``FROC AUC 0.470 [0.381, 0.548] ...``: the test figures rounded; ``metrics.json`` keeps full precision."""
+    from calcdet_core.cli.output import froc_auc
+
+    return (f"{froc_auc(metrics.get('froc', {}))} (0-50 FP per normal image; 95% interval); "
+            f"{metrics.get('images')} test images, {metrics.get('targets')} targets "
+            f"(full precision in {evaluation / 'metrics.json'})")
+
+
 def run_demo(out: Path, images: int, seed: int, height: int, width: int, workers: int,
              pipeline: Path) -> dict[str, Any]:
     from calcdet_core.run.workflows import evaluate_model, train_model
@@ -83,15 +101,10 @@ def run_demo(out: Path, images: int, seed: int, height: int, width: int, workers
     spec = demo_pipeline(pipeline, out, DEMO_OVERRIDES)
     progress_console.rule(f"train {spec.name}")
     trained = train_model(spec, "inbreast", root, model, seed, make_executor(workers))
-    progress_console.print(f"train split: {json.dumps(trained['train'])}")
-    progress_console.print(f"validation AUROC {trained.get('validation_auroc')}, "
-                           f"AUPRC {trained.get('validation_auprc')}")
+    progress_console.print(trained_text(trained), highlight=False)
     progress_console.rule("evaluate on the test split")
     metrics = evaluate_model(model, "inbreast", root, evaluation, "test", seed, make_executor(workers))
-    froc = metrics.get("froc", {})
-    progress_console.print(f"FROC AUC (0-50 FP per normal image) {froc.get('auc')}, 95% interval "
-                           f"{froc.get('auc_ci95')}; {metrics.get('images')} test images, "
-                           f"{metrics.get('targets')} targets")
+    progress_console.print(evaluated_text(metrics, evaluation), highlight=False)
     progress_console.print(f"done in {time.perf_counter() - start:.0f} s")
     progress_console.print(f"[bold green]report:[/bold green] {(evaluation / 'report.html').resolve()}")
     return metrics
