@@ -1,6 +1,7 @@
 """calcdet core: contracts, plugin manager, pipeline engine, CLI and built-in evaluators.
 
-Plugin authors import from :mod:`calcdet_core.api`::
+Plugin authors import from :mod:`calcdet_core.api` (and from :mod:`calcdet_core.testing` in
+their tests), never from calcdet's other modules, whose layout may change between releases::
 
     from calcdet_core.api import hookimpl, Proposer, ComponentConfig, Candidates
 
