@@ -57,10 +57,11 @@ def compare(
 
     summary = compare_runs(runs, out)
     table = Table(title="FROC comparison (FP per normal image)")
-    for column in ("run", "AUC", "95% CI", *(f"sens@{k}" for k in summary["fppi_at"])):
+    for column in ("run", "crediting", "AUC", "95% CI", *(f"sens@{k}" for k in summary["fppi_at"])):
         table.add_column(column)
     for run in summary["runs"]:
-        table.add_row(run["run"], output.figure(run["auc"]), output.interval(run["auc_ci95"]) or "n/a",
+        table.add_row(run["run"], run["crediting"], output.figure(run["auc"]),
+                      output.interval(run["auc_ci95"]) or "n/a",
                       *(output.figure(run["sensitivity_at"].get(k)) for k in summary["fppi_at"]))
     output.stdout.print(table)
     output.stderr.print(f"wrote {out / 'compare.png'}, compare.csv, compare.json", highlight=False)

@@ -45,11 +45,13 @@ def compare_runs(run_dirs: Sequence[Path], out_dir: Path) -> dict[str, Any]:
         max_fppi = max(max_fppi, float(froc.get("max_fppi") or np.nanmax(curve["fppi"])))
         ci = froc.get("auc_ci95") or [None, None]
         auc = froc.get("auc")
-        runs.append({"run": label, "path": str(d), "auc": auc, "auc_ci95": ci,
+        crediting = froc.get("crediting", "study")  # runs written before the strict rule used the study's
+        runs.append({"run": label, "path": str(d), "crediting": crediting, "auc": auc, "auc_ci95": ci,
                      "sensitivity_at": froc.get("sensitivity_at", {}), "images": froc.get("images"),
                      "normal_images": froc.get("normal_images"), "targets": froc.get("targets")})
         text = "no FROC" if auc is None else f"{auc:.4f}" + ("" if ci[0] is None else f" [{ci[0]:.3f}, {ci[1]:.3f}]")
-        curves.append(CurveToPlot(f"{label}: AUC {text}", curve["fppi"], curve["sensitivity"], curve["ci95_low"],
+        curves.append(CurveToPlot(f"{label} ({crediting} crediting): AUC {text}", curve["fppi"], curve["sensitivity"],
+                                  curve["ci95_low"],
                                   curve["ci95_high"]))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -57,12 +59,13 @@ def compare_runs(run_dirs: Sequence[Path], out_dir: Path) -> dict[str, Any]:
     fppi_keys = list(dict.fromkeys(k for r in runs for k in r["sensitivity_at"]))
     with (out / "compare.csv").open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(["run", "auc", "auc_ci95_low", "auc_ci95_high", *(f"sensitivity_at_{k}" for k in fppi_keys),
+        writer.writerow(["run", "crediting", "auc", "auc_ci95_low", "auc_ci95_high",
+                         *(f"sensitivity_at_{k}" for k in fppi_keys),
                          "images", "normal_images", "targets", "path"])
         for r in runs:
             cells = [r["auc"], *r["auc_ci95"], *(r["sensitivity_at"].get(k) for k in fppi_keys), r["images"],
                      r["normal_images"], r["targets"], r["path"]]
-            writer.writerow([r["run"], *("" if c is None else c for c in cells)])
+            writer.writerow([r["run"], r["crediting"], *("" if c is None else c for c in cells)])
     summary = {"runs": runs, "fppi_at": fppi_keys, "files": ["compare.png", "compare.csv", "compare.json"]}
     (out / "compare.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     return summary

@@ -10,7 +10,7 @@ import csv
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field
@@ -66,6 +66,9 @@ class FrocEvaluator(Evaluator):
 
     class Config(ComponentConfig):
         diameter_px: float = Field(STUDY_DIAMETER_PX, gt=0, description=_DIAMETER)
+        crediting: Literal["study", "strict"] = Field(
+            "study", description="study: a detection finds every target its disc touches (the study's code); "
+                                 "strict: only its nearest one.")
         max_fppi: float = Field(MAX_FPPI, gt=0, description="FP per normal image where the curve and AUC stop.")
         fppi_at: tuple[float, ...] = Field(STUDY_FPPI, description="FP rates at which sensitivity is reported.")
         bootstrap_resamples: int = Field(1000, ge=0, description="Image resamples for the intervals (0 = none).")
@@ -74,7 +77,7 @@ class FrocEvaluator(Evaluator):
     def compute(self, results: Sequence[ImageResult]) -> FrocResult:
         """Match every image, then the FROC and its bootstrap, once."""
         c = self.config
-        data = froc_data(results, c.diameter_px)  # type: ignore[attr-defined]
+        data = froc_data(results, c.diameter_px, c.crediting)  # type: ignore[attr-defined]
         estimate = froc_point_estimate(data, c.fppi_at, c.max_fppi)  # type: ignore[attr-defined]
         boot = bootstrap_froc(data, c.bootstrap_resamples, c.seed, c.fppi_at, c.max_fppi)  # type: ignore[attr-defined]
         return FrocResult(data, estimate, boot)
@@ -98,6 +101,7 @@ class FrocEvaluator(Evaluator):
             "targets_found": int(np.isfinite(data.hit_score).sum()),
             "fp_on_normal_images": len(data.fp_score),
             "diameter_px": c.diameter_px,  # type: ignore[attr-defined]
+            "crediting": c.crediting,  # type: ignore[attr-defined]
             "bootstrap": {k: summary[k] for k in ("resamples", "valid_resamples", "seed", "confidence")},
         }
 
@@ -120,6 +124,7 @@ class FrocEvaluator(Evaluator):
         label = "no FROC (no normal image or no target)" if auc is None else f"AUC {auc:.4f}"
         if auc is not None and metrics.get("auc_ci95", [None])[0] is not None:
             label += " (95% CI {:.4f}-{:.4f})".format(*metrics["auc_ci95"])
+        label += f", {c.crediting} crediting"  # type: ignore[attr-defined]
         files.append(plot_froc([CurveToPlot(label, CURVE_GRID, curve, lo, hi)], out / "froc.png",
                                c.max_fppi))  # type: ignore[attr-defined]
         return files

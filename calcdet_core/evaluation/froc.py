@@ -2,7 +2,8 @@
 
 Definitions (the study's section 2.2.3, made exact):
 
-- Detections and targets are matched by :func:`calcdet_core.evaluation.matching.match_detections`.
+- Detections and targets are matched by :func:`calcdet_core.evaluation.matching.match_detections`,
+  with the study's crediting rule by default or the strict one (one target per detection).
   A target reached by detections counts as found at every threshold up to the highest
   score that reached it. Targets in ignore regions are left out.
 - The FP rate is the number of FPs on normal (MC-free) images divided by the number of
@@ -72,8 +73,9 @@ class FrocData:
         return len(self.hit_score)
 
 
-def froc_data(results: Sequence[ImageResult], diameter: float = STUDY_DIAMETER_PX) -> FrocData:
-    """Match every image once and keep the FROC events."""
+def froc_data(results: Sequence[ImageResult], diameter: float = STUDY_DIAMETER_PX,
+              crediting: str = "study") -> FrocData:
+    """Match every image once (``crediting``: ``study`` or ``strict``) and keep the FROC events."""
     ids = [r.image_id for r in results]
     duplicated = sorted({i for i in ids if ids.count(i) > 1}) if len(set(ids)) != len(ids) else []
     if duplicated:
@@ -81,7 +83,7 @@ def froc_data(results: Sequence[ImageResult], diameter: float = STUDY_DIAMETER_P
     normal = np.array([r.is_normal for r in results], bool)
     fp_score, fp_image, hit_score, target_image = [], [], [], []
     for i, result in enumerate(results):
-        m = match_detections(result.detections, result.annotation, diameter)
+        m = match_detections(result.detections, result.annotation, diameter, crediting)
         if normal[i]:
             fps = result.detections.score[m.status == FP]
             fp_score.append(fps)

@@ -33,6 +33,14 @@ very same rule:
    annotates many clusters both as an outline and as individual calcifications).
 
 For training labels: ``status == 1`` is a positive, ``0`` a negative, ``-1`` is left out.
+
+**Two crediting rules.** ``crediting="study"`` (the default, above) lets one detection be
+credited with every target its disc touches, which is what the study's code does: in a dense
+cluster one detection can find several MCs. ``crediting="strict"`` lets each detection reach
+only its *nearest* touching target (ties: the lower target index); step 2 then runs on those
+pairs, so a detection credits at most one target, and one whose nearest target went to a
+higher-scoring detection is neither TP nor FP (it touches a target), exactly as in step 2.
+Strict sensitivity is never above the study's on the same detections.
 """
 
 from __future__ import annotations
@@ -42,6 +50,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from calcdet_core.contracts.data import Annotation, Candidates
+
+CREDITING_RULES = ("study", "strict")
+"""Values of ``crediting``: the study's (a detection may find every target it touches) or one target each."""
 
 STUDY_DIAMETER_PX = 14.0
 """The study's matching disc: 14 px (about 1 mm at 70 um) around each detection centre."""
@@ -183,12 +194,16 @@ def _concat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
 # --------------------------------------------------------------------------- the rule
 
 
-def match_detections(detections: Candidates, annotation: Annotation, diameter: float = STUDY_DIAMETER_PX) -> Match:
+def match_detections(detections: Candidates, annotation: Annotation, diameter: float = STUDY_DIAMETER_PX,
+                     crediting: str = "study") -> Match:
     """Apply the study's matching rule (see the module docstring) to one image.
 
     ``detections`` and ``annotation`` must be in the same pixel grid. Works for
-    candidates (all scores equal is fine) and scored detections alike.
+    candidates (all scores equal is fine) and scored detections alike. ``crediting``
+    is one of :data:`CREDITING_RULES`.
     """
+    if crediting not in CREDITING_RULES:
+        raise ValueError(f"crediting must be one of {', '.join(CREDITING_RULES)}, got {crediting!r}")
     if not np.isfinite(diameter) or diameter < 0:
         raise ValueError(f"matching diameter must be a finite non-negative number of pixels, got {diameter}")
     radius = float(diameter) / 2.0 + 1e-9  # touching includes the boundary, whatever the rounding
@@ -225,6 +240,8 @@ def match_detections(detections: Candidates, annotation: Annotation, diameter: f
     order = np.lexsort((tgt_idx, dist, det_idx))
     first = order[np.r_[True, np.diff(det_idx[order]) != 0]]
     target_of[det_idx[first]] = tgt_idx[first]
+    if crediting == "strict":  # each detection reaches its nearest target only
+        det_idx, tgt_idx, dist = det_idx[first], tgt_idx[first], dist[first]
 
     # The credited detection of every target: highest score, then nearest, then lowest index.
     order = np.lexsort((det_idx, dist, -score[det_idx], tgt_idx))

@@ -134,6 +134,13 @@ def _flat_rows(metrics: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+_CREDITING = {
+    "study": "study (a detection finds every target its disc touches, as the study's code)",
+    "strict": "strict (a detection finds only its nearest target)",
+}
+"""How the report names the FROC's crediting rule (``crediting`` in metrics.json)."""
+
+
 def write_html(path: Path, metrics: dict[str, Any], out: Path, overlay: Path | None, title: str) -> Path:
     """The report: summary, FROC with band, sensitivities with intervals, other metrics, examples."""
     froc = metrics["froc"]
@@ -143,6 +150,7 @@ def write_html(path: Path, metrics: dict[str, Any], out: Path, overlay: Path | N
         ["images", _fmt(metrics["images"])], ["normal images (FP denominator)", _fmt(metrics["normal_images"])],
         ["MC targets", _fmt(metrics["targets"])],
         ["detections", _fmt(metrics["detections"])],
+        ["crediting rule", _CREDITING.get(froc.get("crediting", "study"), _fmt(froc.get("crediting")))],
         ["FROC AUC (0-{:g} FPPI, normalised)".format(froc["max_fppi"]), f"<b>{_fmt(froc['auc'])}</b>"],
         ["95% bootstrap interval", f"{_fmt(ci[0])} - {_fmt(ci[1])}"],
         ["bootstrap mean &plusmn; std", f"{_fmt(froc.get('auc_bootstrap_mean'))} &plusmn; "
@@ -181,8 +189,9 @@ th {{ background: #f1f1f1; }} img {{ max-width: 100%; }} .note {{ color: #555; f
 {others}
 <h2>Definitions</h2>
 <p class="note">A detection is a true positive when the 14 px disc around its centre touches a target (a point
-target's pixel, or a contour); each target counts once, at the highest score that reached it; detections on a target
-already taken count as neither TP nor FP; a detection that touches no target and is centred in an ignore region
+target's pixel, or a contour; under the strict crediting rule only its nearest such target); each target counts
+once, at the highest score that reached it; detections on a target already taken count as neither TP nor FP; a
+detection that touches no target and is centred in an ignore region
 (cluster outline, calcification over 1 mm) is dropped. The FP rate is FPs on normal images divided by the number of
 normal images (the study's public code divided by all images; we do not). The AUC is the area under the FROC over
 0-{froc['max_fppi']:g} FPPI divided by {froc['max_fppi']:g}; intervals are percentiles of
