@@ -1,4 +1,8 @@
-"""``calcdet dataset summary``: what a dataset adapter sees in a folder, per split, and what it skipped."""
+"""``calcdet dataset summary``: what a dataset adapter sees in a folder, per split, and what it skipped.
+
+With ``--check`` every image's pixel data is decoded too, so that a truncated or undecodable
+file is found before a long run fails on it; indexing alone reads only headers.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from rich.table import Table
 from calcdet_core.cli import output
 from calcdet_core.cli.options import DatasetName, RootPath, SeedOption
 from calcdet_core.contracts.data import Dataset, ImageRecord
+from calcdet_core.errors import CalcdetUserError
 
 dataset_app = typer.Typer(name="dataset", help="Inspect datasets read by dataset adapters.", no_args_is_help=True)
 
@@ -36,12 +41,25 @@ def summarize(dataset: Dataset, seed: int = 0) -> dict[str, Any]:
     }
 
 
+def unreadable_images(records: Sequence[ImageRecord]) -> list[dict[str, str]]:
+    """Every record whose pixel data cannot be read, with the reader's message (one image at a time)."""
+    failures = []
+    for record in records:
+        try:
+            record.read()
+        except CalcdetUserError as exc:
+            failures.append({"image_id": record.image_id, "path": str(record.path), "reason": str(exc)})
+    return failures
+
+
 @dataset_app.command("summary")
 def summary(
     dataset: DatasetName,
     root: RootPath,
     seed: SeedOption = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    check: Annotated[bool, typer.Option(
+        "--check", help="Also decode every image's pixel data; exit 1 when any image cannot be read.")] = False,
 ) -> None:
     """Count images, normal images, targets, ignore regions and patients, overall and per split."""
     from calcdet_core.plugins.registry import get_registry
@@ -53,6 +71,16 @@ def summary(
     for warning in caught:
         output.warn(str(warning.message))
     result = summarize(indexed, seed)
+    if check:
+        result["unreadable"] = unreadable_images(indexed.records)
+    _print(result, dataset, root, seed, as_json)
+    if result.get("unreadable"):
+        output.error(f"{len(result['unreadable'])} of {result['images']} image(s) cannot be read; "
+                     "fix or remove them before a run")
+        raise typer.Exit(1)
+
+
+def _print(result: dict[str, Any], dataset: str, root: object, seed: int, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
@@ -71,6 +99,11 @@ def summary(
             output.stdout.print(f"  {item['path']}: {item['reason']}", highlight=False, markup=False)
     else:
         output.stdout.print("nothing skipped")
+    if "unreadable" in result:
+        if not result["unreadable"]:
+            output.stdout.print(f"pixel data of all {result['images']} image(s) decoded")
+        for item in result["unreadable"]:
+            output.stdout.print(f"  unreadable {item['path']}: {item['reason']}", highlight=False, markup=False)
 
 
 def register(cli: typer.Typer) -> None:

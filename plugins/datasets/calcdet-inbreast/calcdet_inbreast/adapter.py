@@ -7,7 +7,9 @@
 The case (patient) is the hash in the DICOM file name. An image without XML, or whose
 ROIs hold no MC target, is normal for the FROC. Whatever cannot be used is reported
 in ``Dataset.skipped`` (naming the file, row or ROI); an image whose MC truth cannot be
-read completely is left out rather than counted as normal.
+read completely is left out rather than counted as normal: an unreadable XML, a ROI whose
+name is not in the vocabulary (``Calcificaton``), or an XML without images or ROIs while
+the table does not state the image normal (BI-RADS 1, no finding marked).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections import Counter
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from pydantic import Field
@@ -37,7 +40,7 @@ from calcdet_core.api import (
     polygon_centroid,
     read_dicom,
 )
-from calcdet_inbreast.rois import RawRoi, RoiKind, classify, read_rois
+from calcdet_inbreast.rois import RawRoi, RoiFile, RoiKind, classify, read_rois
 from calcdet_inbreast.table import TableRow, read_table
 
 FILE_PATTERN = re.compile(r"^(?P<file>[^_]+)_(?P<patient>[^_]+)_MG_(?P<lat>[LR])_(?P<view>[A-Z]+)_ANON$",
@@ -69,6 +72,10 @@ class InbreastConfig(ComponentConfig):
         1.0, gt=0, description="Diameter of point-annotated MCs (the study treated them as one pixel).")
     default_spacing_mm: float = Field(
         0.07, gt=0, description="Pixel spacing used when a DICOM states none (INbreast: 70 µm).")
+    roi_names: dict[str, Literal["calcification", "cluster", "other"]] = Field(
+        default_factory=dict,
+        description="Further ROI names and their kind, e.g. {'Calcificaton': 'calcification', 'Nodule': 'other'}; "
+                    "an image with a ROI name neither built in nor listed here is left out.")
 
 
 class InbreastDataset(DatasetAdapter):
@@ -110,19 +117,16 @@ class InbreastDataset(DatasetAdapter):
         records = []
         for name, (path, match) in files.items():
             try:
-                record, unused = self._record(root, name, path, match, table.get(name), xmls.get(name))
+                records.append(self._record(root, name, path, match, table.get(name), xmls.get(name)))
             except IncompleteTruth as exc:
                 skipped.append(SkippedItem(*exc.args))
             except InvalidInputError as exc:
                 skipped.append(SkippedItem(str(path.relative_to(root)), f"image left out: {exc}"))
-            else:
-                records.append(record)
-                skipped += unused
         return Dataset(self.name, root, records, skipped)
 
     def _record(self, root: Path, name: str, path: Path, match: re.Match[str], row: TableRow | None,
-                xml: Path | None) -> tuple[ImageRecord, list[SkippedItem]]:
-        """The image's record and the ROIs of it that were not used."""
+                xml: Path | None) -> ImageRecord:
+        """The image's record; IncompleteTruth when its MC truth cannot be read completely."""
         import pydicom
 
         try:
@@ -139,37 +143,44 @@ class InbreastDataset(DatasetAdapter):
         elif (row.laterality, row.view) != (laterality, view) and None not in (row.laterality, row.view):
             warnings.warn(f"{row.source}: laterality/view {row.laterality}/{row.view} disagree with "
                           f"{path.name}; the file name is used", stacklevel=3)
-        annotation, other, unused = Annotation(), Counter[str](), []
+        annotation, other = Annotation(), Counter[str]()
         if xml is not None:
             rel = str(xml.relative_to(root))
             try:
                 rois = read_rois(xml)
             except InvalidInputError as exc:
                 raise IncompleteTruth(rel, f"{exc}; image {name} left out, its MC truth is unknown") from exc
-            annotation, other, unused = self._annotation(rel, name, rois, width, height, spacing_mm)
-        record = ImageRecord(
+            self._check_not_empty(rel, name, rois, row)
+            annotation, other = self._annotation(rel, name, rois.rois, width, height, spacing_mm)
+        return ImageRecord(
             image_id=name, patient_id=match["patient"], path=path, annotation=annotation,
             read=partial(load_mammogram, path, name, match["patient"], laterality, view),
             laterality=laterality, view=view,
             metadata={"acr": row.acr if row else None, "birads": row.birads if row else None,
                       "spacing_mm": spacing_mm, "shape": (height, width), "other_findings": dict(other)},
         )
-        return record, unused
+
+    @staticmethod
+    def _check_not_empty(rel: str, name: str, rois: RoiFile, row: TableRow | None) -> None:
+        """An annotation file without ROIs is normal only where the table says so."""
+        if rois.empty is None or (row is not None and row.says_normal):
+            return
+        stated = row.stated() if row is not None else "the table has no row for it"
+        raise IncompleteTruth(rel, f"{rois.empty} but {stated}; image {name} left out, its MC truth is unknown")
 
     def _annotation(self, rel: str, name: str, rois: list[RawRoi], width: int, height: int,
-                    spacing_mm: float) -> tuple[Annotation, Counter[str], list[SkippedItem]]:
+                    spacing_mm: float) -> tuple[Annotation, Counter[str]]:
         targets: list[Target] = []
         ignore: list[IgnoreRegion] = []
         other: Counter[str] = Counter()
-        unknown: list[SkippedItem] = []
         for roi in rois:
-            kind = classify(roi.name)
+            kind = classify(roi.name, self.config.roi_names)
             if kind is RoiKind.OTHER_LESION:
                 other[roi.name] += 1
                 continue
             if kind is RoiKind.UNKNOWN:
-                unknown.append(SkippedItem(rel, f"{roi.label}: name not in the MC vocabulary; not used as truth"))
-                continue
+                raise IncompleteTruth(rel, f"{roi.label}: name not in the ROI vocabulary; image {name} left out, "
+                                           "its MC truth is unknown (declare the name in the roi_names setting)")
             is_target = kind is RoiKind.CALCIFICATION and (
                 len(roi.points) == 1
                 or feret_diameter(roi.points) * spacing_mm <= self.config.max_mc_diameter_mm)
@@ -188,7 +199,7 @@ class InbreastDataset(DatasetAdapter):
             else:
                 x, y = polygon_centroid(roi.points)
                 targets.append(Target(x, y, feret_diameter(roi.points), roi.points, roi.name))
-        return Annotation(tuple(targets), tuple(ignore)), other, unknown
+        return Annotation(tuple(targets), tuple(ignore)), other
 
     @staticmethod
     def _geometry_problem(rel: str, roi: RawRoi, kind: RoiKind, is_target: bool, width: int,

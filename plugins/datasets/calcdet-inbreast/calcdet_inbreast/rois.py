@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import plistlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -34,9 +35,20 @@ OTHER_NAMES = {"mass", "masses", "espiculated region", "spiculated region", "spi
                "asymmetry", "asymetry", "distortion", "architectural distortion"}
 
 
-def classify(name: str) -> RoiKind:
-    """The kind of a ROI from its name (case, spacing and a trailing number do not matter)."""
-    key = " ".join(name.lower().split())
+def _key(name: str) -> str:
+    return " ".join(name.lower().split())
+
+
+def classify(name: str, extra: Mapping[str, str] | None = None) -> RoiKind:
+    """The kind of a ROI from its name (case, spacing and a trailing number do not matter).
+
+    ``extra`` maps further names to a kind's value (``"calcification"``, ``"cluster"``,
+    ``"other"``): a site's own vocabulary, declared rather than guessed.
+    """
+    key = _key(name)
+    for extra_name, kind in (extra or {}).items():
+        if _key(extra_name) == key:
+            return RoiKind(kind)
     if re.fullmatch(r"point( \d+)?", key) or key in CALCIFICATION_NAMES:
         return RoiKind.CALCIFICATION
     if key in CLUSTER_NAMES:
@@ -86,15 +98,35 @@ def _roi(index: int, entry: object) -> RawRoi:
     return RawRoi(index, name, points, declared)
 
 
-def read_rois(path: Path) -> list[RawRoi]:
-    """The ROIs of ``Images[0]``; a file that is not such a plist raises InvalidInputError naming it."""
+@dataclass(frozen=True)
+class RoiFile:
+    """The ROIs of ``Images[0]``; ``empty`` says why there are none (``None``: the file holds ROIs)."""
+
+    rois: list[RawRoi]
+    empty: str | None = None
+
+
+def read_rois(path: Path) -> RoiFile:
+    """The ROIs of ``Images[0]``; a file that is not such a plist raises InvalidInputError naming it.
+
+    An annotation file exists only for an annotated image, so one without images or ROIs is
+    reported as ``empty`` for the adapter to weigh against the table, never read as "no findings".
+    """
     try:
         with path.open("rb") as f:
             doc = plistlib.load(f)
         images = doc["Images"]
-        rois = images[0].get("ROIs", []) if images else []
+        if not isinstance(images, list):
+            raise TypeError("Images is not a list")
+        if not images:
+            return RoiFile([], "the file holds no images")
+        if not isinstance(images[0], dict):
+            raise TypeError("Images[0] is not a dictionary")
+        rois = images[0].get("ROIs", [])
     except Exception as exc:
         raise InvalidInputError(f"{path}: not an INbreast ROI plist ({type(exc).__name__}: {exc})") from exc
     if not isinstance(rois, list):
         raise InvalidInputError(f"{path}: Images[0].ROIs is not a list")
-    return [_roi(i, entry) for i, entry in enumerate(rois)]
+    if not rois:
+        return RoiFile([], "Images[0] holds no ROIs")
+    return RoiFile([_roi(i, entry) for i, entry in enumerate(rois)])

@@ -13,6 +13,8 @@ from pathlib import Path
 from calcdet_core.api import InvalidInputError, SkippedItem
 
 COLUMNS = ("Patient ID", "Patient age", "Laterality", "View", "Acquisition date", "File Name", "ACR", "Bi-Rads")
+FINDING_COLUMNS = ("Mass", "Micros", "Distortion", "Asymmetry")
+"""The .xls's finding columns (a mark such as ``X`` where the image shows one); the .csv lacks them."""
 PLACEHOLDERS = {"", "removed", "nan", "none", "-"}
 
 
@@ -27,6 +29,17 @@ class TableRow:
     acr: int | None
     birads: str | None
     acquisition_date: str | None
+    findings: tuple[str, ...] = ()  # the finding columns marked on this row
+
+    @property
+    def says_normal(self) -> bool:
+        """The row states a normal image: BI-RADS 1 and no finding column marked."""
+        return self.birads is not None and self.birads.startswith("1") and not self.findings
+
+    def stated(self) -> str:
+        """What the row says about findings, for messages."""
+        marked = f", {'/'.join(self.findings)} marked" if self.findings else ""
+        return f"{self.source} gives BI-RADS {self.birads or 'unknown'}{marked}"
 
 
 def _clean(value: object) -> str | None:
@@ -48,8 +61,9 @@ def _row(cells: dict[str, object], source: str) -> TableRow | SkippedItem:
     if acr is not None and not 1 <= acr <= 4:
         return SkippedItem(source, f"ACR {acr} of File Name {file_name} is not 1-4")
     lat, view = _clean(cells.get("Laterality", "")), _clean(cells.get("View", ""))
+    findings = tuple(c for c in FINDING_COLUMNS if _clean(cells.get(c, "")) is not None)
     return TableRow(file_name, source, lat.upper() if lat else None, view.upper() if view else None, acr,
-                    _clean(cells.get("Bi-Rads", "")), _clean(cells.get("Acquisition date", "")))
+                    _clean(cells.get("Bi-Rads", "")), _clean(cells.get("Acquisition date", "")), findings)
 
 
 def _check_header(header: list[str], source: str) -> None:

@@ -133,7 +133,6 @@ def _mini_release(root: Path) -> Path:
         _roi("Calcification", _square(30, 20, 6)),  # 17 px = 1.2 mm: ignore region
         _roi("Mass", _square(24, 30, 10)), _roi("Espiculated Region", _square(24, 30, 12)),
         _roi("Assymetry", _square(20, 20, 8)),
-        _roi("Unnamed", [(3, 3)]),  # not in the vocabulary: reported, not used
     ])
     _write_xml(root, "20586934", [_roi("Calcification", [(7, 8), (9, 8), (9, 10)], declared=4)])
     _write_xml(root, "22614236", [_roi("Mass", _square(20, 20, 5))])  # masses only: normal
@@ -159,7 +158,8 @@ def test_vocabulary():
     assert classify("Calcification") is classify("calcifications ") is classify("Point 3") is RoiKind.CALCIFICATION
     assert classify("Cluster") is RoiKind.CLUSTER
     assert {classify(n) for n in ("Mass", "Espiculated Region", "Assymetry", "Distortion")} == {RoiKind.OTHER_LESION}
-    assert classify("Unnamed") is RoiKind.UNKNOWN
+    assert classify("Unnamed") is classify("Calcificaton") is RoiKind.UNKNOWN
+    assert classify(" calcificaton", {"Calcificaton": "calcification"}) is RoiKind.CALCIFICATION
 
 
 def test_miniature_release_with_messy_vocabulary(tmp_path):
@@ -189,8 +189,7 @@ def test_miniature_release_with_messy_vocabulary(tmp_path):
     reasons = {(s.path, s.reason.split(";")[0]) for s in dataset.skipped}
     paths = {s.path for s in dataset.skipped}
     assert paths == {"AllDICOMs/notes.txt", "INbreast.csv:8", "INbreast.csv:9", "AllXML/99999999.xml",
-                     "AllXML/20586908.xml", "AllXML/22614266.xml", "AllXML/24055274.xml"}
-    assert ("AllXML/20586908.xml", "ROI 9 'Unnamed': name not in the MC vocabulary") in reasons
+                     "AllXML/22614266.xml", "AllXML/24055274.xml"}
     assert ("INbreast.csv:8", "row has 9 fields, the header 8") in reasons
     assert any(p == "INbreast.csv:9" and "51049107" in r for p, r in reasons)
     assert any(p == "AllXML/24055274.xml" and "ROI 0 'Calcification': point (53, 10) lies outside" in r
@@ -271,3 +270,83 @@ def test_load_gives_the_stored_image(tmp_path):
     np.testing.assert_array_equal(image.pixels, read_dicom(record.path).pixels)
     assert (image.image_id, image.patient_id, image.laterality, image.view) == (
         "24055355", "e4a4e6f3bb4b2b6f", "L", "MLO")
+
+
+def _index_quietly(root: Path, **config: Any) -> dict[str, Any]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dataset = InbreastDataset(**config).index(root)
+    return {"ids": {r.image_id for r in dataset.records}, "records": {r.image_id: r for r in dataset.records},
+            "skipped": {s.path: s.reason for s in dataset.skipped}}
+
+
+@pytest.mark.parametrize("doc, empty", [({"Images": []}, "the file holds no images"),
+                                        ({"Images": [{"ImageIndex": 0}]}, "Images[0] holds no ROIs"),
+                                        ({"Images": [{"ImageIndex": 0, "ROIs": []}]}, "Images[0] holds no ROIs")])
+def test_an_empty_roi_file_of_an_image_with_findings_is_left_out(tmp_path, doc, empty):
+    root = _mini_release(tmp_path)
+    (root / "AllXML" / "20586908.xml").write_bytes(plistlib.dumps(doc))  # the table gives BI-RADS 5
+    got = _index_quietly(root)
+    assert "20586908" not in got["ids"], "an image with findings must not become a normal image"
+    reason = got["skipped"]["AllXML/20586908.xml"]
+    assert reason.startswith(f"{empty} but INbreast.csv:2 gives BI-RADS 5") and "left out" in reason
+
+
+def test_an_empty_roi_file_is_normal_only_where_the_table_says_normal(tmp_path):
+    root = _mini_release(tmp_path)
+    rows = (root / "INbreast.csv").read_text().replace(";20586908;4;5", ";20586908;4;1")
+    (root / "INbreast.csv").write_text(rows)
+    (root / "AllXML" / "20586908.xml").write_bytes(plistlib.dumps({"Images": []}))
+    (root / "AllXML" / "24055355.xml").write_bytes(plistlib.dumps({"Images": []}))  # its row has no Bi-Rads
+    got = _index_quietly(root)
+    assert got["records"]["20586908"].is_normal
+    assert "24055355" not in got["ids"]
+    assert "INbreast.csv:7 gives BI-RADS unknown" in got["skipped"]["AllXML/24055355.xml"]
+
+
+def test_an_xls_finding_column_keeps_an_empty_roi_file_out(tmp_path):
+    xlwt = pytest.importorskip("xlwt")
+    root = _mini_release(tmp_path)
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("INbreast")
+    for c, name in enumerate([*HEADER.split(";"), "Mass", "Micros"]):
+        sheet.write(0, c, name)
+    for c, value in enumerate(["removed", "removed", "R", "CC", 201001, 20586908.0, 2.0, "1", "", "X"]):
+        sheet.write(1, c, value)
+    book.save(str(root / "INbreast.xls"))
+    (root / "AllXML" / "20586908.xml").write_bytes(plistlib.dumps({"Images": []}))
+    got = _index_quietly(root)
+    assert "20586908" not in got["ids"]
+    assert "INbreast.xls:2 gives BI-RADS 1, Micros marked" in got["skipped"]["AllXML/20586908.xml"]
+
+
+def test_a_misspelled_roi_name_leaves_its_image_out_unless_declared(tmp_path):
+    root = _mini_release(tmp_path)
+    rois = [_roi("Calcification", [(10, 12)]), _roi("Calcificaton", [(20, 22)]), _roi("Calcificaton", [(30, 32)])]
+    _write_xml(root, "20586908", rois)
+    got = _index_quietly(root)
+    assert "20586908" not in got["ids"]
+    assert got["skipped"]["AllXML/20586908.xml"].startswith(
+        "ROI 1 'Calcificaton': name not in the ROI vocabulary; image 20586908 left out")
+    declared = _index_quietly(root, roi_names={"Calcificaton": "calcification"})
+    assert len(declared["records"]["20586908"].annotation.targets) == 3
+    as_other = _index_quietly(root, roi_names={"calcificaton": "other"})
+    assert as_other["records"]["20586908"].metadata["other_findings"] == {"Calcificaton": 2}
+
+
+def test_summary_check_decodes_every_image_and_names_a_truncated_one(tmp_path):
+    root = _mini_release(tmp_path)
+    done = calcdet("dataset", "summary", "--dataset", "inbreast", "--root", str(root), "--check", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["unreadable"] == []
+    truncated = next((root / "AllDICOMs").glob("22614236_*.dcm"))
+    truncated.write_bytes(truncated.read_bytes()[:-1000])  # the header reads, the pixel data is cut short
+    done = calcdet("dataset", "summary", "--dataset", "inbreast", "--root", str(root))
+    assert done.returncode == 0, "without --check only headers are read"
+    done = calcdet("dataset", "summary", "--dataset", "inbreast", "--root", str(root), "--check", "--json")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    (bad,) = json.loads(done.stdout)["unreadable"]
+    assert bad["image_id"] == "22614236" and bad["path"] == str(truncated)
+    assert "1 of 4 image(s) cannot be read" in done.stderr
+    done = calcdet("dataset", "summary", "--dataset", "inbreast", "--root", str(root), "--check")
+    assert done.returncode == 1 and f"unreadable {truncated}:" in done.stdout
