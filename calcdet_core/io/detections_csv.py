@@ -11,6 +11,7 @@ empty. Numbers are written with ``repr`` so that reading gives back the very sam
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections.abc import Iterable
 from pathlib import Path
@@ -19,6 +20,7 @@ import numpy as np
 
 from calcdet_core.contracts.data import Candidates, Detections
 from calcdet_core.errors import InvalidInputError
+from calcdet_core.io.text import read_text_file
 
 COLUMNS = ("image_id", "x", "y", "radius", "score")
 BOX_COLUMNS = ("x0", "y0", "x1", "y1")
@@ -89,7 +91,7 @@ def read_detections_csv(path: Path | str) -> dict[str, Detections]:
     path = Path(path)
     rows: dict[str, list[tuple[float, float, float, float]]] = {}
     boxes: dict[str, list[tuple[float, float, float, float] | None]] = {}
-    with path.open(newline="", encoding="utf-8-sig") as f:
+    with io.StringIO(read_text_file(path, "detections CSV"), newline="") as f:
         reader = csv.reader(f)
         header = next(reader, None)
         if header is None:

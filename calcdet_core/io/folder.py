@@ -16,6 +16,7 @@ become ignore regions, as in the study. Bad rows and files are reported in ``ski
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections import defaultdict
 from functools import partial
@@ -37,6 +38,7 @@ from calcdet_core.contracts.data import (
 from calcdet_core.errors import InvalidInputError
 from calcdet_core.imaging.geometry import ellipse_polygon
 from calcdet_core.io.images import IMAGE_SUFFIXES, image_header, name_tokens, read_image
+from calcdet_core.io.text import read_text_file
 
 REQUIRED_COLUMNS = ("image", "x", "y", "diameter")
 
@@ -108,7 +110,7 @@ class FolderDataset(DatasetAdapter):
         if not path.is_file():
             return rows, patients, skipped
         names = _resolver(root, images)
-        with path.open(newline="", encoding="utf-8-sig") as f:
+        with io.StringIO(read_text_file(path, "annotations CSV"), newline="") as f:
             reader = csv.DictReader(f)
             columns = {c.strip().lower(): c for c in reader.fieldnames or []}
             missing = [c for c in REQUIRED_COLUMNS if c not in columns]

@@ -24,6 +24,7 @@ from calcdet_core.contracts.components import (
     Proposer,
 )
 from calcdet_core.errors import CalcdetUserError
+from calcdet_core.io.text import read_text_file
 from calcdet_core.plugins.registry import Registry, UnknownPluginError, get_registry
 
 
@@ -247,13 +248,38 @@ def build_pipeline(raw: Any, source: str = "<pipeline>", registry: Registry | No
     return pipeline
 
 
+MAX_PIPELINE_BYTES = 1 << 20
+"""A pipeline file is a page of settings; anything larger is refused before it is parsed."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """The safe loader, refusing a key given twice in one mapping (PyYAML lets the last one win)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                first = seen.setdefault(key, line)
+            except TypeError:  # an unhashable key: the safe loader reports it below
+                continue
+            if first != line:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} on line {line} (first given on line {first})",
+                    key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_yaml(path: Path) -> Any:
-    """Parse a YAML file with the safe loader; syntax errors name the file and line."""
+    """Parse a pipeline YAML file with the safe loader.
+
+    Syntax errors and duplicate keys name the file and line; a file over
+    :data:`MAX_PIPELINE_BYTES` or not in UTF-8 is refused with a one-line error.
+    """
+    text = read_text_file(Path(path), "pipeline file", MAX_PIPELINE_BYTES)
     try:
-        with open(path, encoding="utf-8") as stream:
-            return yaml.safe_load(stream)
-    except OSError as exc:
-        raise PipelineValidationError(str(path), [ValidationIssue("", f"cannot read: {exc.strerror}")]) from exc
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: no Python tags
     except yaml.YAMLError as exc:
         raise PipelineValidationError(str(path), [ValidationIssue("", f"invalid YAML: {exc}")]) from exc
 
