@@ -7,6 +7,7 @@ at its YAML path (``features[1].params.n_selected: Input should be greater than 
 from __future__ import annotations
 
 import difflib
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -277,9 +278,10 @@ def load_yaml(path: Path) -> Any:
     Syntax errors and duplicate keys name the file and line; a file over
     :data:`MAX_PIPELINE_BYTES` or not in UTF-8 is refused with a one-line error.
     """
-    text = read_text_file(Path(path), "pipeline file", MAX_PIPELINE_BYTES)
+    stream = io.StringIO(read_text_file(Path(path), "pipeline file", MAX_PIPELINE_BYTES))
+    stream.name = str(path)  # PyYAML's marks name the file
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: no Python tags
+        return yaml.load(stream, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: no Python tags
     except yaml.YAMLError as exc:
         raise PipelineValidationError(str(path), [ValidationIssue("", f"invalid YAML: {exc}")]) from exc
 
