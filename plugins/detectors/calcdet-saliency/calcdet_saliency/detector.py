@@ -1,0 +1,196 @@
+"""``resnet-saliency``: the study's ResNet patch classifier, run as a saliency-map detector.
+
+The component imports numpy and the calcdet API only; torch lives in
+:mod:`calcdet_saliency.train` and :mod:`calcdet_saliency.inference`, imported when it fits,
+detects or loads weights. Learned state is numpy arrays (safetensors on disk, what a pickle
+carries).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from calcdet_torch.patches import standardised
+from calcdet_torch.pickling import ArrayPickling
+from calcdet_torch.points import local_maxima, neighbourhood_max, subpixel_offsets, suppress
+from pydantic import Field, model_validator
+
+from calcdet_core.api import (
+    ComponentConfig,
+    Detections,
+    Detector,
+    ImageStream,
+    TrainingContext,
+    checked_image,
+    checked_mask,
+    load_arrays,
+    save_arrays,
+)
+
+WEIGHTS_FILE = "resnet.safetensors"
+FACTS_FILE = "saliency.json"
+
+
+class SaliencyConfig(ComponentConfig):
+    """The network, its training and how its map becomes detections."""
+
+    patch_size: Literal[16, 32, 64] = Field(16, description="Side of the classified patches, px (the study: 16).")
+    width: int = Field(8, ge=1, le=256, description="Channels of the stem; each stage doubles them (the study: 64).")
+    hidden: int = Field(64, ge=1, le=4096, description="Units of the head's hidden layer (GELU).")
+    dropout: float = Field(0.4, ge=0, lt=1, description="Dropout before the head's hidden layer.")
+    padding: bool = Field(True, description="Zero-padded 3x3 convolutions as in the study; false: valid "
+                                            "convolutions, whose dense map equals patch-by-patch classification.")
+    normalisation: Literal["breast", "patch"] = Field(
+        "breast", description="breast: pixels as z-scores of the breast (what dense inference needs); patch: each "
+                              "patch as z-scores of its own pixels (the study; study inference only).")
+    epochs: int = Field(12, ge=1, le=1000, description="Most passes over the training images.")
+    learning_rate: float = Field(1e-4, gt=0, le=1, description="AdamW learning rate.")
+    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
+    lr_step: int = Field(7, ge=1, description="StepLR: epochs between learning-rate cuts.")
+    lr_gamma: float = Field(0.1, gt=0, le=1, description="StepLR: factor of each cut.")
+    patience: int = Field(3, ge=1, description="Early stopping: epochs without a better validation loss.")
+    min_delta: float = Field(1e-4, ge=0, description="Early stopping: the smallest improvement that counts.")
+    patch_batch: int = Field(128, ge=1, le=65536, description="Patches per optimizer step.")
+    negative_ratio: float = Field(10.0, gt=0, le=1000, description="Negatives per positive, redrawn each epoch.")
+    jitter: float = Field(2.0, ge=0, le=32, description="Positives' centres move up to this far from the target, px.")
+    exclusion: float = Field(8.0, ge=0, description="Negatives' centres lie farther than this from every target, px.")
+    augment: bool = Field(True, description="Random flips, 90-degree rotations, contrast and brightness changes.")
+    contrast: float = Field(0.2, ge=0, lt=1, description="Contrast gain drawn from 1 +- this.")
+    brightness: float = Field(0.2, ge=0, le=5, description="Brightness shift drawn from +- this (z-score units).")
+    inference: Literal["dense", "study"] = Field(
+        "dense", description="dense: the net run fully convolutionally, peaks of its map; study: windows at "
+                             "study_stride averaged into a coarse map, smoothed, maxima in peak_window windows.")
+    stride: int = Field(4, ge=1, le=64, description="Dense map step, px; divides the net's stride (patch / 4).")
+    tile: int = Field(512, ge=16, le=8192, description="Dense inference works on tiles of about this side, px.")
+    threshold: float = Field(0.1, gt=0, lt=1, description="Lowest score (0-1) reported as a detection.")
+    min_distance: float = Field(14.0, ge=1, description="Dense: no two detections closer than this, px.")
+    study_stride: int = Field(8, ge=1, le=64, description="Study inference: window step, px.")
+    smoothing: int = Field(9, ge=1, le=99, description="Study inference: side of the box filter on the map, px.")
+    peak_window: int = Field(14, ge=1, le=99, description="Study inference: detections are maxima of windows this "
+                                                          "wide, px.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SaliencyConfig:
+        if self.inference == "dense" and self.normalisation == "patch":
+            raise ValueError("normalisation 'patch' needs inference 'study': a dense map cannot z-score every patch")
+        if self.inference == "dense" and (self.patch_size // 4) % self.stride:
+            raise ValueError(f"stride {self.stride} must divide the network's stride {self.patch_size // 4}")
+        return self
+
+
+class SaliencyDetector(ArrayPickling, Detector):
+    """Patch classifier (small ResNet) whose score map's peaks are the detections."""
+
+    name = "resnet-saliency"
+    description = "The study's small-patch ResNet classifier as a saliency-map detector, dense by default (torch)."
+    Config = SaliencyConfig
+    _transient = ("_inference",)
+
+    def __init__(self, config: ComponentConfig | None = None, **params: Any) -> None:
+        super().__init__(config, **params)
+        self.weights_: dict[str, np.ndarray] | None = None
+        self.radius_ = 0.0
+        self._device = "cpu"
+        self._inference: Any = None
+
+    def fit(self, train: ImageStream, validation: ImageStream, context: TrainingContext) -> SaliencyDetector:
+        from calcdet_saliency.train import fit_weights
+
+        diameters = [t.diameter for e in train.entries for t in e.annotation.targets]
+        if not diameters:
+            raise ValueError("resnet-saliency: no annotated MC in the training images; nothing to learn from")
+        self.radius_ = float(np.median(diameters)) / 2
+        self.weights_ = fit_weights(self.config, train, validation, context)
+        self._inference = None
+        context.reporter.record(radius=self.radius_)
+        return self
+
+    def to_device(self, device: str) -> None:
+        if device != self._device:
+            self._device, self._inference = device, None
+
+    def _net(self) -> Any:
+        if self.weights_ is None:
+            raise ValueError("resnet-saliency: detect() before fit() or load_state(): the net has no weights")
+        if self._inference is None:
+            from calcdet_saliency.inference import Inference
+
+            self._inference = Inference(self.config, self.weights_, self._device)
+        return self._inference
+
+    def detect(self, image: np.ndarray, mask: np.ndarray | None = None) -> Detections:
+        image = checked_image(image, self.name)
+        mask = None if mask is None else checked_mask(mask, image.shape, self.name)
+        if np.ptp(image) == 0:
+            return Detections.empty()  # a flat image holds no blob
+        net = self._net()
+        if self.config.inference == "study":
+            x, y, score = self._study_peaks(net, image, mask)
+        else:
+            x, y, score = self._dense_peaks(net, image, mask)
+        h, w = image.shape
+        xi, yi = np.rint(x).astype(int), np.rint(y).astype(int)
+        keep = (xi >= 0) & (yi >= 0) & (xi < w) & (yi < h)
+        x, y, score, xi, yi = x[keep], y[keep], score[keep], xi[keep], yi[keep]
+        if mask is not None:
+            inside = mask[yi, xi]
+            x, y, score = x[inside], y[inside], score[inside]
+        chosen = suppress(np.column_stack([x, y]), score, self.config.min_distance)
+        return Detections.from_columns(x[chosen], y[chosen], np.full(len(chosen), self.radius_), score[chosen])
+
+    def _dense_peaks(self, net: Any, image: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, ...]:
+        cfg = self.config
+        logits = net.dense(standardised(image, mask), cfg.stride, mask, cfg.tile)
+        floor = float(np.log(cfg.threshold / (1 - cfg.threshold)))
+        rows, cols = local_maxima(logits, floor)
+        dx, dy = subpixel_offsets(np.where(np.isfinite(logits), logits, floor - 50), rows, cols)
+        centre = cfg.stride * np.column_stack([cols + dx, rows + dy]) - cfg.patch_size // 2 + (cfg.patch_size - 1) / 2
+        return centre[:, 0], centre[:, 1], 1 / (1 + np.exp(-logits[rows, cols].astype(np.float64)))
+
+    def _study_peaks(self, net: Any, image: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, ...]:
+        """The study's procedure: window scores averaged per pixel, box-smoothed, maxima of 14x14 windows."""
+        cfg = self.config
+        pixels = standardised(image, mask) if cfg.normalisation == "breast" else np.asarray(image, np.float32)
+        logits = net.sliding(pixels, cfg.study_stride, normalise_patch=cfg.normalisation == "patch")
+        scores = 1 / (1 + np.exp(-logits.astype(np.float64)))
+        size, margin = cfg.patch_size, cfg.patch_size // 2
+        h, w = image.shape
+        total, count = np.zeros((h + 2 * margin, w + 2 * margin)), np.zeros((h + 2 * margin, w + 2 * margin))
+        for r in range(scores.shape[0]):
+            for c in range(scores.shape[1]):
+                y0, x0 = r * cfg.study_stride, c * cfg.study_stride
+                total[y0 : y0 + size, x0 : x0 + size] += scores[r, c]
+                count[y0 : y0 + size, x0 : x0 + size] += 1
+        heat = (total / np.maximum(count, 1))[margin : margin + h, margin : margin + w]
+        heat = _box_mean(heat, cfg.smoothing)
+        peaks = (heat >= neighbourhood_max(heat, cfg.peak_window)) & (heat >= cfg.threshold)
+        rows, cols = np.nonzero(peaks)
+        return cols.astype(np.float64), rows.astype(np.float64), heat[rows, cols]
+
+    def save_state(self, directory: Path) -> list[Path]:
+        if self.weights_ is None:
+            raise ValueError("resnet-saliency: nothing to save; fit() first")
+        weights = save_arrays(Path(directory) / WEIGHTS_FILE, self.weights_)
+        facts = Path(directory) / FACTS_FILE
+        facts.write_text(json.dumps({"radius": self.radius_}))
+        return [weights, facts]
+
+    def load_state(self, directory: Path) -> None:
+        from calcdet_saliency.inference import Inference
+
+        path = Path(directory) / WEIGHTS_FILE
+        weights = load_arrays(path)
+        self._inference = Inference(self.config, weights, self._device, source=str(path))  # checks names and shapes
+        self.weights_ = weights
+        self.radius_ = float(json.loads((Path(directory) / FACTS_FILE).read_text())["radius"])
+
+
+def _box_mean(values: np.ndarray, size: int) -> np.ndarray:
+    """Mean over a ``size`` x ``size`` box around every pixel (edges repeated), by an integral image."""
+    before = size // 2
+    padded = np.pad(values, ((before + 1, size - 1 - before),) * 2, mode="edge")
+    c = padded.cumsum(0).cumsum(1)
+    return (c[size:, size:] - c[:-size, size:] - c[size:, :-size] + c[:-size, :-size]) / size**2

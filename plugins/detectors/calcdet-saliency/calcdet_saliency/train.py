@@ -1,0 +1,83 @@
+"""Training of the saliency detector's patch classifier (imports torch; imported only by ``fit``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from calcdet_torch.loop import LoopSettings, train_loop
+from calcdet_torch.metrics import auroc, youden_f1
+from calcdet_torch.patches import Augment, EpochPatches, PatchSpec
+from calcdet_torch.runtime import context_device, seed_torch
+from calcdet_torch.state import Arrays
+from torch.utils.data import DataLoader
+
+from calcdet_core.api import ImageStream, TrainingContext
+from calcdet_saliency.inference import build_net
+
+
+def _as_is(item: Any) -> Any:
+    return item
+
+
+def read_patches(patches: EpochPatches, workers: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every image's patches and labels, images read lazily (by ``workers - 1`` processes when > 1)."""
+    loader = DataLoader(patches, batch_size=None, collate_fn=_as_is, num_workers=max(0, workers - 1))
+    parts = list(loader)
+    size = patches.spec.size
+    if not parts:
+        return np.zeros((0, size, size), np.float32), np.zeros(0, np.float32)
+    return np.concatenate([p for p, _ in parts]), np.concatenate([y for _, y in parts])
+
+
+def fit_weights(config: Any, train: ImageStream, validation: ImageStream, context: TrainingContext) -> Arrays:
+    """Train the patch classifier on ``train``; the weights of its best validation epoch."""
+    device = context_device(context)
+    seed_torch(context.seed)
+    net = build_net(config).to(device)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    spec = PatchSpec(config.patch_size, config.negative_ratio, config.jitter, config.exclusion)
+    augment = Augment(config.contrast, config.brightness) if config.augment else None
+
+    def batches(epoch: int) -> tuple[int, Iterator[tuple[torch.Tensor, torch.Tensor]]]:
+        rng = context.rng(epoch)
+        x, y = read_patches(EpochPatches(train, spec, rng, config.normalisation), context.workers)
+        if augment is not None:
+            x = augment(x, rng)
+        order = rng.permutation(len(y))
+        starts = range(0, len(order), config.patch_batch)
+
+        def gen() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+            for s in starts:
+                pick = order[s : s + config.patch_batch]
+                yield torch.from_numpy(x[pick]).to(device), torch.from_numpy(y[pick]).to(device)
+
+        return len(starts), gen()
+
+    held: dict[str, np.ndarray] = {}
+
+    def validate(model: torch.nn.Module) -> dict[str, float]:
+        if not len(validation):
+            return {}
+        if not held:
+            held["x"], held["y"] = read_patches(EpochPatches(validation, spec, context.rng(0), config.normalisation),
+                                                context.workers)
+        if not len(held["y"]):
+            return {}
+        logits = torch.cat([model(torch.from_numpy(held["x"][s : s + 1024]).to(device)[:, None])
+                            for s in range(0, len(held["y"]), 1024)])
+        loss = float(F.binary_cross_entropy_with_logits(logits, torch.from_numpy(held["y"]).to(device)))
+        scores = torch.sigmoid(logits).cpu().numpy()
+        threshold, f1 = youden_f1(held["y"], scores)
+        return {"val_loss": loss, "val_auroc": auroc(held["y"], scores), "val_f1": f1, "val_threshold": threshold}
+
+    def loss_fn(model: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        x, y = batch
+        return F.binary_cross_entropy_with_logits(model(x[:, None]), y)
+
+    settings = LoopSettings("resnet-saliency", config.epochs, config.patience, config.min_delta, config.lr_step,
+                            config.lr_gamma)
+    return train_loop(net, optimizer, loss_fn, batches, validate, settings, context)

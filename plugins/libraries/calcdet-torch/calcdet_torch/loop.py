@@ -1,0 +1,108 @@
+"""The epoch loop both detector plugins train with (imports torch).
+
+StepLR, early stopping on the validation loss (patience, minimum improvement), the best
+epoch's weights kept, a checkpoint after every epoch through the training context (model,
+optimizer, best weights as arrays; scheduler and stopping state as JSON), resume after the
+last finished epoch, and one ``log_epoch`` per epoch with a progress bar per epoch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from calcdet_core.api import TrainingContext
+from calcdet_torch.runtime import seed_torch
+from calcdet_torch.state import (
+    Arrays,
+    load_module_arrays,
+    load_optimizer_arrays,
+    module_arrays,
+    optimizer_arrays,
+    prefixed,
+    unprefixed,
+)
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    """How long to train and when to stop."""
+
+    name: str
+    epochs: int
+    patience: int = 3
+    min_delta: float = 1e-4
+    step_size: int = 7
+    gamma: float = 0.1
+
+
+def train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Callable[[nn.Module, Any], torch.Tensor],
+               batches: Callable[[int], tuple[int, Iterable[Any]]], validate: Callable[[nn.Module], dict[str, float]],
+               settings: LoopSettings, context: TrainingContext) -> Arrays:
+    """Train ``model``; return the weights of the epoch with the lowest validation loss (the last without one).
+
+    ``batches(epoch)`` gives the epoch's batch count and batches (drawn from ``context.rng(epoch)``);
+    ``validate(model)`` gives the validation figures, ``val_loss`` among them when there is a
+    validation set. Torch is seeded per epoch from ``context.seed``, so a resumed fit ends as an
+    uninterrupted one.
+    """
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, settings.step_size, settings.gamma)
+    best: dict[str, Any] = {"loss": None, "epoch": 0, "bad": 0, "stopped": False}
+    best_weights = module_arrays(model)
+    start = 1
+    checkpoint = context.last_checkpoint()
+    if checkpoint is not None:
+        load_module_arrays(model, unprefixed("model", checkpoint.arrays), "checkpoint")
+        load_optimizer_arrays(optimizer, unprefixed("optim", checkpoint.arrays))
+        best_weights = unprefixed("best", checkpoint.arrays)
+        best.update(checkpoint.state["best"])
+        scheduler.load_state_dict(checkpoint.state["scheduler"])
+        for group, lr in zip(optimizer.param_groups, scheduler.get_last_lr(), strict=True):
+            group["lr"] = lr
+        start = checkpoint.epoch + 1
+    for epoch in range(start, settings.epochs + 1):
+        if best["stopped"]:
+            break
+        seed_torch(int(np.random.default_rng([context.seed, epoch, 1]).integers(2**62)))
+        model.train()
+        count, epoch_batches = batches(epoch)
+        total = seen = 0.0
+        with context.reporter.progress(f"{settings.name} epoch {epoch}/{settings.epochs}", total=count) as task:
+            for batch in epoch_batches:
+                loss = loss_fn(model, batch)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                size = len(batch[0])
+                total, seen = total + float(loss.detach()) * size, seen + size
+                task.advance(1, loss=total / max(seen, 1))
+        scheduler.step()
+        model.eval()
+        with torch.inference_mode():
+            metrics = {"loss": total / max(seen, 1), **validate(model), "lr": scheduler.get_last_lr()[0]}
+        if "val_loss" in metrics and np.isfinite(metrics["val_loss"]):
+            if best["loss"] is None or metrics["val_loss"] < best["loss"] - settings.min_delta:
+                best.update(loss=metrics["val_loss"], epoch=epoch, bad=0)
+                best_weights = module_arrays(model)
+            else:
+                best["bad"] += 1
+            best["stopped"] = best["bad"] >= settings.patience
+        context.reporter.log_epoch(epoch, **metrics)
+        context.save_checkpoint(epoch, {**prefixed("model", module_arrays(model)),
+                                        **prefixed("optim", optimizer_arrays(optimizer)),
+                                        **prefixed("best", best_weights)},
+                                {"best": dict(best), "scheduler": _json_ready(scheduler.state_dict())})
+    context.reporter.record(epochs=len(context.reporter.history), best_epoch=best["epoch"] or None,
+                            best_val_loss=best["loss"], stopped_early=bool(best["stopped"]))
+    return best_weights if best["epoch"] else module_arrays(model)
+
+
+def _json_ready(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: (float(v) if isinstance(v, torch.Tensor) else v) for k, v in doc.items()}
