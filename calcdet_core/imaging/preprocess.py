@@ -19,10 +19,22 @@ from dataclasses import replace
 import numpy as np
 
 from calcdet_core.contracts.data import GridTransform, Mammogram
+from calcdet_core.errors import InvalidInputError
 from calcdet_core.imaging.regions import fill_holes, largest_region
 
 BACKGROUND_FRACTION = 0.01
 """Pixels within this fraction of the intensity range above the minimum are background."""
+
+
+def require_finite(pixels: np.ndarray, who: object) -> None:
+    """Refuse float pixels holding NaN or infinity, saying how many: no threshold or scaling survives one."""
+    if not np.issubdtype(pixels.dtype, np.floating):
+        return
+    bad = pixels.size - int(np.count_nonzero(np.isfinite(pixels)))
+    if bad:
+        nan = int(np.count_nonzero(np.isnan(pixels)))
+        raise InvalidInputError(f"{who}: {bad} of {pixels.size} float pixels are not finite ({nan} NaN, "
+                                f"{bad - nan} infinite); calcdet needs finite intensities")
 
 
 def breast_mask(pixels: np.ndarray) -> np.ndarray:
@@ -58,8 +70,7 @@ def preprocess(mammogram: Mammogram, crop_breast: bool = True, flip_to_left: boo
         raise ValueError(f"{who}: expected a non-empty 2-D image, got shape {pixels.shape}")
     if not (np.issubdtype(pixels.dtype, np.integer) or np.issubdtype(pixels.dtype, np.floating)):
         raise ValueError(f"{who}: expected integer or float pixels, got {pixels.dtype}")
-    if np.issubdtype(pixels.dtype, np.floating) and not np.isfinite(pixels).all():
-        raise ValueError(f"{who}: image holds NaN or infinite pixels")
+    require_finite(pixels, who)
     if mammogram.transform != GridTransform():
         raise ValueError(f"{who}: image is already preprocessed (transform {mammogram.transform})")
     mask = breast_mask(pixels)

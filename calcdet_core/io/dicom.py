@@ -1,7 +1,8 @@
 """Reading and writing mammograms as DICOM files.
 
 Reading returns the stored pixels as a :class:`~calcdet_core.contracts.data.Mammogram` in
-MONOCHROME2 sense (bright = dense), with only the ``BitsStored`` bits kept.
+MONOCHROME2 sense (bright = dense), with only the ``BitsStored`` bits kept; Float Pixel
+Data is read as float and refused when a pixel is NaN or infinite.
 Compressed transfer syntaxes are decoded by pydicom's pixel-data plugins
 (pylibjpeg with its libjpeg, openjpeg and rle codecs). Writing exists so that
 phantoms and tests can produce files exactly like a scanner's, compressed and
@@ -27,6 +28,7 @@ from pydicom.uid import (
 
 from calcdet_core.contracts.data import Mammogram
 from calcdet_core.errors import InvalidInputError
+from calcdet_core.imaging.preprocess import require_finite
 from calcdet_core.io.ljpeg import encode_lossless_jpeg
 
 DIGITAL_MAMMOGRAPHY_STORAGE = "1.2.840.10008.5.1.4.1.1.1.2"
@@ -39,6 +41,8 @@ TRANSFER_SYNTAXES = {
     "rle": RLELossless,
 }
 """Names accepted by :func:`write_dicom` for the transfer syntax it writes."""
+
+PIXEL_DATA_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 
 
 def _spacing(ds: Dataset) -> tuple[float, float] | None:
@@ -66,7 +70,7 @@ def read_dicom(path: str | Path, image_id: str | None = None, patient_id: str | 
         ds = pydicom.dcmread(path)
     except Exception as exc:
         raise InvalidInputError(f"{path}: not a readable DICOM file ({type(exc).__name__}: {exc})") from exc
-    if "PixelData" not in ds:
+    if not any(keyword in ds for keyword in PIXEL_DATA_KEYWORDS):
         raise InvalidInputError(f"{path}: DICOM file holds no pixel data")
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
     if photometric not in ("MONOCHROME1", "MONOCHROME2"):
@@ -79,10 +83,16 @@ def read_dicom(path: str | Path, image_id: str | None = None, patient_id: str | 
         syntax = ds.file_meta.get("TransferSyntaxUID", "unknown")
         raise InvalidInputError(f"{path}: cannot decode pixel data with transfer syntax {syntax} "
                                 f"({type(exc).__name__}: {exc}); is the pylibjpeg codec for it installed?") from exc
-    pixels = _keep_stored_bits(np.asarray(pixels), int(ds.get("BitsStored", pixels.dtype.itemsize * 8)),
-                               int(ds.get("PixelRepresentation", 0)))
-    if photometric == "MONOCHROME1":
-        pixels = _invert(pixels, int(ds.get("BitsStored", pixels.dtype.itemsize * 8)))
+    pixels = np.asarray(pixels)
+    if np.issubdtype(pixels.dtype, np.floating):  # Float Pixel Data: no stored bits to keep
+        require_finite(pixels, path)
+        if photometric == "MONOCHROME1":
+            pixels = pixels.max() + pixels.min() - pixels
+    else:
+        pixels = _keep_stored_bits(pixels, int(ds.get("BitsStored", pixels.dtype.itemsize * 8)),
+                                   int(ds.get("PixelRepresentation", 0)))
+        if photometric == "MONOCHROME1":
+            pixels = _invert(pixels, int(ds.get("BitsStored", pixels.dtype.itemsize * 8)))
     patient = patient_id or (str(ds.get("PatientID", "")) or None)
     return Mammogram(
         pixels=pixels,

@@ -14,6 +14,7 @@ import numpy as np
 
 from calcdet_core.contracts.data import Mammogram
 from calcdet_core.errors import InvalidInputError
+from calcdet_core.imaging.preprocess import require_finite
 from calcdet_core.io.dicom import read_dicom
 
 DICOM_SUFFIXES = {".dcm", ".dicom"}
@@ -52,6 +53,7 @@ def _pillow_pixels(path: Path) -> np.ndarray:
         arr = arr.astype(np.uint16)  # Pillow opens 16-bit PNGs as 32-bit integers
     if arr.dtype == bool:
         arr = arr.astype(np.uint8)
+    require_finite(arr, path)
     return np.ascontiguousarray(arr)
 
 
