@@ -23,6 +23,9 @@ from calcdet_core.cli.options import (
 )
 from calcdet_core.run.executor import make_executor
 
+ExpectDigestOption = Annotated[str | None, typer.Option(
+    help="Refuse any model but the one whose `calcdet model hash` printed this digest.")]
+
 
 def train(
     pipeline: PipelineFile,
@@ -54,16 +57,26 @@ def detect(
     workers: WorkersOption = 1,
     scheduler: SchedulerOption = None,
     device: DeviceOption = "auto",
+    expect_digest: ExpectDigestOption = None,
 ) -> None:
     """Detect microcalcifications; one CSV row per detection (image_id, x, y, radius, score), stored grid."""
-    from calcdet_core.run.workflows import Selection, load_runnable, write_outputs
+    from calcdet_core.run.workflows import (
+        Selection,
+        claimed_output,
+        discard_work,
+        load_runnable,
+        work_folder,
+        write_outputs,
+    )
     from calcdet_core.run.workflows import detect as run
 
-    pipeline, identity = load_runnable(model)
-    source = Selection(tuple(inputs or ()), dataset, root, split.value, seed).source()
-    found = run(pipeline, identity, source, out.with_name(out.name + ".work"), make_executor(workers, scheduler),
-                device)
-    write_outputs(found, out, overlay)
+    with claimed_output(out, others={"--overlay": overlay}):
+        pipeline, identity = load_runnable(model, expect_digest)
+        source = Selection(tuple(inputs or ()), dataset, root, split.value, seed).source()
+        work = out.with_name(out.name + ".work")
+        found = run(pipeline, identity, source, work, make_executor(workers, scheduler), device)
+        write_outputs(found, out, overlay)
+        discard_work(work, work_folder(work, identity))
     output.stdout.print(f"wrote {out}: {sum(len(d.detections) for d in found)} detections", highlight=False)
 
 
@@ -77,11 +90,13 @@ def evaluate(
     workers: WorkersOption = 1,
     scheduler: SchedulerOption = None,
     device: DeviceOption = "auto",
+    expect_digest: ExpectDigestOption = None,
 ) -> None:
     """Run a trained pipeline on a dataset split and score it (FROC with bootstrap interval, report)."""
     from calcdet_core.run.workflows import evaluate_model
 
-    metrics = evaluate_model(model, dataset, root, out, split.value, seed, make_executor(workers, scheduler), device)
+    metrics = evaluate_model(model, dataset, root, out, split.value, seed, make_executor(workers, scheduler), device,
+                             expect_digest)
     output.stdout.print(f"{output.froc_auc(metrics.get('froc', {}))}; report {Path(out) / 'report.html'}",
                         highlight=False)
 

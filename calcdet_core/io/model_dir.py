@@ -15,8 +15,10 @@ Saving refuses a trainable component whose ``save_state`` writes nothing, before
 the model is written.
 
 Loading refuses a directory whose files do not match their checksums (or that holds files
-no checksum covers), or whose plugins are missing or installed at another distribution or
-version, and names every problem at once.
+no checksum covers), that holds a symbolic link or a checksum entry outside itself, whose
+``checksums.json``, ``plugins.json`` or ``pipeline.yaml`` is malformed, or whose plugins are
+missing or installed at another distribution or version, and names the problems. Checksums
+catch accidents, not tampering: :func:`model_digest` gives one digest a site can pin.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -155,15 +158,56 @@ def _to_json(doc: Any) -> str:
     return json.dumps(_finite_or_none(doc), indent=2, allow_nan=False, default=_json_default)
 
 
-def _check_files(directory: Path) -> list[str]:
+def _symlinks(directory: Path) -> list[str]:
+    """Every symbolic link inside ``directory`` (files and folders): a model reads nothing from outside itself."""
+    found = []
+    for folder, dirs, files in os.walk(directory, followlinks=False):
+        for name in dirs + files:
+            path = Path(folder) / name
+            if path.is_symlink():
+                found.append(path.relative_to(directory).as_posix())
+    return sorted(found)
+
+
+def _outside(directory: Path, name: str) -> bool:
+    """Whether a ``checksums.json`` entry names anything but a plain relative path that stays inside ``directory``."""
+    relative = Path(name)
+    if not name or relative.is_absolute() or ".." in relative.parts or "\\" in name or ":" in relative.parts[0]:
+        return True
+    base = directory.resolve()
+    return not (base / relative).resolve().is_relative_to(base)
+
+
+def _recorded_checksums(directory: Path) -> dict[str, str]:
+    """``checksums.json``'s ``files`` (relative path -> SHA-256 hex), its structure checked."""
+    path = directory / CHECKSUMS_FILE
     try:
-        recorded = json.loads((directory / CHECKSUMS_FILE).read_text())["files"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        return [f"{CHECKSUMS_FILE} is unreadable ({exc})"]
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ModelDirError(directory, [f"{CHECKSUMS_FILE} is unreadable ({exc})"]) from None
+    files = doc.get("files") if isinstance(doc, dict) else None
+    if not isinstance(files, dict) or doc.get("algorithm", "sha256") != "sha256":
+        raise ModelDirError(directory, [f"{CHECKSUMS_FILE}: expected {{\"algorithm\": \"sha256\", \"files\": "
+                                        "{path: digest}}"])
+    bad = [repr(k) for k, v in files.items()
+           if not isinstance(v, str) or len(v) != 64 or any(c not in "0123456789abcdef" for c in v)]
+    if bad:
+        raise ModelDirError(directory, [f"{CHECKSUMS_FILE}: {', '.join(bad[:5])}: not a SHA-256 hex digest"])
+    return files
+
+
+def _check_files(directory: Path) -> list[str]:
+    links = _symlinks(directory)
+    if links:
+        return [f"{name}: a symbolic link (a model directory holds its own files only)" for name in links]
+    recorded = _recorded_checksums(directory)
+    outside = sorted(name for name in recorded if _outside(directory, name))
+    if outside:
+        return [f"{CHECKSUMS_FILE} names {name!r}, outside the model directory" for name in outside]
     problems = []
     for name, expected in sorted(recorded.items()):
         path = directory / name
-        if ".." in Path(name).parts or not path.is_file():
+        if not path.is_file():
             problems.append(f"{name}: listed in {CHECKSUMS_FILE} but missing")
         elif sha256(path) != expected:
             problems.append(f"{name}: SHA-256 does not match {CHECKSUMS_FILE} (the file changed after training)")
@@ -173,11 +217,17 @@ def _check_files(directory: Path) -> list[str]:
     return problems
 
 
+_PLUGIN_FIELDS = ("slot", "kind", "name", "distribution", "version")
+
+
 def _check_plugins(directory: Path, registry: Registry) -> list[str]:
     try:
-        plugins = json.loads((directory / PLUGINS_FILE).read_text())
-    except (OSError, ValueError) as exc:
+        plugins = json.loads((directory / PLUGINS_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         return [f"{PLUGINS_FILE} is unreadable ({exc})"]
+    if not isinstance(plugins, list) or not all(
+            isinstance(p, dict) and all(isinstance(p.get(k), str) for k in _PLUGIN_FIELDS) for p in plugins):
+        return [f"{PLUGINS_FILE}: expected a list of {{{', '.join(_PLUGIN_FIELDS)}}} records of text"]
     problems = []
     for p in plugins:
         trained = f"{p['distribution']} {p['version']}"
@@ -193,6 +243,46 @@ def _check_plugins(directory: Path, registry: Registry) -> list[str]:
     return problems
 
 
+def _read_pipeline(directory: Path) -> dict[str, Any]:
+    try:
+        doc = yaml.safe_load((directory / PIPELINE_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ModelDirError(directory, [f"{PIPELINE_FILE} is unreadable ({' '.join(str(exc).split())})"]) from None
+    if not isinstance(doc, dict):
+        raise ModelDirError(directory, [f"{PIPELINE_FILE}: expected a mapping of pipeline settings, "
+                                        f"found {type(doc).__name__}"])
+    return doc
+
+
+def model_digest(path: Path) -> str:
+    """One SHA-256 over a whole model directory (every file's relative path and content), or over one file.
+
+    Any change of any file, an added or a removed file changes it; a symbolic link is refused.
+    """
+    path = Path(path)
+    if path.is_file():
+        return sha256(path)
+    if not path.is_dir():
+        raise InvalidInputError(f"{path}: no such model directory or file")
+    links = _symlinks(path)
+    if links:
+        raise ModelDirError(path, [f"{name}: a symbolic link (a model directory holds its own files only)"
+                                   for name in links])
+    digest = hashlib.sha256()
+    for file in sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()):
+        digest.update(f"{file}\0{sha256(path / file)}\n".encode())
+    return digest.hexdigest()
+
+
+def check_digest(path: Path, expected: str) -> None:
+    """Refuse ``path`` unless its :func:`model_digest` is ``expected`` (``--expect-digest``; ``sha256:`` optional)."""
+    wanted = expected.strip().lower().removeprefix("sha256:")
+    actual = model_digest(path)
+    if actual != wanted:
+        raise ModelDirError(Path(path), [f"its digest is {actual}, not the expected {wanted} "
+                                         "(--expect-digest): another or a changed model"])
+
+
 def load_model(directory: Path, registry: Registry | None = None) -> Pipeline:
     """Verify and load a trained pipeline; :class:`ModelDirError` lists everything wrong."""
     registry = registry or get_registry()
@@ -202,16 +292,28 @@ def load_model(directory: Path, registry: Registry | None = None) -> Pipeline:
     problems = _check_files(directory) + _check_plugins(directory, registry)
     if problems:
         raise ModelDirError(directory, problems)
-    doc = yaml.safe_load((directory / PIPELINE_FILE).read_text())
-    pipeline = build_pipeline(doc, source=str(directory / PIPELINE_FILE), registry=registry)
+    doc = _read_pipeline(directory)
+    try:
+        pipeline = build_pipeline(doc, source=str(directory / PIPELINE_FILE), registry=registry)
+    except CalcdetUserError as exc:
+        raise ModelDirError(directory, [str(exc)]) from None
     for slot, component in pipeline.components():
         folder = directory / COMPONENTS_DIR / slot_folder(slot, component.name)
         if folder.is_dir():
-            component.load_state(folder)
+            try:
+                component.load_state(folder)
+            except CalcdetUserError as exc:  # e.g. a refused skops type, a malformed classifier JSON
+                raise ModelDirError(directory, [f"{slot}: {exc}"]) from None
         elif component.trainable:
             raise ModelDirError(directory, [f"{slot}: trainable {component.name!r} has no saved state in {folder}"])
     return pipeline
 
 
 def read_metrics(directory: Path) -> dict[str, Any]:
-    return json.loads((Path(directory) / METRICS_FILE).read_text())
+    try:
+        doc = json.loads((Path(directory) / METRICS_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ModelDirError(Path(directory), [f"{METRICS_FILE} is unreadable ({exc})"]) from None
+    if not isinstance(doc, dict):
+        raise ModelDirError(Path(directory), [f"{METRICS_FILE}: expected a JSON object"])
+    return doc

@@ -14,7 +14,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import signal
+import sys
 import tempfile
+import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -70,8 +74,34 @@ def load_result(path: Path) -> Result:
 _worker_context: Any = None
 
 
-def _set_worker_context(context: Any) -> None:
+def _watch_parent(parent: int, interval: float = 0.5) -> None:
+    """End this worker when the process that started it is gone (killed, even with SIGKILL).
+
+    On Linux the kernel sends SIGKILL at the parent's death (``PR_SET_PDEATHSIG``); everywhere, a
+    daemon thread also polls the parent id, which changes when the worker is re-parented.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before the watch began
+        os._exit(1)
+
+    def poll() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=poll, name="calcdet-parent-watch", daemon=True).start()
+
+
+def _start_worker(parent: int, context: Any) -> None:
+    """Worker initializer: watch the parent, then keep the context every job of this worker gets."""
     global _worker_context
+    _watch_parent(parent)
     _worker_context = context
 
 
@@ -112,7 +142,7 @@ class ProcessExecutor(Executor):
 
     def run(self, fn: JobFn, context: Any, items: Sequence[Any]) -> Iterator[tuple[int, Result]]:
         with ProcessPoolExecutor(max_workers=self.workers, mp_context=get_context("spawn"),
-                                 initializer=_set_worker_context, initargs=(context,)) as pool:
+                                 initializer=_start_worker, initargs=(os.getpid(), context)) as pool:
             pending: dict[Future[Result], int] = {}
             queue = iter(enumerate(items))
             for i, item in queue:  # keep a bounded number of jobs queued

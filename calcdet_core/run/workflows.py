@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,13 +16,15 @@ from calcdet_core.contracts.data import Dataset, ImageResult
 from calcdet_core.errors import InvalidInputError
 from calcdet_core.imaging.overlay import write_overlay
 from calcdet_core.io.detections_csv import write_detections_csv
-from calcdet_core.io.model_dir import is_model_dir, load_model, read_metrics, save_model
+from calcdet_core.io.model_dir import check_digest, is_model_dir, load_model, read_metrics, save_model
 from calcdet_core.plugins.registry import get_registry
 from calcdet_core.run.detection import DetectedImage, run_detection
 from calcdet_core.run.executor import Executor, ProcessExecutor, SerialExecutor, job_key, progress_console
+from calcdet_core.run.locks import OutputLock, check_output_dir, check_output_file
 from calcdet_core.run.pipeline import Pipeline, load_pipeline
 from calcdet_core.run.reporting import TrainingContexts
 from calcdet_core.run.sources import ImageSource, dicom_records
+from calcdet_core.run.stamps import input_stamp, refresh_work
 from calcdet_core.run.training import train_pipeline
 
 
@@ -39,6 +44,40 @@ def _fingerprint(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
+@contextmanager
+def claimed_output(out: Path, folder: bool = False, option: str = "--out",
+                   others: dict[str, Path | None] | None = None) -> Iterator[Path]:
+    """Check ``out`` (a file, or with ``folder`` a folder) and the ``others`` ({option: path}, folders) before any
+    work, and hold ``out``'s lock for the run: a second run on the same output stops and names the holder."""
+    (check_output_dir if folder else check_output_file)(Path(out), option)
+    for name, path in (others or {}).items():
+        if path is not None:
+            check_output_dir(Path(path), name)
+    with OutputLock(Path(out), option):
+        yield Path(out)
+
+
+def discard_work(work_dir: Path, folder: Path) -> None:
+    """Delete this run's work ``folder`` (inside ``work_dir``) once the final files exist, and ``work_dir`` if empty.
+
+    Work folders of other models or inputs are left alone: they are not this run's to delete.
+    """
+    shutil.rmtree(folder, ignore_errors=True)
+    with suppress(OSError):  # other runs' work is still there
+        Path(work_dir).rmdir()
+
+
+def _stamps(source: ImageSource, with_truth: bool = False) -> dict[str, str]:
+    return {key: input_stamp(r, source.dataset, source.root, with_truth)
+            for r, key in zip(source.records, source.job_keys(), strict=True)}
+
+
+def _resume_note(dropped: list[str], folder: Path) -> None:
+    if dropped:
+        progress_console.print(f"[yellow]{len(dropped)} saved result(s) in {folder} were computed from other "
+                               "input files; computing them again[/yellow]")
+
+
 def train_model(pipeline_path: Path, dataset_name: str, root: Path, out: Path, seed: int = 0,
                 executor: Executor | None = None, device: str = "auto", workers: int | None = None) -> dict[str, Any]:
     """Train the pipeline on the dataset's train split (validation split at hand) and write ``out``.
@@ -49,30 +88,43 @@ def train_model(pipeline_path: Path, dataset_name: str, root: Path, out: Path, s
     reach every ``fit`` in its context.
     """
     executor = executor or SerialExecutor()
-    pipeline = load_pipeline(Path(pipeline_path))
     out = Path(out)
-    if is_model_dir(out):
-        raise InvalidInputError(f"{out} already holds a trained model; choose another --out or remove it")
-    dataset = load_dataset(dataset_name, root)
-    splits = dataset.split(seed)
-    root_str = str(Path(root).resolve())
-    work = out / "work" / _fingerprint(pipeline.resolved(), dataset_name, root_str, seed)
-    if workers is None:
-        workers = executor.workers if isinstance(executor, ProcessExecutor) else 1
-    contexts = TrainingContexts(work / "fit", seed, device, workers)
-    metrics = train_pipeline(pipeline, ImageSource(splits["train"], dataset_name, root_str),
-                             ImageSource(splits["validation"], dataset_name, root_str), executor, work, seed,
-                             contexts=contexts)
-    metrics["dataset"] = {"name": dataset_name, "root": root_str, "seed": seed,
-                          "split_images": {k: len(v) for k, v in splits.items()}}
-    save_model(out, pipeline, metrics, history=contexts.history())
-    shutil.rmtree(out / "work", ignore_errors=True)
+    with claimed_output(out, folder=True):
+        pipeline = load_pipeline(Path(pipeline_path))
+        if is_model_dir(out):
+            raise InvalidInputError(f"{out} already holds a trained model; choose another --out or remove it")
+        dataset = load_dataset(dataset_name, root)
+        splits = dataset.split(seed)
+        root_str = str(Path(root).resolve())
+        work = out / "work" / _fingerprint(pipeline.resolved(), dataset_name, root_str, seed)
+        train = ImageSource(splits["train"], dataset_name, root_str)
+        validation = ImageSource(splits["validation"], dataset_name, root_str)
+        stamps = {**_stamps(train, True), **_stamps(validation, True)}
+        dropped = refresh_work(work, stamps)
+        if dropped:  # what was fitted on the old inputs is stale too: start this work folder afresh
+            _resume_note(dropped, work)
+            shutil.rmtree(work)
+            refresh_work(work, stamps)
+        if workers is None:
+            workers = executor.workers if isinstance(executor, ProcessExecutor) else 1
+        contexts = TrainingContexts(work / "fit", seed, device, workers)
+        metrics = train_pipeline(pipeline, train, validation, executor, work, seed, contexts=contexts)
+        metrics["dataset"] = {"name": dataset_name, "root": root_str, "seed": seed,
+                              "split_images": {k: len(v) for k, v in splits.items()}}
+        save_model(out, pipeline, metrics, history=contexts.history())
+        discard_work(out / "work", work)
     return metrics
 
 
-def load_runnable(model_or_yaml: Path) -> tuple[Pipeline, str]:
-    """A trained model directory, or a pipeline YAML with nothing to learn; and an identity for work folders."""
+def load_runnable(model_or_yaml: Path, expect_digest: str | None = None) -> tuple[Pipeline, str]:
+    """A trained model directory, or a pipeline YAML with nothing to learn; and an identity for work folders.
+
+    With ``expect_digest`` (``--expect-digest``), anything but the model whose ``calcdet model hash`` it is
+    is refused before a file of it is used.
+    """
     path = Path(model_or_yaml)
+    if expect_digest is not None:
+        check_digest(path, expect_digest)
     if path.is_dir():
         return load_model(path), (path / "checksums.json").read_text()
     pipeline = load_pipeline(path)
@@ -104,40 +156,56 @@ class Selection:
         return ImageSource(dataset.select(self.split, self.seed), self.dataset, str(Path(self.root).resolve()))
 
 
+def work_folder(work_dir: Path, identity: str) -> Path:
+    """Where the per-image results of one model (``identity``) are kept until the final files exist."""
+    return Path(work_dir) / _fingerprint(identity)
+
+
 def detect(pipeline: Pipeline, identity: str, source: ImageSource, work_dir: Path,
            executor: Executor | None = None, device: str = "auto") -> list[DetectedImage]:
-    """Run the pipeline on every image (a detector on ``device``); finished images are kept under ``work_dir``."""
-    folder = Path(work_dir) / _fingerprint(identity)
-    found = run_detection(pipeline, source, executor or SerialExecutor(), folder, device=device)
-    shutil.rmtree(work_dir, ignore_errors=True)
-    return found
+    """Run the pipeline on every image (a detector on ``device``); finished images are kept under ``work_dir``.
+
+    A saved result is reused only when its input file (path, size, mtime) is the one it was computed from;
+    the caller deletes the work with :func:`discard_work` once its final files are written.
+    """
+    folder = work_folder(work_dir, identity)
+    _resume_note(refresh_work(folder, _stamps(source)), folder)
+    return run_detection(pipeline, source, executor or SerialExecutor(), folder, device=device)
 
 
 def write_outputs(found: list[DetectedImage], csv_path: Path, overlay_dir: Path | None = None) -> Path:
-    """The detections CSV (stored grid), and PNG overlays when asked for."""
-    path = write_detections_csv(csv_path, [d.detections for d in found])
+    """The detections CSV (stored grid; a unique temporary name, then replaced), and PNG overlays when asked for."""
+    csv_path = Path(csv_path)
+    staged = write_detections_csv(csv_path.with_name(f".{csv_path.name}.{os.getpid()}.partial"),
+                                  [d.detections for d in found])
+    os.replace(staged, csv_path)
     if overlay_dir is not None:
         for d in found:
             write_overlay(Path(overlay_dir) / f"{job_key(d.record.image_id)}.png", d.record.read().pixels, d.detections)
-    return path
+    return csv_path
 
 
 def evaluate_model(model_dir: Path, dataset_name: str, root: Path, out: Path, split: str = "test",
-                   seed: int | None = None, executor: Executor | None = None, device: str = "auto") -> dict[str, Any]:
+                   seed: int | None = None, executor: Executor | None = None, device: str = "auto",
+                   expect_digest: str | None = None) -> dict[str, Any]:
     """Detect on a dataset split with a trained model and write metrics and the report into ``out``."""
     from calcdet_core.evaluation.report import evaluate_results
 
-    pipeline, identity = load_runnable(model_dir)
-    if seed is None:
-        trained = read_metrics(model_dir).get("dataset", {}) if Path(model_dir).is_dir() else {}
-        seed = int(trained.get("seed", 0))
-    source = Selection(dataset=dataset_name, root=Path(root), split=split, seed=seed).source()
     out = Path(out)
-    found = detect(pipeline, identity, source, out / "work", executor, device)
-    write_detections_csv(out / "detections.csv", [d.detections for d in found])
-    records = {d.record.image_id: d.record for d in found}
-    results = [ImageResult(d.record.image_id, d.detections, d.record.annotation, d.seconds) for d in found]
-    return evaluate_results(results, out, evaluators=pipeline.evaluators or None, seed=seed,
-                            load_image=lambda image_id: records[image_id].read().pixels,
-                            title=f"calcdet evaluate: {pipeline.spec.name} on {dataset_name} ({split})",
-                            extra={"model": str(model_dir), "dataset": dataset_name, "split": split, "seed": seed})
+    with claimed_output(out, folder=True):
+        pipeline, identity = load_runnable(model_dir, expect_digest)
+        if seed is None:
+            trained = read_metrics(model_dir).get("dataset", {}) if Path(model_dir).is_dir() else {}
+            seed = int(trained.get("seed", 0))
+        source = Selection(dataset=dataset_name, root=Path(root), split=split, seed=seed).source()
+        found = detect(pipeline, identity, source, out / "work", executor, device)
+        write_outputs(found, out / "detections.csv")
+        records = {d.record.image_id: d.record for d in found}
+        results = [ImageResult(d.record.image_id, d.detections, d.record.annotation, d.seconds) for d in found]
+        metrics = evaluate_results(results, out, evaluators=pipeline.evaluators or None, seed=seed,
+                                   load_image=lambda image_id: records[image_id].read().pixels,
+                                   title=f"calcdet evaluate: {pipeline.spec.name} on {dataset_name} ({split})",
+                                   extra={"model": str(model_dir), "dataset": dataset_name, "split": split,
+                                          "seed": seed})
+        discard_work(out / "work", work_folder(out / "work", identity))
+    return metrics
