@@ -23,6 +23,8 @@ def score(
     evaluator: Annotated[list[str] | None, typer.Option(
         "--evaluator", "-e", help="Evaluator to run (repeatable; default: froc, candidates, classification; "
                                   "add box-ap for box detectors).")] = None,
+    strict: Annotated[bool, typer.Option(help="Fail when a selected image has no row in the detections file "
+                                               "(default: warn and score it as empty).")] = False,
 ) -> None:
     """Score a detections file against a dataset's annotations (FROC with intervals, report)."""
     from calcdet_core.evaluation.scoring import score_file
@@ -38,7 +40,8 @@ def score(
     if data.skipped:
         output.note(f"{dataset}: skipped {len(data.skipped)} item(s), e.g. {data.skipped[0].path}: "
                     f"{data.skipped[0].reason}")
-    metrics = score_file(detections, selected, out, {r.image_id for r in data.records}, seed, evaluators=chosen)
+    metrics = score_file(detections, selected, out, {r.image_id for r in data.records}, seed, evaluators=chosen,
+                         strict=strict, warn=output.warn)
     left_out = metrics.get("images_left_out") or []
     if left_out:
         output.note(f"detections of {len(left_out)} image(s) outside the {split.value!r} split were not scored "

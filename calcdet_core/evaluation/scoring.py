@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,14 +36,43 @@ def pair_with_records(selected: Sequence[ImageRecord], detections: Mapping[str, 
     return results, left_out
 
 
+def without_rows(selected: Sequence[ImageRecord], detections: Mapping[str, Candidates], source: str,
+                 strict: bool = False) -> tuple[list[str], str | None]:
+    """The selected images the detections file has no row for, and a warning saying so (``None`` if all have).
+
+    The CSV has one row per detection, so an image without rows counts as one where nothing was
+    found; a file that covers part of the images (or none: header only) is more often a mistake.
+    ``strict`` (``--strict``) makes that an :class:`InvalidInputError`, before anything is written.
+    """
+    missing = [r.image_id for r in selected if r.image_id not in detections]
+    if not missing:
+        return missing, None
+    if not detections:
+        message = f"{source} holds no detection row at all: all {len(selected)} selected image(s) are scored as empty"
+    else:
+        message = (f"{source} has no row for {len(missing)} of the {len(selected)} selected image(s) "
+                   f"(e.g. {missing[0]!r}); they are scored as images where nothing was found")
+    if strict:
+        raise InvalidInputError(message + " (--strict)")
+    return missing, message
+
+
 def score_file(detections_csv: Path, selected: Sequence[ImageRecord], out_dir: Path,
                dataset_ids: set[str] | None = None, seed: int = 0, title: str | None = None,
-               evaluators: Sequence[Evaluator] | None = None) -> dict[str, Any]:
-    """Read ``detections_csv`` (stored grid), pair it with ``selected`` and write the full evaluation."""
+               evaluators: Sequence[Evaluator] | None = None, strict: bool = False,
+               warn: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Read ``detections_csv`` (stored grid), pair it with ``selected`` and write the full evaluation.
+
+    Selected images with no row are reported through ``warn`` (and refused with ``strict``); their ids
+    are in the metrics as ``images_without_rows``.
+    """
     from calcdet_core.evaluation.report import evaluate_results
 
-    results, left_out = pair_with_records(selected, read_detections_csv(detections_csv), dataset_ids,
-                                          str(detections_csv))
+    found = read_detections_csv(detections_csv)
+    results, left_out = pair_with_records(selected, found, dataset_ids, str(detections_csv))
+    missing, message = without_rows(selected, found, str(detections_csv), strict)
+    if message is not None and warn is not None:
+        warn(message)
     by_id = {r.image_id: r for r in selected}
 
     def load(image_id: str) -> np.ndarray | None:
@@ -51,4 +80,5 @@ def score_file(detections_csv: Path, selected: Sequence[ImageRecord], out_dir: P
 
     return evaluate_results(results, out_dir, evaluators=evaluators, seed=seed, load_image=load,
                             title=title or f"calcdet score: {Path(detections_csv).name}",
-                            extra={"detections_csv": str(detections_csv), "images_left_out": left_out})
+                            extra={"detections_csv": str(detections_csv), "images_left_out": left_out,
+                                   "images_without_rows": missing})
