@@ -47,6 +47,8 @@ from calcdet_core.contracts.training import (
     TrainingImage,
 )
 from calcdet_core.errors import CalcdetUserError, InvalidInputError
+from calcdet_core.evaluation.bootstrap import BootstrapFroc, bootstrap_froc
+from calcdet_core.evaluation.froc import FrocData, froc_point_estimate, operating_points
 from calcdet_core.evaluation.matching import STUDY_DIAMETER_PX
 from calcdet_core.imaging.geometry import ellipse_polygon, feret_diameter, polygon_centroid
 from calcdet_core.imaging.inputs import bounding_box, checked_image, checked_inputs, checked_mask
@@ -99,6 +101,7 @@ __all__ = [
     "MC_MAX_DIAMETER_MM",
     "STUDY_DIAMETER_PX",
     "Annotation",
+    "BootstrapFroc",
     "CalcdetUserError",
     "Candidates",
     "Checkpoint",
@@ -111,6 +114,7 @@ __all__ = [
     "Detector",
     "Evaluator",
     "FeatureExtractor",
+    "FrocData",
     "GridTransform",
     "IgnoreRegion",
     "ImageRecord",
@@ -127,6 +131,7 @@ __all__ = [
     "Target",
     "TrainingContext",
     "TrainingImage",
+    "bootstrap_froc",
     "bounding_box",
     "breast_mask",
     "checked_image",
@@ -138,6 +143,7 @@ __all__ = [
     "extract_patches",
     "feret_diameter",
     "fill_holes",
+    "froc_point_estimate",
     "histogram_counts",
     "hookimpl",
     "is_flat",
@@ -147,6 +153,7 @@ __all__ = [
     "load_arrays",
     "load_pipeline",
     "moments",
+    "operating_points",
     "polygon_centroid",
     "preprocess",
     "quantiles",

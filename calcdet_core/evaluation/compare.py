@@ -29,6 +29,16 @@ def _labels(dirs: Sequence[Path]) -> list[str]:
     return [str(d) if names.count(n) > 1 else n for d, n in zip(dirs, names, strict=True)]
 
 
+def _other_aucs(metrics: dict[str, Any]) -> dict[str, Any]:
+    """Every other evaluator's AUC figures (``auc...`` keys, intervals left out), as ``evaluator.key``.
+
+    So a plugin's curve (``cluster-froc``'s cluster AUCs) is compared too, without calcdet knowing it.
+    """
+    return {f"{name}.{key}": value for name, entry in metrics.items() if name != "froc" and isinstance(entry, dict)
+            for key, value in entry.items()
+            if key.startswith("auc") and not key.endswith("ci95") and (value is None or isinstance(value, int | float))}
+
+
 def compare_runs(run_dirs: Sequence[Path], out_dir: Path) -> dict[str, Any]:
     """Read each run's ``metrics.json`` and ``froc.csv``; write compare.png, compare.csv and compare.json."""
     if not run_dirs:
@@ -40,7 +50,8 @@ def compare_runs(run_dirs: Sequence[Path], out_dir: Path) -> dict[str, Any]:
             if not (d / name).is_file():
                 raise InvalidInputError(f"{d} is not an evaluation folder: {name} is missing (write one with "
                                         "calcdet score or calcdet evaluate)")
-        froc = json.loads((d / "metrics.json").read_text(encoding="utf-8")).get("froc", {})
+        metrics = json.loads((d / "metrics.json").read_text(encoding="utf-8"))
+        froc = metrics.get("froc", {})
         curve = _read_curve(d / "froc.csv")
         max_fppi = max(max_fppi, float(froc.get("max_fppi") or np.nanmax(curve["fppi"])))
         ci = froc.get("auc_ci95") or [None, None]
@@ -48,7 +59,8 @@ def compare_runs(run_dirs: Sequence[Path], out_dir: Path) -> dict[str, Any]:
         crediting = froc.get("crediting", "study")  # runs written before the strict rule used the study's
         runs.append({"run": label, "path": str(d), "crediting": crediting, "auc": auc, "auc_ci95": ci,
                      "sensitivity_at": froc.get("sensitivity_at", {}), "images": froc.get("images"),
-                     "normal_images": froc.get("normal_images"), "targets": froc.get("targets")})
+                     "normal_images": froc.get("normal_images"), "targets": froc.get("targets"),
+                     "other_auc": _other_aucs(metrics)})
         text = "no FROC" if auc is None else f"{auc:.4f}" + ("" if ci[0] is None else f" [{ci[0]:.3f}, {ci[1]:.3f}]")
         curves.append(CurveToPlot(f"{label} ({crediting} crediting): AUC {text}", curve["fppi"], curve["sensitivity"],
                                   curve["ci95_low"],
@@ -57,13 +69,15 @@ def compare_runs(run_dirs: Sequence[Path], out_dir: Path) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     plot_froc(curves, out / "compare.png", max_fppi or 50.0, title="FROC comparison")
     fppi_keys = list(dict.fromkeys(k for r in runs for k in r["sensitivity_at"]))
+    other_keys = list(dict.fromkeys(k for r in runs for k in r["other_auc"]))
     with (out / "compare.csv").open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["run", "crediting", "auc", "auc_ci95_low", "auc_ci95_high",
                          *(f"sensitivity_at_{k}" for k in fppi_keys),
-                         "images", "normal_images", "targets", "path"])
+                         *other_keys, "images", "normal_images", "targets", "path"])
         for r in runs:
-            cells = [r["auc"], *r["auc_ci95"], *(r["sensitivity_at"].get(k) for k in fppi_keys), r["images"],
+            cells = [r["auc"], *r["auc_ci95"], *(r["sensitivity_at"].get(k) for k in fppi_keys),
+                     *(r["other_auc"].get(k) for k in other_keys), r["images"],
                      r["normal_images"], r["targets"], r["path"]]
             writer.writerow([r["run"], r["crediting"], *("" if c is None else c for c in cells)])
     summary = {"runs": runs, "fppi_at": fppi_keys, "files": ["compare.png", "compare.csv", "compare.json"]}

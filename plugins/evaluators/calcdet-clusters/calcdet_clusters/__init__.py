@@ -1,0 +1,1 @@
+"""calcdet-clusters: microcalcification clusters, a cluster-level FROC and DICOM SR output."""

@@ -1,0 +1,11 @@
+"""Hook implementations: what the `calcdet` entry point `clusters` names."""
+
+from __future__ import annotations
+
+from calcdet_clusters.evaluator import ClusterFrocEvaluator
+from calcdet_core.api import hookimpl
+
+
+@hookimpl
+def calcdet_register_evaluators() -> list[type]:
+    return [ClusterFrocEvaluator]
