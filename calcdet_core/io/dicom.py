@@ -11,6 +11,8 @@ MONOCHROME1 included.
 
 from __future__ import annotations
 
+import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +46,22 @@ TRANSFER_SYNTAXES = {
 
 PIXEL_DATA_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 
+MODALITIES_ENV = "CALCDET_MODALITIES"
+"""Comma-separated Modality values to read besides none given (default ``MG``; ``*`` reads any).
+
+Only mammograms are read by default: a CT or MR slice processed as a mammogram gives
+detections that look plausible and mean nothing. A site with mammograms stored under
+another Modality (some CR and DX systems) sets e.g. ``CALCDET_MODALITIES=MG,DX``; being
+an environment variable, it reaches every command and worker process.
+"""
+
+MASKED_SHARE_WARNING = 0.001
+"""Warn when more than this share of pixels had bits above ``BitsStored`` cleared.
+
+A few such pixels are overlay graphics some scanners keep in the high bits; more means
+``BitsStored`` is smaller than the data and the cleared image is not the acquired one.
+"""
+
 
 def _spacing(ds: Dataset) -> tuple[float, float] | None:
     for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
@@ -75,8 +93,11 @@ def read_dicom(path: str | Path, image_id: str | None = None, patient_id: str | 
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
     if photometric not in ("MONOCHROME1", "MONOCHROME2"):
         raise InvalidInputError(f"{path}: expected a grayscale image (MONOCHROME1/2), found {photometric}")
+    _check_modality(path, ds)
     if int(ds.get("NumberOfFrames", 1) or 1) != 1:
         raise InvalidInputError(f"{path}: expected one frame, found {ds.NumberOfFrames}")
+    if int(ds.get("PixelRepresentation", 0)) == 0:
+        ds.pixel_array_options(correct_unused_bits=False)  # the bits above BitsStored are cleared (and counted) below
     try:
         pixels = ds.pixel_array
     except Exception as exc:
@@ -89,7 +110,7 @@ def read_dicom(path: str | Path, image_id: str | None = None, patient_id: str | 
         if photometric == "MONOCHROME1":
             pixels = pixels.max() + pixels.min() - pixels
     else:
-        pixels = _keep_stored_bits(pixels, int(ds.get("BitsStored", pixels.dtype.itemsize * 8)),
+        pixels = _keep_stored_bits(path, pixels, int(ds.get("BitsStored", pixels.dtype.itemsize * 8)),
                                    int(ds.get("PixelRepresentation", 0)))
         if photometric == "MONOCHROME1":
             pixels = _invert(pixels, int(ds.get("BitsStored", pixels.dtype.itemsize * 8)))
@@ -105,11 +126,35 @@ def read_dicom(path: str | Path, image_id: str | None = None, patient_id: str | 
     )
 
 
-def _keep_stored_bits(pixels: np.ndarray, bits_stored: int, signed: int) -> np.ndarray:
-    """Clear bits above ``BitsStored`` (overlays and junk live there on some scanners)."""
+def accepted_modalities() -> set[str] | None:
+    """The Modality values read (``None``: any), from :data:`MODALITIES_ENV`."""
+    value = os.environ.get(MODALITIES_ENV, "").strip()
+    if value == "*":
+        return None
+    return {m.strip().upper() for m in value.split(",") if m.strip()} or {"MG"}
+
+
+def _check_modality(path: Path, ds: Dataset) -> None:
+    modality = str(ds.get("Modality", "") or "").strip().upper()
+    accepted = accepted_modalities()
+    if modality and accepted is not None and modality not in accepted:
+        raise InvalidInputError(
+            f"{path}: Modality is {modality}, not a mammogram ({', '.join(sorted(accepted))}); to read it anyway "
+            f"set {MODALITIES_ENV}={','.join(sorted(accepted | {modality}))} (or * for any)")
+
+
+def _keep_stored_bits(path: Path, pixels: np.ndarray, bits_stored: int, signed: int) -> np.ndarray:
+    """Clear bits above ``BitsStored`` (overlays and junk live there on some scanners), warning when many go."""
     if signed or bits_stored >= pixels.dtype.itemsize * 8:
         return pixels
-    return pixels & np.asarray((1 << bits_stored) - 1, dtype=pixels.dtype)
+    top = (1 << bits_stored) - 1
+    over = int(np.count_nonzero(pixels > top))
+    if over > MASKED_SHARE_WARNING * pixels.size:
+        warnings.warn(f"{path}: {over} of {pixels.size} pixels ({100 * over / pixels.size:.1f}%) exceed "
+                      f"{top}, the largest value BitsStored={bits_stored} allows (largest found "
+                      f"{int(pixels.max())}); their high bits are cleared, so the image read is not the one "
+                      "stored - is BitsStored wrong?", stacklevel=3)
+    return pixels & np.asarray(top, dtype=pixels.dtype)
 
 
 def _invert(pixels: np.ndarray, bits_stored: int) -> np.ndarray:
