@@ -1,0 +1,136 @@
+"""resnet-saliency: dense maps equal patch-wise classification, training lowers the loss, the CLI finds MCs."""
+
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from calcdet_saliency.detector import SaliencyDetector
+from calcdet_saliency.inference import Inference
+from calcdet_saliency.net import SmallResNet
+from calcdet_torch.state import module_arrays
+
+from calcdet_core.api import TrainingContext, write_dicom
+from calcdet_core.testing import detector_streams, detector_test_image
+
+SMALL = {"width": 4, "hidden": 16, "epochs": 6, "learning_rate": 0.01, "negative_ratio": 4, "patch_batch": 32}
+
+
+class _Config:
+    patch_size, width, hidden, dropout, padding = 32, 4, 8, 0.4, False
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_dense_map_of_a_padding_free_net_equals_patch_by_patch_classification(monkeypatch, stride):
+    torch.manual_seed(0)
+    net = SmallResNet(32, width=4, hidden=8, padding=False, stages=2)  # stride 2, 4x4 final map, no padding
+    for m in net.modules():  # batch-norm statistics away from the identity, so they matter
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2)
+    monkeypatch.setattr("calcdet_saliency.inference.build_net",
+                        lambda c: SmallResNet(32, width=4, hidden=8, padding=False, stages=2))
+    inference = Inference(_Config(), module_arrays(net), "cpu")
+    image = np.random.default_rng(0).normal(size=(75, 61)).astype(np.float32)
+    dense = inference.dense(image, stride, tile=24)  # several tiles and shifted passes
+    explicit = inference.sliding(image, stride)
+    assert dense.shape == explicit.shape
+    np.testing.assert_allclose(dense, explicit, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    train, validation = detector_streams()
+    context = TrainingContext.temporary(seed=0)
+    return SaliencyDetector(**SMALL).fit(train, validation, context), context
+
+
+def test_training_lowers_the_loss_and_reports_validation_figures(trained):
+    _, context = trained
+    history = context.reporter.history
+    assert history[-1]["loss"] < history[0]["loss"]
+    assert {"val_loss", "val_auroc", "val_f1", "val_threshold", "lr"} <= set(history[0])
+    assert max(h["val_auroc"] for h in history) > 0.9
+
+
+def test_checkpoint_and_state_round_trip_through_safetensors(trained, tmp_path):
+    detector, context = trained
+    checkpoint = context.last_checkpoint()
+    assert checkpoint.epoch == len(context.reporter.history)
+    assert any(k.startswith("optim.") for k in checkpoint.arrays) and any(k.startswith("best.") for k in
+                                                                          checkpoint.arrays)
+    files = detector.save_state(tmp_path)
+    assert sorted(f.name for f in files) == ["resnet.safetensors", "saliency.json"]
+    again = SaliencyDetector(**SMALL)
+    again.load_state(tmp_path)
+    for key, value in detector.weights_.items():
+        np.testing.assert_array_equal(np.reshape(again.weights_[key], np.shape(value)), value)
+    with pytest.raises(ValueError, match=r"resnet\.safetensors: do not fit"):
+        SaliencyDetector(**{**SMALL, "width": 8}).load_state(tmp_path)
+
+
+def test_study_inference_finds_the_disks_too(trained):
+    detector, _ = trained
+    study = pickle.loads(pickle.dumps(detector))
+    study.config = study.Config(**{**SMALL, "inference": "study"})
+    image = detector_test_image(seed=50)
+    found = study.detect(image.pixels, image.mask)
+    best = found.subset(np.argsort(-found.score)[:6])
+    hits = sum(np.hypot(best.x - t.x, best.y - t.y).min() <= 5 for t in image.annotation.targets)
+    assert hits >= 2
+
+
+def test_dense_with_patch_normalisation_is_refused():
+    with pytest.raises(ValueError, match="needs inference 'study'"):
+        SaliencyDetector(normalisation="patch")
+
+
+def write_folder_dataset(root, images=12, size=112):
+    """DICOMs for calcdet's `folder` adapter: a breast beside a black strip (right breasts mirrored), 3 MCs each."""
+    rows = ["image,x,y,diameter,patient"]
+    truth = {}
+    for i in range(images):
+        left = i % 2 == 0
+        image = detector_test_image(seed=200 + i, size=size)
+        pixels = image.pixels if left else image.pixels[:, ::-1]
+        stored = (np.clip(pixels, 0, 1) * 12000 + 500).astype(np.uint16)
+        stored[~(image.mask if left else image.mask[:, ::-1])] = 0
+        name = f"case{i:02d}_{'L' if left else 'R'}_CC"
+        write_dicom(root / f"{name}.dcm", stored, laterality="L" if left else "R", view="CC", patient_id=f"p{i}")
+        targets = image.annotation.targets
+        truth[name] = [(t.x if left else size - 1 - t.x, t.y) for t in targets]
+        rows += [f"{name},{x},{y},{t.diameter},p{i}" for (x, y), t in zip(truth[name], targets, strict=True)]
+    (root / "annotations.csv").write_text("\n".join(rows) + "\n")
+    return truth
+
+
+def test_train_then_detect_from_the_command_line_in_the_stored_grid(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    truth = write_folder_dataset(data)
+    params = ", ".join(f"{k}: {v}" for k, v in {**SMALL, "epochs": 12, "negative_ratio": 10}.items())
+    pipeline = f"name: saliency\ndetector: {{plugin: resnet-saliency, params: {{{params}}}}}\n"
+    (tmp_path / "saliency.yaml").write_text(pipeline)
+    where = ["--dataset", "folder", "--root", str(data), "--device", "cpu"]
+
+    def calcdet(*args):
+        out = subprocess.run([sys.executable, "-m", "calcdet_core", *args], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        return out
+
+    calcdet("train", str(tmp_path / "saliency.yaml"), *where, "--out", str(tmp_path / "model"))
+    assert (tmp_path / "model" / "components" / "detector-resnet-saliency" / "resnet.safetensors").is_file()
+    calcdet("detect", str(tmp_path / "model"), *where, "--split", "test", "--out", str(tmp_path / "found.csv"))
+    found = {}
+    for line in (tmp_path / "found.csv").read_text().splitlines()[1:]:
+        image_id, x, y, _, score = line.split(",")[:5]
+        found.setdefault(image_id, []).append((float(x), float(y), float(score)))
+    hits = total = 0
+    for image_id, rows in found.items():  # in the stored grid: right breasts mapped back through the flip
+        best = np.array(sorted(rows, key=lambda r: -r[2])[:6])[:, :2]
+        for x, y in truth[image_id]:
+            total += 1
+            hits += np.hypot(*(best - (x, y)).T).min() <= 3
+    assert len(found) >= 2 and hits >= 0.5 * total, (hits, total)

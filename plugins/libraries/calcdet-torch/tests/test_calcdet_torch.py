@@ -1,0 +1,107 @@
+"""The shared torch pieces: patches, metrics, the epoch loop (loss falls, checkpoints round-trip, resume)."""
+
+import numpy as np
+import pytest
+import torch
+from calcdet_torch.loop import LoopSettings, train_loop
+from calcdet_torch.metrics import auroc, youden_f1
+from calcdet_torch.patches import Augment, EpochPatches, PatchSpec, cut, zscore
+from calcdet_torch.points import suppress
+from calcdet_torch.state import load_module_arrays, module_arrays
+
+from calcdet_core.api import TrainingContext, load_arrays, save_arrays
+from calcdet_core.testing import detector_streams
+
+
+def test_positives_centre_targets_and_negatives_are_redrawn():
+    train, _ = detector_streams()
+    spec = PatchSpec(16, negative_ratio=3, jitter=0.0, exclusion=8)
+    epoch = EpochPatches(train, spec, np.random.default_rng(0))
+    assert epoch.negatives.sum() == 3 * sum(len(e.annotation.targets) for e in train.entries)
+    patches, labels = epoch[0]
+    image = train[0]
+    assert labels.sum() == len(image.annotation.targets) and patches.shape[1:] == (16, 16)
+    # a disk at the centre: the patch's middle is brighter than its border
+    positive = patches[labels == 1]
+    assert (positive[:, 6:10, 6:10].mean(axis=(1, 2)) > positive[:, :2].mean(axis=(1, 2))).all()
+    again = EpochPatches(train, spec, np.random.default_rng(1))[0][0]
+    assert not np.array_equal(again, patches), "negatives are redrawn each epoch"
+
+
+def test_cut_centres_and_zscore():
+    image = np.arange(100, dtype=np.float32).reshape(10, 10)
+    (patch,) = cut(image, np.array([[4.5, 4.5]]), 4)
+    np.testing.assert_array_equal(patch, image[3:7, 3:7])
+    z = zscore(np.stack([patch, np.ones((4, 4))]))
+    assert abs(z[0].mean()) < 1e-6 and abs(z[0].std() - 1) < 1e-5 and (z[1] == 0).all()
+
+
+def test_augment_keeps_shapes_and_changes_patches():
+    patches = np.random.default_rng(0).normal(size=(50, 8, 8)).astype(np.float32)
+    out = Augment()(patches, np.random.default_rng(1))
+    assert out.shape == patches.shape and not np.allclose(out, patches)
+
+
+def test_auroc_and_youden_f1():
+    labels = np.array([0, 0, 1, 1, 0, 1])
+    assert auroc(labels, np.array([0.1, 0.2, 0.8, 0.9, 0.3, 0.7])) == 1.0
+    assert auroc(labels, np.array([0.9, 0.8, 0.1, 0.2, 0.7, 0.3])) == 0.0
+    threshold, f1 = youden_f1(labels, np.array([0.1, 0.2, 0.8, 0.9, 0.3, 0.7]))
+    assert threshold == 0.7 and f1 == 1.0
+    assert np.isnan(auroc(np.ones(3), np.arange(3)))
+
+
+def test_suppress_keeps_the_best_of_close_points():
+    xy = np.array([[0.0, 0.0], [10.0, 0.0], [20.0, 0.0], [50.0, 50.0]])
+    assert suppress(xy, np.array([0.5, 0.9, 0.4, 0.1]), 14.0).tolist() == [1, 3]
+
+
+def _problem(context, epochs):
+    """A tiny linear problem through the loop: bright-centre 8x8 patches against noise."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 8, 8)).astype(np.float32)
+    y = (rng.random(256) < 0.5).astype(np.float32)
+    x[y == 1, 3:5, 3:5] += 2
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 1), torch.nn.BatchNorm1d(1))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.05)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+
+    def batches(epoch):
+        order = context.rng(epoch).permutation(192)
+        return 6, ((xt[order[s : s + 32]], yt[order[s : s + 32]]) for s in range(0, 192, 32))
+
+    def loss_fn(m, batch):
+        return torch.nn.functional.binary_cross_entropy_with_logits(m(batch[0])[:, 0], batch[1])
+
+    def validate(m):
+        return {"val_loss": float(loss_fn(m, (xt[192:], yt[192:])))}
+
+    return train_loop(model, optimizer, loss_fn, batches, validate, LoopSettings("toy", epochs, patience=3), context)
+
+
+def test_the_loop_lowers_the_loss_logs_epochs_and_resumes_to_the_same_weights(tmp_path):
+    whole = TrainingContext(tmp_path / "whole", seed=2)
+    weights = _problem(whole, 4)
+    history = whole.reporter.history
+    assert [h["epoch"] for h in history] == [1, 2, 3, 4]
+    assert history[-1]["loss"] < history[0]["loss"] and history[-1]["val_loss"] < history[0]["val_loss"]
+    cut_short = TrainingContext(tmp_path / "cut", seed=2)
+    _problem(cut_short, 2)
+    resumed = TrainingContext(tmp_path / "cut", seed=2)
+    again = _problem(resumed, 4)
+    assert [h["epoch"] for h in resumed.reporter.history] == [1, 2, 3, 4]
+    for key, value in weights.items():
+        np.testing.assert_allclose(again[key], value, rtol=1e-6)
+
+
+def test_weights_round_trip_through_safetensors(tmp_path):
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2))
+    model(torch.randn(4, 1, 5, 5))  # batch-norm statistics and counter move
+    path = save_arrays(tmp_path / "w.safetensors", module_arrays(model))
+    fresh = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2))
+    load_module_arrays(fresh, load_arrays(path), str(path))
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(fresh.state_dict()[key], value)
+    with pytest.raises(ValueError, match=r"w\.safetensors: do not fit"):
+        load_module_arrays(torch.nn.Conv2d(1, 3, 3), load_arrays(path), str(path))
