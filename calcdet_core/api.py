@@ -59,6 +59,7 @@ from calcdet_core.imaging.regions import fill_holes, label_regions, largest_regi
 from calcdet_core.imaging.stats import FLAT_TOL, entropy_uniformity, histogram_counts, is_flat, moments, quantiles
 from calcdet_core.io.arrays import load_arrays, save_arrays
 from calcdet_core.io.dicom import read_dicom, write_dicom
+from calcdet_core.io.output_writers import DetectedOutput, RunIdentity
 from calcdet_core.run.pipeline import Pipeline, load_pipeline
 
 if TYPE_CHECKING:
@@ -110,6 +111,7 @@ __all__ = [
     "ComponentConfig",
     "Dataset",
     "DatasetAdapter",
+    "DetectedOutput",
     "Detections",
     "Detector",
     "Evaluator",
@@ -126,6 +128,7 @@ __all__ = [
     "ProgressTask",
     "Proposer",
     "Reporter",
+    "RunIdentity",
     "SkippedItem",
     "StreamEntry",
     "Target",

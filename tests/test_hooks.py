@@ -177,6 +177,22 @@ def test_hook_calcdet_register_commands():
     assert result.exit_code == 0 and result.output == "hello calcdet\n"
 
 
+def test_hook_calcdet_output_writers(tmp_path):
+    from calcdet_core.api import DetectedOutput, Detections, InvalidInputError, RunIdentity
+    from calcdet_core.io.output_writers import output_writer
+    from calcdet_core.plugins.registry import use_registry
+
+    module = example_module("calcdet_output_writers")
+    found = Detections.from_columns([1.5, 7.0], [2.0, 3.25], [3.0, 3.0], [0.9, 0.1], "img")
+    with use_registry(build_registry(extra_plugins=[("docs-writers", module)], autoload=False)):
+        (path,) = output_writer("points-csv")([DetectedOutput("img", None, found)], RunIdentity("a", "1", "sha256:0"),
+                                              tmp_path)
+        with pytest.raises(InvalidInputError, match="install calcdet-clusters"):
+            output_writer("dicom-sr")
+    with path.open() as f:
+        assert [r["x"] for r in csv.DictReader(f)] == ["1.5", "7.0"]
+
+
 @pytest.mark.parametrize("hook", HOOK_NAMES)
 def test_docs_examples_import_only_the_public_api_and_never_pickle(hook):
     for code in python_blocks(hook):

@@ -58,8 +58,12 @@ def detect(
     scheduler: SchedulerOption = None,
     device: DeviceOption = "auto",
     expect_digest: ExpectDigestOption = None,
+    dicom_sr: Annotated[Path | None, typer.Option(
+        "--dicom-sr", help="Folder for one DICOM SR (TID 1500) per input DICOM: detections and clusters "
+                           "(needs the calcdet-clusters plugin).")] = None,
 ) -> None:
     """Detect microcalcifications; one CSV row per detection (image_id, x, y, radius, score), stored grid."""
+    from calcdet_core.io.output_writers import detected_outputs, output_writer, run_identity
     from calcdet_core.run.workflows import (
         Selection,
         claimed_output,
@@ -70,12 +74,15 @@ def detect(
     )
     from calcdet_core.run.workflows import detect as run
 
-    with claimed_output(out, others={"--overlay": overlay}):
+    sr_writer = output_writer("dicom-sr") if dicom_sr is not None else None
+    with claimed_output(out, others={"--overlay": overlay, "--dicom-sr": dicom_sr}):
         pipeline, identity = load_runnable(model, expect_digest)
         source = Selection(tuple(inputs or ()), dataset, root, split.value, seed).source()
         work = out.with_name(out.name + ".work")
         found = run(pipeline, identity, source, work, make_executor(workers, scheduler), device)
         write_outputs(found, out, overlay)
+        if sr_writer is not None:
+            sr_writer(detected_outputs(found), run_identity(model, pipeline.spec.name), dicom_sr)
         discard_work(work, work_folder(work, identity))
     output.stdout.print(f"wrote {out}: {sum(len(d.detections) for d in found)} detections", highlight=False)
 

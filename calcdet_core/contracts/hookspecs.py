@@ -19,6 +19,9 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
     import typer
 
     from calcdet_core.contracts.components import (
@@ -95,4 +98,15 @@ def calcdet_register_commands(cli: typer.Typer) -> None:
     warning). Raise :class:`calcdet_core.api.CalcdetUserError` for a user's mistake: calcdet
     prints its message and exits 1. Write results to stdout and messages to stderr, and spell
     shared options as calcdet's commands do (``--dataset``, ``--root``, ``--split``).
+    """
+
+
+@hookspec
+def calcdet_output_writers() -> dict[str, Callable[..., list[Path]]]:
+    """Return named writers of detection outputs, ``{name: writer}``.
+
+    ``writer(images, run, out_dir)`` gets every image's detections in the stored grid
+    (:class:`calcdet_core.api.DetectedOutput`), the run's identity (:class:`calcdet_core.api.RunIdentity`)
+    and a folder, and returns the files it wrote. ``calcdet detect --dicom-sr DIR`` calls the
+    writer named ``dicom-sr``; calcdet finds it here and never imports the plugin.
     """

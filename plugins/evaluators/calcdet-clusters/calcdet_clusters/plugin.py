@@ -9,3 +9,10 @@ from calcdet_core.api import hookimpl
 @hookimpl
 def calcdet_register_evaluators() -> list[type]:
     return [ClusterFrocEvaluator]
+
+
+@hookimpl
+def calcdet_output_writers() -> dict:  # type: ignore[type-arg]
+    from calcdet_clusters.sr import write_dicom_sr
+
+    return {"dicom-sr": write_dicom_sr}

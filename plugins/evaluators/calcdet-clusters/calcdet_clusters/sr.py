@@ -1,0 +1,228 @@
+"""``calcdet detect --dicom-sr DIR``: one DICOM Structured Report (TID 1500 measurement report) per input DICOM.
+
+Each SR references its source image by Study, Series and SOP Instance UID and holds one planar ROI
+group per detection (a POINT, finding "Individual Calcification", with its score and radius) and
+one per cluster (a closed POLYLINE around the hull, finding "Calcification Cluster", with its score
+and member count). Every measurement carries the algorithm identification: calcdet and the
+pipeline's name, calcdet's version, and as parameters the model checksum, the pixel spacing used
+for clustering (and whether it was assumed) and the cluster settings.
+
+**Coordinates.** SR image coordinates put (0, 0) at the top-left *corner* of the top-left pixel, so
+a detection at pixel centre (x, y) of the stored image (the CSV's numbers) is drawn at
+(x + 0.5, y + 0.5). Graphic data are 32-bit floats, which cannot hold every sub-pixel coordinate a
+detector gives (the CSV writes float64 with ``repr``), so each detection also carries its x and y as
+measurements (NUM items, whose FloatingPointValue is a float64): :func:`read_detections` returns
+those, exactly the CSV's numbers, and the point a viewer draws is within float32 rounding of them.
+Scores and radii are float64 measurements too.
+
+Patient and study attributes (PatientID, PatientName, StudyDate, ...) are copied from the image;
+those it lacks are left empty in the SR (they are type 2: present, may be empty).
+
+**Bad input.** Every input is checked before any SR is written: an input that is not a DICOM file,
+or that lacks a StudyInstanceUID, SeriesInstanceUID, SOPInstanceUID or SOPClassUID, is refused with
+an error naming the file and the missing attributes. We do not generate UIDs: an SR whose reference
+points at a UID the image does not carry would be a broken link in a PACS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from calcdet_clusters.grouping import DEFAULT_SPACING_MM, Cluster, find_clusters
+from calcdet_core.api import DetectedOutput, InvalidInputError, RunIdentity
+
+REQUIRED_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID")
+EMPTY_ALLOWED = ("PatientID", "PatientName", "PatientBirthDate", "PatientSex", "AccessionNumber", "StudyID",
+                 "StudyDate", "StudyTime")
+"""Patient and study attributes an SR copies from its image: type 2 (present, may be empty), so an image
+without them gets them empty in the SR, never invented values."""
+SCHEME = "99CALCDET"
+"""Local coding scheme (a designator starting 99 is private by the standard) for calcdet's own measurements."""
+
+
+def _codes():  # type: ignore[no-untyped-def]
+    from pydicom.sr.coding import Code
+
+    return {
+        "score": Code("score", SCHEME, "Detection score"),
+        "radius": Code("radius", SCHEME, "Detection radius"),
+        "x": Code("x", SCHEME, "Detection centre column (pixel centre, stored image)"),
+        "y": Code("y", SCHEME, "Detection centre row (pixel centre, stored image)"),
+        "cluster_score": Code("cluster-score", SCHEME, "Cluster score"),
+        "count": Code("count", SCHEME, "Calcifications in cluster"),
+        "pixels": Code("{pixels}", "UCUM", "pixels"),
+    }
+
+
+def read_sources(images: Sequence[DetectedOutput]) -> list:  # type: ignore[type-arg]
+    """Each input's DICOM header; refuses a non-DICOM input or missing UIDs before anything is written."""
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    headers = []
+    for image in images:
+        if image.source is None:
+            raise InvalidInputError(f"{image.image_id}: --dicom-sr needs DICOM inputs; this image has no source file")
+        try:
+            ds = pydicom.dcmread(image.source, stop_before_pixels=True)
+        except (InvalidDicomError, OSError) as exc:
+            raise InvalidInputError(f"{image.source}: --dicom-sr needs DICOM inputs; this file is not one "
+                                    f"({exc})") from None
+        missing = [k for k in REQUIRED_UIDS if not str(ds.get(k, "") or "").strip()]
+        if missing:
+            raise InvalidInputError(f"{image.source}: no {', '.join(missing)}; an SR must reference its image by "
+                                    "these UIDs, so none is written (calcdet does not invent UIDs for an image)")
+        for keyword in EMPTY_ALLOWED:
+            if keyword not in ds:
+                setattr(ds, keyword, "")
+        headers.append(ds)
+    return headers
+
+
+def spacing_of(ds) -> tuple[tuple[float, float] | None, str]:  # type: ignore[no-untyped-def]
+    """(row, column) spacing in mm from PixelSpacing or ImagerPixelSpacing, and where it came from."""
+    for tag in ("PixelSpacing", "ImagerPixelSpacing"):
+        value = ds.get(tag)
+        if value is not None and len(value) == 2 and all(float(v) > 0 for v in value):
+            return (float(value[0]), float(value[1])), tag
+    return None, f"unknown: {DEFAULT_SPACING_MM * 1000:g} um assumed"
+
+
+def write_dicom_sr(images: Sequence[DetectedOutput], run: RunIdentity, out_dir: Path,
+                   settings: dict | None = None) -> list[Path]:  # type: ignore[type-arg]
+    """One SR per image into ``out_dir`` (``<image_id>.sr.dcm``); returns the files. ``settings``: cluster settings."""
+    from calcdet_clusters.evaluator import ClusterSettings
+
+    cluster_settings = ClusterSettings(**(settings or {}))
+    headers = read_sources(images)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = []
+    for image, ds in zip(images, headers, strict=True):
+        spacing, spacing_source = spacing_of(ds)
+        d = image.detections
+        clusters = find_clusters(d.xyr[:, :2], d.score, spacing, cluster_settings.distance_mm,
+                                 cluster_settings.min_count, cluster_settings.score, cluster_settings.top_k)
+        parameters = {"model_checksum": run.model_checksum, "pixel_spacing_mm": spacing_source if spacing is None
+                      else f"{spacing[0]:g}\\{spacing[1]:g} ({spacing_source})",
+                      **{f"cluster_{k}": str(v) for k, v in cluster_settings.model_dump().items()}}
+        sr = _report(ds, image, clusters, run, parameters)
+        path = out / f"{_safe(image.image_id)}.sr.dcm"
+        staged = path.with_name(f".{path.name}.partial")
+        sr.save_as(staged, enforce_file_format=True)
+        staged.replace(path)
+        files.append(path)
+    return files
+
+
+def _safe(image_id: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in image_id) or "image"
+
+
+def _report(ds, image: DetectedOutput, clusters: list[Cluster], run: RunIdentity,  # type: ignore[no-untyped-def]
+            parameters: dict[str, str]):
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+    from pydicom.uid import generate_uid
+
+    c = _codes()
+    algorithm = hd.sr.AlgorithmIdentification(name=run.algorithm, version=run.version,
+                                              parameters=[f"{k}={v}" for k, v in parameters.items()])
+    source = hd.sr.SourceImageForRegion.from_source_image(ds)
+    xy = image.detections.xyr[:, :2]
+    groups = []
+    for i, ((x, y), r, s) in enumerate(zip(xy, image.detections.radius, image.detections.score, strict=True)):
+        groups.append(hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
+            tracking_identifier=hd.sr.TrackingIdentifier(uid=generate_uid(), identifier=f"detection {i}"),
+            referenced_region=hd.sr.ImageRegion(graphic_type=hd.sr.GraphicTypeValues.POINT,
+                                                graphic_data=np.array([[x + 0.5, y + 0.5]]), source_image=source),
+            finding_type=codes.DCM.IndividualCalcification,
+            measurements=[hd.sr.Measurement(name=c["score"], value=float(s), unit=codes.UCUM.NoUnits,
+                                            algorithm_id=algorithm),
+                          hd.sr.Measurement(name=c["radius"], value=float(r), unit=c["pixels"],
+                                            algorithm_id=algorithm),
+                          hd.sr.Measurement(name=c["x"], value=float(x), unit=c["pixels"], algorithm_id=algorithm),
+                          hd.sr.Measurement(name=c["y"], value=float(y), unit=c["pixels"], algorithm_id=algorithm)]))
+    for k, cluster in enumerate(clusters):
+        hull = cluster.hull + 0.5
+        kind = hd.sr.GraphicTypeValues.POINT if len(hull) == 1 else hd.sr.GraphicTypeValues.POLYLINE
+        outline = hull if len(hull) == 1 else np.vstack([hull, hull[:1]])  # closed: the first vertex again
+        groups.append(hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
+            tracking_identifier=hd.sr.TrackingIdentifier(uid=generate_uid(), identifier=f"cluster {k}"),
+            referenced_region=hd.sr.ImageRegion(graphic_type=kind, graphic_data=outline, source_image=source),
+            finding_type=codes.SCT.CalcificationCluster,
+            measurements=[hd.sr.Measurement(name=c["cluster_score"], value=cluster.score, unit=codes.UCUM.NoUnits,
+                                            algorithm_id=algorithm),
+                          hd.sr.Measurement(name=c["count"], value=float(cluster.count), unit=codes.UCUM.NoUnits,
+                                            algorithm_id=algorithm)]))
+    observer = hd.sr.ObserverContext(
+        observer_type=codes.DCM.Device,
+        observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
+            uid=generate_uid(), name=run.algorithm, manufacturer_name="calcdet", model_name=run.algorithm,
+            serial_number=run.model_checksum[:64]))
+    report = hd.sr.MeasurementReport(
+        observation_context=hd.sr.ObservationContext(observer_device_context=observer),
+        procedure_reported=codes.LN.BreastFfdMammogram, imaging_measurements=groups)
+    sr = hd.sr.Comprehensive3DSR(
+        evidence=[ds], content=report, series_instance_uid=generate_uid(), series_number=9001,
+        sop_instance_uid=generate_uid(), instance_number=1, manufacturer="calcdet",
+        series_description=f"{run.algorithm} {run.version} microcalcifications", is_complete=True)
+    sr.SoftwareVersions = run.version
+    return sr
+
+
+def read_detections(path: Path) -> dict[str, np.ndarray]:
+    """Read an SR written here back: ``xy`` (N, 2) pixel centres (exact), ``drawn_xy`` (the points' graphic data,
+    float32, minus 0.5), ``score``, ``radius`` and the cluster outlines (graphic data minus 0.5).
+
+    Also the referenced image's SOP Instance UID and the algorithm parameters (model checksum, spacing).
+    """
+    import highdicom as hd
+
+    sr = hd.sr.srread(path)
+    groups = sr.content.get_planar_roi_measurement_groups()
+    c = _codes()
+    xy, drawn, score, radius, outlines, cluster_scores = [], [], [], [], [], []
+    referenced, parameters = set(), {}
+    for g in groups:
+        region = g.roi
+        referenced.add(region.ContentSequence[0].ReferencedSOPSequence[0].ReferencedSOPInstanceUID)
+        values = {m.name.value: m.value for m in g.get_measurements()}
+        if not parameters:
+            parameters = _parameters(g.get_measurements()[0])
+        points = np.asarray(region.value, dtype=np.float64) - 0.5
+        if g.finding_type == codes_dcm_individual():
+            xy.append([values[c["x"].value], values[c["y"].value]])
+            drawn.append(points[0])
+            score.append(values[c["score"].value])
+            radius.append(values[c["radius"].value])
+        else:
+            outlines.append(points)
+            cluster_scores.append(values[c["cluster_score"].value])
+    return {"xy": np.array(xy, np.float64).reshape(-1, 2), "drawn_xy": np.array(drawn, np.float64).reshape(-1, 2),
+            "score": np.array(score), "radius": np.array(radius),
+            "clusters": outlines, "cluster_score": np.array(cluster_scores), "referenced": sorted(referenced),
+            "parameters": parameters}
+
+
+def codes_dcm_individual():  # type: ignore[no-untyped-def]
+    from pydicom.sr.codedict import codes
+
+    return codes.DCM.IndividualCalcification
+
+
+def _parameters(measurement) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """The algorithm identification of a measurement: name, version and parameters (DCM 111001-111003)."""
+    names = {"111001": "algorithm", "111003": "version"}
+    out = {}
+    for item in measurement[0].get("ContentSequence", []):
+        code = item.ConceptNameCodeSequence[0].CodeValue
+        if code in names:
+            out[names[code]] = str(item.TextValue)
+        elif code == "111002":
+            key, _, value = str(item.TextValue).partition("=")
+            out[key] = value
+    return out

@@ -1,0 +1,125 @@
+"""DICOM SR output: round trip through highdicom, `calcdet detect --dicom-sr`, and refused inputs."""
+
+import csv
+import hashlib
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from calcdet_clusters.grouping import find_clusters
+from calcdet_clusters.sr import read_detections, write_dicom_sr
+
+from calcdet_core.api import DetectedOutput, Detections, InvalidInputError, RunIdentity, write_dicom
+from calcdet_core.testing import add_disks, textured_background
+
+RUN = RunIdentity("calcdet test", "0.1.0", "sha256:" + "ab" * 32)
+DISKS = [(150.0, 40.0), (156.0, 46.0), (146.0, 50.0), (120.0, 100.0)]
+"""Stored-grid centres (x, y) of bright disks: a cluster of three and one alone, all in the breast."""
+
+
+def right_breast(path: Path, **kwargs) -> Path:
+    """A 128 x 192 MONOCHROME1 image with the breast on the right (flipped by preprocessing) and air around it
+    (cropped), bright disks at :data:`DISKS`."""
+    h, w = 128, 192
+    yy, xx = np.mgrid[:h, :w]
+    breast = ((xx - w) / 110.0) ** 2 + ((yy - h / 2) / 70.0) ** 2 <= 1
+    image = np.where(breast, textured_background((h, w), seed=3), 0.0)
+    image = add_disks(image, [(x, y, 2.5, 0.5) for x, y in DISKS]) * breast
+    return write_dicom(path, np.round(image * 16383).astype(np.uint16), photometric="MONOCHROME1",
+                       laterality="R", spacing_mm=(0.1, 0.1), **kwargs)
+
+
+def detections(xy, scores, image_id="img"):
+    xy = np.asarray(xy, float)
+    return Detections.from_columns(xy[:, 0], xy[:, 1], np.full(len(xy), 2.5), np.asarray(scores, float), image_id)
+
+
+def test_round_trip_gives_the_detections_clusters_and_references(tmp_path):
+    dcm = right_breast(tmp_path / "img.dcm")
+    xy = [[150.0, 40.0], [156.25, 46.5], [146.75, 50.0], [120.0, 100.0], [3.5, 127.0]]
+    found = detections(xy, [0.9, 0.5, 0.25, 0.125, 0.0625])
+    (path,) = write_dicom_sr([DetectedOutput("img", dcm, found)], RUN, tmp_path / "sr")
+    back = read_detections(path)
+    assert np.array_equal(back["xy"], found.xyr[:, :2]), "exactly the detections' coordinates"
+    assert np.array_equal(back["drawn_xy"], found.xyr[:, :2]), "these all fit a float32"
+    assert back["score"].tolist() == found.score.tolist() and back["radius"].tolist() == [2.5] * 5
+    (hull,) = back["clusters"]  # 0.1 mm spacing from the DICOM: the first three within 5 mm ... and the fourth
+    expected = find_clusters(found.xyr[:, :2], found.score, (0.1, 0.1))
+    assert np.array_equal(hull[:-1], expected[0].hull) and np.array_equal(hull[0], hull[-1])
+    source = pydicom.dcmread(dcm)
+    assert back["referenced"] == [source.SOPInstanceUID]
+    assert back["parameters"]["algorithm"] == "calcdet test" and back["parameters"]["version"] == "0.1.0"
+    assert back["parameters"]["model_checksum"] == RUN.model_checksum
+    assert back["parameters"]["pixel_spacing_mm"] == "0.1\\0.1 (ImagerPixelSpacing)"
+    sr = pydicom.dcmread(path)
+    assert sr.Modality == "SR" and sr.StudyInstanceUID == source.StudyInstanceUID
+    assert sr.SeriesInstanceUID != source.SeriesInstanceUID
+
+
+def test_unknown_spacing_is_said_in_the_sr(tmp_path):
+    dcm = right_breast(tmp_path / "img.dcm")
+    ds = pydicom.dcmread(dcm)
+    del ds.ImagerPixelSpacing
+    ds.save_as(dcm)
+    (path,) = write_dicom_sr([DetectedOutput("img", dcm, detections([[1.0, 1.0]], [1.0]))], RUN, tmp_path / "sr")
+    assert read_detections(path)["parameters"]["pixel_spacing_mm"] == "unknown: 70 um assumed"
+
+
+@pytest.mark.parametrize("missing", ["SOPInstanceUID", "StudyInstanceUID"])
+def test_an_input_without_the_uids_is_refused_before_any_sr_is_written(tmp_path, missing):
+    good = right_breast(tmp_path / "good.dcm")
+    bad = right_breast(tmp_path / "bad.dcm")
+    ds = pydicom.dcmread(bad)
+    delattr(ds, missing)
+    ds.save_as(bad)
+    images = [DetectedOutput(p.stem, p, detections([[1.0, 1.0]], [1.0], p.stem)) for p in (good, bad)]
+    with pytest.raises(InvalidInputError, match=f"bad.dcm: no {missing}; an SR must reference"):
+        write_dicom_sr(images, RUN, tmp_path / "sr")
+    assert not (tmp_path / "sr").exists()
+    text = tmp_path / "not.dcm"
+    text.write_text("image_id,x,y\n")
+    with pytest.raises(InvalidInputError, match=r"not\.dcm: --dicom-sr needs DICOM inputs"):
+        write_dicom_sr([DetectedOutput("t", text, detections([[1.0, 1.0]], [1.0]))], RUN, tmp_path / "sr")
+
+
+def calcdet(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([Path(sys.executable).parent / "calcdet", *map(str, args)], capture_output=True, text=True)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("calcdet_gm") is None, reason="needs the gm proposer installed")
+def test_detect_writes_an_sr_per_dicom_with_the_csv_coordinates(tmp_path):
+    dcm = right_breast(tmp_path / "in" / "img.dcm", patient_id="P1")
+    yaml = tmp_path / "gm.yaml"
+    yaml.write_text("name: gm\nproposer: {plugin: gm}\n")
+    done = calcdet("detect", yaml, dcm, "--out", tmp_path / "d.csv", "--dicom-sr", tmp_path / "sr")
+    assert done.returncode == 0, done.stderr
+    with (tmp_path / "d.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    back = read_detections(tmp_path / "sr" / "img.sr.dcm")
+    assert rows and back["xy"].tolist() == [[float(r["x"]), float(r["y"])] for r in rows], "exactly the CSV's"
+    assert back["score"].tolist() == [float(r["score"]) for r in rows]
+    assert np.abs(back["drawn_xy"] - back["xy"]).max() < 1e-3  # what a viewer draws: float32 graphic data
+    # the stored grid of a MONOCHROME1, flipped, cropped image: the cluster's disks are found where they are stored
+    for x, y in DISKS[:3]:
+        assert np.min(np.hypot(back["xy"][:, 0] - x, back["xy"][:, 1] - y)) <= 1.0
+    assert len(back["clusters"]) == 1 and np.all(np.abs(back["clusters"][0] - [150, 45]) < 10)
+    assert back["parameters"]["model_checksum"] == "sha256:" + hashlib.sha256(yaml.read_bytes()).hexdigest()
+    assert back["parameters"]["algorithm"] == "calcdet gm"
+
+
+def test_detect_refuses_an_input_without_uids_with_a_message(tmp_path):
+    dcm = right_breast(tmp_path / "img.dcm")
+    ds = pydicom.dcmread(dcm)
+    del ds.SeriesInstanceUID
+    ds.save_as(dcm)
+    yaml = tmp_path / "none.yaml"
+    yaml.write_text("name: gm\nproposer: {plugin: gm}\n")
+    if importlib.util.find_spec("calcdet_gm") is None:
+        pytest.skip("needs the gm proposer installed")
+    done = calcdet("detect", yaml, dcm, "--out", tmp_path / "d.csv", "--dicom-sr", tmp_path / "sr")
+    assert done.returncode == 1 and "img.dcm: no SeriesInstanceUID" in done.stderr and "Traceback" not in done.stderr
+    assert not list((tmp_path / "sr").glob("*.dcm"))
