@@ -27,7 +27,7 @@ def test_proposer_only_pipeline_builds_with_defaults(registry):
     resolved = pipeline.resolved()
     assert resolved["proposer"] == {"plugin": "local-contrast",
                                     "params": {"surround_radius": 7, "k": 5.0, "radius": 3.0}}
-    assert resolved["preprocess"] == {"crop_breast": True, "flip_to_left": True}
+    assert resolved["preprocess"] == {"crop_breast": True, "flip_to_left": True, "working_spacing_mm": 0.07}
     again = build_pipeline(yaml.safe_load(yaml.safe_dump(resolved)), registry=registry)
     assert again.resolved() == resolved
 
@@ -41,7 +41,7 @@ def test_every_error_is_reported_at_its_yaml_path(registry):
     }
     found = issues_of(raw, registry)
     assert "preprocess.crop_breast: Input should be a valid boolean, unable to interpret input" in found
-    assert "preprocess.flip: unknown key 'flip'; expected one of crop_breast, flip_to_left" in found
+    assert "preprocess.flip: unknown key 'flip'; expected one of crop_breast, flip_to_left, working_spacing_mm" in found
     assert "proposer.params.k: Input should be greater than 0" in found
     assert "proposer.params.surround_radius: Input should be greater than or equal to 1" in found
     assert "proposer.params.typo: unknown local-contrast parameter 'typo'; expected one of surround_radius, k, " \

@@ -22,9 +22,13 @@ MC_MAX_DIAMETER_MM = 1.0
 class GridTransform:
     """Maps points between the stored image grid and the working grid.
 
-    The working grid is the stored grid cropped to ``(x0, y0, width, height)`` and
-    then, if ``flipped``, mirrored left-right. Both directions are exact, so every
-    coordinate that leaves the toolkit is in the stored grid.
+    The working grid is the stored grid cropped to ``(x0, y0, width, height)``, then, if
+    ``flipped``, mirrored left-right, then resampled by ``scale_x``, ``scale_y`` (working
+    pixels per stored pixel, about stored spacing / working spacing) with pixel centres
+    kept in register: a stored pixel's edge at -0.5 stays the working grid's edge. Both
+    directions are exact, so every coordinate that leaves the toolkit is in the stored
+    grid; sizes (radii, diameters) scale by :attr:`size_scale`. ``width`` and ``height``
+    are the crop's size in stored pixels.
     """
 
     x0: int = 0
@@ -32,11 +36,22 @@ class GridTransform:
     width: int | None = None
     height: int | None = None
     flipped: bool = False
+    scale_x: float = 1.0
+    scale_y: float = 1.0
 
     def _check_width(self) -> int:
         if self.flipped and self.width is None:
             raise ValueError("a flipped GridTransform needs the working width")
         return self.width or 0
+
+    @property
+    def scaled(self) -> bool:
+        return (self.scale_x, self.scale_y) != (1.0, 1.0)
+
+    @property
+    def size_scale(self) -> float:
+        """Working-grid size of one stored pixel (geometric mean of the two axes): multiplies radii."""
+        return float(np.sqrt(self.scale_x * self.scale_y)) if self.scaled else 1.0
 
     def to_working(self, xy: np.ndarray) -> np.ndarray:
         """Stored-grid points (N, 2) to working-grid points."""
@@ -45,11 +60,15 @@ class GridTransform:
         out[:, 1] -= self.y0
         if self.flipped:
             out[:, 0] = self._check_width() - 1 - out[:, 0]
+        if self.scaled:
+            out = (out + 0.5) * np.array([self.scale_x, self.scale_y]) - 0.5
         return out
 
     def to_stored(self, xy: np.ndarray) -> np.ndarray:
         """Working-grid points (N, 2) to stored-grid points."""
         out = np.asarray(xy, dtype=np.float64).reshape(-1, 2).copy()
+        if self.scaled:
+            out = (out + 0.5) / np.array([self.scale_x, self.scale_y]) - 0.5
         if self.flipped:
             out[:, 0] = self._check_width() - 1 - out[:, 0]
         out[:, 0] += self.x0
@@ -91,13 +110,15 @@ class Annotation:
     def is_normal(self) -> bool:
         return len(self.targets) == 0
 
-    def transformed(self, to_grid: Callable[[np.ndarray], np.ndarray]) -> Annotation:
-        """The same annotation with every point mapped by ``to_grid`` ((N, 2) -> (N, 2))."""
+    def transformed(self, to_grid: Callable[[np.ndarray], np.ndarray], size_scale: float = 1.0) -> Annotation:
+        """The same annotation with every point mapped by ``to_grid`` ((N, 2) -> (N, 2)) and target
+        diameters multiplied by ``size_scale`` (a resampled grid's :attr:`GridTransform.size_scale`)."""
 
         def move_target(t: Target) -> Target:
             (x, y), = to_grid(np.array([[t.x, t.y]]))
             contour = None if t.contour is None else to_grid(t.contour)
-            return replace(t, x=float(x), y=float(y), contour=contour)
+            diameter = t.diameter if size_scale == 1.0 else t.diameter * size_scale
+            return replace(t, x=float(x), y=float(y), diameter=diameter, contour=contour)
 
         return Annotation(
             targets=tuple(move_target(t) for t in self.targets),
@@ -241,10 +262,13 @@ class Candidates:
     def with_scores(self, score: np.ndarray) -> Candidates:
         return type(self)(self.xyr, score, self.image_id)
 
-    def mapped(self, to_grid: Callable[[np.ndarray], np.ndarray], image_id: str | None = None) -> Candidates:
-        """The same blobs with centres mapped by ``to_grid`` (e.g. ``GridTransform.to_stored``)."""
+    def mapped(self, to_grid: Callable[[np.ndarray], np.ndarray], image_id: str | None = None,
+               size_scale: float = 1.0) -> Candidates:
+        """The same blobs with centres mapped by ``to_grid`` (e.g. ``GridTransform.to_stored``) and radii
+        multiplied by ``size_scale`` (``1 / transform.size_scale`` back to a resampled image's stored grid)."""
         xy = to_grid(self.xyr[:, :2]) if len(self) else self.xyr[:, :2]
-        xyr = np.column_stack([xy, self.xyr[:, 2]])
+        radius = self.xyr[:, 2] if size_scale == 1.0 else self.xyr[:, 2] * size_scale
+        xyr = np.column_stack([xy, radius])
         return type(self)(xyr, self.score, self.image_id if image_id is None else image_id)
 
 
@@ -283,9 +307,11 @@ class Detections(Candidates):
     def with_scores(self, score: np.ndarray) -> Detections:
         return type(self)(self.xyr, score, self.image_id, self.boxes)
 
-    def mapped(self, to_grid: Callable[[np.ndarray], np.ndarray], image_id: str | None = None) -> Detections:
-        """Centres and box corners mapped by ``to_grid``; a mirrored grid swaps x0 and x1 back into order."""
-        moved = Candidates(self.xyr, self.score, self.image_id).mapped(to_grid, image_id)
+    def mapped(self, to_grid: Callable[[np.ndarray], np.ndarray], image_id: str | None = None,
+               size_scale: float = 1.0) -> Detections:
+        """Centres and box corners mapped by ``to_grid``, radii scaled by ``size_scale``; a mirrored grid swaps
+        x0 and x1 back into order."""
+        moved = Candidates(self.xyr, self.score, self.image_id).mapped(to_grid, image_id, size_scale)
         boxes = self.boxes
         if boxes is not None and len(boxes):
             corners = np.concatenate([to_grid(boxes[:, :2]), to_grid(boxes[:, 2:])], axis=1)

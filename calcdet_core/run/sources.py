@@ -94,5 +94,6 @@ def load_working(record: ImageRecord, spec: PreprocessSpec) -> tuple[Mammogram, 
     raw = record.read()
     if raw.laterality is None and record.laterality:
         raw = replace(raw, laterality=record.laterality)
-    image = preprocess(raw, crop_breast=spec.crop_breast, flip_to_left=spec.flip_to_left)
-    return image, record.annotation.transformed(image.transform.to_working)
+    image = preprocess(raw, crop_breast=spec.crop_breast, flip_to_left=spec.flip_to_left,
+                       working_spacing_mm=spec.working_spacing_mm)
+    return image, record.annotation.transformed(image.transform.to_working, image.transform.size_scale)
