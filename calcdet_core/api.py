@@ -48,6 +48,7 @@ from calcdet_core.contracts.training import (
 )
 from calcdet_core.errors import CalcdetUserError, InvalidInputError
 from calcdet_core.evaluation.bootstrap import BootstrapFroc, bootstrap_froc
+from calcdet_core.evaluation.boxes import box_metrics
 from calcdet_core.evaluation.froc import FrocData, froc_point_estimate, operating_points
 from calcdet_core.evaluation.matching import STUDY_DIAMETER_PX
 from calcdet_core.imaging.geometry import ellipse_polygon, feret_diameter, polygon_centroid
@@ -136,6 +137,7 @@ __all__ = [
     "TrainingImage",
     "bootstrap_froc",
     "bounding_box",
+    "box_metrics",
     "breast_mask",
     "checked_image",
     "checked_inputs",

@@ -1,0 +1,144 @@
+"""``faster-rcnn``: torchvision's Faster R-CNN over sliding windows, the study's best pipeline.
+
+The component imports numpy and the calcdet API only; torch lives in
+:mod:`calcdet_faster_rcnn.model`, :mod:`~calcdet_faster_rcnn.train` and
+:mod:`~calcdet_faster_rcnn.inference`, imported when it fits, detects or loads weights.
+Learned state is numpy arrays (safetensors on disk, what a pickle carries).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from calcdet_torch.pickling import ArrayPickling
+from pydantic import Field, model_validator
+
+from calcdet_core.api import (
+    ComponentConfig,
+    Detections,
+    Detector,
+    ImageStream,
+    TrainingContext,
+    checked_image,
+    checked_mask,
+    load_arrays,
+    save_arrays,
+)
+
+WEIGHTS_FILE = "faster_rcnn.safetensors"
+
+
+class FasterRCNNConfig(ComponentConfig):
+    """The network, its training on windows and its sliding-window inference."""
+
+    backbone: Literal["resnet18", "resnet50", "densenet121", "efficientnet-b3"] = Field(
+        "resnet18", description="Feature extractor, with a feature pyramid over its four stages; weights start "
+                                "random (nothing is downloaded). resnet18 is the light one that trains on a CPU.")
+    fpn_channels: int = Field(256, ge=8, le=1024, description="Channels of the feature pyramid and the RPN head.")
+    representation: int = Field(1024, ge=8, le=4096, description="Units of the box head's two hidden layers.")
+    anchor_sizes: tuple[int, ...] = Field((14,), min_length=1, description="Anchor sides, px, on every level.")
+    aspect_ratios: tuple[float, ...] = Field((1.0,), min_length=1, description="Anchor height/width ratios.")
+    box_size: float = Field(14.0, gt=0, le=224, description="Side of the training box centred on each target, px.")
+    window: int = Field(224, ge=32, le=2048, multiple_of=32, description="Side of the square windows, px.")
+    train_stride: int = Field(100, ge=1, description="Step between training windows, px.")
+    stride: int = Field(200, ge=1, description="Step between detection windows, px (windows overlap when below "
+                                               "window; NMS joins the seams).")
+    negative_share: float = Field(0.2, ge=0, le=100, description="Windows without targets per window with targets, "
+                                                                 "per image (at least one per image when above 0).")
+    augment: bool = Field(True, description="Random flips and 90-degree rotations of training windows.")
+    epochs: int = Field(20, ge=1, le=1000, description="Most passes over the training images.")
+    learning_rate: float = Field(1e-4, gt=0, le=1, description="Adam learning rate.")
+    lr_step: int = Field(3, ge=1, description="StepLR: epochs between learning-rate cuts.")
+    lr_gamma: float = Field(0.1, gt=0, le=1, description="StepLR: factor of each cut.")
+    patience: int = Field(3, ge=1, description="Early stopping: epochs without a better validation loss.")
+    min_delta: float = Field(1e-4, ge=0, description="Early stopping: the smallest improvement that counts.")
+    window_batch: int = Field(8, ge=1, le=1024, description="Windows per optimizer step and per inference pass.")
+    rpn_samples: int = Field(256, ge=2, description="Anchors sampled per window for the RPN loss.")
+    roi_samples: int = Field(512, ge=2, description="Proposals sampled per window for the box-head loss.")
+    threshold: float = Field(0.05, ge=0, lt=1, description="Lowest score (0-1) reported as a detection.")
+    nms_iou: float = Field(0.5, gt=0, le=1, description="NMS IoU, per window and over the whole image.")
+    per_window: int = Field(100, ge=1, le=10000, description="Most detections kept per window.")
+    batch_size: int = Field(1, ge=1, le=256, description="Images the engine hands detect_batch at once.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FasterRCNNConfig:
+        if self.stride > self.window or self.train_stride > self.window:
+            raise ValueError(f"stride and train_stride must not exceed window {self.window}: windows would leave gaps")
+        return self
+
+
+class FasterRCNNDetector(ArrayPickling, Detector):
+    """Faster R-CNN on square windows; boxes mapped to the image and joined by NMS across window seams."""
+
+    name = "faster-rcnn"
+    description = "torchvision Faster R-CNN (one 14 px anchor) on sliding 224 px windows, boxes joined by NMS (torch)."
+    Config = FasterRCNNConfig
+    _transient = ("_inference",)
+
+    def __init__(self, config: ComponentConfig | None = None, **params: Any) -> None:
+        super().__init__(config, **params)
+        self.weights_: dict[str, np.ndarray] | None = None
+        self._device = "cpu"
+        self._inference: Any = None
+
+    def fit(self, train: ImageStream, validation: ImageStream, context: TrainingContext) -> FasterRCNNDetector:
+        from calcdet_faster_rcnn.train import fit_weights
+
+        if not any(e.annotation.targets for e in train.entries):
+            raise ValueError("faster-rcnn: no annotated MC in the training images; nothing to learn from")
+        self.weights_ = fit_weights(self.config, train, validation, context)
+        self._inference = None
+        return self
+
+    def to_device(self, device: str) -> None:
+        if device != self._device:
+            self._device, self._inference = device, None
+
+    def _net(self) -> Any:
+        if self.weights_ is None:
+            raise ValueError("faster-rcnn: detect() before fit() or load_state(): the model has no weights")
+        if self._inference is None:
+            from calcdet_faster_rcnn.inference import Inference
+
+            self._inference = Inference(self.config, self.weights_, self._device)
+        return self._inference
+
+    def detect(self, image: np.ndarray, mask: np.ndarray | None = None) -> Detections:
+        image = checked_image(image, self.name)
+        mask = None if mask is None else checked_mask(mask, image.shape, self.name)
+        if np.ptp(image) == 0:
+            return Detections.empty()  # a flat image holds no MC
+        boxes, score = self._net().boxes(image, mask)
+        return _detections(boxes, score, mask)
+
+    def detect_batch(self, images: Sequence[np.ndarray], masks: Sequence[np.ndarray | None]) -> list[Detections]:
+        return [self.detect(image, mask) for image, mask in zip(images, masks, strict=True)]
+
+    def save_state(self, directory: Path) -> list[Path]:
+        if self.weights_ is None:
+            raise ValueError("faster-rcnn: nothing to save; fit() first")
+        return [save_arrays(Path(directory) / WEIGHTS_FILE, self.weights_)]
+
+    def load_state(self, directory: Path) -> None:
+        from calcdet_faster_rcnn.inference import Inference
+
+        path = Path(directory) / WEIGHTS_FILE
+        weights = load_arrays(path)
+        self._inference = Inference(self.config, weights, self._device, source=str(path))  # checks names and shapes
+        self.weights_ = weights
+
+
+def _detections(boxes: np.ndarray, score: np.ndarray, mask: np.ndarray | None) -> Detections:
+    """Detections (box centre, radius half the mean side, box) whose centre pixel lies in ``mask``."""
+    centre = (boxes[:, :2] + boxes[:, 2:]) / 2
+    if mask is not None and len(boxes):
+        h, w = mask.shape
+        xi = np.clip(np.rint(centre[:, 0]).astype(int), 0, w - 1)
+        yi = np.clip(np.rint(centre[:, 1]).astype(int), 0, h - 1)
+        inside = mask[yi, xi]
+        boxes, score, centre = boxes[inside], score[inside], centre[inside]
+    radius = np.maximum((boxes[:, 2] - boxes[:, 0] + boxes[:, 3] - boxes[:, 1]) / 4, 0.5)
+    return Detections(np.column_stack([centre, radius]).reshape(-1, 3), np.asarray(score, np.float64), boxes=boxes)

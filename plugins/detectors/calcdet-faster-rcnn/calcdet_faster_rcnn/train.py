@@ -1,0 +1,134 @@
+"""Training of the Faster R-CNN on windows of the image stream (imports torch; imported only by ``fit``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from calcdet_torch.loop import LoopSettings, train_loop
+from calcdet_torch.runtime import context_device, seed_torch
+from calcdet_torch.state import Arrays
+from calcdet_torch.windows import WindowSpec, sample_windows
+from torch.utils.data import DataLoader
+
+from calcdet_core.api import Annotation, Detections, ImageResult, ImageStream, Target, TrainingContext, box_metrics
+from calcdet_faster_rcnn.model import as_input, build_model
+
+Windows = tuple[np.ndarray, list[np.ndarray]]
+
+
+class EpochWindows:
+    """A map-style dataset: item ``k`` is image ``k``'s windows and boxes, drawn with its own seed."""
+
+    def __init__(self, stream: ImageStream, spec: WindowSpec, rng: np.random.Generator, augment: bool) -> None:
+        self.stream, self.spec, self.augment = stream, spec, augment
+        self.seeds = rng.integers(2**63, size=len(stream))
+
+    def __len__(self) -> int:
+        return len(self.stream)
+
+    def __getitem__(self, k: int) -> Windows:
+        return sample_windows(self.stream[k], self.spec, np.random.default_rng(self.seeds[k]), self.augment)
+
+
+def _as_is(item: Any) -> Any:
+    return item
+
+
+def _targets(boxes: list[np.ndarray], device: torch.device) -> list[dict[str, torch.Tensor]]:
+    return [{"boxes": torch.as_tensor(b, dtype=torch.float32, device=device).reshape(-1, 4),
+             "labels": torch.ones(len(b), dtype=torch.int64, device=device)} for b in boxes]
+
+
+def read_all(windows: EpochWindows, workers: int, order: np.ndarray | None = None) -> Iterator[Windows]:
+    """Each image's windows in ``order`` (images read lazily, by ``workers - 1`` processes when > 1)."""
+    picks = list(range(len(windows))) if order is None else [int(i) for i in order]
+    loader = DataLoader(windows, batch_size=None, collate_fn=_as_is, sampler=picks, num_workers=max(0, workers - 1))
+    yield from loader
+
+
+def fit_weights(config: Any, train: ImageStream, validation: ImageStream, context: TrainingContext) -> Arrays:
+    """Train on windows of ``train``; the weights of the best validation epoch."""
+    device = context_device(context)
+    seed_torch(context.seed)
+    model = build_model(config).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    spec = WindowSpec(config.window, config.train_stride, config.box_size, config.negative_share)
+    size = config.window_batch
+
+    def batches(epoch: int) -> tuple[None, Iterator[tuple[torch.Tensor, list[dict[str, torch.Tensor]]]]]:
+        rng = context.rng(epoch)
+        source = EpochWindows(train, spec, rng, config.augment)
+        order = rng.permutation(len(train))
+
+        def gen() -> Iterator[tuple[torch.Tensor, list[dict[str, torch.Tensor]]]]:
+            pending_x: list[np.ndarray] = []
+            pending_b: list[np.ndarray] = []
+            for x, b in read_all(source, context.workers, order):
+                pending_x += list(x)
+                pending_b += b
+                while len(pending_x) >= size:
+                    yield _batch(pending_x[:size], pending_b[:size])
+                    pending_x, pending_b = pending_x[size:], pending_b[size:]
+            if pending_x:
+                yield _batch(pending_x, pending_b)
+
+        return None, gen()
+
+    def _batch(x: list[np.ndarray], b: list[np.ndarray]) -> tuple[torch.Tensor, list[dict[str, torch.Tensor]]]:
+        return torch.from_numpy(np.stack(x)).to(device), _targets(b, device)
+
+    def loss_fn(model: torch.nn.Module, batch: tuple[torch.Tensor, list[dict[str, torch.Tensor]]]) -> torch.Tensor:
+        windows, targets = batch
+        return sum(model(as_input(windows), targets).values())
+
+    held: list[Windows] = []
+
+    def validate(model: torch.nn.Module) -> dict[str, float]:
+        if not len(validation):
+            return {}
+        if not held:
+            held.extend(read_all(EpochWindows(validation, spec, context.rng(0), False), context.workers))
+        x = np.concatenate([w for w, _ in held])
+        boxes = [b for _, bs in held for b in bs]
+        if not len(x):
+            return {}
+        return validation_figures(model, x, boxes, size, device, context.seed)
+
+    settings = LoopSettings("faster-rcnn", config.epochs, config.patience, config.min_delta, config.lr_step,
+                            config.lr_gamma)
+    return train_loop(model, optimizer, loss_fn, batches, validate, settings, context)
+
+
+def validation_figures(model: torch.nn.Module, x: np.ndarray, boxes: list[np.ndarray], size: int,
+                       device: torch.device, seed: int) -> dict[str, float]:
+    """Mean loss per window (the model's training losses, batch norm frozen, fixed sampling) and AP@0.5."""
+    total = 0.0
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)  # the proposal sampling of the losses: the same windows give the same loss
+        model.train()
+        model.backbone.eval()
+        try:
+            for s in range(0, len(x), size):
+                windows = torch.from_numpy(x[s : s + size]).to(device)
+                losses = model(as_input(windows), _targets(boxes[s : s + size], device))
+                total += float(sum(losses.values())) * len(windows)
+        finally:
+            model.eval()
+    results = []
+    for s in range(0, len(x), size):
+        outputs = model(as_input(torch.from_numpy(x[s : s + size]).to(device)))
+        for k, out in enumerate(outputs):
+            truth = boxes[s + k]
+            centres = (truth[:, :2] + truth[:, 2:]) / 2
+            annotation = Annotation(targets=tuple(Target(float(cx), float(cy), 14.0) for cx, cy in centres))
+            found = out["boxes"].cpu().numpy().astype(np.float64)
+            middle = (found[:, :2] + found[:, 2:]) / 2
+            radius = (found[:, 2] - found[:, 0] + found[:, 3] - found[:, 1]) / 4
+            detections = Detections(np.column_stack([middle, radius]), out["scores"].cpu().numpy().astype(np.float64),
+                                    boxes=found)
+            results.append(ImageResult(f"window-{s + k}", detections, annotation))
+    ap = box_metrics(results)["ap50"]
+    return {"val_loss": total / len(x), **({"val_ap50": float(ap)} if ap is not None else {})}
