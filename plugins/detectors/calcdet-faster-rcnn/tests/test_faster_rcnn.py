@@ -1,0 +1,141 @@
+"""faster-rcnn: window geometry is exact, training lowers the loss, NMS joins window seams, state round-trips."""
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+from calcdet_faster_rcnn.detector import FasterRCNNDetector
+from calcdet_faster_rcnn.model import as_input, build_model
+from calcdet_torch.windows import cut, flip_rotate, grid, target_boxes, to_grid
+
+from calcdet_core.api import TrainingContext
+from calcdet_core.testing import detector_streams, detector_test_image
+
+SMALL = {"fpn_channels": 32, "representation": 64, "window": 64, "train_stride": 32, "stride": 48, "epochs": 3,
+         "patience": 3, "learning_rate": 1e-3, "lr_step": 100, "rpn_samples": 64, "roi_samples": 64}
+
+
+@pytest.mark.parametrize(("flip_x", "flip_y", "turns"), list(itertools.product([False, True], [False, True], range(4))))
+def test_flips_and_rotations_move_boxes_with_the_pixels(flip_x, flip_y, turns):
+    window = np.zeros((32, 32), np.float32)
+    window[5:9, 20:27] = 1  # pixels x 20..26, y 5..8: the continuous box [20, 5, 27, 9]
+    moved, boxes = flip_rotate(window, np.array([[20.0, 5.0, 27.0, 9.0]]), flip_x, flip_y, turns)
+    ys, xs = np.nonzero(moved)
+    np.testing.assert_array_equal(boxes[0], [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
+
+
+def test_a_target_comes_back_at_its_grid_position_through_any_window():
+    centres = np.array([[130.0, 47.0], [301.0, 222.0]])
+    image = np.zeros((300, 400), np.float32)
+    corners = grid(image.shape, 224, 100)
+    assert {tuple(c) for c in corners} == {(0, 0), (100, 0), (176, 0), (0, 76), (100, 76), (176, 76)}
+    for corner in corners:
+        boxes = to_grid(target_boxes(centres, 14, corner, 224), corner)
+        inside = ((centres - corner >= 0) & (centres - corner < 224)).all(axis=1)
+        unclipped = ((centres - corner - 7 >= -0.5) & (centres - corner + 7 <= 223.5)).all(axis=1)
+        middle = (boxes[:, :2] + boxes[:, 2:]) / 2
+        np.testing.assert_array_equal(middle[unclipped[inside]], centres[inside & unclipped])
+    assert cut(image, (350, 250), 224).shape == (224, 224)  # beyond the image: zeros
+
+
+def test_a_box_the_model_gives_a_window_lands_at_that_window_in_the_image(monkeypatch):
+    detector = FasterRCNNDetector(**SMALL)
+    detector.weights_ = {}
+    image = np.random.default_rng(0).random((100, 130)).astype(np.float32)
+    calls = []
+
+    def model(windows):  # a fixed box [10, 20, 24, 34] in the window at corner (66, 36) only
+        out = []
+        for _ in windows:
+            corner = grid(image.shape, 64, 48)[len(calls)]
+            calls.append(corner)
+            hit = tuple(corner) == (66, 36)
+            out.append({"boxes": torch.tensor([[10.0, 20.0, 24.0, 34.0]] if hit else []).reshape(-1, 4),
+                        "scores": torch.tensor([0.9] if hit else [])})
+        return out
+
+    from calcdet_faster_rcnn.inference import Inference
+
+    inference = Inference.__new__(Inference)
+    inference.config, inference.device, inference.model = detector.config, torch.device("cpu"), model
+    detector._inference = inference
+    found = detector.detect(image)
+    np.testing.assert_array_equal(found.boxes, [[66 + 9.5, 36 + 19.5, 66 + 23.5, 36 + 33.5]])
+    np.testing.assert_array_equal(found.xyr[0, :2], [66 + 16.5, 36 + 26.5])
+
+
+def test_the_transform_keeps_window_size_and_z_scores_each_window():
+    config = FasterRCNNDetector(**{**SMALL, "window": 224}).config
+    model = build_model(config).eval()
+    window = torch.rand(224, 224) * 0.2 + 0.5
+    images, _ = model.transform(as_input(window[None]))
+    assert tuple(images.tensors.shape[-2:]) == (224, 224)
+    assert abs(float(images.tensors.mean())) < 1e-5 and abs(float(images.tensors.std()) - 1) < 1e-3
+
+
+@pytest.mark.parametrize("backbone", ["resnet18", "resnet50", "densenet121", "efficientnet-b3"])
+def test_every_backbone_builds_and_detects_on_a_window(backbone):
+    config = FasterRCNNDetector(**{**SMALL, "backbone": backbone}).config
+    with torch.inference_mode():
+        out = build_model(config).eval()(as_input(torch.rand(1, 64, 64)))
+    assert out[0]["boxes"].shape[1:] == (4,)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    train, validation = detector_streams()
+    context = TrainingContext.temporary(seed=0)
+    return FasterRCNNDetector(**SMALL).fit(train, validation, context), context
+
+
+def test_training_lowers_the_loss_and_reports_validation_figures(trained):
+    _, context = trained
+    history = context.reporter.history
+    assert len(history) == 3 and history[-1]["loss"] < history[0]["loss"]
+    assert {"loss", "val_loss", "val_ap50", "lr"} <= set(history[0])
+
+
+def test_nms_across_window_seams_leaves_one_detection_per_object(trained):
+    detector, _ = trained
+    dense = FasterRCNNDetector(**{**SMALL, "stride": 8})  # every object lies in many overlapping windows
+    dense.weights_ = detector.weights_
+    image = detector_test_image(60)
+    found = dense.detect(image.pixels, image.mask)
+    b = found.boxes
+    x0, y0 = np.maximum(b[:, None, 0], b[None, :, 0]), np.maximum(b[:, None, 1], b[None, :, 1])
+    x1, y1 = np.minimum(b[:, None, 2], b[None, :, 2]), np.minimum(b[:, None, 3], b[None, :, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    iou = inter / (area[:, None] + area[None, :] - inter)
+    np.fill_diagonal(iou, 0)
+    assert len(found) and iou.max() <= 0.5
+    raw = sum(len(out["boxes"]) for out in _per_window(dense, image.pixels))
+    assert raw > len(found)  # the windows overlapped: duplicates were there to join
+
+
+def _per_window(detector, pixels):
+    net = detector._net()
+    corners = grid(pixels.shape, 64, 8)
+    with torch.inference_mode():
+        return net.model(as_input(torch.from_numpy(np.stack([cut(pixels, c, 64) for c in corners]))))
+
+
+def test_checkpoint_and_state_round_trip_through_safetensors(trained, tmp_path):
+    detector, context = trained
+    checkpoint = context.last_checkpoint()
+    assert checkpoint.epoch == 3
+    assert {k.split(".")[0] for k in checkpoint.arrays} == {"model", "optim", "best"}
+    files = detector.save_state(tmp_path)
+    assert [f.name for f in files] == ["faster_rcnn.safetensors"]
+    again = FasterRCNNDetector(**SMALL)
+    again.load_state(tmp_path)
+    for key, value in detector.weights_.items():
+        np.testing.assert_array_equal(np.reshape(again.weights_[key], np.shape(value)), value)
+    with pytest.raises(ValueError, match=r"faster_rcnn\.safetensors: do not fit"):
+        FasterRCNNDetector(**{**SMALL, "fpn_channels": 16}).load_state(tmp_path)
+
+
+def test_strides_wider_than_the_window_are_refused():
+    with pytest.raises(ValueError, match="must not exceed window"):
+        FasterRCNNDetector(window=64, stride=96)
