@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import yaml
@@ -52,6 +52,7 @@ from calcdet_core.contracts.data import Annotation, Candidates, Detections, Imag
 from calcdet_core.contracts.training import ImageStream, TrainingContext, TrainingImage
 
 Check = Callable[[Component], None]
+C = TypeVar("C", bound=Component)
 
 
 # --------------------------------------------------------------------------- test images
@@ -93,7 +94,8 @@ def disk_test_image(size: int = 128, radius: float = 4.0, seed: int = 0) -> tupl
 # --------------------------------------------------------------------------- generic checks
 
 
-def _fresh(component: Component) -> Component:
+def _fresh(component: C) -> C:
+    """A new, unfitted instance with the same config: checks never share learned state."""
     return type(component)(component.config)
 
 
@@ -145,7 +147,7 @@ def check_config_rejects_unknown_key(component: Component) -> None:
 
 
 def _propose(component: Proposer, image: np.ndarray, mask: np.ndarray | None = None) -> Candidates:
-    out = _fresh(component).propose(image, mask)  # type: ignore[attr-defined]
+    out = _fresh(component).propose(image, mask)
     assert isinstance(out, Candidates), f"propose() should return Candidates; found {type(out).__name__}"
     assert out.xyr.dtype == np.float64 and out.xyr.shape[1:] == (3,), f"xyr should be (N, 3) float64; {out.xyr.shape}"
     assert np.isfinite(out.xyr).all() and np.isfinite(out.score).all(), "candidates should be finite"
@@ -244,7 +246,7 @@ def _fitted(component: FeatureExtractor) -> FeatureExtractor:
         patches[labels == 1, p // 2 - 2 : p // 2 + 2, p // 2 - 2 : p // 2 + 2] += 1.0
         with _context() as context:
             fresh.fit(patches, labels, np.arange(40) % 5, context=context)
-    return fresh  # type: ignore[return-value]
+    return fresh
 
 
 def _extract(component: FeatureExtractor, image: np.ndarray, candidates: Candidates) -> np.ndarray:
@@ -326,7 +328,7 @@ def _fit_classifier(component: Classifier) -> Classifier:
     X, y, groups = _toy_problem()
     Xv, yv, _ = _toy_problem(seed=1, n=150)
     with _context() as context:
-        fitted = _fresh(component).fit(X, y, groups, validation=(Xv, yv), context=context)  # type: ignore[attr-defined]
+        fitted = _fresh(component).fit(X, y, groups, validation=(Xv, yv), context=context)
     assert isinstance(fitted, Classifier), "fit() should return self"
     return fitted
 
@@ -436,7 +438,7 @@ class _KitContext(TrainingContext):
 def _fit_detector(component: Detector, work_dir: Path, seed: int = 0, interrupt: bool = False) -> Detector:
     train, validation = detector_streams()
     context = _KitContext(work_dir, seed=seed, interrupt=interrupt)
-    fitted = _fresh(component).fit(train, validation, context)  # type: ignore[attr-defined]
+    fitted = _fresh(component).fit(train, validation, context)
     assert isinstance(fitted, Detector), f"fit() should return self; found {type(fitted).__name__}"
     return fitted
 
@@ -518,8 +520,8 @@ def check_detector_save_load(component: Detector) -> None:
             assert Path(f).suffix not in (".pkl", ".pickle", ".joblib", ".pt", ".pth"), (
                 f"never persist with pickle (torch.save pickles too): use safetensors; found {Path(f).name}")
         again = _fresh(component)
-        again.load_state(Path(tmp))  # type: ignore[attr-defined]
-    _same_detections(before, _detect(again, image.pixels, image.mask),  # type: ignore[arg-type]
+        again.load_state(Path(tmp))
+    _same_detections(before, _detect(again, image.pixels, image.mask),
                      "a fresh instance that loaded the saved state should give the same detections")
 
 
@@ -562,7 +564,7 @@ def check_detector_resumes_after_interruption(component: Detector) -> None:
             return  # fit saves no checkpoint: nothing to resume
         context = _KitContext(Path(tmp) / "cut", seed=4)
         train, validation = detector_streams()
-        resumed = _fresh(component).fit(train, validation, context)  # type: ignore[attr-defined]
+        resumed = _fresh(component).fit(train, validation, context)
     assert all(e > stopped_at for e in context.saved), (
         f"after an interruption at epoch {stopped_at}, fit() should start from context.last_checkpoint(); "
         f"it checkpointed epochs {context.saved} again")
@@ -621,20 +623,20 @@ def _toy_results() -> list[ImageResult]:
 
 
 def check_evaluator_json_metrics(component: Evaluator) -> None:
-    metrics = _fresh(component).evaluate(_toy_results())  # type: ignore[attr-defined]
+    metrics = _fresh(component).evaluate(_toy_results())
     assert isinstance(metrics, dict), "evaluate() should return a dict"
     json.dumps(metrics, allow_nan=False)
 
 
 def check_evaluator_no_detections(component: Evaluator) -> None:
     empty = [ImageResult(r.image_id, Candidates.empty(r.image_id), r.annotation) for r in _toy_results()]
-    json.dumps(_fresh(component).evaluate(empty), allow_nan=False)  # type: ignore[attr-defined]
+    json.dumps(_fresh(component).evaluate(empty), allow_nan=False)
 
 
 def check_evaluator_does_not_mutate(component: Evaluator) -> None:
     results = _toy_results()
     before = copy.deepcopy([(r.detections.xyr, r.detections.score) for r in results])
-    _fresh(component).evaluate(results)  # type: ignore[attr-defined]
+    _fresh(component).evaluate(results)
     for (xyr, score), r in zip(before, results, strict=True):
         assert np.array_equal(xyr, r.detections.xyr) and np.array_equal(score, r.detections.score), (
             "evaluate() should not modify its input")

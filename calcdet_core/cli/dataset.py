@@ -64,7 +64,7 @@ def summary(
     """Count images, normal images, targets, ignore regions and patients, overall and per split."""
     from calcdet_core.plugins.registry import get_registry
 
-    adapter = get_registry().get("datasets", dataset)()
+    adapter = get_registry().dataset_adapter(dataset)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         indexed = adapter.index(root)

@@ -35,7 +35,7 @@ def score(
     if evaluator:
         classes = [registry.get("evaluators", name) for name in evaluator]
         chosen = [cls(seed=seed) if "seed" in cls.Config.model_fields else cls() for cls in classes]
-    data = registry.get("datasets", dataset)().index(root)
+    data = registry.dataset_adapter(dataset).index(root)
     selected = data.select(split.value, seed)
     if data.skipped:
         output.note(f"{dataset}: skipped {len(data.skipped)} item(s), e.g. {data.skipped[0].path}: "

@@ -74,12 +74,14 @@ class FrocEvaluator(Evaluator):
         bootstrap_resamples: int = Field(1000, ge=0, description="Image resamples for the intervals (0 = none).")
         seed: int = Field(0, description="Seed of the bootstrap draws (same seed, same intervals).")
 
+    config: Config
+
     def compute(self, results: Sequence[ImageResult]) -> FrocResult:
         """Match every image, then the FROC and its bootstrap, once."""
         c = self.config
-        data = froc_data(results, c.diameter_px, c.crediting)  # type: ignore[attr-defined]
-        estimate = froc_point_estimate(data, c.fppi_at, c.max_fppi)  # type: ignore[attr-defined]
-        boot = bootstrap_froc(data, c.bootstrap_resamples, c.seed, c.fppi_at, c.max_fppi)  # type: ignore[attr-defined]
+        data = froc_data(results, c.diameter_px, c.crediting)
+        estimate = froc_point_estimate(data, c.fppi_at, c.max_fppi)
+        boot = bootstrap_froc(data, c.bootstrap_resamples, c.seed, c.fppi_at, c.max_fppi)
         return FrocResult(data, estimate, boot)
 
     def metrics(self, computed: FrocResult) -> dict[str, Any]:
@@ -93,15 +95,15 @@ class FrocEvaluator(Evaluator):
             "auc_bootstrap_std": summary["auc"]["std"],
             "sensitivity_at": estimate["sensitivity_at"],
             "sensitivity_at_ci95": {k: v["ci"] for k, v in summary["sensitivity_at"].items()},
-            "max_fppi": c.max_fppi,  # type: ignore[attr-defined]
+            "max_fppi": c.max_fppi,
             "fppi_denominator": "normal images",
             "images": data.n_images,
             "normal_images": data.n_normal,
             "targets": data.n_targets,
             "targets_found": int(np.isfinite(data.hit_score).sum()),
             "fp_on_normal_images": len(data.fp_score),
-            "diameter_px": c.diameter_px,  # type: ignore[attr-defined]
-            "crediting": c.crediting,  # type: ignore[attr-defined]
+            "diameter_px": c.diameter_px,
+            "crediting": c.crediting,
             "bootstrap": {k: summary[k] for k in ("resamples", "valid_resamples", "seed", "confidence")},
         }
 
@@ -116,7 +118,7 @@ class FrocEvaluator(Evaluator):
                                           "ci95_high"),
                       [[_number(v) for v in row] for row in zip(CURVE_GRID, curve, mean, std, lo, hi, strict=True)])]
         thresholds, fppi, sens = operating_points(data)
-        last = int(np.searchsorted(fppi, c.max_fppi, side="right")) + 1 if np.isfinite(fppi).all() else 0  # type: ignore[attr-defined]
+        last = int(np.searchsorted(fppi, c.max_fppi, side="right")) + 1 if np.isfinite(fppi).all() else 0
         files.append(_csv(out / "froc_points.csv", ("threshold", "fppi", "sensitivity"),
                           [[_number(t) if np.isfinite(t) else "inf", _number(f), _number(s)]
                            for t, f, s in zip(thresholds[:last], fppi[:last], sens[:last], strict=True)]))
@@ -124,9 +126,9 @@ class FrocEvaluator(Evaluator):
         label = "no FROC (no normal image or no target)" if auc is None else f"AUC {auc:.4f}"
         if auc is not None and metrics.get("auc_ci95", [None])[0] is not None:
             label += " (95% CI {:.4f}-{:.4f})".format(*metrics["auc_ci95"])
-        label += f", {c.crediting} crediting"  # type: ignore[attr-defined]
+        label += f", {c.crediting} crediting"
         files.append(plot_froc([CurveToPlot(label, CURVE_GRID, curve, lo, hi)], out / "froc.png",
-                               c.max_fppi))  # type: ignore[attr-defined]
+                               c.max_fppi))
         return files
 
 
@@ -139,8 +141,10 @@ class CandidatesEvaluator(Evaluator):
     class Config(ComponentConfig):
         diameter_px: float = Field(STUDY_DIAMETER_PX, gt=0, description=_DIAMETER)
 
+    config: Config
+
     def metrics(self, computed: Sequence[ImageResult]) -> dict[str, Any]:
-        return candidate_metrics(computed, self.config.diameter_px)  # type: ignore[attr-defined]
+        return candidate_metrics(computed, self.config.diameter_px)
 
     def write_report(self, metrics: dict[str, Any], computed: Sequence[ImageResult], out_dir: Path) -> list[Path]:
         """``candidates.csv``: one row per image."""
@@ -159,8 +163,10 @@ class ClassificationEvaluator(Evaluator):
     class Config(ComponentConfig):
         diameter_px: float = Field(STUDY_DIAMETER_PX, gt=0, description=_DIAMETER)
 
+    config: Config
+
     def metrics(self, computed: Sequence[ImageResult]) -> dict[str, Any]:
-        return classification_metrics(computed, self.config.diameter_px)  # type: ignore[attr-defined]
+        return classification_metrics(computed, self.config.diameter_px)
 
 
 class BoxEvaluator(Evaluator):
@@ -173,9 +179,11 @@ class BoxEvaluator(Evaluator):
         box_size_px: float = Field(STUDY_BOX_PX, gt=0, description="Side of the square box around each target.")
         max_detections: int = Field(100, ge=1, description="Detections kept per image, best first (COCO: 100).")
 
+    config: Config
+
     def metrics(self, computed: Sequence[ImageResult]) -> dict[str, Any]:
         c = self.config
-        return box_metrics(computed, c.box_size_px, c.max_detections)  # type: ignore[attr-defined]
+        return box_metrics(computed, c.box_size_px, c.max_detections)
 
 
 BUILTIN_EVALUATORS: list[type[Evaluator]] = [FrocEvaluator, CandidatesEvaluator, ClassificationEvaluator,

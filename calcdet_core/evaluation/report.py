@@ -90,7 +90,7 @@ def evaluate_results(results: Sequence[ImageResult], out_dir: Path, evaluators: 
     overlay, threshold = (None, float("nan"))
     if load_image is not None:
         overlay, threshold = write_overlays(results, data, load_image, out / "overlays.png",
-                                            diameter=froc.config.diameter_px)  # type: ignore[attr-defined]
+                                            diameter=froc.config.diameter_px)
     metrics["overlay_threshold"] = threshold
     metrics.update(extra or {})
     metrics = json_ready(metrics)

@@ -27,7 +27,7 @@ import pluggy
 from pydantic import BaseModel
 
 from calcdet_core.contracts import hookspecs
-from calcdet_core.contracts.components import BASE_CLASSES, KINDS, Component
+from calcdet_core.contracts.components import BASE_CLASSES, KINDS, Component, DatasetAdapter
 from calcdet_core.errors import CalcdetUserError
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT_NAME
@@ -110,6 +110,12 @@ class Registry:
         component = self.entry(kind, name).component
         assert component is not None
         return component
+
+    def dataset_adapter(self, name: str) -> DatasetAdapter:
+        """A new instance of the dataset adapter registered as ``name`` (default settings)."""
+        adapter = self.get("datasets", name)()
+        assert isinstance(adapter, DatasetAdapter)
+        return adapter
 
     def find(self, name: str) -> list[PluginEntry]:
         """Loaded components called ``name``, of any kind."""

@@ -36,8 +36,8 @@ def resolve_record(item: ImageRecord | DatasetRef) -> ImageRecord:
         return item
     key = (item.dataset, item.root)
     if item.image_id not in _DATASET_CACHE.get(key, {}):
-        adapter = get_registry().get("datasets", item.dataset)()
-        _DATASET_CACHE[key] = {r.image_id: r for r in adapter.index(Path(item.root)).records}  # type: ignore[attr-defined]
+        adapter = get_registry().dataset_adapter(item.dataset)
+        _DATASET_CACHE[key] = {r.image_id: r for r in adapter.index(Path(item.root)).records}
     return _DATASET_CACHE[key][item.image_id]
 
 

@@ -30,8 +30,8 @@ from calcdet_core.run.training import train_pipeline
 
 def load_dataset(name: str, root: Path) -> Dataset:
     """Index a dataset with its adapter and say what it skipped (nothing is dropped silently)."""
-    adapter = get_registry().get("datasets", name)()
-    dataset = adapter.index(Path(root))  # type: ignore[attr-defined]
+    adapter = get_registry().dataset_adapter(name)
+    dataset = adapter.index(Path(root))
     if dataset.skipped:
         progress_console.print(f"[yellow]{name}: skipped {len(dataset.skipped)} item(s)[/yellow], e.g. "
                                f"{dataset.skipped[0].path}: {dataset.skipped[0].reason}")

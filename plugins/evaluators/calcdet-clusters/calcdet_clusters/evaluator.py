@@ -92,11 +92,13 @@ class ClusterFrocEvaluator(Evaluator):
         bootstrap_resamples: int = Field(1000, ge=0, description="Image resamples for the intervals (0 = none).")
         seed: int = Field(0, description="Seed of the bootstrap draws.")
 
+    config: Config
+
     def compute(self, results: Sequence[ImageResult]) -> ClusterFrocResult:
         c = self.config
-        spacing, known = spacing_or_default(c.pixel_spacing_mm)  # type: ignore[attr-defined]
-        settings = {"spacing_mm": spacing, "distance_mm": c.distance_mm, "min_count": c.min_count,  # type: ignore[attr-defined]
-                    "score": c.score, "top_k": c.top_k}  # type: ignore[attr-defined]
+        spacing, known = spacing_or_default(c.pixel_spacing_mm)
+        settings = {"spacing_mm": spacing, "distance_mm": c.distance_mm, "min_count": c.min_count,
+                    "score": c.score, "top_k": c.top_k}
         images = []
         for r in results:
             det_xy = r.detections.xyr[:, :2]
@@ -104,12 +106,12 @@ class ClusterFrocEvaluator(Evaluator):
             detected = find_clusters(det_xy, r.detections.score, **settings)
             truth = find_clusters(truth_xy, None, **{**settings, "score": "max"})
             match = match_clusters(detected, det_xy, truth, truth_xy, [g.contour for g in r.annotation.ignore],
-                                   c.tolerance_px)  # type: ignore[attr-defined]
+                                   c.tolerance_px)
             images.append(ImageClusters(r.image_id, detected, truth, match, det_xy))
         data = {key: _froc_data(results, images, all_images=key == "per_image") for key in DENOMINATORS}
-        grid = np.linspace(0.0, c.max_fp, 201)  # type: ignore[attr-defined]
-        estimate = {k: froc_point_estimate(d, c.fp_at, c.max_fp) for k, d in data.items()}  # type: ignore[attr-defined]
-        boot = {k: bootstrap_froc(d, c.bootstrap_resamples, c.seed, c.fp_at, c.max_fp, grid)  # type: ignore[attr-defined]
+        grid = np.linspace(0.0, c.max_fp, 201)
+        estimate = {k: froc_point_estimate(d, c.fp_at, c.max_fp) for k, d in data.items()}
+        boot = {k: bootstrap_froc(d, c.bootstrap_resamples, c.seed, c.fp_at, c.max_fp, grid)
                 for k, d in data.items()}
         return ClusterFrocResult(images, data, estimate, boot, spacing, known)
 
@@ -121,8 +123,8 @@ class ClusterFrocEvaluator(Evaluator):
             "pixel_spacing_mm": list(computed.spacing_mm),
             "pixel_spacing": "given" if computed.spacing_known else
             f"unknown: {DEFAULT_SPACING_MM * 1000:g} um assumed",
-            "distance_mm": c.distance_mm, "min_count": c.min_count, "score": c.score,  # type: ignore[attr-defined]
-            "tolerance_px": c.tolerance_px, "max_fp": c.max_fp,  # type: ignore[attr-defined]
+            "distance_mm": c.distance_mm, "min_count": c.min_count, "score": c.score,
+            "tolerance_px": c.tolerance_px, "max_fp": c.max_fp,
             "images": per_normal.n_images, "normal_images": per_normal.n_normal,
             "truth_clusters": per_normal.n_targets,
             "truth_clusters_found": int(np.isfinite(per_normal.hit_score).sum()),
@@ -135,7 +137,7 @@ class ClusterFrocEvaluator(Evaluator):
             out[f"auc_{key}"] = computed.estimate[key]["auc"]
             out[f"auc_{key}_ci95"] = summary["auc"]["ci"]  # type: ignore[index]
             out[f"sensitivity_at_{key}"] = computed.estimate[key]["sensitivity_at"]
-            out[f"sensitivity_at_{key}_ci95"] = {k: v["ci"] for k, v in summary["sensitivity_at"].items()}  # type: ignore[attr-defined]
+            out[f"sensitivity_at_{key}_ci95"] = {k: v["ci"] for k, v in summary["sensitivity_at"].items()}
             out[f"fp_rate_{key}"] = denominator
         summary = computed.bootstrap["per_normal_image"].summary()
         out["bootstrap"] = {k: summary[k] for k in ("resamples", "valid_resamples", "seed", "confidence")}
@@ -158,7 +160,7 @@ class ClusterFrocEvaluator(Evaluator):
                  ";".join(f"{x:g} {y:g}" for x, y in cl.hull)]
                 for i in computed.images for k, cl in enumerate(i.detected)]
         table = _csv(out / "clusters.csv", ["image_id", "cluster", "count", "score", "status", "hull_xy"], rows)
-        return [curve_path, table, _plot(columns, metrics, out / "cluster_froc.png", self.config.max_fp)]  # type: ignore[attr-defined]
+        return [curve_path, table, _plot(columns, metrics, out / "cluster_froc.png", self.config.max_fp)]
 
 
 def _froc_data(results: Sequence[ImageResult], images: Sequence[ImageClusters], all_images: bool) -> FrocData:
