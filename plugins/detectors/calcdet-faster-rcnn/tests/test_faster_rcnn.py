@@ -7,9 +7,10 @@ import pytest
 import torch
 from calcdet_faster_rcnn.detector import FasterRCNNDetector
 from calcdet_faster_rcnn.model import as_input, build_model
+from calcdet_torch.state import module_arrays
 from calcdet_torch.windows import cut, flip_rotate, grid, target_boxes, to_grid
 
-from calcdet_core.api import TrainingContext
+from calcdet_core.api import Detections, Mammogram, TrainingContext, preprocess
 from calcdet_core.testing import detector_streams, detector_test_image
 
 SMALL = {"fpn_channels": 32, "representation": 64, "window": 64, "train_stride": 32, "stride": 48, "epochs": 3,
@@ -39,30 +40,50 @@ def test_a_target_comes_back_at_its_grid_position_through_any_window():
     assert cut(image, (350, 250), 224).shape == (224, 224)  # beyond the image: zeros
 
 
-def test_a_box_the_model_gives_a_window_lands_at_that_window_in_the_image(monkeypatch):
-    detector = FasterRCNNDetector(**SMALL)
-    detector.weights_ = {}
-    image = np.random.default_rng(0).random((100, 130)).astype(np.float32)
-    calls = []
+def _flipped_cropped():
+    """A right breast (64 x 128 px block of texture) in an 80 x 200 stored image: preprocess crops and mirrors it."""
+    stored = np.zeros((80, 200), np.uint16)
+    stored[8:72, 72:200] = np.random.default_rng(0).integers(1000, 4000, (64, 128))
+    return stored
 
-    def model(windows):  # a fixed box [10, 20, 24, 34] in the window at corner (66, 36) only
-        out = []
-        for _ in windows:
-            corner = grid(image.shape, 64, 48)[len(calls)]
-            calls.append(corner)
-            hit = tuple(corner) == (66, 36)
-            out.append({"boxes": torch.tensor([[10.0, 20.0, 24.0, 34.0]] if hit else []).reshape(-1, 4),
-                        "scores": torch.tensor([0.9] if hit else [])})
-        return out
 
-    from calcdet_faster_rcnn.inference import Inference
+def _to_stored(boxes, working):
+    return Detections(np.zeros((len(boxes), 3)), np.zeros(len(boxes)), boxes=boxes).mapped(
+        working.transform.to_stored).boxes
 
-    inference = Inference.__new__(Inference)
-    inference.config, inference.device, inference.model = detector.config, torch.device("cpu"), model
-    detector._inference = inference
-    found = detector.detect(image)
-    np.testing.assert_array_equal(found.boxes, [[66 + 9.5, 36 + 19.5, 66 + 23.5, 36 + 33.5]])
-    np.testing.assert_array_equal(found.xyr[0, :2], [66 + 16.5, 36 + 26.5])
+
+def test_a_box_in_a_known_window_of_a_cropped_flipped_image_comes_back_in_the_stored_grid_exactly():
+    stored = _flipped_cropped()
+    stored[46:60, 100:114] = 60000  # stored pixels x 100..113, y 46..59: the box [99.5, 45.5, 113.5, 59.5]
+    working = preprocess(Mammogram(stored, "r", laterality="R"))
+    assert working.transform.flipped and (working.transform.x0, working.transform.y0) == (72, 8)
+    corner = (36, 0)  # working pixels x 86..99 (mirrored: 127 - (x - 72)), y 38..51 lie in this window
+    assert corner in {tuple(c) for c in grid(working.shape, 64, 36)}
+    window = cut(working.pixels, corner, 64)
+    ys, xs = np.nonzero(window == window.max())
+    box = np.array([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]], np.float64)  # continuous window box
+    np.testing.assert_array_equal(box, [[50, 38, 64, 52]])
+    np.testing.assert_array_equal(_to_stored(to_grid(box, corner), working), [[99.5, 45.5, 113.5, 59.5]])
+
+
+def test_the_real_network_s_boxes_from_one_window_land_in_the_stored_grid_exactly():
+    working = preprocess(Mammogram(_flipped_cropped(), "r", laterality="R"))
+    detector = FasterRCNNDetector(**{**SMALL, "stride": 64, "threshold": 0.0})
+    detector.weights_ = module_arrays(build_model(detector.config))  # untrained, real
+    corners = grid(working.shape, 64, 64)
+    np.testing.assert_array_equal(corners, [[0, 0], [64, 0]])
+    mask = working.mask.copy()
+    mask[:, :64] = False  # only the window at (64, 0) holds breast
+    found = detector.detect(working.pixels, mask)
+    with torch.inference_mode():
+        out = detector._net().model(as_input(torch.from_numpy(cut(working.pixels, (64, 0), 64))[None]))[0]
+    window_boxes = out["boxes"].numpy().astype(np.float64)
+    assert len(found) > 0 and len(found) == len(window_boxes)
+    order = np.lexsort(window_boxes.T[::-1])
+    expected = np.column_stack([72 + 127 - (64 + window_boxes[:, 2] - 0.5), 8 + window_boxes[:, 1] - 0.5,
+                                72 + 127 - (64 + window_boxes[:, 0] - 0.5), 8 + window_boxes[:, 3] - 0.5])
+    stored = _to_stored(found.boxes, working)
+    np.testing.assert_allclose(stored[np.lexsort(found.boxes.T[::-1])], expected[order], rtol=0, atol=1e-9)
 
 
 def test_the_transform_keeps_window_size_and_z_scores_each_window():
