@@ -95,6 +95,7 @@ def test_malformed_plugins_json_is_refused_by_name(model, text):
     ("name: [unclosed", r"pipeline\.yaml is unreadable"),
     ("- a list\n", r"pipeline\.yaml: expected a mapping"),
     ("name: x\nproposer: {plugin: no-such-proposer}\n", r"no-such-proposer"),
+    ("name: x\nname: y\n", r"pipeline\.yaml is unreadable.*duplicate key 'name'"),
 ])
 def test_malformed_pipeline_yaml_is_refused_by_name(model, text, pattern):
     (model / "pipeline.yaml").write_text(text)

@@ -36,7 +36,7 @@ import yaml
 
 from calcdet_core.errors import CalcdetUserError, InvalidInputError
 from calcdet_core.plugins.registry import Registry, UnknownPluginError, get_registry
-from calcdet_core.run.pipeline import Pipeline, build_pipeline
+from calcdet_core.run.pipeline import Pipeline, build_pipeline, load_yaml
 
 PIPELINE_FILE = "pipeline.yaml"
 PLUGINS_FILE = "plugins.json"
@@ -244,9 +244,9 @@ def _check_plugins(directory: Path, registry: Registry) -> list[str]:
 
 
 def _read_pipeline(directory: Path) -> dict[str, Any]:
-    try:
-        doc = yaml.safe_load((directory / PIPELINE_FILE).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+    try:  # the pipeline file's own checks: size, UTF-8, safe loader, no duplicate keys
+        doc = load_yaml(directory / PIPELINE_FILE)
+    except CalcdetUserError as exc:
         raise ModelDirError(directory, [f"{PIPELINE_FILE} is unreadable ({' '.join(str(exc).split())})"]) from None
     if not isinstance(doc, dict):
         raise ModelDirError(directory, [f"{PIPELINE_FILE}: expected a mapping of pipeline settings, "
