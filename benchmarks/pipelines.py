@@ -54,7 +54,7 @@ def score_three_ways(model_dir: Path, release: Path, seed: int) -> dict[str, lis
             image, _ = load_working(record, pipeline.spec.preprocess)
             candidates = pipeline.proposer.propose(image.pixels, image.mask)
             features = extract_features(pipeline.features, image.pixels, candidates)
-            stored = candidates.mapped(image.transform.to_stored, record.image_id)
+            stored = candidates.to_stored(image.transform, record.image_id)
             scores = {"proposer": stored.score, "stage1": classifier.stage1_score(features),
                       "cascade": classifier.score(features)}
             for name, score in scores.items():

@@ -47,7 +47,7 @@ def test_transform_with_scale_is_exact_both_ways_and_keeps_pixel_edges_in_regist
     annotation = Annotation(targets=(Target(20, 11, 4.0),))
     moved = annotation.transformed(t.to_working, t.size_scale)
     assert moved.targets[0].diameter == pytest.approx(4 * np.sqrt(3.0))
-    back = Candidates(np.array([[10.0, 12.0, 6.0]]), np.array([0.5])).mapped(t.to_stored, "s", 1 / t.size_scale)
+    back = Candidates(np.array([[10.0, 12.0, 6.0]]), np.array([0.5])).to_stored(t, "s")
     assert back.xyr[0, 2] == pytest.approx(6 / np.sqrt(3.0))
 
 

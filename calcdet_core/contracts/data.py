@@ -271,6 +271,10 @@ class Candidates:
         xyr = np.column_stack([xy, radius])
         return type(self)(xyr, self.score, self.image_id if image_id is None else image_id)
 
+    def to_stored(self, transform: GridTransform, image_id: str | None = None) -> Candidates:
+        """Working-grid blobs in the stored grid that ``transform`` came from: centres, radii (and boxes)."""
+        return self.mapped(transform.to_stored, image_id, 1 / transform.size_scale)
+
 
 @dataclass(frozen=True)
 class Detections(Candidates):

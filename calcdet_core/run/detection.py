@@ -61,7 +61,7 @@ def detect_working(pipeline: Pipeline, image: Mammogram) -> Candidates:
 
 def _to_stored(found: Candidates, image: Mammogram, image_id: str) -> Detections:
     """Working-grid findings as stored-grid detections (boxes, when there are, mapped too)."""
-    return Detections.of(found.mapped(image.transform.to_stored, image_id, 1 / image.transform.size_scale))
+    return Detections.of(found.to_stored(image.transform, image_id))
 
 
 def detect_record(pipeline: Pipeline, record: ImageRecord) -> Detections:
