@@ -34,9 +34,18 @@ WEIGHTS_FILE = "faster_rcnn.safetensors"
 class FasterRCNNConfig(ComponentConfig):
     """The network, its training on windows and its sliding-window inference."""
 
-    backbone: Literal["resnet18", "resnet50", "densenet121", "efficientnet-b3"] = Field(
-        "resnet18", description="Feature extractor, with a feature pyramid over its four stages; weights start "
-                                "random (nothing is downloaded). resnet18 is the light one that trains on a CPU.")
+    backbone: Literal["resnet18", "resnet50", "densenet121", "efficientnet-b3", "saliency-resnet"] = Field(
+        "resnet18", description="Feature extractor, with a feature pyramid over its stages; weights start random "
+                                "(nothing is downloaded) or, for saliency-resnet, from backbone_from. resnet18 is the "
+                                "light one for CPUs; saliency-resnet is the saliency plugin's small ResNet.")
+    saliency_width: int = Field(8, ge=1, le=256, description="saliency-resnet: stem channels (the saliency net's "
+                                                             "width; each stage doubles them).")
+    saliency_stages: int = Field(3, ge=1, le=6, description="saliency-resnet: stages (the saliency net's: 3 for "
+                                                            "16 px patches, 4 for 32, 5 for 64).")
+    backbone_from: str | None = Field(
+        None, description="A saliency model directory (calcdet train of pipelines/resnet-saliency.yaml) whose "
+                          "patch classifier initialises the saliency-resnet backbone before training; its "
+                          "safetensors file is checked against checksums.json and the backbone's tensors.")
     fpn_channels: int = Field(256, ge=8, le=1024, description="Channels of the feature pyramid and the RPN head.")
     representation: int = Field(1024, ge=8, le=4096, description="Units of the box head's two hidden layers.")
     anchor_sizes: tuple[int, ...] = Field((14,), min_length=1, description="Anchor sides, px, on every level.")
@@ -67,6 +76,9 @@ class FasterRCNNConfig(ComponentConfig):
     def _consistent(self) -> FasterRCNNConfig:
         if self.stride > self.window or self.train_stride > self.window:
             raise ValueError(f"stride and train_stride must not exceed window {self.window}: windows would leave gaps")
+        if self.backbone_from is not None and self.backbone != "saliency-resnet":
+            raise ValueError(f"backbone_from needs backbone 'saliency-resnet', not {self.backbone!r}: the saliency "
+                             "net's 3x3 one-channel stem and full-resolution first stage fit no torchvision backbone")
         return self
 
 

@@ -8,8 +8,11 @@ its own mean and standard deviation (grey windows, not ImageNet colour statistic
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from torchvision.models import densenet121, efficientnet_b3, resnet18, resnet50
@@ -19,6 +22,7 @@ from torchvision.models.detection.backbone_utils import BackboneWithFPN
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
 from torchvision.models.detection.rpn import RPNHead
 from torchvision.models.detection.transform import GeneralizedRCNNTransform
+from torchvision.models.resnet import BasicBlock
 from torchvision.ops import MultiScaleRoIAlign
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 
@@ -35,9 +39,29 @@ class WindowTransform(GeneralizedRCNNTransform):
         return image, target
 
 
-def _trunk(name: str) -> tuple[nn.Module, dict[str, str], list[int]]:
+def saliency_trunk(width: int, stages: int) -> tuple[nn.Module, dict[str, str], list[int]]:
+    """The saliency plugin's small ResNet without its head: a 3x3 stem (no stride, no max-pool), then
+    ``stages`` stages of two basic blocks that double the channels, the first at full resolution and
+    each later one halving it. torchvision's BasicBlock has the saliency block's layers and names; the
+    pyramid reads every stage (strides 1 to 2 ** (stages - 1)), fine enough for 14 px boxes."""
+    parts: list[tuple[str, nn.Module]] = [("stem", nn.Sequential(nn.Conv2d(3, width, 3, 1, 1, bias=False),
+                                                                 nn.BatchNorm2d(width), nn.ReLU()))]
+    planes, channels = width, []
+    for i in range(stages):
+        stride = 1 if i == 0 else 2
+        shortcut = nn.Sequential(nn.Conv2d(planes, planes * 2, 1, stride, bias=False), nn.BatchNorm2d(planes * 2))
+        parts.append((f"layer{i + 1}", nn.Sequential(BasicBlock(planes, planes * 2, stride, shortcut),
+                                                     BasicBlock(planes * 2, planes * 2))))
+        planes *= 2
+        channels.append(planes)
+    return nn.Sequential(OrderedDict(parts)), {f"layer{k}": str(k - 1) for k in range(1, stages + 1)}, channels
+
+
+def _trunk(name: str, config: Any) -> tuple[nn.Module, dict[str, str], list[int]]:
     """The backbone's feature module, the stages the pyramid reads (strides 4 to 32) and their channels."""
     norm = nn.BatchNorm2d
+    if name == "saliency-resnet":
+        return saliency_trunk(config.saliency_width, config.saliency_stages)
     if name == "resnet18":
         return resnet18(weights=None, norm_layer=norm), {f"layer{k}": str(k - 1) for k in (1, 2, 3, 4)}, \
             [64, 128, 256, 512]
@@ -54,7 +78,7 @@ def _trunk(name: str) -> tuple[nn.Module, dict[str, str], list[int]]:
 
 def build_model(config: Any) -> FasterRCNN:
     """Faster R-CNN with two classes (background, MC) and the configured anchors, for ``config.window`` windows."""
-    trunk, stages, channels = _trunk(config.backbone)
+    trunk, stages, channels = _trunk(config.backbone, config)
     backbone = BackboneWithFPN(trunk, stages, channels, config.fpn_channels, extra_blocks=LastLevelMaxPool())
     levels = len(stages) + 1
     anchors = AnchorGenerator(sizes=(tuple(config.anchor_sizes),) * levels,
@@ -71,6 +95,16 @@ def build_model(config: Any) -> FasterRCNN:
         box_detections_per_img=config.per_window)
     model.transform = WindowTransform(config.window, config.window, [0.0, 0.0, 0.0], [1.0, 1.0, 1.0])
     return model
+
+
+def initialise_backbone(model: FasterRCNN, directory: str | Path) -> None:
+    """Load a saliency model directory's patch classifier into the backbone (the study's transfer step)."""
+    from calcdet_faster_rcnn.transfer import backbone_arrays
+
+    body = model.backbone.body
+    expected = {k: tuple(v.shape) for k, v in body.state_dict().items()}
+    arrays = backbone_arrays(Path(directory), expected)
+    body.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()})
 
 
 def as_input(windows: torch.Tensor) -> list[torch.Tensor]:

@@ -14,7 +14,7 @@ from calcdet_torch.windows import WindowSpec, sample_windows
 from torch.utils.data import DataLoader
 
 from calcdet_core.api import Annotation, Detections, ImageResult, ImageStream, Target, TrainingContext, box_metrics
-from calcdet_faster_rcnn.model import as_input, build_model
+from calcdet_faster_rcnn.model import as_input, build_model, initialise_backbone
 
 Windows = tuple[np.ndarray, list[np.ndarray]]
 
@@ -53,7 +53,10 @@ def fit_weights(config: Any, train: ImageStream, validation: ImageStream, contex
     """Train on windows of ``train``; the weights of the best validation epoch."""
     device = context_device(context)
     seed_torch(context.seed)
-    model = build_model(config).to(device)
+    model = build_model(config)
+    if config.backbone_from is not None:
+        initialise_backbone(model, config.backbone_from)
+    model = model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     spec = WindowSpec(config.window, config.train_stride, config.box_size, config.negative_share)
     size = config.window_batch

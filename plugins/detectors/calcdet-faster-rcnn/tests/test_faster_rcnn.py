@@ -95,7 +95,7 @@ def test_the_transform_keeps_window_size_and_z_scores_each_window():
     assert abs(float(images.tensors.mean())) < 1e-5 and abs(float(images.tensors.std()) - 1) < 1e-3
 
 
-@pytest.mark.parametrize("backbone", ["resnet18", "resnet50", "densenet121", "efficientnet-b3"])
+@pytest.mark.parametrize("backbone", ["resnet18", "resnet50", "densenet121", "efficientnet-b3", "saliency-resnet"])
 def test_every_backbone_builds_and_detects_on_a_window(backbone):
     config = FasterRCNNDetector(**{**SMALL, "backbone": backbone}).config
     with torch.inference_mode():
