@@ -128,3 +128,14 @@ def test_backbone_transfer_refuses_a_file_that_changed_after_training(saliency_m
 def test_backbone_transfer_is_refused_for_a_torchvision_backbone(saliency_model):
     with pytest.raises(ValueError, match="backbone_from needs backbone 'saliency-resnet'"):
         FasterRCNNDetector(backbone="resnet18", backbone_from=str(saliency_model))
+
+
+def test_backbone_transfer_refuses_a_padding_free_saliency_net(saliency_model, tmp_path):
+    copy = tmp_path / "model"
+    shutil.copytree(saliency_model, copy)
+    pipeline = copy / "pipeline.yaml"
+    assert "padding: true" in pipeline.read_text()
+    pipeline.write_text(pipeline.read_text().replace("padding: true", "padding: false"))
+    detector = FasterRCNNDetector(**{**TRANSFER, "backbone_from": str(copy)})
+    with pytest.raises(ValueError, match=r"pipeline\.yaml has detector\.params\.padding false"):
+        initialise_backbone(build_model(detector.config), copy)
