@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from calcdet_torch.state import Arrays, load_module_arrays
 
-from calcdet_saliency.net import SmallResNet
+from calcdet_saliency.net import SmallResNet, folded
 
 
 def build_net(config: Any) -> SmallResNet:
@@ -22,14 +22,14 @@ def build_net(config: Any) -> SmallResNet:
 
 
 class Inference:
-    """A net built from numpy weights on one device."""
+    """A net built from numpy weights on one device, batch norms folded into its convolutions (:func:`folded`)."""
 
     def __init__(self, config: Any, weights: Arrays, device: str, source: str = "weights") -> None:
         self.config = config
         self.device = torch.device(device)
         self.net = build_net(config)
         load_module_arrays(self.net, weights, source)
-        self.net.to(self.device).eval()
+        self.net = folded(self.net.eval()).to(self.device)
 
     @property
     def margin(self) -> int:

@@ -13,9 +13,12 @@ branch cropped to match. Its dense map equals patch-by-patch classification exac
 
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 
 class Block(nn.Module):
@@ -93,3 +96,21 @@ class SmallResNet(nn.Module):
         """(N, 1, H, W) images -> (N, h, w) logits; entry (i, j) scores the patch whose corner is (i, j) * stride."""
         pooled = F.avg_pool2d(self.features(image), self.pool, stride=1)
         return self.head(pooled)[:, 0]
+
+
+def folded(net: SmallResNet) -> SmallResNet:
+    """An eval-mode copy of ``net`` with every batch norm folded into the convolution before it.
+
+    Inference only: the same logits (to float rounding) with a quarter fewer passes over the
+    feature maps; the copy is in channels-last layout, which oneDNN's CPU convolutions run faster.
+    """
+    net = copy.deepcopy(net).eval()
+    net.stem[0], net.stem[1] = fuse_conv_bn_eval(net.stem[0], net.stem[1]), nn.Identity()
+    for block in net.modules():
+        if isinstance(block, Block):
+            block.conv1, block.bn1 = fuse_conv_bn_eval(block.conv1, block.bn1), nn.Identity()
+            block.conv2, block.bn2 = fuse_conv_bn_eval(block.conv2, block.bn2), nn.Identity()
+            if block.downsample is not None:
+                conv, bn = block.downsample
+                block.downsample = nn.Sequential(fuse_conv_bn_eval(conv, bn))
+    return net.to(memory_format=torch.channels_last)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from calcdet_saliency.detector import SaliencyDetector
 from calcdet_saliency.inference import Inference
-from calcdet_saliency.net import SmallResNet
+from calcdet_saliency.net import SmallResNet, folded
 from calcdet_torch.state import module_arrays
 
 from calcdet_core.api import TrainingContext, write_dicom
@@ -38,6 +38,25 @@ def test_dense_map_of_a_padding_free_net_equals_patch_by_patch_classification(mo
     explicit = inference.sliding(image, stride)
     assert dense.shape == explicit.shape
     np.testing.assert_allclose(dense, explicit, atol=1e-5)
+
+
+@pytest.mark.parametrize(("size", "stages", "padding"), [(16, None, True), (32, 2, False)])
+def test_folding_batch_norm_into_the_convolutions_keeps_the_logits(size, stages, padding):
+    torch.manual_seed(1)
+    net = SmallResNet(size, width=4, hidden=8, padding=padding, stages=stages)
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    net.eval()
+    fast = folded(net)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
+    patches, image = torch.randn(8, 1, size, size), torch.randn(1, 1, 70, 67)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(patches), net(patches), atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(fast.dense(image), net.dense(image), atol=1e-5, rtol=1e-5)
 
 
 @pytest.fixture(scope="module")
