@@ -327,12 +327,17 @@ class Detections(Candidates):
 
 @dataclass(frozen=True)
 class ImageResult:
-    """What an evaluator scores for one image: detections and truth, both in the stored grid."""
+    """What an evaluator scores for one image: detections and truth, both in the stored grid.
+
+    ``spacing_mm`` is the stored image's (row, column) pixel spacing when known (DICOM PixelSpacing or
+    ImagerPixelSpacing), so an evaluator that measures in millimetres need not assume one.
+    """
 
     image_id: str
     detections: Candidates
     annotation: Annotation
     seconds: float = float("nan")
+    spacing_mm: tuple[float, float] | None = None
 
     @property
     def is_normal(self) -> bool:

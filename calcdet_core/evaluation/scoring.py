@@ -31,9 +31,19 @@ def pair_with_records(selected: Sequence[ImageRecord], detections: Mapping[str, 
         raise InvalidInputError(f"{source} name {len(unknown)} image id(s) the dataset does not hold: "
                                 f"{', '.join(repr(i) for i in unknown[:10])}{more}")
     left_out = [image_id for image_id in detections if image_id not in chosen]
-    results = [ImageResult(r.image_id, detections.get(r.image_id, Candidates.empty(r.image_id)), r.annotation)
-               for r in selected]
+    results = [ImageResult(r.image_id, detections.get(r.image_id, Candidates.empty(r.image_id)), r.annotation,
+                           spacing_mm=stored_spacing(r)) for r in selected]
     return results, left_out
+
+
+def stored_spacing(record: ImageRecord) -> tuple[float, float] | None:
+    """The (row, column) spacing in mm the record's DICOM header states (PixelSpacing, else ImagerPixelSpacing);
+    ``None`` for other files or a DICOM that states none. Reads the header only, not the pixels."""
+    from calcdet_core.io.images import DICOM_SUFFIXES, image_header
+
+    if Path(record.path).suffix.lower() not in DICOM_SUFFIXES:
+        return None
+    return image_header(Path(record.path))[2]
 
 
 def without_rows(selected: Sequence[ImageRecord], detections: Mapping[str, Candidates], source: str,

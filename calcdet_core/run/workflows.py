@@ -190,6 +190,7 @@ def evaluate_model(model_dir: Path, dataset_name: str, root: Path, out: Path, sp
                    expect_digest: str | None = None) -> dict[str, Any]:
     """Detect on a dataset split with a trained model and write metrics and the report into ``out``."""
     from calcdet_core.evaluation.report import evaluate_results
+    from calcdet_core.evaluation.scoring import stored_spacing
 
     out = Path(out)
     with claimed_output(out, folder=True):
@@ -201,7 +202,8 @@ def evaluate_model(model_dir: Path, dataset_name: str, root: Path, out: Path, sp
         found = detect(pipeline, identity, source, out / "work", executor, device)
         write_outputs(found, out / "detections.csv")
         records = {d.record.image_id: d.record for d in found}
-        results = [ImageResult(d.record.image_id, d.detections, d.record.annotation, d.seconds) for d in found]
+        results = [ImageResult(d.record.image_id, d.detections, d.record.annotation, d.seconds,
+                               spacing_mm=stored_spacing(d.record)) for d in found]
         metrics = evaluate_results(results, out, evaluators=pipeline.evaluators or None, seed=seed,
                                    load_image=lambda image_id: records[image_id].read().pixels,
                                    title=f"calcdet evaluate: {pipeline.spec.name} on {dataset_name} ({split})",

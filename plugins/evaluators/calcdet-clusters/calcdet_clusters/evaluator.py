@@ -69,8 +69,8 @@ class ClusterFrocResult:
     data: dict[str, FrocData]
     estimate: dict[str, dict[str, Any]]
     bootstrap: dict[str, BootstrapFroc]
-    spacing_mm: tuple[float, float]
-    spacing_known: bool
+    spacing_mm: list[tuple[float, float]]
+    spacing_source: str
 
 
 class ClusterFrocEvaluator(Evaluator):
@@ -81,8 +81,9 @@ class ClusterFrocEvaluator(Evaluator):
 
     class Config(ClusterSettings):
         pixel_spacing_mm: tuple[float, float] | None = Field(
-            None, description="(row, column) pixel spacing of the evaluated grid, mm; unknown: 0.07 assumed, "
-                              "and the metrics say so.")
+            None, description="(row, column) pixel spacing of the evaluated grid, mm, for every image; default: "
+                              "each image's own (DICOM PixelSpacing/ImagerPixelSpacing), 0.07 assumed where "
+                              "unknown, and the metrics say so.")
         tolerance_px: float = Field(STUDY_DIAMETER_PX / 2, ge=0, description="A detected cluster's hull widened by "
                                                                              "this (px) must hold an MC of the truth "
                                                                              "cluster.")
@@ -96,15 +97,14 @@ class ClusterFrocEvaluator(Evaluator):
 
     def compute(self, results: Sequence[ImageResult]) -> ClusterFrocResult:
         c = self.config
-        spacing, known = spacing_or_default(c.pixel_spacing_mm)
-        settings = {"spacing_mm": spacing, "distance_mm": c.distance_mm, "min_count": c.min_count,
-                    "score": c.score, "top_k": c.top_k}
+        spacings, source = image_spacings(results, c.pixel_spacing_mm)
+        settings = {"distance_mm": c.distance_mm, "min_count": c.min_count, "score": c.score, "top_k": c.top_k}
         images = []
-        for r in results:
+        for r, spacing in zip(results, spacings, strict=True):
             det_xy = r.detections.xyr[:, :2]
             truth_xy = np.array([[t.x, t.y] for t in r.annotation.targets], dtype=np.float64).reshape(-1, 2)
-            detected = find_clusters(det_xy, r.detections.score, **settings)
-            truth = find_clusters(truth_xy, None, **{**settings, "score": "max"})
+            detected = find_clusters(det_xy, r.detections.score, spacing, **settings)
+            truth = find_clusters(truth_xy, None, spacing, **{**settings, "score": "max"})
             match = match_clusters(detected, det_xy, truth, truth_xy, [g.contour for g in r.annotation.ignore],
                                    c.tolerance_px)
             images.append(ImageClusters(r.image_id, detected, truth, match, det_xy))
@@ -113,16 +113,15 @@ class ClusterFrocEvaluator(Evaluator):
         estimate = {k: froc_point_estimate(d, c.fp_at, c.max_fp) for k, d in data.items()}
         boot = {k: bootstrap_froc(d, c.bootstrap_resamples, c.seed, c.fp_at, c.max_fp, grid)
                 for k, d in data.items()}
-        return ClusterFrocResult(images, data, estimate, boot, spacing, known)
+        return ClusterFrocResult(images, data, estimate, boot, spacings, source)
 
     def metrics(self, computed: ClusterFrocResult) -> dict[str, Any]:
         c = self.config
         per_normal = computed.data["per_normal_image"]
         out: dict[str, Any] = {
             "rule": RULE,
-            "pixel_spacing_mm": list(computed.spacing_mm),
-            "pixel_spacing": "given" if computed.spacing_known else
-            f"unknown: {DEFAULT_SPACING_MM * 1000:g} um assumed",
+            "pixel_spacing_mm": [list(s) for s in sorted(set(computed.spacing_mm))],
+            "pixel_spacing": computed.spacing_source,
             "distance_mm": c.distance_mm, "min_count": c.min_count, "score": c.score,
             "tolerance_px": c.tolerance_px, "max_fp": c.max_fp,
             "images": per_normal.n_images, "normal_images": per_normal.n_normal,
@@ -161,6 +160,28 @@ class ClusterFrocEvaluator(Evaluator):
                 for i in computed.images for k, cl in enumerate(i.detected)]
         table = _csv(out / "clusters.csv", ["image_id", "cluster", "count", "score", "status", "hull_xy"], rows)
         return [curve_path, table, _plot(columns, metrics, out / "cluster_froc.png", self.config.max_fp)]
+
+
+def image_spacings(results: Sequence[ImageResult], override: Sequence[float] | None
+                   ) -> tuple[list[tuple[float, float]], str]:
+    """The spacing each image is clustered at, and where it came from, as the metrics say it.
+
+    ``override`` (the config's ``pixel_spacing_mm``) applies to every image; otherwise each image's own
+    stored spacing (:attr:`ImageResult.spacing_mm`), and :data:`DEFAULT_SPACING_MM` where that is unknown.
+    """
+    if override is not None:
+        spacing, _ = spacing_or_default(override)
+        return [spacing] * len(results), "given"
+    own = [spacing_or_default(r.spacing_mm) for r in results]
+    unknown = sum(not known for _, known in own)
+    assumed = f"{DEFAULT_SPACING_MM * 1000:g} um assumed"
+    if unknown == 0:
+        source = "from the images"
+    elif unknown == len(own):
+        source = f"unknown: {assumed}"
+    else:
+        source = f"from the images; unknown for {unknown} of {len(own)}: {assumed} for those"
+    return [spacing for spacing, _ in own], source
 
 
 def _froc_data(results: Sequence[ImageResult], images: Sequence[ImageClusters], all_images: bool) -> FrocData:

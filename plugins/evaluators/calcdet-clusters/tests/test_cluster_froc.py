@@ -92,7 +92,7 @@ def test_report_files_with_the_spacing_unknown(tmp_path):
     cluster = evaluator.metrics(computed)
     assert json.loads(json.dumps(cluster, allow_nan=False)) == cluster, "JSON-ready"
     assert cluster["pixel_spacing"] == "unknown: 70 um assumed"
-    assert cluster["pixel_spacing_mm"] == [0.07, 0.07] and cluster["auc_per_normal_image"] == pytest.approx(0.75)
+    assert cluster["pixel_spacing_mm"] == [[0.07, 0.07]] and cluster["auc_per_normal_image"] == pytest.approx(0.75)
     files = evaluator.write_report(cluster, computed, tmp_path)
     assert [f.name for f in files] == ["cluster_froc.csv", "clusters.csv", "cluster_froc.png"]
     assert all(f.stat().st_size > 0 for f in files)
@@ -133,3 +133,47 @@ def test_calcdet_compare_lists_the_cluster_aucs(tmp_path):
     summary = json.loads((tmp_path / "c" / "compare.json").read_text())["runs"][0]
     assert summary["other_auc"] == {"cluster-froc.auc_per_normal_image": 0.75, "cluster-froc.auc_per_image": 0.8}
     assert "cluster-froc.auc_per_image" in (tmp_path / "c" / "compare.csv").read_text()
+
+
+def with_spacing(results, spacings):
+    from dataclasses import replace
+
+    return [replace(r, spacing_mm=s) for r, s in zip(results, spacings, strict=True)]
+
+
+def test_each_image_is_clustered_at_its_own_spacing_and_the_config_overrides_it():
+    evaluator = ClusterFrocEvaluator(distance_mm=1.0, bootstrap_resamples=0)
+    own = evaluator.metrics(evaluator.compute(with_spacing(hand_case(), [(0.1, 0.1)] * 3)))
+    assert own["pixel_spacing"] == "from the images" and own["pixel_spacing_mm"] == [[0.1, 0.1]]
+    assert (own["truth_clusters"], own["detected_clusters"]) == (2, 4)
+    # C at 0.5 mm: its MCs (5 px apart) are 2.5 mm apart, no cluster there; A and B unchanged
+    coarse = with_spacing(hand_case(), [(0.1, 0.1), (0.1, 0.1), (0.5, 0.5)])
+    m = evaluator.metrics(evaluator.compute(coarse))
+    assert (m["truth_clusters"], m["detected_clusters"]) == (1, 3)
+    assert m["pixel_spacing_mm"] == [[0.1, 0.1], [0.5, 0.5]]
+    overridden = ClusterFrocEvaluator(distance_mm=1.0, bootstrap_resamples=0, pixel_spacing_mm=(0.1, 0.1))
+    m = overridden.metrics(overridden.compute(coarse))
+    assert (m["truth_clusters"], m["detected_clusters"], m["pixel_spacing"]) == (2, 4, "given")
+    # B without a spacing: 70 um assumed for it alone (10 px = 0.7 mm still links at 1 mm), and said so
+    mixed = evaluator.metrics(evaluator.compute(with_spacing(hand_case(), [(0.1, 0.1), None, (0.5, 0.5)])))
+    assert mixed["pixel_spacing"] == "from the images; unknown for 1 of 3: 70 um assumed for those"
+    assert mixed["detected_clusters"] == 3 and mixed["pixel_spacing_mm"] == [[0.07, 0.07], [0.1, 0.1], [0.5, 0.5]]
+
+
+def test_scored_results_carry_the_stored_spacing_of_the_dicom(tmp_path):
+    from calcdet_core.api import Candidates, ImageRecord, write_dicom
+    from calcdet_core.evaluation.scoring import pair_with_records
+
+    pixels = np.zeros((8, 8), np.uint16)
+    write_dicom(tmp_path / "a.dcm", pixels, spacing_mm=(0.05, 0.06), spacing_tag="PixelSpacing")
+    write_dicom(tmp_path / "b.dcm", pixels, spacing_mm=(0.085, 0.085))
+    write_dicom(tmp_path / "c.dcm", pixels, spacing_mm=None)
+    (tmp_path / "d.png").write_bytes(b"")  # not read: a PNG states no spacing
+
+    def record(name):
+        path = tmp_path / name
+        return ImageRecord(path.stem, "p", path, Annotation(), read=lambda: None)
+
+    records = [record(n) for n in ("a.dcm", "b.dcm", "c.dcm", "d.png")]
+    results, _ = pair_with_records(records, {"a": Candidates.empty("a")})
+    assert [r.spacing_mm for r in results] == [(0.05, 0.06), (0.085, 0.085), None, None]
