@@ -82,7 +82,8 @@ def detect(
         found = run(pipeline, identity, source, work, make_executor(workers, scheduler), device)
         write_outputs(found, out, overlay)
         if sr_writer is not None:
-            sr_writer(detected_outputs(found), run_identity(model, pipeline.spec.name), dicom_sr)
+            sr_writer(detected_outputs(found), run_identity(model, pipeline.spec.name, pipeline.evaluators),
+                      dicom_sr)
         discard_work(work, work_folder(work, identity))
     output.stdout.print(f"wrote {out}: {sum(len(d.detections) for d in found)} detections", highlight=False)
 

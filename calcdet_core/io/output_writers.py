@@ -9,7 +9,7 @@ grid, the CSV's very numbers), the input file it came from, and what identifies 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +32,15 @@ class DetectedOutput:
 @dataclass(frozen=True)
 class RunIdentity:
     """What produced the detections: ``algorithm`` (calcdet and the pipeline's name), ``version`` (calcdet's),
-    and ``model_checksum`` (``calcdet model hash`` of the model directory, or of the pipeline YAML)."""
+    and ``model_checksum`` (``calcdet model hash`` of the model directory, or of the pipeline YAML).
+
+    ``evaluators`` holds the pipeline's evaluator settings by plugin name, so a writer can follow them
+    (the DICOM SR's clusters follow the pipeline's ``cluster-froc``)."""
 
     algorithm: str
     version: str
     model_checksum: str
+    evaluators: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 OutputWriter = Callable[[Sequence[DetectedOutput], RunIdentity, Path], list[Path]]
@@ -57,12 +61,13 @@ def output_writer(name: str) -> OutputWriter:
     return writers[name]
 
 
-def run_identity(model: Path, pipeline_name: str) -> RunIdentity:
-    """The identity of a run of ``model`` (a model directory or a pipeline YAML)."""
+def run_identity(model: Path, pipeline_name: str, evaluators: Sequence[Any] = ()) -> RunIdentity:
+    """The identity of a run of ``model`` (a model directory or a pipeline YAML) and its ``evaluators``' settings."""
     from calcdet_core import __version__
     from calcdet_core.io.model_dir import model_digest
 
-    return RunIdentity(f"calcdet {pipeline_name}", __version__, f"sha256:{model_digest(Path(model))}")
+    settings = {e.name: e.config.model_dump(mode="json") for e in evaluators}
+    return RunIdentity(f"calcdet {pipeline_name}", __version__, f"sha256:{model_digest(Path(model))}", settings)
 
 
 def detected_outputs(found: Sequence[Any]) -> list[DetectedOutput]:

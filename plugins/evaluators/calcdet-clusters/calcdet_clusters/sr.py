@@ -91,12 +91,28 @@ def spacing_of(ds) -> tuple[tuple[float, float] | None, str]:  # type: ignore[no
     return None, f"unknown: {DEFAULT_SPACING_MM * 1000:g} um assumed"
 
 
+def cluster_settings_of(run: RunIdentity, settings: dict | None = None):  # type: ignore[no-untyped-def,type-arg]
+    """The cluster settings an SR uses, and where they came from: ``settings`` when given, else those of the
+    pipeline's ``cluster-froc`` evaluator (``run.evaluators``), else the defaults."""
+    from calcdet_clusters.evaluator import ClusterFrocEvaluator, ClusterSettings
+
+    if settings is not None:
+        return ClusterSettings(**settings), "given"
+    pipeline = run.evaluators.get(ClusterFrocEvaluator.name)
+    if pipeline is None:
+        return ClusterSettings(), "defaults (the pipeline has no cluster-froc evaluator)"
+    return ClusterSettings(**{k: v for k, v in pipeline.items() if k in ClusterSettings.model_fields}), \
+        "the pipeline's cluster-froc evaluator"
+
+
 def write_dicom_sr(images: Sequence[DetectedOutput], run: RunIdentity, out_dir: Path,
                    settings: dict | None = None) -> list[Path]:  # type: ignore[type-arg]
-    """One SR per image into ``out_dir`` (``<image_id>.sr.dcm``); returns the files. ``settings``: cluster settings."""
-    from calcdet_clusters.evaluator import ClusterSettings
+    """One SR per image into ``out_dir`` (``<image_id>.sr.dcm``); returns the files.
 
-    cluster_settings = ClusterSettings(**(settings or {}))
+    Clusters are formed with ``settings`` when given, else as the pipeline's cluster-froc evaluator forms
+    them (:func:`cluster_settings_of`); the SR's ``cluster_settings`` parameter says which.
+    """
+    cluster_settings, settings_source = cluster_settings_of(run, settings)
     headers = read_sources(images)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -108,7 +124,8 @@ def write_dicom_sr(images: Sequence[DetectedOutput], run: RunIdentity, out_dir: 
                                  cluster_settings.min_count, cluster_settings.score, cluster_settings.top_k)
         parameters = {"model_checksum": run.model_checksum, "pixel_spacing_mm": spacing_source if spacing is None
                       else f"{spacing[0]:g}\\{spacing[1]:g} ({spacing_source})",
-                      **{f"cluster_{k}": str(v) for k, v in cluster_settings.model_dump().items()}}
+                      **{f"cluster_{k}": str(v) for k, v in cluster_settings.model_dump().items()},
+                      "cluster_settings": settings_source}
         sr = _report(ds, image, clusters, run, parameters)
         path = out / f"{_safe(image.image_id)}.sr.dcm"
         staged = path.with_name(f".{path.name}.partial")

@@ -60,6 +60,34 @@ def test_round_trip_gives_the_detections_clusters_and_references(tmp_path):
     assert sr.SeriesInstanceUID != source.SeriesInstanceUID
 
 
+def test_clusters_follow_the_pipelines_cluster_froc_settings_else_the_defaults(tmp_path):
+    from dataclasses import replace
+
+    from calcdet_clusters.evaluator import ClusterFrocEvaluator
+
+    from calcdet_core.io.output_writers import run_identity
+
+    dcm = right_breast(tmp_path / "img.dcm")
+    xy = np.array([[150.0, 40.0], [156.0, 46.0], [146.0, 50.0], [120.0, 100.0]])
+    found = [DetectedOutput("img", dcm, detections(xy, [0.9, 0.5, 0.25, 0.125]))]
+    yaml = tmp_path / "p.yaml"
+    yaml.write_text("name: p\n")
+    # 0.9 mm at 0.1 mm: only the first two (8.5 px apart) link, and two make a cluster
+    run = run_identity(yaml, "p", [ClusterFrocEvaluator(distance_mm=0.9, min_count=2, bootstrap_resamples=0)])
+    assert run.evaluators["cluster-froc"]["distance_mm"] == 0.9
+    (path,) = write_dicom_sr(found, run, tmp_path / "sr")
+    back = read_detections(path)
+    (hull,) = back["clusters"]
+    assert np.array_equal(hull[:-1], find_clusters(xy, None, (0.1, 0.1), 0.9, 2)[0].hull) and len(hull) == 3
+    assert back["parameters"]["cluster_settings"] == "the pipeline's cluster-froc evaluator"
+    assert (back["parameters"]["cluster_distance_mm"], back["parameters"]["cluster_min_count"]) == ("0.9", "2")
+    (path,) = write_dicom_sr(found, replace(run, evaluators={}), tmp_path / "sr")
+    back = read_detections(path)
+    assert len(back["clusters"]) == 1 and len(back["clusters"][0]) == 4  # 5 mm, 3 MCs: the triangle
+    assert back["parameters"]["cluster_settings"] == "defaults (the pipeline has no cluster-froc evaluator)"
+    assert back["parameters"]["cluster_distance_mm"] == "5.0"
+
+
 def test_unknown_spacing_is_said_in_the_sr(tmp_path):
     dcm = right_breast(tmp_path / "img.dcm")
     ds = pydicom.dcmread(dcm)
@@ -109,6 +137,16 @@ def test_detect_writes_an_sr_per_dicom_with_the_csv_coordinates(tmp_path):
     assert len(back["clusters"]) == 1 and np.all(np.abs(back["clusters"][0] - [150, 45]) < 10)
     assert back["parameters"]["model_checksum"] == "sha256:" + hashlib.sha256(yaml.read_bytes()).hexdigest()
     assert back["parameters"]["algorithm"] == "calcdet gm"
+    assert back["parameters"]["cluster_settings"].startswith("defaults")
+    # the same with a cluster-froc evaluator in the pipeline: its settings make the SR's clusters
+    yaml.write_text("name: gm\nproposer: {plugin: gm}\n"
+                    "evaluators:\n  - {plugin: cluster-froc, params: {distance_mm: 0.2, min_count: 2}}\n")
+    done = calcdet("detect", yaml, dcm, "--out", tmp_path / "e.csv", "--dicom-sr", tmp_path / "sr2")
+    assert done.returncode == 0, done.stderr
+    back = read_detections(tmp_path / "sr2" / "img.sr.dcm")
+    assert back["parameters"]["cluster_settings"] == "the pipeline's cluster-froc evaluator"
+    assert (back["parameters"]["cluster_distance_mm"], back["parameters"]["cluster_min_count"]) == ("0.2", "2")
+    assert back["clusters"] == [], "no two detections within 2 px"
 
 
 def test_detect_refuses_an_input_without_uids_with_a_message(tmp_path):
