@@ -82,10 +82,11 @@ def evaluate_results(results: Sequence[ImageResult], out_dir: Path, evaluators: 
         "targets": data.n_targets,
         "detections": int(sum(len(r.detections) for r in results)),
     }
-    files: list[Path] = []
+    figures: dict[str, list[Path]] = {}
     for evaluator in chosen:
         metrics[evaluator.name] = json_ready(evaluator.metrics(computed[evaluator.name]))
-        files += evaluator.write_report(metrics[evaluator.name], computed[evaluator.name], out)
+        written = evaluator.write_report(metrics[evaluator.name], computed[evaluator.name], out)
+        figures[evaluator.name] = [Path(f) for f in written if Path(f).suffix.lower() == ".png"]
 
     overlay, threshold = (None, float("nan"))
     if load_image is not None:
@@ -95,7 +96,7 @@ def evaluate_results(results: Sequence[ImageResult], out_dir: Path, evaluators: 
     metrics.update(extra or {})
     metrics = json_ready(metrics)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    write_html(out / "report.html", metrics, out, overlay, title)
+    write_html(out / "report.html", metrics, out, overlay, title, figures)
     return metrics
 
 
@@ -141,8 +142,14 @@ _CREDITING = {
 """How the report names the FROC's crediting rule (``crediting`` in metrics.json)."""
 
 
-def write_html(path: Path, metrics: dict[str, Any], out: Path, overlay: Path | None, title: str) -> Path:
-    """The report: summary, FROC with band, sensitivities with intervals, other metrics, examples."""
+def write_html(path: Path, metrics: dict[str, Any], out: Path, overlay: Path | None, title: str,
+               figures: dict[str, list[Path]] | None = None) -> Path:
+    """The report: summary, FROC with band, sensitivities with intervals, other metrics, examples.
+
+    ``figures`` holds the PNGs each evaluator wrote (by evaluator name); those of evaluators other than the
+    FROC (whose plot leads the report) are embedded under their metrics, so a plugin's figure (e.g. the
+    cluster FROC) reaches the report without the report knowing the plugin.
+    """
     froc = metrics["froc"]
     ci = froc.get("auc_ci95") or [None, None]
     boot = froc["bootstrap"]
@@ -162,6 +169,7 @@ def write_html(path: Path, metrics: dict[str, Any], out: Path, overlay: Path | N
     sens_rows = [[html.escape(k), _fmt(v), "{} - {}".format(*(_fmt(x) for x in sens_ci.get(k, [None, None])))]
                  for k, v in froc["sensitivity_at"].items()]
     others = "".join(f"<h2>{html.escape(name)}</h2>{_table(_flat_rows(value))}"
+                     + "".join(_image(f, f"{name} figure {f.name}") for f in (figures or {}).get(name, []))
                      for name, value in metrics.items() if isinstance(value, dict) and name != "froc")
     threshold = metrics.get("overlay_threshold")
     examples = (_image(overlay, "overlays (no image pixels were available)")

@@ -177,3 +177,20 @@ def test_scored_results_carry_the_stored_spacing_of_the_dicom(tmp_path):
     records = [record(n) for n in ("a.dcm", "b.dcm", "c.dcm", "d.png")]
     results, _ = pair_with_records(records, {"a": Candidates.empty("a")})
     assert [r.spacing_mm for r in results] == [(0.05, 0.06), (0.085, 0.085), None, None]
+
+
+def test_the_report_embeds_the_cluster_froc_figure(tmp_path):
+    import base64
+
+    from calcdet_core.evaluation.evaluators import FrocEvaluator
+    from calcdet_core.evaluation.report import evaluate_results
+
+    evaluators = [FrocEvaluator(bootstrap_resamples=10), ClusterFrocEvaluator(distance_mm=1.0, bootstrap_resamples=10)]
+    metrics = evaluate_results(with_spacing(hand_case(), [(0.1, 0.1)] * 3), tmp_path, evaluators=evaluators)
+    assert metrics["cluster-froc"]["truth_clusters"] == 2
+    page = (tmp_path / "report.html").read_text()
+    figure = base64.b64encode((tmp_path / "cluster_froc.png").read_bytes()).decode("ascii")
+    assert f"alt='cluster-froc figure cluster_froc.png' src='data:image/png;base64,{figure}'" in page
+    assert page.index("<h2>cluster-froc</h2>") < page.index(figure)
+    froc = base64.b64encode((tmp_path / "froc.png").read_bytes()).decode("ascii")
+    assert page.count(froc) == 1, "the FROC plot leads the report once, not again under its metrics"
