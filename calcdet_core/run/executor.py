@@ -22,6 +22,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -134,6 +135,25 @@ class SerialExecutor(Executor):
         return False
 
 
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+"""What BLAS, OpenMP (torch, OpenCV builds that use it) and numba read for their thread counts at start-up."""
+
+
+@contextmanager
+def _thread_limits_for_workers(workers: int) -> Iterator[None]:
+    """Spawned workers start with ``cores // workers`` threads each, so processes times threads stays at most
+    the core count; a limit the user set in the environment is kept."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    per_worker = str(max(1, cores // workers))
+    added = [name for name in THREAD_VARIABLES if name not in os.environ]
+    os.environ.update(dict.fromkeys(added, per_worker))
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
+
+
 @dataclass
 class ProcessExecutor(Executor):
     """``workers`` spawned processes; the context is sent once to each at start-up."""
@@ -141,8 +161,9 @@ class ProcessExecutor(Executor):
     workers: int
 
     def run(self, fn: JobFn, context: Any, items: Sequence[Any]) -> Iterator[tuple[int, Result]]:
-        with ProcessPoolExecutor(max_workers=self.workers, mp_context=get_context("spawn"),
-                                 initializer=_start_worker, initargs=(os.getpid(), context)) as pool:
+        with _thread_limits_for_workers(self.workers), ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=get_context("spawn"),
+                initializer=_start_worker, initargs=(os.getpid(), context)) as pool:
             pending: dict[Future[Result], int] = {}
             queue = iter(enumerate(items))
             for i, item in queue:  # keep a bounded number of jobs queued
