@@ -8,7 +8,6 @@ Learned state is numpy arrays (safetensors on disk, what a pickle carries).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,6 +20,7 @@ from calcdet_core.api import (
     Detections,
     Detector,
     ImageStream,
+    InvalidInputError,
     TrainingContext,
     checked_image,
     checked_mask,
@@ -100,7 +100,7 @@ class FasterRCNNDetector(ArrayPickling, Detector):
         from calcdet_faster_rcnn.train import fit_weights
 
         if not any(e.annotation.targets for e in train.entries):
-            raise ValueError("faster-rcnn: no annotated MC in the training images; nothing to learn from")
+            raise InvalidInputError("faster-rcnn: no annotated MC in the training images; nothing to learn from")
         self.weights_ = fit_weights(self.config, train, validation, context)
         self._inference = None
         return self
@@ -125,9 +125,6 @@ class FasterRCNNDetector(ArrayPickling, Detector):
             return Detections.empty()  # a flat image holds no MC
         boxes, score = self._net().boxes(image, mask)
         return _detections(boxes, score, mask)
-
-    def detect_batch(self, images: Sequence[np.ndarray], masks: Sequence[np.ndarray | None]) -> list[Detections]:
-        return [self.detect(image, mask) for image, mask in zip(images, masks, strict=True)]
 
     def save_state(self, directory: Path) -> list[Path]:
         if self.weights_ is None:

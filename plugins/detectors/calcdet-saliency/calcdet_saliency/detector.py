@@ -23,6 +23,7 @@ from calcdet_core.api import (
     Detections,
     Detector,
     ImageStream,
+    InvalidInputError,
     TrainingContext,
     checked_image,
     checked_mask,
@@ -101,7 +102,7 @@ class SaliencyDetector(ArrayPickling, Detector):
 
         diameters = [t.diameter for e in train.entries for t in e.annotation.targets]
         if not diameters:
-            raise ValueError("resnet-saliency: no annotated MC in the training images; nothing to learn from")
+            raise InvalidInputError("resnet-saliency: no annotated MC in the training images; nothing to learn from")
         self.radius_ = float(np.median(diameters)) / 2
         self.weights_ = fit_weights(self.config, train, validation, context)
         self._inference = None
