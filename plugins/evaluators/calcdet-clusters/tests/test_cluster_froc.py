@@ -160,37 +160,39 @@ def test_each_image_is_clustered_at_its_own_spacing_and_the_config_overrides_it(
     assert mixed["detected_clusters"] == 3 and mixed["pixel_spacing_mm"] == [[0.07, 0.07], [0.1, 0.1], [0.5, 0.5]]
 
 
-def test_scored_results_carry_the_stored_spacing_of_the_dicom(tmp_path):
-    from calcdet_core.api import Candidates, ImageRecord, write_dicom
-    from calcdet_core.evaluation.scoring import pair_with_records
-
-    pixels = np.zeros((8, 8), np.uint16)
-    write_dicom(tmp_path / "a.dcm", pixels, spacing_mm=(0.05, 0.06), spacing_tag="PixelSpacing")
-    write_dicom(tmp_path / "b.dcm", pixels, spacing_mm=(0.085, 0.085))
-    write_dicom(tmp_path / "c.dcm", pixels, spacing_mm=None)
-    (tmp_path / "d.png").write_bytes(b"")  # not read: a PNG states no spacing
-
-    def record(name):
-        path = tmp_path / name
-        return ImageRecord(path.stem, "p", path, Annotation(), read=lambda: None)
-
-    records = [record(n) for n in ("a.dcm", "b.dcm", "c.dcm", "d.png")]
-    results, _ = pair_with_records(records, {"a": Candidates.empty("a")})
-    assert [r.spacing_mm for r in results] == [(0.05, 0.06), (0.085, 0.085), None, None]
-
-
-def test_the_report_embeds_the_cluster_froc_figure(tmp_path):
+def test_score_reads_each_images_dicom_spacing_and_the_report_shows_the_cluster_figure(tmp_path):
     import base64
+    import subprocess
+    import sys
+    from pathlib import Path
 
-    from calcdet_core.evaluation.evaluators import FrocEvaluator
-    from calcdet_core.evaluation.report import evaluate_results
+    import pydicom
 
-    evaluators = [FrocEvaluator(bootstrap_resamples=10), ClusterFrocEvaluator(distance_mm=1.0, bootstrap_resamples=10)]
-    metrics = evaluate_results(with_spacing(hand_case(), [(0.1, 0.1)] * 3), tmp_path, evaluators=evaluators)
-    assert metrics["cluster-froc"]["truth_clusters"] == 2
-    page = (tmp_path / "report.html").read_text()
-    figure = base64.b64encode((tmp_path / "cluster_froc.png").read_bytes()).decode("ascii")
+    calcdet = Path(sys.executable).parent / "calcdet"
+    release = tmp_path / "release"
+    done = subprocess.run([calcdet, "phantom", release, "--images", "4", "--height", "256", "--width", "192"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    first, second = sorted((release / "AllDICOMs").glob("*.dcm"))[:2]
+    ds = pydicom.dcmread(first)  # 0.1 mm, stated as PixelSpacing
+    del ds.ImagerPixelSpacing
+    ds.PixelSpacing = ["0.1", "0.1"]
+    ds.save_as(first)
+    ds = pydicom.dcmread(second)  # no spacing at all
+    del ds.ImagerPixelSpacing
+    ds.save_as(second)
+    detections = tmp_path / "d.csv"
+    detections.write_text("image_id,x,y,radius,score\n")
+    out = tmp_path / "scored"
+    done = subprocess.run([calcdet, "score", detections, "--dataset", "inbreast", "--root", release, "--out", out,
+                           "-e", "froc", "-e", "cluster-froc"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    cluster = json.loads((out / "metrics.json").read_text())["cluster-froc"]
+    assert cluster["pixel_spacing"] == "from the images; unknown for 1 of 4: 70 um assumed for those"
+    assert cluster["pixel_spacing_mm"] == [[0.07, 0.07], [0.1, 0.1]]
+    page = (out / "report.html").read_text()
+    figure = base64.b64encode((out / "cluster_froc.png").read_bytes()).decode("ascii")
     assert f"alt='cluster-froc figure cluster_froc.png' src='data:image/png;base64,{figure}'" in page
     assert page.index("<h2>cluster-froc</h2>") < page.index(figure)
-    froc = base64.b64encode((tmp_path / "froc.png").read_bytes()).decode("ascii")
+    froc = base64.b64encode((out / "froc.png").read_bytes()).decode("ascii")
     assert page.count(froc) == 1, "the FROC plot leads the report once, not again under its metrics"

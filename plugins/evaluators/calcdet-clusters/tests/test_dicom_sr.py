@@ -65,15 +65,12 @@ def test_clusters_follow_the_pipelines_cluster_froc_settings_else_the_defaults(t
 
     from calcdet_clusters.evaluator import ClusterFrocEvaluator
 
-    from calcdet_core.io.output_writers import run_identity
-
     dcm = right_breast(tmp_path / "img.dcm")
     xy = np.array([[150.0, 40.0], [156.0, 46.0], [146.0, 50.0], [120.0, 100.0]])
     found = [DetectedOutput("img", dcm, detections(xy, [0.9, 0.5, 0.25, 0.125]))]
-    yaml = tmp_path / "p.yaml"
-    yaml.write_text("name: p\n")
     # 0.9 mm at 0.1 mm: only the first two (8.5 px apart) link, and two make a cluster
-    run = run_identity(yaml, "p", [ClusterFrocEvaluator(distance_mm=0.9, min_count=2, bootstrap_resamples=0)])
+    pipeline = ClusterFrocEvaluator(distance_mm=0.9, min_count=2, bootstrap_resamples=0)
+    run = replace(RUN, evaluators={"cluster-froc": pipeline.config.model_dump(mode="json")})
     assert run.evaluators["cluster-froc"]["distance_mm"] == 0.9
     (path,) = write_dicom_sr(found, run, tmp_path / "sr")
     back = read_detections(path)
