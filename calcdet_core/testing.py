@@ -409,6 +409,32 @@ def _eroded(mask: np.ndarray, steps: int) -> np.ndarray:
     return out
 
 
+def write_detector_dataset(root: Path, images: int = 12, size: int = 112) -> dict[str, list[tuple[float, float]]]:
+    """A `folder`-adapter dataset of DICOMs for a detector's command-line test; returns each image's MC centres.
+
+    Each image is a :func:`detector_test_image` breast beside a black strip, three MCs each; every
+    second one is a right breast stored mirrored, so `calcdet train`/`detect` crop and flip it and the
+    test checks the detections come back in the stored grid.
+    """
+    from calcdet_core.io.dicom import write_dicom
+
+    rows = ["image,x,y,diameter,patient"]
+    truth = {}
+    for i in range(images):
+        left = i % 2 == 0
+        image = detector_test_image(seed=200 + i, size=size)
+        pixels = image.pixels if left else image.pixels[:, ::-1]
+        stored = (np.clip(pixels, 0, 1) * 12000 + 500).astype(np.uint16)
+        stored[~(image.mask if left else image.mask[:, ::-1])] = 0
+        name = f"case{i:02d}_{'L' if left else 'R'}_CC"
+        write_dicom(Path(root) / f"{name}.dcm", stored, laterality="L" if left else "R", view="CC", patient_id=f"p{i}")
+        targets = image.annotation.targets
+        truth[name] = [(t.x if left else size - 1 - t.x, t.y) for t in targets]
+        rows += [f"{name},{x},{y},{t.diameter},p{i}" for (x, y), t in zip(truth[name], targets, strict=True)]
+    (Path(root) / "annotations.csv").write_text("\n".join(rows) + "\n")
+    return truth
+
+
 def detector_streams() -> tuple[ImageStream, ImageStream]:
     """The kit's training data: five images (one normal) to train on, two to validate on."""
     train = [detector_test_image(seed, n_disks=0 if seed == 4 else 3) for seed in range(5)]

@@ -7,8 +7,8 @@ import pytest
 from calcdet_example.fcn import FcnDetector, suppress
 from calcdet_example.local_contrast import LocalContrastProposer
 
-from calcdet_core.api import ImageStream, ProgressTask, Reporter, TrainingContext, write_dicom
-from calcdet_core.testing import detector_streams, detector_test_image, parametrize_with_checks
+from calcdet_core.api import ImageStream, ProgressTask, Reporter, TrainingContext
+from calcdet_core.testing import detector_streams, detector_test_image, parametrize_with_checks, write_detector_dataset
 
 
 @parametrize_with_checks([LocalContrastProposer(), LocalContrastProposer(k=6.0, surround_radius=10), FcnDetector()])
@@ -122,29 +122,10 @@ def test_suppression_keeps_the_best_of_close_peaks():
     assert kept.tolist() == [1, 3]
 
 
-def write_folder_dataset(root, images=12, size=112):
-    """DICOMs for calcdet's `folder` adapter: a breast beside a black strip (right breasts mirrored), 3 MCs each."""
-    rows = ["image,x,y,diameter,patient"]
-    truth = {}
-    for i in range(images):
-        left = i % 2 == 0
-        image = detector_test_image(seed=200 + i, size=size)
-        pixels = image.pixels if left else image.pixels[:, ::-1]
-        stored = (np.clip(pixels, 0, 1) * 12000 + 500).astype(np.uint16)
-        stored[~(image.mask if left else image.mask[:, ::-1])] = 0
-        name = f"case{i:02d}_{'L' if left else 'R'}_CC"
-        write_dicom(root / f"{name}.dcm", stored, laterality="L" if left else "R", view="CC", patient_id=f"p{i}")
-        targets = image.annotation.targets
-        truth[name] = [(t.x if left else size - 1 - t.x, t.y) for t in targets]
-        rows += [f"{name},{x},{y},{t.diameter},p{i}" for (x, y), t in zip(truth[name], targets, strict=True)]
-    (root / "annotations.csv").write_text("\n".join(rows) + "\n")
-    return truth
-
-
 def test_train_then_detect_from_the_command_line(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
-    truth = write_folder_dataset(data)
+    truth = write_detector_dataset(data)
     (tmp_path / "fcn.yaml").write_text("name: fcn\ndetector: {plugin: example-fcn}\n")  # the defaults
     where = ["--dataset", "folder", "--root", str(data), "--device", "cpu"]
 

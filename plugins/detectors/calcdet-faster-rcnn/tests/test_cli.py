@@ -12,32 +12,17 @@ import pytest
 from calcdet_faster_rcnn.detector import FasterRCNNDetector
 from calcdet_faster_rcnn.model import build_model, initialise_backbone
 
-from calcdet_core.api import TrainingContext, load_arrays, write_dicom
-from calcdet_core.testing import detector_streams, detector_test_image
+from calcdet_core.api import TrainingContext, load_arrays
+from calcdet_core.testing import detector_streams, write_detector_dataset
 
 PARAMS = {"fpn_channels": 32, "representation": 64, "window": 64, "train_stride": 32, "stride": 48, "epochs": 2,
           "learning_rate": 0.001, "rpn_samples": 64, "roi_samples": 64, "threshold": 0.01}
 
 
-def write_folder_dataset(root, images=8, size=112):
-    """DICOMs for calcdet's `folder` adapter: a breast beside a black strip (right breasts mirrored), 3 MCs each."""
-    rows = ["image,x,y,diameter,patient"]
-    for i in range(images):
-        left = i % 2 == 0
-        image = detector_test_image(seed=200 + i, size=size)
-        pixels = image.pixels if left else image.pixels[:, ::-1]
-        stored = (np.clip(pixels, 0, 1) * 12000 + 500).astype(np.uint16)
-        stored[~(image.mask if left else image.mask[:, ::-1])] = 0
-        name = f"case{i:02d}_{'L' if left else 'R'}_CC"
-        write_dicom(root / f"{name}.dcm", stored, laterality="L" if left else "R", view="CC", patient_id=f"p{i}")
-        rows += [f"{name},{t.x if left else size - 1 - t.x},{t.y},{t.diameter},p{i}" for t in image.annotation.targets]
-    (root / "annotations.csv").write_text("\n".join(rows) + "\n")
-
-
 def test_train_then_detect_from_the_command_line_gives_boxes_in_the_stored_grid(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
-    write_folder_dataset(data)
+    write_detector_dataset(data, images=8)
     params = ", ".join(f"{k}: {v}" for k, v in PARAMS.items())
     (tmp_path / "frcnn.yaml").write_text(f"name: frcnn\ndetector: {{plugin: faster-rcnn, params: {{{params}}}}}\n")
     where = ["--dataset", "folder", "--root", str(data), "--device", "cpu"]
@@ -67,7 +52,7 @@ def saliency_model(tmp_path_factory):
     """A saliency model directory as `calcdet train` writes it: the resnet-saliency detector, one epoch."""
     root = tmp_path_factory.mktemp("saliency")
     (root / "data").mkdir()
-    write_folder_dataset(root / "data")
+    write_detector_dataset(root / "data", images=8)
     (root / "sal.yaml").write_text("name: sal\ndetector: {plugin: resnet-saliency, params: {patch_size: 16, width: 8, "
                                    "epochs: 1, negative_ratio: 2}}\n")
     out = subprocess.run([sys.executable, "-m", "calcdet_core", "train", str(root / "sal.yaml"), "--dataset", "folder",

@@ -12,8 +12,8 @@ from calcdet_saliency.inference import Inference
 from calcdet_saliency.net import SmallResNet, folded
 from calcdet_torch.state import module_arrays
 
-from calcdet_core.api import TrainingContext, write_dicom
-from calcdet_core.testing import detector_streams, detector_test_image
+from calcdet_core.api import TrainingContext
+from calcdet_core.testing import detector_streams, detector_test_image, write_detector_dataset
 
 SMALL = {"width": 4, "hidden": 16, "epochs": 6, "learning_rate": 0.01, "negative_ratio": 4, "patch_batch": 32}
 
@@ -106,29 +106,10 @@ def test_dense_with_patch_normalisation_is_refused():
         SaliencyDetector(normalisation="patch")
 
 
-def write_folder_dataset(root, images=12, size=112):
-    """DICOMs for calcdet's `folder` adapter: a breast beside a black strip (right breasts mirrored), 3 MCs each."""
-    rows = ["image,x,y,diameter,patient"]
-    truth = {}
-    for i in range(images):
-        left = i % 2 == 0
-        image = detector_test_image(seed=200 + i, size=size)
-        pixels = image.pixels if left else image.pixels[:, ::-1]
-        stored = (np.clip(pixels, 0, 1) * 12000 + 500).astype(np.uint16)
-        stored[~(image.mask if left else image.mask[:, ::-1])] = 0
-        name = f"case{i:02d}_{'L' if left else 'R'}_CC"
-        write_dicom(root / f"{name}.dcm", stored, laterality="L" if left else "R", view="CC", patient_id=f"p{i}")
-        targets = image.annotation.targets
-        truth[name] = [(t.x if left else size - 1 - t.x, t.y) for t in targets]
-        rows += [f"{name},{x},{y},{t.diameter},p{i}" for (x, y), t in zip(truth[name], targets, strict=True)]
-    (root / "annotations.csv").write_text("\n".join(rows) + "\n")
-    return truth
-
-
 def test_train_then_detect_from_the_command_line_in_the_stored_grid(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
-    truth = write_folder_dataset(data)
+    truth = write_detector_dataset(data)
     params = ", ".join(f"{k}: {v}" for k, v in {**SMALL, "epochs": 12, "negative_ratio": 10}.items())
     pipeline = f"name: saliency\ndetector: {{plugin: resnet-saliency, params: {{{params}}}}}\n"
     (tmp_path / "saliency.yaml").write_text(pipeline)
