@@ -48,6 +48,9 @@ class ClusterSettings(ComponentConfig):
     score: Literal["max", "top_k_mean", "count_weighted"] = Field(
         "max", description="Cluster score from its members: max, mean of the top_k best, or their sum (scores >= 0).")
     top_k: int = Field(3, ge=1, description="Members averaged by score: top_k_mean.")
+    min_score: float | None = Field(None, description="Only detections scoring at least this are clustered "
+                                                      "(None: see the evaluator's detections_per_normal_image; "
+                                                      "the DICOM SR clusters all).")
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,8 @@ class ClusterFrocResult:
     bootstrap: dict[str, BootstrapFroc]
     spacing_mm: list[tuple[float, float]]
     spacing_source: str
+    threshold: float
+    clustered: str
 
 
 class ClusterFrocEvaluator(Evaluator):
@@ -92,18 +97,23 @@ class ClusterFrocEvaluator(Evaluator):
                                                                              "sensitivity is reported.")
         bootstrap_resamples: int = Field(1000, ge=0, description="Image resamples for the intervals (0 = none).")
         seed: int = Field(0, description="Seed of the bootstrap draws.")
+        detections_per_normal_image: float | None = Field(
+            10.0, gt=0, description="Without min_score: only the detections above the score at which normal images "
+                                    "hold at most this many per image are clustered (None: all detections).")
 
     config: Config
 
     def compute(self, results: Sequence[ImageResult]) -> ClusterFrocResult:
         c = self.config
         spacings, source = image_spacings(results, c.pixel_spacing_mm)
+        threshold, clustered = detection_threshold(results, c.min_score, c.detections_per_normal_image)
         settings = {"distance_mm": c.distance_mm, "min_count": c.min_count, "score": c.score, "top_k": c.top_k}
         images = []
         for r, spacing in zip(results, spacings, strict=True):
-            det_xy = r.detections.xyr[:, :2]
+            keep = r.detections.score >= threshold
+            det_xy, det_score = r.detections.xyr[keep, :2], r.detections.score[keep]
             truth_xy = np.array([[t.x, t.y] for t in r.annotation.targets], dtype=np.float64).reshape(-1, 2)
-            detected = find_clusters(det_xy, r.detections.score, spacing, **settings)
+            detected = find_clusters(det_xy, det_score, spacing, **settings)
             truth = find_clusters(truth_xy, None, spacing, **{**settings, "score": "max"})
             match = match_clusters(detected, det_xy, truth, truth_xy, [g.contour for g in r.annotation.ignore],
                                    c.tolerance_px)
@@ -113,7 +123,7 @@ class ClusterFrocEvaluator(Evaluator):
         estimate = {k: froc_point_estimate(d, c.fp_at, c.max_fp) for k, d in data.items()}
         boot = {k: bootstrap_froc(d, c.bootstrap_resamples, c.seed, c.fp_at, c.max_fp, grid)
                 for k, d in data.items()}
-        return ClusterFrocResult(images, data, estimate, boot, spacings, source)
+        return ClusterFrocResult(images, data, estimate, boot, spacings, source, threshold, clustered)
 
     def metrics(self, computed: ClusterFrocResult) -> dict[str, Any]:
         c = self.config
@@ -124,6 +134,9 @@ class ClusterFrocEvaluator(Evaluator):
             "pixel_spacing": computed.spacing_source,
             "distance_mm": c.distance_mm, "min_count": c.min_count, "score": c.score,
             "tolerance_px": c.tolerance_px, "max_fp": c.max_fp,
+            "detection_threshold": computed.threshold if np.isfinite(computed.threshold) else None,
+            "detections_clustered": sum(len(i.detected_xy) for i in computed.images),
+            "clustered": computed.clustered,
             "images": per_normal.n_images, "normal_images": per_normal.n_normal,
             "truth_clusters": per_normal.n_targets,
             "truth_clusters_found": int(np.isfinite(per_normal.hit_score).sum()),
@@ -160,6 +173,31 @@ class ClusterFrocEvaluator(Evaluator):
                 for i in computed.images for k, cl in enumerate(i.detected)]
         table = _csv(out / "clusters.csv", ["image_id", "cluster", "count", "score", "status", "hull_xy"], rows)
         return [curve_path, table, _plot(columns, metrics, out / "cluster_froc.png", self.config.max_fp)]
+
+
+def detection_threshold(results: Sequence[ImageResult], min_score: float | None, per_normal_image: float | None
+                        ) -> tuple[float, str]:
+    """The lowest score a clustered detection has, and how it was chosen, as the metrics say it.
+
+    A pipeline that outputs every scored candidate (hundreds per image) would otherwise have them all
+    linked into one cluster covering the breast; clusters are formed at an operating point, and the
+    cluster FROC then sweeps the cluster scores. ``min_score`` wins; else the threshold keeps at most
+    ``per_normal_image`` detections per normal image (on a normal image every detection is a false one).
+    """
+    if min_score is not None:
+        return float(min_score), f"detections scoring at least min_score {min_score:g}"
+    everything = "all detections"
+    normal = [r.detections.score for r in results if r.is_normal]
+    if per_normal_image is None:
+        return float("-inf"), everything
+    if not normal:
+        return float("-inf"), f"{everything} (no normal image to set the operating point)"
+    scores = np.sort(np.concatenate(normal))[::-1]
+    allowed = int(np.floor(per_normal_image * len(normal)))
+    if len(scores) <= allowed:
+        return float("-inf"), f"{everything} (at most {per_normal_image:g} per normal image already)"
+    return float(np.nextafter(scores[allowed], np.inf)), \
+        f"detections above the score with at most {per_normal_image:g} per normal image"
 
 
 def image_spacings(results: Sequence[ImageResult], override: Sequence[float] | None

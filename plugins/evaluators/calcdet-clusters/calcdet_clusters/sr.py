@@ -120,6 +120,8 @@ def write_dicom_sr(images: Sequence[DetectedOutput], run: RunIdentity, out_dir: 
     for image, ds in zip(images, headers, strict=True):
         spacing, spacing_source = spacing_of(ds)
         d = image.detections
+        if cluster_settings.min_score is not None:
+            d = d.subset(d.score >= cluster_settings.min_score)
         clusters = find_clusters(d.xyr[:, :2], d.score, spacing, cluster_settings.distance_mm,
                                  cluster_settings.min_count, cluster_settings.score, cluster_settings.top_k)
         parameters = {"model_checksum": run.model_checksum, "pixel_spacing_mm": spacing_source if spacing is None

@@ -196,3 +196,26 @@ def test_score_reads_each_images_dicom_spacing_and_the_report_shows_the_cluster_
     assert page.index("<h2>cluster-froc</h2>") < page.index(figure)
     froc = base64.b64encode((out / "froc.png").read_bytes()).decode("ascii")
     assert page.count(froc) == 1, "the FROC plot leads the report once, not again under its metrics"
+
+
+def test_clusters_are_formed_at_an_operating_point_not_from_every_candidate():
+    def run(**params):
+        evaluator = ClusterFrocEvaluator(pixel_spacing_mm=(0.1, 0.1), distance_mm=1.0, bootstrap_resamples=0, **params)
+        return evaluator.metrics(evaluator.compute(hand_case()))
+
+    # the default (10 per normal image) keeps all of the hand case: B holds 3
+    m = run()
+    assert (m["detection_threshold"], m["detections_clustered"], m["detected_clusters"]) == (None, 12, 4)
+    assert m["clustered"] == "all detections (at most 10 per normal image already)"
+    # 1 per normal image: B keeps its 0.6 alone (above 0.1), so B's FP cluster is gone; A and C keep theirs
+    m = run(detections_per_normal_image=1.0)
+    assert m["detection_threshold"] == np.nextafter(0.1, 1) and m["detections_clustered"] == 10
+    assert (m["detected_clusters"], m["fp_clusters"], m["fp_clusters_on_normal_images"]) == (3, 1, 0)
+    assert m["truth_clusters_found"] == 2 and m["auc_per_normal_image"] == pytest.approx(1.0)
+    # min_score wins: A keeps 0.8 and its far 0.7s (an FP cluster), B its 0.6, C its two 0.5s (no cluster)
+    m = run(min_score=0.45, detections_per_normal_image=1.0)
+    assert (m["detection_threshold"], m["detections_clustered"], m["detected_clusters"]) == (0.45, 7, 1)
+    assert (m["truth_clusters_found"], m["fp_clusters"], m["clustered"]) == (
+        0, 1, "detections scoring at least min_score 0.45")
+    m = run(detections_per_normal_image=None)
+    assert (m["clustered"], m["detections_clustered"]) == ("all detections", 12)

@@ -83,6 +83,10 @@ def test_clusters_follow_the_pipelines_cluster_froc_settings_else_the_defaults(t
     assert len(back["clusters"]) == 1 and len(back["clusters"][0]) == 4  # 5 mm, 3 MCs: the triangle
     assert back["parameters"]["cluster_settings"] == "defaults (the pipeline has no cluster-froc evaluator)"
     assert back["parameters"]["cluster_distance_mm"] == "5.0"
+    # a min_score of the pipeline's: only 0.9 and 0.5 are clustered (too few), yet every detection is in the SR
+    (path,) = write_dicom_sr(found, replace(run, evaluators={"cluster-froc": {"min_score": 0.3}}), tmp_path / "sr")
+    back = read_detections(path)
+    assert back["clusters"] == [] and len(back["xy"]) == 4 and back["parameters"]["cluster_min_score"] == "0.3"
 
 
 def test_unknown_spacing_is_said_in_the_sr(tmp_path):
