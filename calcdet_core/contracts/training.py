@@ -12,7 +12,6 @@ per-epoch metrics and the facts worth keeping in the model directory.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from typing import Any, overload
 import numpy as np
 
 from calcdet_core.contracts.data import Annotation
+from calcdet_core.io.atomic import write_json_atomic
 
 
 @dataclass(frozen=True)
@@ -198,7 +198,7 @@ class TrainingContext:
         folder.mkdir(parents=True, exist_ok=True)
         weights = folder / f"epoch-{epoch:04d}.safetensors"
         save_arrays(weights, arrays)
-        _write_json_atomic(folder / "last.json", {"epoch": epoch, "file": weights.name, "state": state or {},
+        write_json_atomic(folder / "last.json", {"epoch": epoch, "file": weights.name, "state": state or {},
                                                   "history": self.reporter.history, "facts": self.reporter.facts})
         for old in folder.glob("epoch-*.safetensors"):
             if old != weights:
@@ -226,10 +226,3 @@ class Checkpoint:
     epoch: int
     arrays: dict[str, np.ndarray]
     state: dict[str, Any]
-
-
-def _write_json_atomic(path: Path, doc: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(doc, f)
-    os.replace(tmp, path)

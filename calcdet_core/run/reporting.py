@@ -10,8 +10,6 @@ learning slot of a pipeline from the run settings (work folder, seed, ``--device
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from calcdet_core.contracts.training import ProgressTask, Reporter, TrainingContext
+from calcdet_core.io.atomic import write_json_atomic
 from calcdet_core.run.executor import progress_console
 
 HISTORY_FILE = "history.json"
@@ -62,7 +61,7 @@ class ConsoleReporter(Reporter):
 
     def log_epoch(self, epoch: int, **metrics: float) -> None:
         super().log_epoch(epoch, **metrics)
-        _write_json_atomic(self.folder / HISTORY_FILE, self.history)
+        write_json_atomic(self.folder / HISTORY_FILE, self.history)
         row = {k: v for k, v in self.history[-1].items() if k != "epoch"}
         prefix = f"{self.label}: " if self.label else ""
         self.console.print(f"{prefix}epoch {epoch}  {_fields_text(row)}")
@@ -176,11 +175,3 @@ def training_summary(out: Path, metrics: dict[str, Any]) -> str:
     tail = f"; validation AUROC {auroc:.3f}" if isinstance(auroc, float) else ""
     learned = "" if "classifier" in metrics else " (nothing to learn: proposer only)"
     return f"{head}, {tr['tp']} TP / {tr['fp']} FP candidates{learned}{tail}"
-
-
-def _write_json_atomic(path: Path, doc: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(doc, f)
-    os.replace(tmp, path)
