@@ -7,6 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.calcdet-installed
 PLUGINS := $(sort $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/*/pyproject.toml)))
+LIBRARIES := $(sort $(patsubst %/pyproject.toml,%,$(wildcard libraries/*/pyproject.toml)))
 EXAMPLES := $(sort $(patsubst %/pyproject.toml,%,$(wildcard examples/*/pyproject.toml)))
 DEMO_DIR ?= demo
 PYTEST_ARGS ?=
@@ -29,9 +30,9 @@ PIP_INSTALL = for attempt in $$(seq $(INSTALL_ATTEMPTS)); do \
 	done
 
 # torch is installed on its own first so that pip resolves one build for every plugin.
-$(STAMP): $(BIN)/python pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS) $(EXAMPLES))
+$(STAMP): $(BIN)/python pyproject.toml $(addsuffix /pyproject.toml,$(LIBRARIES) $(PLUGINS) $(EXAMPLES))
 	$(call PIP_INSTALL,"torch>=2.2" "torchvision>=0.17")
-	$(call PIP_INSTALL,-e ".[test]" $(foreach p,$(PLUGINS) $(EXAMPLES),-e "$(p)[test]"))
+	$(call PIP_INSTALL,-e ".[test]" $(foreach p,$(LIBRARIES) $(PLUGINS) $(EXAMPLES),-e "$(p)[test]"))
 	touch $(STAMP)
 
 test: $(STAMP)

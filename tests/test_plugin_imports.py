@@ -1,8 +1,9 @@
 """Plugins stand on the public API alone, and registering them costs no heavy import.
 
-Every plugin under ``plugins/`` and ``examples/`` imports only ``calcdet_core.api`` (and, in its
-tests, ``calcdet_core.testing``): never another calcdet_core module, whose layout may change,
-and never another plugin's package. Importing a plugin's entry-point module, building its
+Every plugin under ``plugins/`` and ``examples/``, and every shared library under ``libraries/``,
+imports only ``calcdet_core.api`` (and, in its tests, ``calcdet_core.testing``): never another
+calcdet_core module, whose layout may change, and never another plugin's package. Plugins may
+import a shared library (code several plugins need, such as the detectors' torch parts). Importing a plugin's entry-point module, building its
 components with default parameters and letting it add its commands (what every ``calcdet``
 command does at start-up) imports none of the heavy libraries; they load when a component runs.
 """
@@ -32,8 +33,8 @@ class Distribution:
 
     @property
     def is_library(self) -> bool:
-        """A library distribution (``plugins/libraries/``): plugins may import it, as it imports the public API only."""
-        return self.folder.parent.name == "libraries"
+        """A shared library distribution (``libraries/``): plugins may import it; it imports the public API only."""
+        return self.folder.parent == ROOT / "libraries"
 
     def sources(self) -> list[Path]:
         return sorted(p for p in self.folder.rglob("*.py")
@@ -42,7 +43,9 @@ class Distribution:
 
 def distributions() -> list[Distribution]:
     found = []
-    for project in sorted([*ROOT.glob("plugins/*/*/pyproject.toml"), *ROOT.glob("examples/*/pyproject.toml")]):
+    projects = [*ROOT.glob("libraries/*/pyproject.toml"), *ROOT.glob("plugins/*/*/pyproject.toml"),
+                *ROOT.glob("examples/*/pyproject.toml")]
+    for project in sorted(projects):
         folder = project.parent
         packages = frozenset(p.parent.name for p in folder.glob("*/__init__.py") if p.parent.name != "tests")
         found.append(Distribution(folder, packages))
