@@ -3,9 +3,10 @@
 Every plugin under ``plugins/`` and ``examples/``, and every shared library under ``libraries/``,
 imports only ``calcdet_core.api`` (and, in its tests, ``calcdet_core.testing``): never another
 calcdet_core module, whose layout may change, and never another plugin's package. Plugins may
-import a shared library (code several plugins need, such as the detectors' torch parts). Importing a plugin's entry-point module, building its
-components with default parameters and letting it add its commands (what every ``calcdet``
-command does at start-up) imports none of the heavy libraries; they load when a component runs.
+import a shared library (code several plugins need, such as the detectors' torch parts).
+Importing a plugin's entry-point module, building its components with default parameters and
+letting it add its commands (what every ``calcdet`` command does at start-up) imports none of
+the heavy libraries; they load when a component runs.
 """
 
 from __future__ import annotations
