@@ -39,13 +39,18 @@ def _other_aucs(metrics: dict[str, Any]) -> dict[str, Any]:
             if key.startswith("auc") and not key.endswith("ci95") and (value is None or isinstance(value, int | float))}
 
 
-def compare_runs(run_dirs: Sequence[Path], out_dir: Path) -> dict[str, Any]:
-    """Read each run's ``metrics.json`` and ``froc.csv``; write compare.png, compare.csv and compare.json."""
+def compare_runs(run_dirs: Sequence[Path], out_dir: Path, labels: Sequence[str] | None = None) -> dict[str, Any]:
+    """Read each run's ``metrics.json`` and ``froc.csv``; write compare.png, compare.csv and compare.json.
+
+    ``labels`` name the runs (default: their folder names, or whole paths where two share a name).
+    """
     if not run_dirs:
         raise InvalidInputError("give at least one evaluation folder to compare")
     dirs = [Path(d) for d in run_dirs]
     runs, curves, max_fppi = [], [], 0.0
-    for label, d in zip(_labels(dirs), dirs, strict=True):
+    if labels is not None and len(labels) != len(dirs):
+        raise ValueError(f"{len(labels)} labels for {len(dirs)} runs")
+    for label, d in zip(labels or _labels(dirs), dirs, strict=True):
         for name in ("metrics.json", "froc.csv"):
             if not (d / name).is_file():
                 raise InvalidInputError(f"{d} is not an evaluation folder: {name} is missing (write one with "

@@ -185,6 +185,11 @@ def write_outputs(found: list[DetectedImage], csv_path: Path, overlay_dir: Path 
     return csv_path
 
 
+def _mean_seconds(found: list[DetectedImage]) -> float | None:
+    """Mean detection time per image (what ``calcdet reproduce`` lays beside the study's), None without images."""
+    return sum(d.seconds for d in found) / len(found) if found else None
+
+
 def evaluate_model(model_dir: Path, dataset_name: str, root: Path, out: Path, split: str = "test",
                    seed: int | None = None, executor: Executor | None = None, device: str = "auto",
                    expect_digest: str | None = None) -> dict[str, Any]:
@@ -208,6 +213,6 @@ def evaluate_model(model_dir: Path, dataset_name: str, root: Path, out: Path, sp
                                    load_image=lambda image_id: records[image_id].read().pixels,
                                    title=f"calcdet evaluate: {pipeline.spec.name} on {dataset_name} ({split})",
                                    extra={"model": str(model_dir), "dataset": dataset_name, "split": split,
-                                          "seed": seed})
+                                          "seed": seed, "detection_seconds_per_image": _mean_seconds(found)})
         discard_work(out / "work", work_folder(out / "work", identity))
     return metrics
