@@ -10,7 +10,7 @@ that use them: every ``calcdet`` command imports every plugin module at start-up
 """
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from calcdet_core.contracts.components import (
     Classifier,
@@ -49,7 +49,7 @@ from calcdet_core.contracts.training import (
 from calcdet_core.errors import CalcdetUserError, InvalidInputError
 from calcdet_core.evaluation.bootstrap import BootstrapFroc, bootstrap_froc
 from calcdet_core.evaluation.boxes import box_metrics
-from calcdet_core.evaluation.froc import FrocData, froc_point_estimate, operating_points
+from calcdet_core.evaluation.froc import FrocData, froc_data, froc_point_estimate, operating_points
 from calcdet_core.evaluation.matching import STUDY_DIAMETER_PX
 from calcdet_core.imaging.geometry import ellipse_polygon, feret_diameter, polygon_centroid
 from calcdet_core.imaging.inputs import bounding_box, checked_image, checked_inputs, checked_mask
@@ -65,6 +65,18 @@ from calcdet_core.run.pipeline import Pipeline, load_pipeline
 
 if TYPE_CHECKING:
     from calcdet_core.run.training import TrainingData
+
+
+def build_component(kind: str, name: str, params: dict[str, Any] | None = None) -> Component:
+    """The registered component ``name`` of ``kind`` (``"proposers"``, ...), its ``params`` validated by its Config.
+
+    Why it is public: a component that uses another one by name (a detector drawing hard
+    negatives from a proposer) builds it as a pipeline slot would, through the registry.
+    """
+    from calcdet_core.plugins.registry import get_registry
+
+    cls = get_registry().get(kind, name)
+    return cls(cls.Config.model_validate(params or {}))
 
 
 def labelled_features(pipeline: Pipeline, dataset: str, root: str | Path, work_dir: str | Path, seed: int = 0,
@@ -139,6 +151,7 @@ __all__ = [
     "bounding_box",
     "box_metrics",
     "breast_mask",
+    "build_component",
     "checked_image",
     "checked_inputs",
     "checked_mask",
@@ -148,6 +161,7 @@ __all__ = [
     "extract_patches",
     "feret_diameter",
     "fill_holes",
+    "froc_data",
     "froc_point_estimate",
     "histogram_counts",
     "hookimpl",

@@ -45,13 +45,15 @@ class LoopSettings:
 
 def train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Callable[[nn.Module, Any], torch.Tensor],
                batches: Callable[[int], tuple[int, Iterable[Any]]], validate: Callable[[nn.Module], dict[str, float]],
-               settings: LoopSettings, context: TrainingContext) -> Arrays:
+               settings: LoopSettings, context: TrainingContext,
+               figures: Callable[[nn.Module, int], dict[str, float]] | None = None) -> Arrays:
     """Train ``model``; return the weights of the epoch with the lowest validation loss (the last without one).
 
     ``batches(epoch)`` gives the epoch's batch count and batches (drawn from ``context.rng(epoch)``);
     ``validate(model)`` gives the validation figures, ``val_loss`` among them when there is a
-    validation set. Torch is seeded per epoch from ``context.seed``, so a resumed fit ends as an
-    uninterrupted one.
+    validation set; ``figures(model, epoch)``, when given, more figures to log that do not steer
+    the stopping (given the epoch, so a costly one can skip epochs). Torch is seeded per epoch
+    from ``context.seed``, so a resumed fit ends as an uninterrupted one.
     """
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, settings.step_size, settings.gamma)
     best: dict[str, Any] = {"loss": None, "epoch": 0, "bad": 0, "stopped": False}
@@ -86,7 +88,8 @@ def train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Call
         scheduler.step()
         model.eval()
         with torch.inference_mode():
-            metrics = {"loss": total / max(seen, 1), **validate(model), "lr": scheduler.get_last_lr()[0]}
+            metrics = {"loss": total / max(seen, 1), **validate(model), **(figures(model, epoch) if figures else {}),
+                       "lr": scheduler.get_last_lr()[0]}
         if "val_loss" in metrics and np.isfinite(metrics["val_loss"]):
             if best["loss"] is None or metrics["val_loss"] < best["loss"] - settings.min_delta:
                 best.update(loss=metrics["val_loss"], epoch=epoch, bad=0)

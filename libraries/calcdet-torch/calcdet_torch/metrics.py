@@ -1,8 +1,13 @@
-"""Validation figures of a patch classifier (numpy only): AUROC and F1 at the Youden threshold."""
+"""Validation figures (numpy only): a patch classifier's AUROC and F1 at the Youden threshold, a box
+detector's AP/AR, and the FROC AUC of detections on whole images (the core's definitions)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+
+from calcdet_core.api import ImageResult, box_metrics, froc_data, froc_point_estimate
 
 
 def roc_curve(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -34,3 +39,29 @@ def youden_f1(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
     predicted = scores >= thresholds[best]
     tp = int((predicted & labels).sum())
     return float(thresholds[best]), 2 * tp / max(int(predicted.sum()) + int(labels.sum()), 1)
+
+
+def box_figures(results: Sequence[ImageResult]) -> dict[str, float]:
+    """``ap50`` (AP at IoU 0.5) and ``ar`` (AR over IoU 0.5:0.95) of the results; empty when they hold no target."""
+    figures = box_metrics(results)
+    return {key: float(figures[key]) for key in ("ap50", "ar") if figures[key] is not None}
+
+
+def froc_auc(results: Sequence[ImageResult]) -> float | None:
+    """FROC AUC over 0-50 FP per normal image, in [0, 1]; None without a normal image or a target among them."""
+    auc = froc_point_estimate(froc_data(results))["auc"]
+    return None if auc is None else float(auc)
+
+
+def froc_sample(normal: Sequence[bool], at_most: int) -> list[int]:
+    """Indices of at most ``at_most`` images, about half normal, spread evenly within each kind.
+
+    Why both kinds: the FROC counts false positives on normal images and finds on the others;
+    a sample of one kind leaves it undefined.
+    """
+    normal = np.asarray(normal, bool)
+    normals, others = np.flatnonzero(normal), np.flatnonzero(~normal)
+    n_other = min(len(others), at_most - min(len(normals), at_most // 2))
+    n_normal = min(len(normals), at_most - n_other)
+    picks = [ix[np.linspace(0, len(ix) - 1, n).astype(int)] for ix, n in ((normals, n_normal), (others, n_other)) if n]
+    return sorted(int(i) for part in picks for i in part)

@@ -64,6 +64,10 @@ class FasterRCNNConfig(ComponentConfig):
     lr_gamma: float = Field(0.1, gt=0, le=1, description="StepLR: factor of each cut.")
     patience: int = Field(3, ge=1, description="Early stopping: epochs without a better validation loss.")
     min_delta: float = Field(1e-4, ge=0, description="Early stopping: the smallest improvement that counts.")
+    froc_images: int = Field(4, ge=0, le=10000, description="Validation images (about half normal) on which each "
+                                                            "validated epoch's FROC AUC is measured by detection; 0: "
+                                                            "none. Figures only: stopping follows the loss.")
+    froc_every: int = Field(1, ge=1, le=1000, description="Measure the validation FROC AUC every this many epochs.")
     window_batch: int = Field(8, ge=1, le=1024, description="Windows per optimizer step and per inference pass.")
     rpn_samples: int = Field(256, ge=2, description="Anchors sampled per window for the RPN loss.")
     roi_samples: int = Field(512, ge=2, description="Proposals sampled per window for the box-head loss.")
@@ -124,7 +128,7 @@ class FasterRCNNDetector(ArrayPickling, Detector):
         if np.ptp(image) == 0:
             return Detections.empty()  # a flat image holds no MC
         boxes, score = self._net().boxes(image, mask)
-        return _detections(boxes, score, mask)
+        return box_detections(boxes, score, mask)
 
     def save_state(self, directory: Path) -> list[Path]:
         if self.weights_ is None:
@@ -140,7 +144,7 @@ class FasterRCNNDetector(ArrayPickling, Detector):
         self.weights_ = weights
 
 
-def _detections(boxes: np.ndarray, score: np.ndarray, mask: np.ndarray | None) -> Detections:
+def box_detections(boxes: np.ndarray, score: np.ndarray, mask: np.ndarray | None) -> Detections:
     """Detections (box centre, radius half the mean side, box) whose centre pixel lies in ``mask``."""
     centre = (boxes[:, :2] + boxes[:, 2:]) / 2
     if mask is not None and len(boxes):

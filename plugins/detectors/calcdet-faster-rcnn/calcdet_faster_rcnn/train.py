@@ -8,12 +8,15 @@ from typing import Any
 import numpy as np
 import torch
 from calcdet_torch.loop import LoopSettings, train_loop
+from calcdet_torch.metrics import box_figures, froc_auc, froc_sample
 from calcdet_torch.runtime import context_device, seed_torch
 from calcdet_torch.state import Arrays
 from calcdet_torch.windows import WindowSpec, sample_windows
 from torch.utils.data import DataLoader
 
-from calcdet_core.api import Annotation, Detections, ImageResult, ImageStream, Target, TrainingContext, box_metrics
+from calcdet_core.api import Annotation, ImageResult, ImageStream, Target, TrainingContext, TrainingImage
+from calcdet_faster_rcnn.detector import box_detections
+from calcdet_faster_rcnn.inference import window_boxes
 from calcdet_faster_rcnn.model import as_input, build_model, initialise_backbone
 
 Windows = tuple[np.ndarray, list[np.ndarray]]
@@ -100,14 +103,27 @@ def fit_weights(config: Any, train: ImageStream, validation: ImageStream, contex
             return {}
         return validation_figures(model, x, boxes, size, device, context.seed)
 
+    picks = froc_sample([e.is_normal for e in validation.entries], config.froc_images)
+    images: list[TrainingImage] = []
+
+    def froc_figures(model: torch.nn.Module, epoch: int) -> dict[str, float]:
+        if not picks or epoch % config.froc_every:
+            return {}
+        if not images:
+            images.extend(validation[k] for k in picks)
+        results = [ImageResult(im.image_id, box_detections(*window_boxes(model, config, device, im.pixels, im.mask),
+                                                           im.mask), im.annotation) for im in images]
+        auc = froc_auc(results)
+        return {} if auc is None else {"val_froc_auc": auc}
+
     settings = LoopSettings("faster-rcnn", config.epochs, config.patience, config.min_delta, config.lr_step,
                             config.lr_gamma)
-    return train_loop(model, optimizer, loss_fn, batches, validate, settings, context)
+    return train_loop(model, optimizer, loss_fn, batches, validate, settings, context, froc_figures)
 
 
 def validation_figures(model: torch.nn.Module, x: np.ndarray, boxes: list[np.ndarray], size: int,
                        device: torch.device, seed: int) -> dict[str, float]:
-    """Mean loss per window (the model's training losses, batch norm frozen, fixed sampling) and AP@0.5."""
+    """Mean loss per window (the model's training losses, batch norm frozen, fixed sampling), AP@0.5 and AR."""
     total = 0.0
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)  # the proposal sampling of the losses: the same windows give the same loss
@@ -124,14 +140,9 @@ def validation_figures(model: torch.nn.Module, x: np.ndarray, boxes: list[np.nda
     for s in range(0, len(x), size):
         outputs = model(as_input(torch.from_numpy(x[s : s + size]).to(device)))
         for k, out in enumerate(outputs):
-            truth = boxes[s + k]
-            centres = (truth[:, :2] + truth[:, 2:]) / 2
+            centres = (boxes[s + k][:, :2] + boxes[s + k][:, 2:]) / 2
             annotation = Annotation(targets=tuple(Target(float(cx), float(cy), 14.0) for cx, cy in centres))
-            found = out["boxes"].cpu().numpy().astype(np.float64)
-            middle = (found[:, :2] + found[:, 2:]) / 2
-            radius = (found[:, 2] - found[:, 0] + found[:, 3] - found[:, 1]) / 4
-            detections = Detections(np.column_stack([middle, radius]), out["scores"].cpu().numpy().astype(np.float64),
-                                    boxes=found)
-            results.append(ImageResult(f"window-{s + k}", detections, annotation))
-    ap = box_metrics(results)["ap50"]
-    return {"val_loss": total / len(x), **({"val_ap50": float(ap)} if ap is not None else {})}
+            found = box_detections(out["boxes"].cpu().numpy().astype(np.float64),
+                                   out["scores"].cpu().numpy().astype(np.float64), None)
+            results.append(ImageResult(f"window-{s + k}", found, annotation))
+    return {"val_loss": total / len(x), **{f"val_{k}": v for k, v in box_figures(results).items()}}

@@ -10,7 +10,7 @@ from calcdet_faster_rcnn.model import as_input, build_model
 from calcdet_torch.state import module_arrays
 from calcdet_torch.windows import cut, flip_rotate, grid, target_boxes, to_grid
 
-from calcdet_core.api import Detections, Mammogram, TrainingContext, preprocess
+from calcdet_core.api import Detections, ImageStream, Mammogram, TrainingContext, preprocess
 from calcdet_core.testing import detector_streams, detector_test_image
 
 SMALL = {"fpn_channels": 32, "representation": 64, "window": 64, "train_stride": 32, "stride": 48, "epochs": 3,
@@ -114,7 +114,18 @@ def test_training_lowers_the_loss_and_reports_validation_figures(trained):
     _, context = trained
     history = context.reporter.history
     assert len(history) == 3 and history[-1]["loss"] < history[0]["loss"]
-    assert {"loss", "val_loss", "val_ap50", "lr"} <= set(history[0])
+    assert {"loss", "val_loss", "val_ap50", "val_ar", "lr"} <= set(history[0])
+
+
+def test_every_epoch_logs_validation_ap_ar_and_froc_auc_in_0_1():
+    train, _ = detector_streams()
+    validation = ImageStream.from_images([detector_test_image(10), detector_test_image(12, n_disks=0)])
+    context = TrainingContext.temporary(seed=0)
+    FasterRCNNDetector(**{**SMALL, "epochs": 2}).fit(train, validation, context)
+    history = context.reporter.history
+    assert [h["epoch"] for h in history] == [1, 2]
+    for row in history:
+        assert all(0 <= row[key] <= 1 for key in ("val_ap50", "val_ar", "val_froc_auc")), row
 
 
 def test_nms_across_window_seams_leaves_one_detection_per_object(trained):
