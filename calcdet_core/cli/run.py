@@ -61,8 +61,16 @@ def detect(
     dicom_sr: Annotated[Path | None, typer.Option(
         "--dicom-sr", help="Folder for one DICOM SR (TID 1500) per input DICOM: detections and clusters "
                            "(needs the calcdet-clusters plugin).")] = None,
+    dicom_sr_min_score: Annotated[float | None, typer.Option(
+        "--dicom-sr-min-score", help="Only detections scoring at least this are written to the SR and clustered "
+                                     "(default: the pipeline's cluster-froc min_score; one of the two is needed; "
+                                     "-inf: every detection).")] = None,
+    dicom_gsps: Annotated[bool, typer.Option(
+        "--dicom-gsps", help="Also a Grayscale Softcopy Presentation State per input DICOM in the --dicom-sr folder: "
+                             "circles, cluster outlines and scores a viewer draws over the image.")] = False,
 ) -> None:
     """Detect microcalcifications; one CSV row per detection (image_id, x, y, radius, score), stored grid."""
+    from calcdet_core.errors import InvalidInputError
     from calcdet_core.io.output_writers import detected_outputs, output_writer, run_identity
     from calcdet_core.run.workflows import (
         Selection,
@@ -74,16 +82,21 @@ def detect(
     )
     from calcdet_core.run.workflows import detect as run
 
+    if dicom_sr is None and (dicom_gsps or dicom_sr_min_score is not None):
+        raise InvalidInputError("--dicom-gsps and --dicom-sr-min-score go with --dicom-sr DIR (where they write)")
     sr_writer = output_writer("dicom-sr") if dicom_sr is not None else None
+    sr_options = {"min_score": dicom_sr_min_score, "gsps": dicom_gsps}
     with claimed_output(out, others={"--overlay": overlay, "--dicom-sr": dicom_sr}):
         pipeline, identity = load_runnable(model, expect_digest)
+        if sr_writer is not None:  # refuses its options (no score cutoff) before any detection is run
+            sr_run = run_identity(model, pipeline.spec.name, pipeline.evaluators)
+            sr_writer([], sr_run, dicom_sr, **sr_options)
         source = Selection(tuple(inputs or ()), dataset, root, split.value, seed).source()
         work = out.with_name(out.name + ".work")
         found = run(pipeline, identity, source, work, make_executor(workers, scheduler), device)
         write_outputs(found, out, overlay)
         if sr_writer is not None:
-            sr_writer(detected_outputs(found), run_identity(model, pipeline.spec.name, pipeline.evaluators),
-                      dicom_sr)
+            sr_writer(detected_outputs(found), sr_run, dicom_sr, **sr_options)
         discard_work(work, work_folder(work, identity))
     output.stdout.print(f"wrote {out}: {sum(len(d.detections) for d in found)} detections", highlight=False)
 

@@ -105,8 +105,9 @@ def calcdet_register_commands(cli: typer.Typer) -> None:
 def calcdet_output_writers() -> dict[str, Callable[..., list[Path]]]:
     """Return named writers of detection outputs, ``{name: writer}``.
 
-    ``writer(images, run, out_dir)`` gets every image's detections in the stored grid
+    ``writer(images, run, out_dir, **options)`` gets every image's detections in the stored grid
     (:class:`calcdet_core.api.DetectedOutput`), the run's identity (:class:`calcdet_core.api.RunIdentity`)
-    and a folder, and returns the files it wrote. ``calcdet detect --dicom-sr DIR`` calls the
+    and a folder, and returns the files it wrote; keyword options come from the command
+    (``calcdet_core.io.output_writers.OutputWriter``). ``calcdet detect --dicom-sr DIR`` calls the
     writer named ``dicom-sr``; calcdet finds it here and never imports the plugin.
     """

@@ -43,8 +43,10 @@ class RunIdentity:
     evaluators: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-OutputWriter = Callable[[Sequence[DetectedOutput], RunIdentity, Path], list[Path]]
-"""``writer(images, run, out_dir) -> files written``; refuses unusable input before writing any file."""
+OutputWriter = Callable[..., list[Path]]
+"""``writer(images, run, out_dir, **options) -> files written``; refuses unusable input before writing any file.
+``calcdet detect`` calls it first with no images, before detecting, so refused options stop the run before any
+work; the options are the command's (``--dicom-sr``: ``min_score``, ``gsps``)."""
 
 
 def output_writer(name: str) -> OutputWriter:

@@ -50,7 +50,7 @@ class ClusterSettings(ComponentConfig):
     top_k: int = Field(3, ge=1, description="Members averaged by score: top_k_mean.")
     min_score: float | None = Field(None, description="Only detections scoring at least this are clustered "
                                                       "(None: see the evaluator's detections_per_normal_image; "
-                                                      "the DICOM SR clusters all).")
+                                                      "for the DICOM SR, the cutoff unless --dicom-sr-min-score).")
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,11 @@
 """``calcdet detect --dicom-sr DIR``: one DICOM Structured Report (TID 1500 measurement report) per input DICOM.
 
+**Which detections.** Only those scoring at least a cutoff are written and clustered: a pipeline that
+scores every candidate (AIA-ML) would otherwise fill the SR with thousands of points and link them
+into one cluster per breast. The cutoff is ``--dicom-sr-min-score`` when given, else the pipeline's
+cluster-froc ``min_score``; with neither the writer refuses (the model directory records no
+operating point to fall back on, and a silent default would be a guess).
+
 Each SR references its source image by Study, Series and SOP Instance UID and holds one planar ROI
 group per detection (a POINT, finding "Individual Calcification", with its score and radius) and
 one per cluster (a closed POLYLINE around the hull, finding "Calcification Cluster", with its score
@@ -26,13 +32,14 @@ points at a UID the image does not carry would be a broken link in a PACS.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from calcdet_clusters.grouping import DEFAULT_SPACING_MM, Cluster, find_clusters
-from calcdet_core.api import DetectedOutput, InvalidInputError, RunIdentity
+from calcdet_core.api import DetectedOutput, Detections, InvalidInputError, RunIdentity
 
 REQUIRED_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID")
 EMPTY_ALLOWED = ("PatientID", "PatientName", "PatientBirthDate", "PatientSex", "AccessionNumber", "StudyID",
@@ -105,43 +112,78 @@ def cluster_settings_of(run: RunIdentity, settings: dict | None = None):  # type
         "the pipeline's cluster-froc evaluator"
 
 
-def write_dicom_sr(images: Sequence[DetectedOutput], run: RunIdentity, out_dir: Path,
-                   settings: dict | None = None) -> list[Path]:  # type: ignore[type-arg]
-    """One SR per image into ``out_dir`` (``<image_id>.sr.dcm``); returns the files.
+MISSING_CUTOFF = ("--dicom-sr needs a score cutoff: only detections scoring at least it are written and clustered "
+                  "(a pipeline that scores every candidate would otherwise make one cluster per breast). Give "
+                  "--dicom-sr-min-score SCORE (e.g. detection_threshold under cluster-froc in an evaluation's "
+                  "metrics.json; -inf writes every detection), or min_score in the pipeline's cluster-froc evaluator")
 
-    Clusters are formed with ``settings`` when given, else as the pipeline's cluster-froc evaluator forms
-    them (:func:`cluster_settings_of`); the SR's ``cluster_settings`` parameter says which.
+
+def score_cutoff(cluster_settings, settings_source: str,  # type: ignore[no-untyped-def]
+                 min_score: float | None) -> tuple[float, str]:
+    """The score detections must reach to be written and clustered, and where it came from: ``min_score``
+    (``--dicom-sr-min-score``) when given, else the cluster settings' ``min_score``, else a refusal."""
+    if min_score is not None:
+        if math.isnan(min_score):
+            raise InvalidInputError("--dicom-sr-min-score: not a number (nan); give a score, or -inf for every one")
+        return float(min_score), "--dicom-sr-min-score"
+    if cluster_settings.min_score is not None:
+        return float(cluster_settings.min_score), f"min_score of {settings_source}"
+    raise InvalidInputError(MISSING_CUTOFF)
+
+
+def write_dicom_sr(images: Sequence[DetectedOutput], run: RunIdentity, out_dir: Path,
+                   settings: dict | None = None, *, min_score: float | None = None,  # type: ignore[type-arg]
+                   gsps: bool = False) -> list[Path]:
+    """One SR per image into ``out_dir`` (``<image_id>.sr.dcm``), with ``gsps`` also a Grayscale Softcopy
+    Presentation State (``<image_id>.pr.dcm``); returns the files.
+
+    Only detections scoring at least the cutoff (:func:`score_cutoff`) are written and clustered. Clusters are
+    formed with ``settings`` when given, else as the pipeline's cluster-froc evaluator forms them
+    (:func:`cluster_settings_of`); the SR's ``cluster_settings`` parameter says which. Everything is checked
+    before any file is written; with no ``images`` that check is all that happens (``calcdet detect`` runs it
+    before detecting).
     """
+    from calcdet_clusters.presentation import presentation_state
+
     cluster_settings, settings_source = cluster_settings_of(run, settings)
+    cutoff, cutoff_source = score_cutoff(cluster_settings, settings_source, min_score)
     headers = read_sources(images)
+    if not images:
+        return []
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files = []
     for image, ds in zip(images, headers, strict=True):
         spacing, spacing_source = spacing_of(ds)
-        d = image.detections
-        if cluster_settings.min_score is not None:
-            d = d.subset(d.score >= cluster_settings.min_score)
+        d = image.detections.subset(image.detections.score >= cutoff)
         clusters = find_clusters(d.xyr[:, :2], d.score, spacing, cluster_settings.distance_mm,
                                  cluster_settings.min_count, cluster_settings.score, cluster_settings.top_k)
         parameters = {"model_checksum": run.model_checksum, "pixel_spacing_mm": spacing_source if spacing is None
                       else f"{spacing[0]:g}\\{spacing[1]:g} ({spacing_source})",
+                      "min_score": f"{cutoff!r} ({cutoff_source})",
+                      "detections_written": f"{len(d)} of {len(image.detections)}",
                       **{f"cluster_{k}": str(v) for k, v in cluster_settings.model_dump().items()},
                       "cluster_settings": settings_source}
-        sr = _report(ds, image, clusters, run, parameters)
-        path = out / f"{_safe(image.image_id)}.sr.dcm"
-        staged = path.with_name(f".{path.name}.partial")
-        sr.save_as(staged, enforce_file_format=True)
-        staged.replace(path)
-        files.append(path)
+        stem = _safe(image.image_id)
+        files.append(_save(_report(ds, d, clusters, run, parameters), out / f"{stem}.sr.dcm"))
+        if gsps:
+            files.append(_save(presentation_state(ds, d, clusters, run), out / f"{stem}.pr.dcm"))
     return files
+
+
+def _save(dataset, path: Path) -> Path:  # type: ignore[no-untyped-def]
+    """Write ``dataset`` to ``path`` through a staged file, so no half-written DICOM is ever left there."""
+    staged = path.with_name(f".{path.name}.partial")
+    dataset.save_as(staged, enforce_file_format=True)
+    staged.replace(path)
+    return path
 
 
 def _safe(image_id: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in image_id) or "image"
 
 
-def _report(ds, image: DetectedOutput, clusters: list[Cluster], run: RunIdentity,  # type: ignore[no-untyped-def]
+def _report(ds, detections: Detections, clusters: list[Cluster], run: RunIdentity,  # type: ignore[no-untyped-def]
             parameters: dict[str, str]):
     import highdicom as hd
     from pydicom.sr.codedict import codes
@@ -151,9 +193,9 @@ def _report(ds, image: DetectedOutput, clusters: list[Cluster], run: RunIdentity
     algorithm = hd.sr.AlgorithmIdentification(name=run.algorithm, version=run.version,
                                               parameters=[f"{k}={v}" for k, v in parameters.items()])
     source = hd.sr.SourceImageForRegion.from_source_image(ds)
-    xy = image.detections.xyr[:, :2]
+    xy = detections.xyr[:, :2]
     groups = []
-    for i, ((x, y), r, s) in enumerate(zip(xy, image.detections.radius, image.detections.score, strict=True)):
+    for i, ((x, y), r, s) in enumerate(zip(xy, detections.radius, detections.score, strict=True)):
         groups.append(hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
             tracking_identifier=hd.sr.TrackingIdentifier(uid=generate_uid(), identifier=f"detection {i}"),
             referenced_region=hd.sr.ImageRegion(graphic_type=hd.sr.GraphicTypeValues.POINT,

@@ -42,7 +42,7 @@ def test_round_trip_gives_the_detections_clusters_and_references(tmp_path):
     dcm = right_breast(tmp_path / "img.dcm")
     xy = [[150.0, 40.0], [156.25, 46.5], [146.75, 50.0], [120.0, 100.0], [3.5, 127.0]]
     found = detections(xy, [0.9, 0.5, 0.25, 0.125, 0.0625])
-    (path,) = write_dicom_sr([DetectedOutput("img", dcm, found)], RUN, tmp_path / "sr")
+    (path,) = write_dicom_sr([DetectedOutput("img", dcm, found)], RUN, tmp_path / "sr", min_score=0.0)
     back = read_detections(path)
     assert np.array_equal(back["xy"], found.xyr[:, :2]), "exactly the detections' coordinates"
     assert np.array_equal(back["drawn_xy"], found.xyr[:, :2]), "these all fit a float32"
@@ -72,21 +72,50 @@ def test_clusters_follow_the_pipelines_cluster_froc_settings_else_the_defaults(t
     pipeline = ClusterFrocEvaluator(distance_mm=0.9, min_count=2, bootstrap_resamples=0)
     run = replace(RUN, evaluators={"cluster-froc": pipeline.config.model_dump(mode="json")})
     assert run.evaluators["cluster-froc"]["distance_mm"] == 0.9
-    (path,) = write_dicom_sr(found, run, tmp_path / "sr")
+    (path,) = write_dicom_sr(found, run, tmp_path / "sr", min_score=0.0)
     back = read_detections(path)
     (hull,) = back["clusters"]
     assert np.array_equal(hull[:-1], find_clusters(xy, None, (0.1, 0.1), 0.9, 2)[0].hull) and len(hull) == 3
     assert back["parameters"]["cluster_settings"] == "the pipeline's cluster-froc evaluator"
     assert (back["parameters"]["cluster_distance_mm"], back["parameters"]["cluster_min_count"]) == ("0.9", "2")
-    (path,) = write_dicom_sr(found, replace(run, evaluators={}), tmp_path / "sr")
+    (path,) = write_dicom_sr(found, replace(run, evaluators={}), tmp_path / "sr", min_score=0.0)
     back = read_detections(path)
     assert len(back["clusters"]) == 1 and len(back["clusters"][0]) == 4  # 5 mm, 3 MCs: the triangle
     assert back["parameters"]["cluster_settings"] == "defaults (the pipeline has no cluster-froc evaluator)"
     assert back["parameters"]["cluster_distance_mm"] == "5.0"
-    # a min_score of the pipeline's: only 0.9 and 0.5 are clustered (too few), yet every detection is in the SR
+    # the pipeline's min_score is the cutoff when none is given: only 0.9 and 0.5 are written and clustered
     (path,) = write_dicom_sr(found, replace(run, evaluators={"cluster-froc": {"min_score": 0.3}}), tmp_path / "sr")
     back = read_detections(path)
-    assert back["clusters"] == [] and len(back["xy"]) == 4 and back["parameters"]["cluster_min_score"] == "0.3"
+    assert back["clusters"] == [] and back["score"].tolist() == [0.9, 0.5]
+    assert back["parameters"]["min_score"] == "0.3 (min_score of the pipeline's cluster-froc evaluator)"
+
+
+def test_only_detections_above_the_cutoff_are_written_and_clustered(tmp_path):
+    dcm = right_breast(tmp_path / "img.dcm")
+    rng = np.random.default_rng(0)  # 300 low-scoring candidates all over the breast, as AIA-ML outputs them
+    low = np.column_stack([rng.uniform(100, 190, 300), rng.uniform(20, 108, 300)])
+    xy = np.vstack([DISKS, low])
+    scores = np.concatenate([[0.9, 0.8, 0.7, 0.6], rng.uniform(0.0, 0.4, 300)])
+    found = [DetectedOutput("img", dcm, detections(xy, scores))]
+    (path,) = write_dicom_sr(found, RUN, tmp_path / "all", min_score=float("-inf"))
+    everything = read_detections(path)
+    assert len(everything["xy"]) == 304 and len(everything["clusters"]) == 1 and len(everything["clusters"][0]) > 4
+    (path,) = write_dicom_sr(found, RUN, tmp_path / "sr", min_score=0.5)
+    back = read_detections(path)
+    assert np.array_equal(back["xy"], np.array(DISKS)) and back["score"].tolist() == [0.9, 0.8, 0.7, 0.6]
+    (hull,) = back["clusters"]  # the three disks within 5 mm; the fourth 6 mm away
+    assert np.array_equal(hull[:-1], find_clusters(np.array(DISKS[:3]), None, (0.1, 0.1))[0].hull)
+    assert back["parameters"]["min_score"] == "0.5 (--dicom-sr-min-score)"
+    assert back["parameters"]["detections_written"] == "4 of 304"
+    # a cutoff given overrides the pipeline's; none at all is refused before any file is written
+    from dataclasses import replace
+
+    run = replace(RUN, evaluators={"cluster-froc": {"min_score": 0.0}})
+    (path,) = write_dicom_sr(found, run, tmp_path / "sr", min_score=0.75)
+    assert read_detections(path)["score"].tolist() == [0.9, 0.8]
+    with pytest.raises(InvalidInputError, match=r"--dicom-sr needs a score cutoff.*--dicom-sr-min-score SCORE"):
+        write_dicom_sr(found, RUN, tmp_path / "none")
+    assert not (tmp_path / "none").exists()
 
 
 def test_unknown_spacing_is_said_in_the_sr(tmp_path):
@@ -94,7 +123,8 @@ def test_unknown_spacing_is_said_in_the_sr(tmp_path):
     ds = pydicom.dcmread(dcm)
     del ds.ImagerPixelSpacing
     ds.save_as(dcm)
-    (path,) = write_dicom_sr([DetectedOutput("img", dcm, detections([[1.0, 1.0]], [1.0]))], RUN, tmp_path / "sr")
+    (path,) = write_dicom_sr([DetectedOutput("img", dcm, detections([[1.0, 1.0]], [1.0]))], RUN, tmp_path / "sr",
+                             min_score=0.0)
     assert read_detections(path)["parameters"]["pixel_spacing_mm"] == "unknown: 70 um assumed"
 
 
@@ -107,12 +137,13 @@ def test_an_input_without_the_uids_is_refused_before_any_sr_is_written(tmp_path,
     ds.save_as(bad)
     images = [DetectedOutput(p.stem, p, detections([[1.0, 1.0]], [1.0], p.stem)) for p in (good, bad)]
     with pytest.raises(InvalidInputError, match=f"bad.dcm: no {missing}; an SR must reference"):
-        write_dicom_sr(images, RUN, tmp_path / "sr")
+        write_dicom_sr(images, RUN, tmp_path / "sr", min_score=0.0)
     assert not (tmp_path / "sr").exists()
     text = tmp_path / "not.dcm"
     text.write_text("image_id,x,y\n")
     with pytest.raises(InvalidInputError, match=r"not\.dcm: --dicom-sr needs DICOM inputs"):
-        write_dicom_sr([DetectedOutput("t", text, detections([[1.0, 1.0]], [1.0]))], RUN, tmp_path / "sr")
+        write_dicom_sr([DetectedOutput("t", text, detections([[1.0, 1.0]], [1.0]))], RUN, tmp_path / "sr",
+                       min_score=0.0)
 
 
 def calcdet(*args) -> subprocess.CompletedProcess:
@@ -125,6 +156,10 @@ def test_detect_writes_an_sr_per_dicom_with_the_csv_coordinates(tmp_path):
     yaml = tmp_path / "gm.yaml"
     yaml.write_text("name: gm\nproposer: {plugin: gm}\n")
     done = calcdet("detect", yaml, dcm, "--out", tmp_path / "d.csv", "--dicom-sr", tmp_path / "sr")
+    assert done.returncode == 1 and "--dicom-sr needs a score cutoff" in done.stderr, done.stderr
+    assert not (tmp_path / "d.csv").exists(), "refused before detecting"
+    done = calcdet("detect", yaml, dcm, "--out", tmp_path / "d.csv", "--dicom-sr", tmp_path / "sr",
+                   "--dicom-sr-min-score", "-inf")
     assert done.returncode == 0, done.stderr
     with (tmp_path / "d.csv").open() as f:
         rows = list(csv.DictReader(f))
@@ -139,12 +174,19 @@ def test_detect_writes_an_sr_per_dicom_with_the_csv_coordinates(tmp_path):
     assert back["parameters"]["model_checksum"] == "sha256:" + hashlib.sha256(yaml.read_bytes()).hexdigest()
     assert back["parameters"]["algorithm"] == "calcdet gm"
     assert back["parameters"]["cluster_settings"].startswith("defaults")
-    # the same with a cluster-froc evaluator in the pipeline: its settings make the SR's clusters
-    yaml.write_text("name: gm\nproposer: {plugin: gm}\n"
-                    "evaluators:\n  - {plugin: cluster-froc, params: {distance_mm: 0.2, min_count: 2}}\n")
+    # a cluster-froc evaluator in the pipeline: its settings make the SR's clusters, its min_score the cutoff
+    cutoff = float(np.median([float(r["score"]) for r in rows]))
+    params = f"{{distance_mm: 0.2, min_count: 2, min_score: {cutoff!r}}}"
+    evaluator = f"{{plugin: cluster-froc, params: {params}}}"
+    yaml.write_text(f"name: gm\nproposer: {{plugin: gm}}\nevaluators:\n  - {evaluator}\n")
     done = calcdet("detect", yaml, dcm, "--out", tmp_path / "e.csv", "--dicom-sr", tmp_path / "sr2")
     assert done.returncode == 0, done.stderr
     back = read_detections(tmp_path / "sr2" / "img.sr.dcm")
+    above = [r for r in rows if float(r["score"]) >= cutoff]
+    assert 0 < len(above) < len(rows), "the cutoff leaves some detections out"
+    assert back["xy"].tolist() == [[float(r["x"]), float(r["y"])] for r in above], "exactly the CSV's rows above it"
+    assert back["score"].tolist() == [float(r["score"]) for r in above]
+    assert back["parameters"]["min_score"].endswith("(min_score of the pipeline's cluster-froc evaluator)")
     assert back["parameters"]["cluster_settings"] == "the pipeline's cluster-froc evaluator"
     assert (back["parameters"]["cluster_distance_mm"], back["parameters"]["cluster_min_count"]) == ("0.2", "2")
     assert back["clusters"] == [], "no two detections within 2 px"
@@ -159,6 +201,7 @@ def test_detect_refuses_an_input_without_uids_with_a_message(tmp_path):
     yaml.write_text("name: gm\nproposer: {plugin: gm}\n")
     if importlib.util.find_spec("calcdet_gm") is None:
         pytest.skip("needs the gm proposer installed")
-    done = calcdet("detect", yaml, dcm, "--out", tmp_path / "d.csv", "--dicom-sr", tmp_path / "sr")
+    done = calcdet("detect", yaml, dcm, "--out", tmp_path / "d.csv", "--dicom-sr", tmp_path / "sr",
+                   "--dicom-sr-min-score", "0")
     assert done.returncode == 1 and "img.dcm: no SeriesInstanceUID" in done.stderr and "Traceback" not in done.stderr
     assert not list((tmp_path / "sr").glob("*.dcm"))
