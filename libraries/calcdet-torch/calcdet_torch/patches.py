@@ -73,12 +73,23 @@ def cut(pixels: np.ndarray, centres: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
+def far_from(points: np.ndarray, targets: np.ndarray, distance: float) -> np.ndarray:
+    """(N,) bool: which (x, y) ``points`` lie farther than ``distance`` from every target."""
+    near = np.zeros(len(points), bool)
+    for tx, ty in targets:
+        near |= np.hypot(points[:, 0] - tx, points[:, 1] - ty) <= distance
+    return ~near
+
+
 def sample_image(image: TrainingImage, spec: PatchSpec, negatives: int, rng: np.random.Generator,
-                 normalise: str = "breast") -> tuple[np.ndarray, np.ndarray]:
+                 normalise: str = "breast", hard: np.ndarray | None = None, hard_share: float = 0.0
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Patches (N, S, S) and labels (N,) of one image: every target (jittered) and ``negatives`` breast positions.
 
     ``normalise`` is ``"breast"`` (the image as z-scores of its breast, then cut) or ``"patch"``
-    (each patch as z-scores of its own pixels, as the study did).
+    (each patch as z-scores of its own pixels, as the study did). ``hard`` (K, 2) are candidate
+    centres (x, y), e.g. a proposer's: ``round(hard_share * negatives)`` negatives are drawn from
+    those farther than ``spec.exclusion`` from every target, the rest anywhere in the breast.
     """
     pixels = np.asarray(image.pixels, np.float32)
     mask = np.ones(pixels.shape, bool) if image.mask is None else np.asarray(image.mask, bool)
@@ -87,11 +98,14 @@ def sample_image(image: TrainingImage, spec: PatchSpec, negatives: int, rng: np.
     ys, xs = np.nonzero(mask)
     picks = np.column_stack([xs, ys]).astype(np.float64)
     if len(targets) and len(picks):
-        near = np.zeros(len(picks), bool)
-        for tx, ty in targets:
-            near |= np.hypot(picks[:, 0] - tx, picks[:, 1] - ty) <= spec.exclusion
-        picks = picks[~near]
-    chosen = picks[rng.integers(0, len(picks), negatives)] if len(picks) and negatives else np.zeros((0, 2))
+        picks = picks[far_from(picks, targets, spec.exclusion)]
+    hard = np.zeros((0, 2)) if hard is None else np.asarray(hard, np.float64).reshape(-1, 2)
+    hard = hard[far_from(hard, targets, spec.exclusion)]
+    n_hard = min(round(hard_share * negatives), negatives) if len(hard) else 0
+    anywhere = negatives - n_hard
+    chosen = picks[rng.integers(0, len(picks), anywhere)] if len(picks) and anywhere else np.zeros((0, 2))
+    if n_hard:
+        chosen = np.concatenate([chosen, hard[rng.integers(0, len(hard), n_hard)]])
     source = standardised(pixels, mask) if normalise == "breast" else pixels
     patches = cut(source, np.concatenate([positives, chosen]), spec.size)
     if normalise == "patch":
@@ -127,8 +141,11 @@ class EpochPatches:
     worker processes read the images.
     """
 
-    def __init__(self, stream: ImageStream, spec: PatchSpec, rng: np.random.Generator, normalise: str = "breast"):
+    def __init__(self, stream: ImageStream, spec: PatchSpec, rng: np.random.Generator, normalise: str = "breast",
+                 hard: list[np.ndarray] | None = None, hard_share: float = 0.0):
+        """``hard``: per image, candidate centres for hard negatives (see :func:`sample_image`)."""
         self.stream, self.spec, self.normalise = stream, spec, normalise
+        self.hard, self.hard_share = hard, hard_share
         self.negatives = negative_counts(stream, spec.negative_ratio, rng)
         self.seeds = rng.integers(2**63, size=len(stream))
 
@@ -137,4 +154,4 @@ class EpochPatches:
 
     def __getitem__(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         return sample_image(self.stream[k], self.spec, int(self.negatives[k]), np.random.default_rng(self.seeds[k]),
-                            self.normalise)
+                            self.normalise, None if self.hard is None else self.hard[k], self.hard_share)

@@ -24,7 +24,9 @@ from calcdet_core.api import (
     Detector,
     ImageStream,
     InvalidInputError,
+    Proposer,
     TrainingContext,
+    build_component,
     checked_image,
     checked_mask,
     load_arrays,
@@ -33,12 +35,39 @@ from calcdet_core.api import (
 
 WEIGHTS_FILE = "resnet.safetensors"
 FACTS_FILE = "saliency.json"
+Architecture = Literal["study-resnet", "resnet50", "densenet121", "efficientnet_b0", "efficientnet_b1",
+                       "efficientnet_b2", "efficientnet_b3"]
+
+
+class HardNegatives(ComponentConfig):
+    """Negatives drawn from a proposer's candidates (hard ones) instead of anywhere in the breast."""
+
+    proposer: str = Field(description="Name of a registered proposer plugin (calcdet list-plugins).")
+    params: dict[str, Any] = Field(default_factory=dict, description="The proposer's parameters.")
+    share: float = Field(0.5, gt=0, le=1, description="Share of each image's negatives drawn from its candidates "
+                                                      "(the rest anywhere in the breast, as without this).")
+
+    @model_validator(mode="after")
+    def _buildable(self) -> HardNegatives:
+        try:
+            self.build()
+        except (KeyError, ValueError, TypeError) as exc:  # an unknown proposer (KeyError) or bad params
+            raise ValueError(f"proposer {self.proposer!r}: {exc}") from exc
+        return self
+
+    def build(self) -> Proposer:
+        return build_component("proposers", self.proposer, self.params)
 
 
 class SaliencyConfig(ComponentConfig):
     """The network, its training and how its map becomes detections."""
 
-    patch_size: Literal[16, 32, 64] = Field(16, description="Side of the classified patches, px (the study: 16).")
+    architecture: Architecture = Field(
+        "study-resnet", description="study-resnet: the study's small ResNet (16/32/64 px); resnet50, densenet121, "
+                                    "efficientnet_b0..b3: torchvision nets from scratch for 224 px patches "
+                                    "(inference 'study' only; width, hidden, padding unused).")
+    patch_size: Literal[16, 32, 64, 224] = Field(16, description="Side of the classified patches, px (the study: 16; "
+                                                                 "224 for the torchvision nets).")
     width: int = Field(8, ge=1, le=256, description="Channels of the stem; each stage doubles them (the study: 64).")
     hidden: int = Field(64, ge=1, le=4096, description="Units of the head's hidden layer (GELU).")
     dropout: float = Field(0.4, ge=0, lt=1, description="Dropout before the head's hidden layer.")
@@ -72,9 +101,24 @@ class SaliencyConfig(ComponentConfig):
     smoothing: int = Field(9, ge=1, le=99, description="Study inference: side of the box filter on the map, px.")
     peak_window: int = Field(14, ge=1, le=99, description="Study inference: detections are maxima of windows this "
                                                           "wide, px.")
+    window_batch: int = Field(1024, ge=1, le=65536, description="Study inference: windows classified per batch "
+                                                                "(memory; 32 suits 224 px nets).")
+    hard_negatives: HardNegatives | None = Field(
+        None, description="Off by default. {proposer: NAME, params: {...}, share: S}: a share S of each image's "
+                          "training negatives is drawn from the proposer's candidates away from targets.")
 
     @model_validator(mode="after")
     def _consistent(self) -> SaliencyConfig:
+        if self.architecture == "study-resnet" and self.patch_size == 224:
+            raise ValueError("patch_size 224 is for the torchvision architectures; architecture 'study-resnet' "
+                             "takes 16, 32 or 64")
+        if self.architecture != "study-resnet":
+            if self.patch_size < 32:
+                raise ValueError(f"architecture {self.architecture!r} needs patch_size 224 (32 or 64 for small "
+                                 f"experiments); {self.patch_size} px is too small for its downsampling")
+            if self.inference != "study":
+                raise ValueError(f"architecture {self.architecture!r} needs inference 'study' (sliding windows); "
+                                 "dense inference is the study-resnet's")
         if self.inference == "dense" and self.normalisation == "patch":
             raise ValueError("normalisation 'patch' needs inference 'study': a dense map cannot z-score every patch")
         if self.inference == "dense" and (self.patch_size // 4) % self.stride:
@@ -155,13 +199,16 @@ class SaliencyDetector(ArrayPickling, Detector):
         """The study's procedure: window scores averaged per pixel, box-smoothed, maxima of 14x14 windows."""
         cfg = self.config
         pixels = standardised(image, mask) if cfg.normalisation == "breast" else np.asarray(image, np.float32)
-        logits = net.sliding(pixels, cfg.study_stride, normalise_patch=cfg.normalisation == "patch")
-        scores = 1 / (1 + np.exp(-logits.astype(np.float64)))
+        region = mask if cfg.architecture != "study-resnet" else None  # 224 px windows: only those holding breast
+        logits = net.sliding(pixels, cfg.study_stride, cfg.normalisation == "patch", cfg.window_batch, region)
+        scores = 1 / (1 + np.exp(-np.where(np.isfinite(logits), logits, 0).astype(np.float64)))
         size, margin = cfg.patch_size, cfg.patch_size // 2
         h, w = image.shape
         total, count = np.zeros((h + 2 * margin, w + 2 * margin)), np.zeros((h + 2 * margin, w + 2 * margin))
         for r in range(scores.shape[0]):
             for c in range(scores.shape[1]):
+                if not np.isfinite(logits[r, c]):
+                    continue  # a window outside the breast, not classified
                 y0, x0 = r * cfg.study_stride, c * cfg.study_stride
                 total[y0 : y0 + size, x0 : x0 + size] += scores[r, c]
                 count[y0 : y0 + size, x0 : x0 + size] += 1

@@ -14,22 +14,34 @@ import numpy as np
 import torch
 from calcdet_torch.state import Arrays, load_module_arrays
 
+from calcdet_saliency.backbones import PatchClassifier
 from calcdet_saliency.net import SmallResNet, folded
 
 
-def build_net(config: Any) -> SmallResNet:
+def build_net(config: Any) -> SmallResNet | PatchClassifier:
+    """The config's classifier: the study's small ResNet, or a torchvision one (``architecture``)."""
+    if getattr(config, "architecture", "study-resnet") != "study-resnet":
+        return PatchClassifier(config.architecture)
     return SmallResNet(config.patch_size, config.width, config.hidden, config.dropout, config.padding)
 
 
+def windows_holding(mask: np.ndarray, size: int, stride: int) -> np.ndarray:
+    """(rows, cols) bool: which ``size`` px windows at ``stride`` of the mirrored image hold some of ``mask``."""
+    padded = np.pad(np.asarray(mask, bool).astype(np.int64), size // 2)
+    c = np.pad(padded.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    sums = c[size:, size:] - c[:-size, size:] - c[size:, :-size] + c[:-size, :-size]
+    return sums[::stride, ::stride] > 0
+
+
 class Inference:
-    """A net built from numpy weights on one device, batch norms folded into its convolutions (:func:`folded`)."""
+    """A net built from numpy weights on one device; the small ResNet's batch norms folded (:func:`folded`)."""
 
     def __init__(self, config: Any, weights: Arrays, device: str, source: str = "weights") -> None:
         self.config = config
         self.device = torch.device(device)
         self.net = build_net(config)
         load_module_arrays(self.net, weights, source)
-        self.net = folded(self.net.eval()).to(self.device)
+        self.net = (folded(self.net) if isinstance(self.net, SmallResNet) else self.net.eval()).to(self.device)
 
     @property
     def margin(self) -> int:
@@ -87,15 +99,28 @@ class Inference:
                 out.append(self.net(chunk[:, None].to(self.device)).cpu().numpy())
         return np.concatenate(out) if out else np.zeros(0, np.float32)
 
-    def sliding(self, pixels: np.ndarray, stride: int, normalise_patch: bool = False, batch: int = 1024) -> np.ndarray:
-        """The same map as :meth:`dense`, built by cutting and classifying every patch explicitly."""
+    def sliding(self, pixels: np.ndarray, stride: int, normalise_patch: bool = False, batch: int = 1024,
+                region: np.ndarray | None = None) -> np.ndarray:
+        """The same map as :meth:`dense`, built by cutting and classifying every patch explicitly.
+
+        Windows are cut one batch at a time (a 224 px window grid would not fit in memory at once);
+        with ``region`` (a mask) only windows holding some of it are classified, the others are -inf.
+        """
         size = self.config.patch_size
         image = self.mirrored(pixels)
         rows, cols = (image.shape[0] - size) // stride + 1, (image.shape[1] - size) // stride + 1
         windows = np.lib.stride_tricks.sliding_window_view(image, (size, size))[::stride, ::stride][:rows, :cols]
-        flat = windows.reshape(-1, size, size)
-        if normalise_patch:
-            from calcdet_torch.patches import zscore
+        keep = np.ones((rows, cols), bool) if region is None else windows_holding(region, size, stride)[:rows, :cols]
+        picked = np.argwhere(keep)
+        out = np.full((rows, cols), -np.inf, np.float32)
+        parts = []
+        for start in range(0, len(picked), batch):
+            chunk = windows[picked[start : start + batch, 0], picked[start : start + batch, 1]]
+            if normalise_patch:
+                from calcdet_torch.patches import zscore
 
-            flat = zscore(flat)
-        return self.patches(flat, batch).reshape(rows, cols)
+                chunk = zscore(chunk)
+            parts.append(self.patches(chunk, batch))
+        if parts:
+            out[keep] = np.concatenate(parts)
+        return out

@@ -33,6 +33,14 @@ def read_patches(patches: EpochPatches, workers: int) -> tuple[np.ndarray, np.nd
     return np.concatenate([p for p, _ in parts]), np.concatenate([y for _, y in parts])
 
 
+def hard_candidates(config: Any, stream: ImageStream) -> list[np.ndarray] | None:
+    """Per image, the centres (x, y) of the ``hard_negatives`` proposer's candidates (None when it is off)."""
+    if config.hard_negatives is None:
+        return None
+    proposer = config.hard_negatives.build()
+    return [proposer.propose(image.pixels, image.mask).xyr[:, :2] for image in (stream[k] for k in range(len(stream)))]
+
+
 def fit_weights(config: Any, train: ImageStream, validation: ImageStream, context: TrainingContext) -> Arrays:
     """Train the patch classifier on ``train``; the weights of its best validation epoch."""
     device = context_device(context)
@@ -41,10 +49,12 @@ def fit_weights(config: Any, train: ImageStream, validation: ImageStream, contex
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     spec = PatchSpec(config.patch_size, config.negative_ratio, config.jitter, config.exclusion)
     augment = Augment(config.contrast, config.brightness) if config.augment else None
+    hard = hard_candidates(config, train)
+    share = 0.0 if config.hard_negatives is None else config.hard_negatives.share
 
     def batches(epoch: int) -> tuple[int, Iterator[tuple[torch.Tensor, torch.Tensor]]]:
         rng = context.rng(epoch)
-        x, y = read_patches(EpochPatches(train, spec, rng, config.normalisation), context.workers)
+        x, y = read_patches(EpochPatches(train, spec, rng, config.normalisation, hard, share), context.workers)
         if augment is not None:
             x = augment(x, rng)
         order = rng.permutation(len(y))
