@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from calcdet_core.cli import output
-from calcdet_core.cli.options import DeviceOption, RootPath, SeedOption, WorkersOption
+from calcdet_core.cli.options import DatasetName, DeviceOption, RootPath, SeedOption, WorkersOption
 
 
 def _table(study: dict[str, Any]) -> Table:
@@ -28,7 +28,7 @@ def _table(study: dict[str, Any]) -> Table:
 def reproduce(
     root: RootPath,
     out: Annotated[Path, typer.Option(help="Folder for <pipeline>/model, <pipeline>/evaluation and the study report.")],
-    dataset: Annotated[str, typer.Option(help="Dataset adapter name; its test split is the study's.")] = "inbreast",
+    dataset: DatasetName = "inbreast",
     pipeline: Annotated[list[Path] | None, typer.Option(
         "--pipeline", exists=True, dir_okay=False,
         help="Pipeline YAML (repeatable; default: the study's aia-ml, resnet-saliency and faster-rcnn).")] = None,

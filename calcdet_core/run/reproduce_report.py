@@ -21,8 +21,8 @@ from calcdet_core.contracts.data import ImageRecord, ImageResult
 if TYPE_CHECKING:
     from calcdet_core.run.reproduce import Study
 
-STUDY_SOURCE = ("Cortina Uribe, Seia, Zalevskyi: automatic microcalcification detection in INbreast (the study in "
-                "/work/shared/seed and its code github.com/joaco18/calc-det). FROC AUC over 0-50 FP per normal "
+STUDY_SOURCE = ("A. Cortina Uribe, J. O. Seia, V. Zalevskyi, 'Calcification detection in mammograms: Project "
+                "report' (code: github.com/joaco18/calc-det). FROC AUC over 0-50 FP per normal "
                 "image on the test split, mean +- bootstrap std: abstract and section 3 (Figure 19). AP@0.5 and "
                 "AR@0.5:0.95: Table 5, measured on validation 224 px windows, not test images. Seconds per image "
                 "are published only as a figure (Figure 19, right), on other hardware.")
@@ -75,11 +75,14 @@ def pipeline_summary(entry: dict[str, Any], metrics: dict[str, Any], results: Se
     """One pipeline's row of the study: what was run and reused, and its figures beside the study's."""
     froc = metrics.get("froc", {})
     seconds = detection_seconds(metrics)
+    box = box_figures(metrics, results)
     notes = [] if seconds is not None else ["its evaluation recorded no detection time"]
+    if box["detection_boxes"] == "squares":
+        notes.append("it predicts no boxes: AP and AR are of the squares its detection radii span")
     return {**entry,
             "froc": {k: froc.get(k) for k in ("auc", "auc_ci95", "auc_bootstrap_std", "crediting", "diameter_px",
                                              "max_fppi", "sensitivity_at")},
-            "box": box_figures(metrics, results), "detection_seconds_per_image": seconds, "notes": notes,
+            "box": box, "detection_seconds_per_image": seconds, "notes": notes,
             "published": STUDY_FIGURES.get(entry["name"])}
 
 
@@ -129,6 +132,9 @@ def study_markdown(study: dict[str, Any]) -> str:
         published = p["published"] or {}
         paper = (f"{figure(published['froc_auc'], 4)} +- {figure(published['froc_auc_std'], 4)}"
                  if published else "n/a")
+        if "ap50_validation_windows" in published:
+            paper += (f"; AP@0.5 {figure(published['ap50_validation_windows'])}, AR "
+                      f"{figure(published['ar_validation_windows'])} (validation windows)")
         lines.append(f"| {p['name']} | {figure(p['froc']['auc'])} {interval(p['froc']['auc_ci95'])} | {paper} | "
                      f"{figure(p['box']['ap50'])} | {figure(p['box']['ar'])} | "
                      f"{figure(p['detection_seconds_per_image'], 2)} | {figure(p['training']['wall_seconds'], 0)} / "
