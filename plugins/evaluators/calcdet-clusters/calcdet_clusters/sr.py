@@ -6,8 +6,9 @@ into one cluster per breast. The cutoff is ``--dicom-sr-min-score`` when given, 
 cluster-froc ``min_score``; with neither the writer refuses (the model directory records no
 operating point to fall back on, and a silent default would be a guess).
 
-Each SR references its source image by Study, Series and SOP Instance UID and holds one planar ROI
-group per detection (a POINT, finding "Individual Calcification", with its score and radius) and
+Each SR references its source image by Study, Series and SOP Instance UID and holds an image-level
+group with the number of detections and clusters (an image with none still gets an SR saying so),
+one planar ROI group per detection (a POINT, finding "Individual Calcification", with its score and radius) and
 one per cluster (a closed POLYLINE around the hull, finding "Calcification Cluster", with its score
 and member count). Every measurement carries the algorithm identification: calcdet and the
 pipeline's name, calcdet's version, and as parameters the model checksum, the pixel spacing used
@@ -60,6 +61,8 @@ def _codes():  # type: ignore[no-untyped-def]
         "y": Code("y", SCHEME, "Detection centre row (pixel centre, stored image)"),
         "cluster_score": Code("cluster-score", SCHEME, "Cluster score"),
         "count": Code("count", SCHEME, "Calcifications in cluster"),
+        "written": Code("detections", SCHEME, "Detections at or above the score cutoff"),
+        "clusters": Code("clusters", SCHEME, "Calcification clusters"),
         "pixels": Code("{pixels}", "UCUM", "pixels"),
     }
 
@@ -194,7 +197,14 @@ def _report(ds, detections: Detections, clusters: list[Cluster], run: RunIdentit
                                               parameters=[f"{k}={v}" for k, v in parameters.items()])
     source = hd.sr.SourceImageForRegion.from_source_image(ds)
     xy = detections.xyr[:, :2]
-    groups = []
+    # one image-level group first: it says how many were found (none is a finding too; TID 1500 needs a group)
+    groups = [hd.sr.MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=hd.sr.TrackingIdentifier(uid=generate_uid(), identifier="detections"),
+        source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(ds)], algorithm_id=algorithm,
+        measurements=[hd.sr.Measurement(name=c["written"], value=float(len(detections)), unit=codes.UCUM.NoUnits,
+                                        algorithm_id=algorithm),
+                      hd.sr.Measurement(name=c["clusters"], value=float(len(clusters)), unit=codes.UCUM.NoUnits,
+                                        algorithm_id=algorithm)])]
     for i, ((x, y), r, s) in enumerate(zip(xy, detections.radius, detections.score, strict=True)):
         groups.append(hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
             tracking_identifier=hd.sr.TrackingIdentifier(uid=generate_uid(), identifier=f"detection {i}"),
@@ -239,7 +249,8 @@ def read_detections(path: Path) -> dict[str, np.ndarray]:
     """Read an SR written here back: ``xy`` (N, 2) pixel centres (exact), ``drawn_xy`` (the points' graphic data,
     float32, minus 0.5), ``score``, ``radius`` and the cluster outlines (graphic data minus 0.5).
 
-    Also the referenced image's SOP Instance UID and the algorithm parameters (model checksum, spacing).
+    Also the referenced image's SOP Instance UID, the algorithm parameters (model checksum, spacing, cutoff) and
+    ``counts``: (detections, clusters) as the SR's image-level group states them.
     """
     import highdicom as hd
 
@@ -247,13 +258,14 @@ def read_detections(path: Path) -> dict[str, np.ndarray]:
     groups = sr.content.get_planar_roi_measurement_groups()
     c = _codes()
     xy, drawn, score, radius, outlines, cluster_scores = [], [], [], [], [], []
-    referenced, parameters = set(), {}
+    (summary,) = sr.content.get_image_measurement_groups()
+    referenced = {image.referenced_sop_instance_uid for image in summary.source_images}
+    parameters = _parameters(summary.get_measurements()[0])
+    counts = {m.name.value: int(m.value) for m in summary.get_measurements()}
     for g in groups:
         region = g.roi
         referenced.add(region.ContentSequence[0].ReferencedSOPSequence[0].ReferencedSOPInstanceUID)
         values = {m.name.value: m.value for m in g.get_measurements()}
-        if not parameters:
-            parameters = _parameters(g.get_measurements()[0])
         points = np.asarray(region.value, dtype=np.float64) - 0.5
         if g.finding_type == codes_dcm_individual():
             xy.append([values[c["x"].value], values[c["y"].value]])
@@ -266,7 +278,7 @@ def read_detections(path: Path) -> dict[str, np.ndarray]:
     return {"xy": np.array(xy, np.float64).reshape(-1, 2), "drawn_xy": np.array(drawn, np.float64).reshape(-1, 2),
             "score": np.array(score), "radius": np.array(radius),
             "clusters": outlines, "cluster_score": np.array(cluster_scores), "referenced": sorted(referenced),
-            "parameters": parameters}
+            "parameters": parameters, "counts": (counts[c["written"].value], counts[c["clusters"].value])}
 
 
 def codes_dcm_individual():  # type: ignore[no-untyped-def]

@@ -106,7 +106,7 @@ def test_only_detections_above_the_cutoff_are_written_and_clustered(tmp_path):
     (hull,) = back["clusters"]  # the three disks within 5 mm; the fourth 6 mm away
     assert np.array_equal(hull[:-1], find_clusters(np.array(DISKS[:3]), None, (0.1, 0.1))[0].hull)
     assert back["parameters"]["min_score"] == "0.5 (--dicom-sr-min-score)"
-    assert back["parameters"]["detections_written"] == "4 of 304"
+    assert back["parameters"]["detections_written"] == "4 of 304" and back["counts"] == (4, 1)
     # a cutoff given overrides the pipeline's; none at all is refused before any file is written
     from dataclasses import replace
 
@@ -116,6 +116,60 @@ def test_only_detections_above_the_cutoff_are_written_and_clustered(tmp_path):
     with pytest.raises(InvalidInputError, match=r"--dicom-sr needs a score cutoff.*--dicom-sr-min-score SCORE"):
         write_dicom_sr(found, RUN, tmp_path / "none")
     assert not (tmp_path / "none").exists()
+
+
+def gsps_objects(pr, layer: str) -> tuple[list[str], list[np.ndarray], list[str]]:
+    """Graphic types, graphic data (N, 2) and text of one layer of a presentation state read with pydicom."""
+    kinds, data, text = [], [], []
+    for annotation in pr.get("GraphicAnnotationSequence", []):
+        if annotation.GraphicLayer == layer:
+            for g in annotation.GraphicObjectSequence:
+                kinds.append(g.GraphicType)
+                data.append(np.array(g.GraphicData, np.float64).reshape(-1, 2))
+            text += [t.UnformattedTextValue for t in annotation.TextObjectSequence]
+    return kinds, data, text
+
+
+def test_presentation_state_references_the_image_and_draws_detections_and_clusters(tmp_path):
+    dcm = right_breast(tmp_path / "img.dcm")
+    # float32-exact coordinates; the last at the right edge: its circle's rim point goes to the left
+    xy = np.array([[150.0, 40.0], [156.25, 46.5], [146.75, 50.0], [120.0, 100.0], [190.5, 64.0], [100.0, 20.0]])
+    found = detections(xy, [0.9, 0.8, 0.7, 0.6, 0.55, 0.1])
+    sr_path, pr_path = write_dicom_sr([DetectedOutput("img", dcm, found)], RUN, tmp_path / "sr", min_score=0.5,
+                                      gsps=True)
+    assert (sr_path.name, pr_path.name) == ("img.sr.dcm", "img.pr.dcm")
+    source, pr = pydicom.dcmread(dcm), pydicom.dcmread(pr_path)
+    assert pr.Modality == "PR" and pr.SOPClassUID == "1.2.840.10008.5.1.4.1.1.11.1"  # Grayscale Softcopy PS
+    assert pr.StudyInstanceUID == source.StudyInstanceUID and pr.SeriesInstanceUID != source.SeriesInstanceUID
+    (series,) = pr.ReferencedSeriesSequence
+    (image,) = series.ReferencedImageSequence
+    assert series.SeriesInstanceUID == source.SeriesInstanceUID
+    assert (image.ReferencedSOPClassUID, image.ReferencedSOPInstanceUID) == (source.SOPClassUID,
+                                                                             source.SOPInstanceUID)
+    assert pr.PresentationLUTShape == "INVERSE", "a MONOCHROME1 mammogram shown as its header says, not inverted"
+    kinds, data, text = gsps_objects(pr, "DETECTIONS")
+    assert kinds == ["CIRCLE"] * 5 and text == ["0.9", "0.8", "0.7", "0.6", "0.55"]  # 0.1 is under the cutoff
+    centres = np.array([d[0] for d in data]) - 0.5  # PIXEL units: (0, 0) is the top-left pixel's corner
+    assert np.array_equal(centres, xy[:5]), "exactly the detections' stored-grid centres"
+    rims = np.array([d[1] for d in data]) - 0.5
+    assert np.array_equal(rims - centres, [[2.5, 0]] * 4 + [[-2.5, 0]])
+    kinds, data, text = gsps_objects(pr, "CLUSTERS")
+    (expected,) = find_clusters(xy[:5], None, (0.1, 0.1))  # 5 mm at 0.1 mm: the edge one joins the first three
+    assert kinds == ["POLYLINE"] and text == ["cluster 0: 4 MCs, score 0.9"] and expected.count == 4
+    assert np.array_equal(data[0][:-1] - 0.5, expected.hull) and np.array_equal(data[0][0], data[0][-1])
+
+
+def test_presentation_state_of_a_monochrome2_image_without_detections(tmp_path):
+    dcm = write_dicom(tmp_path / "flat.dcm", np.zeros((32, 48), np.uint16), photometric="MONOCHROME2")
+    found = [DetectedOutput("flat", dcm, detections([[10.0, 10.0]], [0.25], "flat"))]
+    _, pr_path = write_dicom_sr(found, RUN, tmp_path / "sr", min_score=0.5, gsps=True)
+    pr = pydicom.dcmread(pr_path)
+    assert pr.PresentationLUTShape == "IDENTITY" and "GraphicAnnotationSequence" not in pr
+    back = read_detections(tmp_path / "sr" / "flat.sr.dcm")  # an SR saying that nothing reached the cutoff
+    assert back["counts"] == (0, 0) and len(back["xy"]) == 0
+    assert back["referenced"] == [pydicom.dcmread(dcm).SOPInstanceUID]
+    assert pr.ReferencedSeriesSequence[0].ReferencedImageSequence[0].ReferencedSOPInstanceUID == \
+        pydicom.dcmread(dcm).SOPInstanceUID
 
 
 def test_unknown_spacing_is_said_in_the_sr(tmp_path):
@@ -159,7 +213,7 @@ def test_detect_writes_an_sr_per_dicom_with_the_csv_coordinates(tmp_path):
     assert done.returncode == 1 and "--dicom-sr needs a score cutoff" in done.stderr, done.stderr
     assert not (tmp_path / "d.csv").exists(), "refused before detecting"
     done = calcdet("detect", yaml, dcm, "--out", tmp_path / "d.csv", "--dicom-sr", tmp_path / "sr",
-                   "--dicom-sr-min-score", "-inf")
+                   "--dicom-sr-min-score", "-inf", "--dicom-gsps")
     assert done.returncode == 0, done.stderr
     with (tmp_path / "d.csv").open() as f:
         rows = list(csv.DictReader(f))
@@ -171,6 +225,12 @@ def test_detect_writes_an_sr_per_dicom_with_the_csv_coordinates(tmp_path):
     for x, y in DISKS[:3]:
         assert np.min(np.hypot(back["xy"][:, 0] - x, back["xy"][:, 1] - y)) <= 1.0
     assert len(back["clusters"]) == 1 and np.all(np.abs(back["clusters"][0] - [150, 45]) < 10)
+    # the presentation state draws the same points on the stored image: the CSV's centres as float32 graphic data
+    kinds, data, text = gsps_objects(pydicom.dcmread(tmp_path / "sr" / "img.pr.dcm"), "DETECTIONS")
+    assert kinds == ["CIRCLE"] * len(rows) and len(text) == len(rows)
+    assert np.array_equal([d[0] for d in data], (back["xy"] + 0.5).astype(np.float32))
+    _, (outline,), _ = gsps_objects(pydicom.dcmread(tmp_path / "sr" / "img.pr.dcm"), "CLUSTERS")
+    assert np.allclose(outline - 0.5, back["clusters"][0], atol=1e-4)
     assert back["parameters"]["model_checksum"] == "sha256:" + hashlib.sha256(yaml.read_bytes()).hexdigest()
     assert back["parameters"]["algorithm"] == "calcdet gm"
     assert back["parameters"]["cluster_settings"].startswith("defaults")
