@@ -85,6 +85,9 @@ class SaliencyConfig(ComponentConfig):
     min_delta: float = Field(1e-4, ge=0, description="Early stopping: the smallest improvement that counts.")
     patch_batch: int = Field(128, ge=1, le=65536, description="Patches per optimizer step.")
     negative_ratio: float = Field(10.0, gt=0, le=1000, description="Negatives per positive, redrawn each epoch.")
+    iterations_per_epoch: int | None = Field(
+        None, ge=1, le=100_000, description="Optimizer steps per epoch, patches drawn with replacement from the "
+                                            "epoch's pool (the study: 500); none: one pass over the pool.")
     jitter: float = Field(2.0, ge=0, le=32, description="Positives' centres move up to this far from the target, px.")
     exclusion: float = Field(8.0, ge=0, description="Negatives' centres lie farther than this from every target, px.")
     augment: bool = Field(True, description="Random flips, 90-degree rotations, contrast and brightness changes.")

@@ -55,15 +55,17 @@ def fit_weights(config: Any, train: ImageStream, validation: ImageStream, contex
     def batches(epoch: int) -> tuple[int, Iterator[tuple[torch.Tensor, torch.Tensor]]]:
         rng = context.rng(epoch)
         x, y = read_patches(EpochPatches(train, spec, rng, config.normalisation, hard, share), context.workers)
-        if augment is not None:
-            x = augment(x, rng)
-        order = rng.permutation(len(y))
+        if config.iterations_per_epoch is None:
+            order = rng.permutation(len(y))
+        else:  # the study's fixed epoch length: the pool drawn with replacement, each draw augmented anew
+            order = rng.integers(0, len(y), config.iterations_per_epoch * config.patch_batch)
         starts = range(0, len(order), config.patch_batch)
 
         def gen() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
             for s in starts:
                 pick = order[s : s + config.patch_batch]
-                yield torch.from_numpy(x[pick]).to(device), torch.from_numpy(y[pick]).to(device)
+                patches = x[pick] if augment is None else augment(x[pick], rng)
+                yield torch.from_numpy(patches).to(device), torch.from_numpy(y[pick]).to(device)
 
         return len(starts), gen()
 
