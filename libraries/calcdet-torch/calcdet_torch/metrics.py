@@ -57,10 +57,12 @@ def froc_sample(normal: Sequence[bool], at_most: int) -> list[int]:
     """Indices of at most ``at_most`` images, about half normal, spread evenly within each kind.
 
     Why both kinds: the FROC counts false positives on normal images and finds on the others;
-    a sample of one kind leaves it undefined.
+    without one kind (or with ``at_most`` below 2) it is undefined, and the sample is empty.
     """
     normal = np.asarray(normal, bool)
     normals, others = np.flatnonzero(normal), np.flatnonzero(~normal)
+    if not len(normals) or not len(others) or at_most < 2:
+        return []
     n_other = min(len(others), at_most - min(len(normals), at_most // 2))
     n_normal = min(len(normals), at_most - n_other)
     picks = [ix[np.linspace(0, len(ix) - 1, n).astype(int)] for ix, n in ((normals, n_normal), (others, n_other)) if n]

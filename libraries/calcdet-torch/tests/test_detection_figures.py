@@ -32,8 +32,8 @@ def test_froc_sample_takes_both_kinds_spread_evenly():
     assert froc_sample(normal, 4) == [0, 5, 6, 9]
     assert froc_sample(normal, 3) == [0, 5, 6]  # the odd one to the images with targets
     assert froc_sample([True, False], 10) == [0, 1]
-    assert froc_sample([False] * 5, 2) == [0, 4]  # one kind only: what there is
-    assert froc_sample(normal, 0) == []
+    assert froc_sample([True, True, False, False, False], 10) == [0, 1, 2, 3, 4]
+    assert froc_sample([False] * 5, 2) == [] and froc_sample(normal, 1) == []  # the FROC would be undefined
 
 
 def test_the_loop_logs_the_epoch_figures_beside_the_loss(tmp_path):

@@ -65,8 +65,9 @@ class FasterRCNNConfig(ComponentConfig):
     patience: int = Field(3, ge=1, description="Early stopping: epochs without a better validation loss.")
     min_delta: float = Field(1e-4, ge=0, description="Early stopping: the smallest improvement that counts.")
     froc_images: int = Field(4, ge=0, le=10000, description="Validation images (about half normal) on which each "
-                                                            "validated epoch's FROC AUC is measured by detection; 0: "
-                                                            "none. Figures only: stopping follows the loss.")
+                                                            "epoch's FROC AUC is measured by detection; below 2, or "
+                                                            "without both normal images and images with MCs: none. "
+                                                            "A figure only: stopping follows the validation loss.")
     froc_every: int = Field(1, ge=1, le=1000, description="Measure the validation FROC AUC every this many epochs.")
     window_batch: int = Field(8, ge=1, le=1024, description="Windows per optimizer step and per inference pass.")
     rpn_samples: int = Field(256, ge=2, description="Anchors sampled per window for the RPN loss.")
