@@ -139,3 +139,19 @@ def test_cli_reuses_a_model_trained_before_with_calcdet_train(release, yamls, tm
     assert not reused["trained_now"] and reused["evaluated_now"] and fresh["trained_now"]
     assert reused["training"]["wall_seconds"] > 0 and reused["training"]["cpu_seconds"] is None
     assert (out / "hdog-only" / "evaluation" / "report.html").is_file()
+
+
+def test_without_the_pipelines_folder_the_error_says_to_pass_pipeline(monkeypatch, tmp_path):
+    import calcdet_core.run.demo as demo
+
+    monkeypatch.setattr(demo, "PIPELINES", tmp_path / "pipelines")
+    with pytest.raises(InvalidInputError, match="--pipeline"):
+        study_pipelines()
+
+
+def test_box_figures_are_the_box_ap_evaluators_when_the_pipeline_lists_it():
+    from calcdet_core.run.reproduce_report import box_figures
+
+    listed = {"box-ap": {"ap50": 0.7, "ar": 0.5, "box_size_px": 14.0, "detection_boxes": "predicted"}}
+    assert box_figures(listed, [])["ap50"] == 0.7 and "evaluator" in box_figures(listed, [])["source"]
+    assert box_figures({}, [])["ap50"] is None  # computed: no targets, so undefined

@@ -114,12 +114,21 @@ def reusable_model(run: StudyRun, study: Study) -> bool:
     return True
 
 
+def _json_or_empty(path: Path) -> dict[str, Any]:
+    """A JSON object file, or {} when it is missing or unreadable (then nothing in it can be reused)."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
 def reusable_evaluation(run: StudyRun, study: Study) -> bool:
     """True when ``run.evaluation`` is a finished evaluation of ``run.model`` on this test split, made after the
     model was written; a different one is refused."""
     if not all((run.evaluation / name).is_file() for name in EVALUATION_FILES):
         return False
-    metrics = json.loads((run.evaluation / "metrics.json").read_text(encoding="utf-8"))
+    metrics = _json_or_empty(run.evaluation / "metrics.json")
     wanted = {"dataset": study.dataset, "split": "test", "seed": study.seed}
     problems = [f"it evaluated {key} {metrics.get(key)!r}, not {value!r}" for key, value in wanted.items()
                 if metrics.get(key) != value]
@@ -193,13 +202,6 @@ def run_pipeline(run: StudyRun, study: Study, previous: dict[str, Any]) -> dict[
             "evaluated_now": not evaluated_before, "training": training}
 
 
-def _previous_study(out: Path) -> dict[str, Any]:
-    try:
-        return json.loads((Path(out) / "study.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-
-
 def reproduce(dataset: str, root: Path, out: Path, pipelines: Sequence[Path] | None = None, seed: int = 0,
               device: str = "auto", workers: int = 1) -> dict[str, Any]:
     """Train and evaluate every pipeline on the study's splits, then write the study report into ``out``.
@@ -216,6 +218,6 @@ def reproduce(dataset: str, root: Path, out: Path, pipelines: Sequence[Path] | N
         for run in runs:
             if reusable_model(run, study):
                 reusable_evaluation(run, study)
-        previous = _previous_study(Path(out))
+        previous = _json_or_empty(Path(out) / "study.json")
         entries = [run_pipeline(run, study, previous) for run in runs]
         return write_study(Path(out), entries, study)
