@@ -69,8 +69,17 @@ class HDoGProposer(Proposer):
         return sigma_ladder(c.min_sigma, c.max_sigma, c.n_scales, c.sigma_ratio)
 
     def propose(self, image: np.ndarray, mask: np.ndarray | None = None) -> Candidates:
-        """Candidates (x, y, radius = sigma * sqrt 2, score = DoG response) inside ``mask`` (``None``: pixels > 0)."""
+        """Candidates (x, y, radius = sigma * sqrt 2, score = DoG response) inside ``mask`` (``None``: pixels > 0).
+
+        The eigenvalue test's maximum leaves out large objects much brighter than the tissue (clips,
+        markers, large calcifications; :func:`calcdet_hdog.bright.bright_objects`) and the pixels within
+        reach of the filters around them: the study's "maximum over the breast" means the strongest
+        tissue or MC response, which such an object would otherwise replace, dropping most MCs.
+        """
+        import cv2
+
         from calcdet_hdog.blobs import suppress
+        from calcdet_hdog.bright import bright_objects
 
         cfg = self.config
         image, mask = checked_inputs(image, mask, self.name, MIN_SIDE)
@@ -83,16 +92,25 @@ class HDoGProposer(Proposer):
         margin = kernel_size(float(ladder[-1])) // 2 + 3  # Gaussians and derivatives see real pixels
         rows = slice(max(box[0].start - margin, 0), min(box[0].stop + margin, image.shape[0]))
         cols = slice(max(box[1].start - margin, 0), min(box[1].stop + margin, image.shape[1]))
-        ys, xs, layer, score, passes = self._peaks(image[rows, cols], np.ascontiguousarray(region[rows, cols]),
-                                                   sigmas, ladder)
+        crop, inside = image[rows, cols], np.ascontiguousarray(region[rows, cols])
+        reference = inside
+        if cfg.method == "eigenval":
+            objects = bright_objects(crop, inside)
+            if objects.any():  # out of the test's maximum, with the reach of the blurs and derivatives
+                reach = 2 * (kernel_size(float(ladder[-1])) // 2 + 2) + 1
+                reference = inside & ~cv2.dilate(objects.view(np.uint8), np.ones((reach, reach), np.uint8)).view(bool)
+                reference = reference if reference.any() else inside
+        ys, xs, layer, score, passes = self._peaks(crop, inside, reference, sigmas, ladder)
         radii = sigmas[layer] * math.sqrt(2)
         keep = suppress(xs, ys, radii, score, cfg.overlap, cfg.min_distance)
         keep = keep[passes[keep]]
         return Candidates.from_columns(xs[keep] + cols.start, ys[keep] + rows.start, radii[keep], score[keep])
 
-    def _peaks(self, crop: np.ndarray, inside: np.ndarray, sigmas: np.ndarray,
+    def _peaks(self, crop: np.ndarray, inside: np.ndarray, reference: np.ndarray, sigmas: np.ndarray,
                ladder: np.ndarray) -> tuple[np.ndarray, ...]:
         """Every scale-space maximum: rows, columns, layer, response, and whether it passes the Hessian test.
+
+        Maxima are searched ``inside``; the eigenvalue test's maximum is taken over ``reference``.
 
         Streams the DoG layers: layer j's maxima are found once layer j+1 is out, and the multiscale
         eigenvalue products of j and j+1 are formed then; at most four layers are alive at a time.
@@ -115,7 +133,7 @@ class HDoGProposer(Proposer):
                 above = layer if k < n else None  # the extra eigenvalue scale is no scale-space neighbour
                 ys, xs = local_maxima(below, middle, above, cfg.dog_threshold, inside, scratch)
                 if eigen:
-                    passes = self._eigen_test(previous_eigen, current_eigen, inside, ys, xs)
+                    passes = self._eigen_test(previous_eigen, current_eigen, reference, ys, xs)
                 else:
                     passes = self._marasinou_test(middle, ys, xs)
                 found.append((ys, xs, np.full(len(ys), k - 1), middle[ys, xs], passes))

@@ -92,16 +92,23 @@ class HoughProposer(Proposer):
 
     def propose(self, image: np.ndarray, mask: np.ndarray | None = None) -> Candidates:
         """Candidates inside ``mask``; a flat (constant) image or an empty mask gives none."""
+        from calcdet_hough.bright import bright_objects
         from calcdet_hough.circles import keep_separated
         from calcdet_hough.stages import global_stage, local_stage, quantile_with_zeros
 
         c = self.config
         image = checked_image(image, self.name, MIN_SIDE)
         mask = checked_mask(mask, image.shape, self.name)
-        low, high = float(image.min()), float(image.max())
-        if high <= low or (mask is not None and not mask.any()):
+        if mask is not None and not mask.any():
             return Candidates.empty()
         region = np.ones(image.shape, bool) if mask is None else mask
+        objects = bright_objects(image, region)
+        if objects.any():  # lowered to the brightest value elsewhere in the breast (a plateau, no spike)
+            image = image.copy()
+            image[objects] = image[region & ~objects].max(initial=0.0)
+        low, high = float(image.min()), float(image.max())
+        if high <= low:
+            return Candidates.empty()
         rows, cols = np.nonzero(region.any(1))[0], np.nonzero(region.any(0))[0]
         m = self._margin()
         y0, y1 = max(rows[0] - m, 0), min(rows[-1] + 1 + m, image.shape[0])
