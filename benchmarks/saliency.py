@@ -50,24 +50,9 @@ SEED_BASE = 910_000
 """Phantom seeds far from those tests and demos use: held-out images."""
 
 
-def breast_windows(mask: np.ndarray, size: int, stride: int) -> np.ndarray:
-    """(rows, cols) bool: which windows of the mirrored image (``Inference.sliding``'s grid) hold breast."""
-    padded = np.pad(mask.astype(np.int64), size // 2)
-    c = np.pad(padded.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
-    sums = c[size:, size:] - c[:-size, size:] - c[size:, :-size] + c[:-size, :-size]
-    return sums[::stride, ::stride] > 0
-
-
 def patchwise(inference: Inference, pixels: np.ndarray, mask: np.ndarray, stride: int) -> np.ndarray:
     """Logits of the breast windows at ``stride``, each window cut and classified on its own (-inf elsewhere)."""
-    size = inference.config.patch_size
-    image = inference.mirrored(pixels)
-    keep = breast_windows(mask, size, stride)
-    windows = np.lib.stride_tricks.sliding_window_view(image, (size, size))[::stride, ::stride]
-    windows = windows[: keep.shape[0], : keep.shape[1]]
-    out = np.full(keep.shape, -np.inf, np.float32)
-    out[keep] = inference.patches(windows[keep])
-    return out
+    return inference.sliding(pixels, stride, region=mask)
 
 
 def timed(call: Callable[[], Any]) -> tuple[Any, float, float]:

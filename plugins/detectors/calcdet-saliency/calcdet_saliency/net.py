@@ -36,14 +36,17 @@ class Block(nn.Module):
                            if stride != 1 or inplanes != planes else None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        # In-place ReLUs and sum: the same values without two feature-map allocations (a sixth of dense inference's
+        # CPU time); autograd allows them, as batch norm's backward needs its input, not its output.
+        out = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)), inplace=True)))
         identity = x
         if not self.padding:  # the centre of output j lies at input stride * j + stride + 1 (two valid 3x3 convs)
             skip = self.stride + 1
             identity = identity[:, :, skip:, skip:]
         if self.downsample is not None:
             identity = self.downsample(identity)
-        return F.relu(out + identity[:, :, : out.shape[2], : out.shape[3]])
+        out += identity[:, :, : out.shape[2], : out.shape[3]]
+        return out.relu_()
 
 
 def stages_for(patch_size: int) -> int:
@@ -60,7 +63,7 @@ class SmallResNet(nn.Module):
         self.patch_size, self.padding = patch_size, padding
         stages = stages_for(patch_size) if stages is None else stages
         self.stem = nn.Sequential(nn.Conv2d(1, width, 3, 1, 1 if padding else 0, bias=False), nn.BatchNorm2d(width),
-                                  nn.ReLU())
+                                  nn.ReLU(inplace=True))
         layers, planes = [], width
         for i in range(stages):
             stride = 1 if i == 0 else 2
