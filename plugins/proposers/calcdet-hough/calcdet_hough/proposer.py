@@ -36,12 +36,12 @@ class HoughConfig(ComponentConfig):
     local_quantile: float = Field(0.95, gt=0, lt=1, description="Quantile threshold in each local patch.")
     local_transform: bool = Field(True, description="Run the second, local transform (False: global only).")
     patch_size: int = Field(200, ge=16, description="Side of the local patches around global circles, px.")
-    patch_grid: int = Field(35, ge=1, description=(
+    patch_grid: int = Field(1, ge=1, description=(
         "Global circles whose centres share a cell of this side (px) share one local window; "
-        "1 = one window per circle, as in the study."))
-    union_transform: bool = Field(True, description=(
+        "1 = one window per circle, as in the study (hough-tuned.yaml: 35, chosen on calcdet's phantoms)."))
+    union_transform: bool = Field(False, description=(
         "Also run one local transform on the union of the windows' binary images (ours, not the study's; "
-        "False with patch_grid 1 reproduces the study)."))
+        "hough-tuned.yaml turns it on with patch_grid 35)."))
     dp: float = Field(1.0, gt=0, description="Inverse accumulator resolution of cv2.HoughCircles.")
     min_dist: float = Field(10.0, gt=0, description="cv2.HoughCircles minDist between circle centres, px.")
     canny_high: float = Field(300.0, gt=0, description="cv2.HoughCircles param1 (upper Canny threshold).")

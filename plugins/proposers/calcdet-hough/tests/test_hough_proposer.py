@@ -12,7 +12,7 @@ from calcdet_core.testing import (
 
 
 @parametrize_with_checks([HoughProposer(), HoughProposer(local_transform=False),
-                          HoughProposer(patch_grid=1, union_transform=False)])
+                          HoughProposer(patch_grid=35, union_transform=True)])
 def test_conformance(component, check):
     check(component)
 
@@ -115,8 +115,9 @@ def sensitivity(found, centres: np.ndarray) -> float:
     return float((np.hypot(found.x[:, None] - centres[:, 0], found.y[:, None] - centres[:, 1]).min(0) <= 7).mean())
 
 
-def test_a_clip_far_brighter_than_the_tissue_keeps_the_mcs_found():
-    proposer, scenes = HoughProposer(), [clip_scene(seed) for seed in range(3)]
+@pytest.mark.parametrize("params", [{}, {"patch_grid": 35, "union_transform": True}])
+def test_a_clip_far_brighter_than_the_tissue_keeps_the_mcs_found(params):
+    proposer, scenes = HoughProposer(**params), [clip_scene(seed) for seed in range(3)]
     clean = np.mean([sensitivity(proposer.propose(image, mask), xy) for image, _, mask, xy in scenes])
     bright = np.mean([sensitivity(proposer.propose(image, mask), xy) for _, image, mask, xy in scenes])
     assert clean >= 0.2 and bright >= clean - 0.05, (clean, bright)
