@@ -8,25 +8,13 @@ Learned state is numpy arrays (safetensors on disk, what a pickle carries).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from calcdet_torch.pickling import ArrayPickling
+from calcdet_torch.detector import TorchDetector
 from pydantic import Field, model_validator
 
-from calcdet_core.api import (
-    ComponentConfig,
-    Detections,
-    Detector,
-    ImageStream,
-    InvalidInputError,
-    TrainingContext,
-    checked_image,
-    checked_mask,
-    load_arrays,
-    save_arrays,
-)
+from calcdet_core.api import ComponentConfig, Detections, ImageStream, InvalidInputError, TrainingContext
 
 WEIGHTS_FILE = "faster_rcnn.safetensors"
 
@@ -87,19 +75,13 @@ class FasterRCNNConfig(ComponentConfig):
         return self
 
 
-class FasterRCNNDetector(ArrayPickling, Detector):
+class FasterRCNNDetector(TorchDetector):
     """Faster R-CNN on square windows; boxes mapped to the image and joined by NMS across window seams."""
 
     name = "faster-rcnn"
     description = "torchvision Faster R-CNN (one 14 px anchor) on sliding 224 px windows, boxes joined by NMS (torch)."
     Config = FasterRCNNConfig
-    _transient = ("_inference",)
-
-    def __init__(self, config: ComponentConfig | None = None, **params: Any) -> None:
-        super().__init__(config, **params)
-        self.weights_: dict[str, np.ndarray] | None = None
-        self._device = "cpu"
-        self._inference: Any = None
+    weights_file = WEIGHTS_FILE
 
     def fit(self, train: ImageStream, validation: ImageStream, context: TrainingContext) -> FasterRCNNDetector:
         from calcdet_faster_rcnn.train import fit_weights
@@ -107,42 +89,15 @@ class FasterRCNNDetector(ArrayPickling, Detector):
         if not any(e.annotation.targets for e in train.entries):
             raise InvalidInputError("faster-rcnn: no annotated MC in the training images; nothing to learn from")
         self.weights_ = fit_weights(self.config, train, validation, context)
-        self._inference = None
         return self
 
-    def to_device(self, device: str) -> None:
-        if device != self._device:
-            self._device, self._inference = device, None
-
-    def _net(self) -> Any:
-        if self.weights_ is None:
-            raise ValueError("faster-rcnn: detect() before fit() or load_state(): the model has no weights")
-        if self._inference is None:
-            from calcdet_faster_rcnn.inference import Inference
-
-            self._inference = Inference(self.config, self.weights_, self._device)
-        return self._inference
-
-    def detect(self, image: np.ndarray, mask: np.ndarray | None = None) -> Detections:
-        image = checked_image(image, self.name)
-        mask = None if mask is None else checked_mask(mask, image.shape, self.name)
-        if np.ptp(image) == 0:
-            return Detections.empty()  # a flat image holds no MC
-        boxes, score = self._net().boxes(image, mask)
-        return box_detections(boxes, score, mask)
-
-    def save_state(self, directory: Path) -> list[Path]:
-        if self.weights_ is None:
-            raise ValueError("faster-rcnn: nothing to save; fit() first")
-        return [save_arrays(Path(directory) / WEIGHTS_FILE, self.weights_)]
-
-    def load_state(self, directory: Path) -> None:
+    def _inference_for(self, weights: dict[str, np.ndarray], device: str, source: str) -> Any:
         from calcdet_faster_rcnn.inference import Inference
 
-        path = Path(directory) / WEIGHTS_FILE
-        weights = load_arrays(path)
-        self._inference = Inference(self.config, weights, self._device, source=str(path))  # checks names and shapes
-        self.weights_ = weights
+        return Inference(self.config, weights, device, source)
+
+    def _detect(self, net: Any, image: np.ndarray, mask: np.ndarray | None) -> Detections:
+        return box_detections(*net.boxes(image, mask), mask)
 
 
 def box_detections(boxes: np.ndarray, score: np.ndarray, mask: np.ndarray | None) -> Detections:
