@@ -59,7 +59,7 @@ def presentation_state(ds, detections: Detections, clusters: list[Cluster],  # t
                    for layer, objects, text in ((layers[0], circles, scores), (layers[1], outlines, labels)) if objects]
     shape = PresentationLUTShapeValues.INVERSE if ds.PhotometricInterpretation == "MONOCHROME1" \
         else PresentationLUTShapeValues.IDENTITY
-    return hd.pr.GrayscaleSoftcopyPresentationState(
+    pr = hd.pr.GrayscaleSoftcopyPresentationState(
         referenced_images=[ds], series_instance_uid=generate_uid(), series_number=9002,
         sop_instance_uid=generate_uid(), instance_number=1, manufacturer="calcdet",
         manufacturer_model_name=run.algorithm, software_versions=run.version,
@@ -67,6 +67,11 @@ def presentation_state(ds, detections: Detections, clusters: list[Cluster],  # t
         content_description=f"{run.algorithm} {run.version}: {len(detections)} detections, {len(clusters)} clusters",
         graphic_annotations=annotations or None, graphic_layers=layers if annotations else None,
         presentation_lut_transformation=hd.PresentationLUTTransformation(presentation_lut_shape=shape))
+    # the series' Laterality is required (type 2C) for a paired organ: the breast the image shows
+    laterality = ds.get("Laterality") or ds.get("ImageLaterality")
+    if laterality in ("L", "R"):
+        pr.Laterality = laterality
+    return pr
 
 
 def _rim(centre: np.ndarray, radius: float, size: tuple[float, float]) -> np.ndarray:

@@ -147,6 +147,7 @@ def test_presentation_state_references_the_image_and_draws_detections_and_cluste
     assert (image.ReferencedSOPClassUID, image.ReferencedSOPInstanceUID) == (source.SOPClassUID,
                                                                              source.SOPInstanceUID)
     assert pr.PresentationLUTShape == "INVERSE", "a MONOCHROME1 mammogram shown as its header says, not inverted"
+    assert pr.Laterality == source.ImageLaterality == "R"
     kinds, data, text = gsps_objects(pr, "DETECTIONS")
     assert kinds == ["CIRCLE"] * 5 and text == ["0.9", "0.8", "0.7", "0.6", "0.55"]  # 0.1 is under the cutoff
     centres = np.array([d[0] for d in data]) - 0.5  # PIXEL units: (0, 0) is the top-left pixel's corner
