@@ -71,12 +71,14 @@ def test_a_torchvision_net_learns_a_fixed_batch():
     assert losses[-1] < losses[0]
 
 
-def test_a_torchvision_detector_fits_and_its_weights_round_trip(tmp_path):
+def test_a_torchvision_detector_fits_with_hard_negatives_and_its_weights_round_trip(tmp_path):
     train, validation = detector_streams()
-    detector = SaliencyDetector(**TINY_NET).fit(train, validation, TrainingContext.temporary(seed=0))
+    hard = {"proposer": "hdog", "share": 0.5}
+    detector = SaliencyDetector(**TINY_NET, hard_negatives=hard).fit(train, validation,
+                                                                     TrainingContext.temporary(seed=0))
     assert len(detector.weights_) > 100 and any(k.startswith("backbone.features.") for k in detector.weights_)
     detector.save_state(tmp_path)
-    again = SaliencyDetector(**TINY_NET)
+    again = SaliencyDetector(**TINY_NET)  # hard negatives shape training only
     again.load_state(tmp_path)
     image = detector_test_image(seed=50)
     first, second = detector.detect(image.pixels, image.mask), again.detect(image.pixels, image.mask)
