@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from calcdet_phantom.families import Texture
 from calcdet_phantom.fields import power_law_field, smooth, splat, upsample
 
 COARSE = 4
@@ -18,6 +19,7 @@ COARSE = 4
 
 DENSITY_BIAS = {1: -1.9, 2: -0.9, 3: 0.0, 4: 1.0}
 """Offset of the glandular field before the soft threshold, per ACR density class."""
+DEFAULT_TEXTURE = Texture()
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,8 @@ def _vessel_paths(outline: Outline, inside: callable, height: int, width: int,
     return paths
 
 
-def build_anatomy(height: int, width: int, view: str, density: int, rng: np.random.Generator) -> Anatomy:
+def build_anatomy(height: int, width: int, view: str, density: int, rng: np.random.Generator,
+                  texture: Texture = DEFAULT_TEXTURE) -> Anatomy:
     outline = random_outline(height, width, view, rng)
     ch, cw = max(height // COARSE, 8), max(width // COARSE, 8)
     sy, sx = height / ch, width / cw
@@ -128,16 +131,16 @@ def build_anatomy(height: int, width: int, view: str, density: int, rng: np.rand
         splat(single, (path + 0.5) / np.array([sx, sy], np.float32) - 0.5, taper * (3 / sx))
         vessel_layer += smooth(single, radius / 1.6 / sx) * (radius / sx) * 0.16
 
-    mu_fat, mu_gland, mu_muscle = 2.3, 3.5, 3.3  # attenuation of a full compressed thickness
+    mu_fat, mu_gland, mu_muscle = 2.3, 3.5, texture.muscle  # attenuation of a full compressed thickness
     coarse = {"d": d, "scale": thickness * (1 - pect), "envelope": envelope,
               "add": thickness * pect * mu_muscle + vessel_layer}
     full = {k: upsample(v.astype(np.float32), (height, width)) for k, v in coarse.items()}
     mask = full["d"] < 1
 
-    gland = power_law_field((height, width), 3.0, rng)
-    strands = power_law_field((height, width), 2.9, rng, stretch=(3.0, 1.0))
-    gland += 0.5 * strands
-    z = (gland + np.float32(DENSITY_BIAS[density]) - 2.5 * (1 - full["envelope"])) / np.float32(-0.85)
+    gland = power_law_field((height, width), texture.beta, rng)
+    strands = power_law_field((height, width), texture.strand_beta, rng, stretch=(texture.strand_stretch, 1.0))
+    gland += texture.strand_weight * strands
+    z = (gland + np.float32(DENSITY_BIAS[density]) - 2.5 * (1 - full["envelope"])) / np.float32(-texture.softness)
     fraction = 1 / (1 + np.exp(z))
     ligaments = np.exp(-((strands / np.float32(0.04)) ** 2)) * (1 - fraction)  # thin septa in the fat
     lobules = 0.05 * gland * (1 - fraction)  # fat is not uniform either

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from calcdet_core.api import CalcdetUserError, hookimpl
+from calcdet_phantom.families import DEFAULT, FAMILIES
 
 PEAK_BYTES_PER_PIXEL = 80
 """Memory one image takes while it is synthesised (measured: ~60 B/pixel at 1664x1280, plus margin)."""
@@ -47,6 +48,11 @@ class TransferSyntax(StrEnum):
     rle = "rle"
 
 
+FamilyName = StrEnum("FamilyName", {name: name for name in FAMILIES})
+"""The families ``--family`` accepts (see ``calcdet_phantom.families``)."""
+DEFAULT_FAMILY = FamilyName(DEFAULT)
+
+
 def phantom(
     out: Annotated[Path, typer.Argument(help="Folder to write the INbreast-layout release into.")],
     images: Annotated[int, typer.Option(min=1, help="Number of images (2-4 per patient).")] = 12,
@@ -55,6 +61,8 @@ def phantom(
     width: Annotated[int, typer.Option(min=64, help="Image width in pixels (70 µm each).")] = 1280,
     transfer_syntax: Annotated[TransferSyntax, typer.Option(help="How the DICOMs store their pixels (lossless).")
                                ] = TransferSyntax.explicit,
+    family: Annotated[FamilyName, typer.Option(help="Generator settings: tissue, noise, MCs, clusters, distractors "
+                                                    "(see the plugin's README).")] = DEFAULT_FAMILY,
 ) -> None:
     """Write synthetic mammograms with exact truth as an INbreast release (read it with the 'inbreast' adapter)."""
     from calcdet_phantom.release import generate_release
@@ -62,12 +70,13 @@ def phantom(
     check_size(height, width)
     try:
         generate_release(out, images, seed, height, width, transfer_syntax.value,
-                         progress=lambda done, total: typer.echo(f"\r{done}/{total} images", nl=False, err=True))
+                         progress=lambda done, total: typer.echo(f"\r{done}/{total} images", nl=False, err=True),
+                         family=family.value)
     except OSError as exc:
         raise CalcdetUserError(f"phantom: cannot write the release to {out}: {exc}") from exc
     finally:
         typer.echo("", err=True)
-    typer.echo(f"wrote {images} phantom images to {out} (truth: {out / 'phantom_truth.json'})")
+    typer.echo(f"wrote {images} {family.value} phantom images to {out} (truth: {out / 'phantom_truth.json'})")
 
 
 @hookimpl

@@ -3,7 +3,8 @@
     AllDICOMs/<FileName>_<PatientHash>_MG_<L|R>_<CC|MLO>_ANON.dcm
     AllXML/<FileName>.xml          Apple plist, Images[0].ROIs (only for annotated images)
     INbreast.csv                   semicolon-separated, anonymised columns say "removed"
-    phantom_truth.json             the exact truth (not part of a real release)
+    phantom_truth.json             the exact truth (not part of a real release); for a family other than
+                                   ``default`` also ``family`` and, per image, ``distractors``
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from calcdet_core.api import write_dicom
-from calcdet_phantom.synth import ACR_PROBABILITIES, PIXEL_MM, Phantom, Roi, synthesize
-from calcdet_phantom.truth import TRUTH_FILE, annotation_to_json
+from calcdet_phantom.families import DEFAULT, get_family
+from calcdet_phantom.synth import PIXEL_MM, Phantom, Roi, synthesize
+from calcdet_phantom.truth import TRUTH_FILE, annotation_to_json, distractors_to_json
 
 CSV_HEADER = "Patient ID;Patient age;Laterality;View;Acquisition date;File Name;ACR;Bi-Rads"
 POSITIVE_PATIENTS = 0.85
@@ -54,14 +56,16 @@ def _birads(phantom: Phantom, rng: np.random.Generator) -> str:
 
 def generate_release(out_dir: str | Path, n_images: int, seed: int = 0, height: int | None = None,
                      width: int | None = None, transfer_syntax: str = "explicit",
-                     progress: Callable[[int, int], None] | None = None) -> Path:
+                     progress: Callable[[int, int], None] | None = None, family: str = DEFAULT) -> Path:
     """Write ``n_images`` phantoms of 2-4 images per patient as an INbreast release; return ``out_dir``.
 
     A patient is MC-positive or negative as a whole (MCs in one breast), so a patient-level split
-    stratified by MC status means something, as on INbreast.
+    stratified by MC status means something, as on INbreast. ``family`` names the generator's
+    settings; the ``default`` family writes exactly what the generator always wrote.
     """
     if n_images < 1:
         raise ValueError(f"n_images must be at least 1, got {n_images}")
+    acr = get_family(family).texture.acr_probabilities
     out = Path(out_dir)
     (out / "AllDICOMs").mkdir(parents=True, exist_ok=True)
     (out / "AllXML").mkdir(exist_ok=True)
@@ -72,14 +76,14 @@ def generate_release(out_dir: str | Path, n_images: int, seed: int = 0, height: 
     while done < n_images:
         per_patient = min(int(rng.integers(2, 5)), n_images - done)
         patient = rng.bytes(8).hex()
-        density = int(rng.choice([1, 2, 3, 4], p=ACR_PROBABILITIES))
+        density = int(rng.choice([1, 2, 3, 4], p=acr))
         date = f"20{rng.integers(8, 11):02d}{rng.integers(1, 13):02d}"
         views = VIEW_SETS.get(per_patient, [("R", "CC")])
         affected = str(rng.choice([lat for lat, _ in views])) if rng.random() < POSITIVE_PATIENTS else None
         for laterality, view in views:
             file_name = str(names[done])
             phantom = synthesize(height or 1664, width or 1280, int(rng.integers(2**31)), laterality=laterality,
-                                 view=view, density=density, normal=laterality != affected)
+                                 view=view, density=density, normal=laterality != affected, family=family)
             dicom = f"AllDICOMs/{file_name}_{patient}_MG_{laterality}_{view}_ANON.dcm"
             write_dicom(out / dicom, phantom.image, bits_stored=14, spacing_mm=phantom.spacing_mm,
                         laterality=laterality, view=view, patient_id=patient, transfer_syntax=transfer_syntax,
@@ -89,9 +93,12 @@ def generate_release(out_dir: str | Path, n_images: int, seed: int = 0, height: 
             rows.append(f"removed;removed;{laterality};{view};{date};{file_name};{density};{_birads(phantom, rng)}")
             truth[file_name] = {"patient": patient, "laterality": laterality, "view": view, "acr": density,
                                 "dicom": dicom, "annotation": annotation_to_json(phantom.annotation)}
+            if family != DEFAULT:
+                truth[file_name]["distractors"] = distractors_to_json(phantom.distractors)
             done += 1
             if progress is not None:
                 progress(done, n_images)
     (out / "INbreast.csv").write_text("\n".join(rows) + "\n")
-    (out / TRUTH_FILE).write_text(json.dumps({"seed": seed, "pixel_spacing_mm": PIXEL_MM, "images": truth}))
+    head = {"seed": seed, "pixel_spacing_mm": PIXEL_MM} | ({} if family == DEFAULT else {"family": family})
+    (out / TRUTH_FILE).write_text(json.dumps({**head, "images": truth}))
     return out

@@ -13,19 +13,16 @@ import numpy as np
 
 from calcdet_core.api import Annotation, IgnoreRegion, Target, ellipse_polygon, feret_diameter, polygon_centroid
 from calcdet_phantom.anatomy import Anatomy, build_anatomy
+from calcdet_phantom.distractors import Distractor, add_distractors
+from calcdet_phantom.families import DEFAULT, Calcifications, Clusters, Family, Noise, get_family
 from calcdet_phantom.fields import smooth
 from calcdet_phantom.lesions import Shape, random_shape, render, shape_centre, tram_track
 
 PIXEL_MM = 0.07
 MAX_VALUE = (1 << 14) - 1
-MTF_SIGMA_PX = 0.75
-"""Gaussian approximation of detector + focal-spot blur at 70 µm (MTF ≈ 0.5 at 3.6 lp/mm)."""
 MU_CALCIUM_PER_PX = 12.0 * PIXEL_MM / 10  # effective attenuation of a calcium grain, per px of path
-QUANTA_BEHIND_FAT = 4000.0
-"""Mean detected quanta per pixel behind fully fatty, fully compressed tissue."""
-ACR_PROBABILITIES = (0.3, 0.35, 0.25, 0.1)
-PRESENTATION_GAMMA = 1.7
-"""Presentation curve: fat dark, dense tissue bright, as processed mammograms are shown."""
+DISTRACTOR_CLEARANCE_MM = 2.0
+"""Distractors keep this far from every MC, so a detection near one is never credited to the other."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +44,8 @@ class Phantom:
     annotation: Annotation
     rois: list[Roi] = field(default_factory=list)
     spacing_mm: tuple[float, float] = (PIXEL_MM, PIXEL_MM)
+    distractors: list[Distractor] = field(default_factory=list)  # not targets, stored grid
+    family: str = DEFAULT
 
 
 @dataclass
@@ -76,12 +75,12 @@ def _spot(anatomy: Anatomy, rng: np.random.Generator, max_radius: float,
     return None
 
 
-def _mc_diameter_px(rng: np.random.Generator, low: float = 0.1, high: float = 0.95) -> float:
-    return float(np.clip(rng.lognormal(np.log(0.3), 0.45), low, high)) / PIXEL_MM
+def _mc_diameter_px(rng: np.random.Generator, mcs: Calcifications, low: float, high: float) -> float:
+    return float(np.clip(rng.lognormal(np.log(mcs.median_mm), mcs.sigma), low, high)) / PIXEL_MM
 
 
 def _place_mc(anatomy: Anatomy, rng: np.random.Generator, findings: _Findings, diameter: float,
-              near: tuple[float, float, float] | None, max_radius: float) -> Shape | None:
+              near: tuple[float, float, float] | None, max_radius: float, mcs: Calcifications) -> Shape | None:
     for _ in range(30):
         spot = _spot(anatomy, rng, max_radius, near)
         if spot is None:
@@ -89,8 +88,8 @@ def _place_mc(anatomy: Anatomy, rng: np.random.Generator, findings: _Findings, d
         gap = [np.hypot(spot[0] - s.cx, spot[1] - s.cy) - (diameter + s.radius * 2 * s.elongation) / 2
                for s, _ in findings.mcs]
         if not gap or min(gap) > 3:
-            elongation = rng.uniform(1.4, 2.2) if diameter > 5 and rng.random() < 0.2 else 1.0
-            return random_shape(spot[0], spot[1], diameter, rng, elongation=elongation)
+            elongation = rng.uniform(*mcs.elongation) if diameter > 5 and rng.random() < mcs.elongated_share else 1.0
+            return random_shape(spot[0], spot[1], diameter, rng, roughness=mcs.roughness, elongation=elongation)
     return None
 
 
@@ -107,8 +106,18 @@ def _cluster_ellipse(shapes: list[Shape]) -> np.ndarray:
     return ellipse_polygon(float(centre[0]), float(centre[1]), float(a), float(b), angle)
 
 
-def _add_mcs(anatomy: Anatomy, rng: np.random.Generator, findings: _Findings, sharp: np.ndarray) -> None:
-    n_clusters = int(rng.choice([0, 1, 1, 2]))
+def _member_near(rng: np.random.Generator, centre: tuple[float, float], spread: float,
+                 line: tuple[float, float] | None) -> tuple[float, float, float]:
+    """Where a cluster's next MC is drawn around: the centre, or a point along the cluster's line (ductal)."""
+    if line is None:
+        return (*centre, spread)
+    t = rng.uniform(-1.5, 1.5) * spread
+    return centre[0] + t * line[0], centre[1] + t * line[1], spread * 0.2
+
+
+def _add_mcs(anatomy: Anatomy, rng: np.random.Generator, findings: _Findings, sharp: np.ndarray,
+             mcs: Calcifications, clusters: Clusters) -> None:
+    n_clusters = int(rng.choice(list(clusters.counts)))
     n_isolated = int(rng.integers(0, 4)) if n_clusters else int(rng.integers(1, 4))
     centres: list[tuple[float, float]] = []
     for _ in range(n_clusters):
@@ -116,26 +125,34 @@ def _add_mcs(anatomy: Anatomy, rng: np.random.Generator, findings: _Findings, sh
         if centre is None or any(np.hypot(centre[0] - x, centre[1] - y) < 15 / PIXEL_MM for x, y in centres):
             continue
         centres.append(centre)
-        spread = rng.uniform(0.8, 2.2) / PIXEL_MM  # a cluster spans about 0.5-1.5 cm
+        spread = rng.uniform(*clusters.spread_mm) / PIXEL_MM  # default: a cluster spans about 0.5-1.5 cm
         members = []
-        for _ in range(int(rng.integers(4, 19))):
-            shape = _place_mc(anatomy, rng, findings, _mc_diameter_px(rng), (*centre, spread), 0.88)
+        n_members = int(rng.integers(*clusters.members))
+        line = None
+        if clusters.linear_share and rng.random() < clusters.linear_share:
+            angle = rng.uniform(0, np.pi)
+            line = (float(np.cos(angle)), float(np.sin(angle)))
+        for _ in range(n_members):
+            near = _member_near(rng, centre, spread, line)
+            diameter = _mc_diameter_px(rng, mcs, mcs.low_mm, mcs.high_mm)
+            shape = _place_mc(anatomy, rng, findings, diameter, near, 0.88, mcs)
             if shape is not None:
                 findings.mcs.append((shape, bool(rng.random() < 0.4)))
                 members.append(shape)
         if members:
             findings.clusters.append(_cluster_ellipse(members))
     for _ in range(n_isolated):
-        shape = _place_mc(anatomy, rng, findings, _mc_diameter_px(rng, 0.15, 0.7), None, 0.85)
+        shape = _place_mc(anatomy, rng, findings, _mc_diameter_px(rng, mcs, *mcs.isolated_mm), None, 0.85, mcs)
         if shape is not None:
             findings.mcs.append((shape, bool(rng.random() < 0.4)))
     for shape, _ in findings.mcs:
-        render(sharp, shape, MU_CALCIUM_PER_PX * rng.uniform(0.45, 1.0))
+        render(sharp, shape, MU_CALCIUM_PER_PX * rng.uniform(*mcs.contrast))
 
 
-def _add_benign(anatomy: Anatomy, rng: np.random.Generator, findings: _Findings, sharp: np.ndarray) -> None:
+def _add_benign(anatomy: Anatomy, rng: np.random.Generator, findings: _Findings, sharp: np.ndarray,
+                counts: tuple[int, ...]) -> None:
     """Large (> 1 mm) benign calcifications, some egg-shell (lucent centre), some popcorn-like."""
-    for _ in range(int(rng.choice([0, 0, 1, 1, 2]))):
+    for _ in range(int(rng.choice(list(counts)))):
         spot = _spot(anatomy, rng, 0.9)
         if spot is None:
             continue
@@ -150,9 +167,9 @@ def _add_benign(anatomy: Anatomy, rng: np.random.Generator, findings: _Findings,
         findings.benign.append(shape)
 
 
-def _add_vessel_calcification(anatomy: Anatomy, rng: np.random.Generator, sharp: np.ndarray) -> None:
+def _add_vessel_calcification(anatomy: Anatomy, rng: np.random.Generator, sharp: np.ndarray, chance: float) -> None:
     """Tram-track calcification along part of a vessel (not annotated: a realistic false-positive source)."""
-    if not anatomy.vessels or rng.random() > 0.35:
+    if not anatomy.vessels or rng.random() > chance:
         return
     path, radius = anatomy.vessels[int(rng.integers(len(anatomy.vessels)))]
     n = len(path)
@@ -211,19 +228,34 @@ def _truth(findings: _Findings, height: int, width: int, mirrored: bool,
     return Annotation(tuple(targets), tuple(ignore)), rois
 
 
-def _present(attenuation: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Quantum noise, logarithm and a presentation curve to 14 bits; background stays 0."""
-    noise_std = np.exp((attenuation - np.float32(2.3)) / 2) / np.float32(np.sqrt(QUANTA_BEHIND_FAT))
+def _noise_std(attenuation: np.ndarray, noise: Noise) -> np.ndarray:
+    """Std of the log signal: quantum (Poisson, variance N) plus electronic (variance e²) over N quanta."""
+    if not noise.electronic:
+        return np.exp((attenuation - np.float32(2.3)) / 2) / np.float32(np.sqrt(noise.quanta))
+    quanta = np.float32(noise.quanta) * np.exp(np.float32(2.3) - attenuation)
+    return np.sqrt(quanta + np.float32(noise.electronic**2)) / quanta
+
+
+def _present(attenuation: np.ndarray, mask: np.ndarray, rng: np.random.Generator, noise: Noise,
+             window: np.ndarray | None = None) -> np.ndarray:
+    """Detector noise, logarithm and a presentation curve to 14 bits; background stays 0.
+
+    The display window comes from the pixels in ``window`` (default: the breast), so a clip that
+    saturates does not darken the tissue around it.
+    """
+    noise_std = _noise_std(attenuation, noise)
     noisy = rng.standard_normal(attenuation.shape, np.float32)
+    if noise.correlation_px:  # blurred white noise, rescaled to unit variance again
+        noisy = smooth(noisy, noise.correlation_px) * np.float32(2 * noise.correlation_px * np.sqrt(np.pi))
     noisy *= noise_std
     noisy += attenuation
-    inside = noisy[mask]
+    inside = noisy[mask if window is None else window]
     low, high = np.percentile(inside[:: max(len(inside) // 200_000, 1)], [0.05, 99.8])
     t = noisy
     t -= np.float32(low)
     t *= np.float32(1 / max(high - low, 1e-6))
     np.clip(t, 0, None, out=t)
-    t **= np.float32(PRESENTATION_GAMMA)
+    t **= np.float32(noise.gamma)
     knee = np.float32(0.85)
     over = t > knee
     t[over] = knee + (1 - knee) * np.tanh((t[over] - knee) / (1 - knee))
@@ -235,35 +267,61 @@ def _present(attenuation: np.ndarray, mask: np.ndarray, rng: np.random.Generator
 
 
 def synthesize(height: int = 1664, width: int = 1280, seed: int = 0, *, laterality: str | None = None,
-               view: str | None = None, density: int | None = None, normal: bool | None = None) -> Phantom:
+               view: str | None = None, density: int | None = None, normal: bool | None = None,
+               family: str = DEFAULT) -> Phantom:
     """A deterministic synthetic mammogram for ``seed``: 70 µm pixels, 14 bits, exact truth.
 
     Unset arguments are drawn from the seed: laterality L/R, view CC/MLO, ACR density 1-4 and
-    whether the image is normal (about 40 % are: no microcalcification at all).
+    whether the image is normal (about 40 % are: no microcalcification at all). ``family``
+    names the generator's settings (:data:`calcdet_phantom.families.FAMILIES`).
     """
+    spec = get_family(family)
     if height < 64 or width < 64:
         raise ValueError(f"a phantom needs at least 64x64 pixels, got {height}x{width}")
     rng = np.random.default_rng(seed)
     laterality = laterality or str(rng.choice(["L", "R"]))
     view = view or str(rng.choice(["CC", "MLO"]))
-    density = density or int(rng.choice([1, 2, 3, 4], p=ACR_PROBABILITIES))
+    density = density or int(rng.choice([1, 2, 3, 4], p=spec.texture.acr_probabilities))
     normal = bool(rng.random() < 0.4) if normal is None else normal
     if laterality not in ("L", "R") or view not in ("CC", "MLO") or density not in (1, 2, 3, 4):
         raise ValueError(f"laterality must be L/R, view CC/MLO, density 1-4; got {laterality}, {view}, {density}")
 
-    anatomy = build_anatomy(height, width, view, density, rng)
+    anatomy = build_anatomy(height, width, view, density, rng, spec.texture)
     findings = _Findings()
     sharp = np.zeros((height, width), np.float32)
     if not normal:
-        _add_mcs(anatomy, rng, findings, sharp)
-    _add_benign(anatomy, rng, findings, sharp)
-    _add_vessel_calcification(anatomy, rng, sharp)
+        _add_mcs(anatomy, rng, findings, sharp, spec.mcs, spec.clusters)
+    _add_benign(anatomy, rng, findings, sharp, spec.distractors.benign_counts)
+    _add_vessel_calcification(anatomy, rng, sharp, spec.distractors.tram_track)
+    distractors, drawn = _distractors(anatomy, rng, spec, findings)
+    window = None
+    if drawn is not None:
+        sharp += drawn
+        window = anatomy.mask & (smooth((drawn > 0).astype(np.float32), 2.0) < 0.01)
     tissue = anatomy.attenuation
     _add_masses(anatomy, rng, findings, tissue)
-    attenuation = (tissue + smooth(sharp, MTF_SIGMA_PX)) * anatomy.mask
-    image = _present(attenuation, anatomy.mask, rng)
+    attenuation = (tissue + smooth(sharp, spec.noise.mtf_sigma_px)) * anatomy.mask
+    image = _present(attenuation, anatomy.mask, rng, spec.noise, window)
     mirrored = laterality == "R"
     if mirrored:
         image = np.ascontiguousarray(image[:, ::-1])
     annotation, rois = _truth(findings, height, width, mirrored, rng)
-    return Phantom(image, laterality, view, density, annotation, rois)
+    stored = [Distractor(d.kind, _to_stored(d.points, width, mirrored)) for d in distractors]
+    return Phantom(image, laterality, view, density, annotation, rois, distractors=stored, family=spec.name)
+
+
+def _distractors(anatomy: Anatomy, rng: np.random.Generator, spec: Family,
+                 findings: _Findings) -> tuple[list[Distractor], np.ndarray | None]:
+    """The family's distractors, kept clear of the MCs, and the layer they are drawn in (``None``, and no random
+    number used, when the family has none)."""
+    rates = spec.distractors
+    if not any((rates.speck_lines, rates.skin_folds, rates.dust, rates.clips, rates.markers)):
+        return [], None
+    centres = np.array([shape_centre(s) for s, _ in findings.mcs]).reshape(-1, 2)
+    reach = np.array([s.radius * s.elongation for s, _ in findings.mcs]) + DISTRACTOR_CLEARANCE_MM / PIXEL_MM
+
+    def clear(x: float, y: float) -> bool:
+        return not len(centres) or bool((np.hypot(centres[:, 0] - x, centres[:, 1] - y) > reach).all())
+
+    layer = np.zeros(anatomy.mask.shape, np.float32)
+    return add_distractors(anatomy, rng, rates, layer, PIXEL_MM, MU_CALCIUM_PER_PX, clear), layer

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from calcdet_core.api import Annotation, IgnoreRegion, Target
+from calcdet_phantom.distractors import Distractor
 
 TRUTH_FILE = "phantom_truth.json"
 
@@ -22,6 +23,11 @@ def annotation_to_json(annotation: Annotation) -> dict[str, Any]:
     }
 
 
+def distractors_to_json(distractors: list[Distractor]) -> list[dict[str, Any]]:
+    """Distractors as listed beside the truth: neither targets nor ignore regions (a detection on one is an FP)."""
+    return [{"kind": d.kind, "points": np.asarray(d.points).tolist()} for d in distractors]
+
+
 def annotation_from_json(data: dict[str, Any]) -> Annotation:
     targets = tuple(Target(float(t["x"]), float(t["y"]), float(t["diameter"]),
                            None if t["contour"] is None else np.asarray(t["contour"], np.float64), t["label"])
@@ -31,7 +37,8 @@ def annotation_from_json(data: dict[str, Any]) -> Annotation:
 
 
 def load_truth(root: str | Path) -> dict[str, dict[str, Any]]:
-    """Per image (the release's FileName): metadata and ``annotation`` (an Annotation, stored grid)."""
+    """Per image (the release's FileName): metadata and ``annotation`` (an Annotation, stored grid); for a family
+    other than ``default``, ``distractors`` too (kind and points, stored grid)."""
     path = Path(root) / TRUTH_FILE if Path(root).is_dir() else Path(root)
     data = json.loads(path.read_text())
     return {name: {**meta, "annotation": annotation_from_json(meta["annotation"])}
