@@ -13,6 +13,7 @@ from calcdet_core.api import (
     ComponentConfig,
     FeatureExtractor,
     InvalidInputError,
+    ProgressTask,
     TrainingContext,
     extract_patches,
 )
@@ -20,6 +21,7 @@ from calcdet_haar.bank import HaarBank, bank_size, build_bank
 from calcdet_haar.selection import balance, grouped_importance, top_k
 from calcdet_haar.store import Selection, read_selection, write_selection
 from calcdet_haar.tables import flat_tables
+from calcdet_haar.work import fit_threads, reporter_of, timed_step
 
 if TYPE_CHECKING:
     from scipy import sparse
@@ -28,12 +30,18 @@ _CHUNK = 256
 """Patches per block when the whole bank is computed for selection (bounds the float64 temporary to 64 MB)."""
 
 
-def bank_features(patches: np.ndarray, bank: HaarBank) -> np.ndarray:
-    """(N, len(bank)) float32: every feature of the bank for every patch (the input of selection)."""
+def bank_features(patches: np.ndarray, bank: HaarBank, task: ProgressTask | None = None) -> np.ndarray:
+    """(N, len(bank)) float32: every feature of the bank for every patch (the input of selection).
+
+    ``task`` advances by the patches of every block done.
+    """
     matrix = bank.matrix()
     out = np.empty((len(patches), len(bank)), np.float32)
     for start in range(0, len(patches), _CHUNK):
-        out[start : start + _CHUNK] = flat_tables(patches[start : start + _CHUNK]) @ matrix
+        block = patches[start : start + _CHUNK]
+        out[start : start + len(block)] = flat_tables(block) @ matrix
+        if task is not None:
+            task.advance(len(block))
     return out
 
 
@@ -53,8 +61,9 @@ class HaarConfig(ComponentConfig):
     max_training_samples: int = Field(10_000, ge=2, description="Cap on patches used for selection, both "
                                       "classes thinned in proportion; memory is about twice samples x "
                                       "bank size (31,219 for 14x14) x 4 bytes.")
-    n_jobs: int = Field(1, description="Parallel jobs of each random forest (scikit-learn n_jobs; -1: all "
-                        "cores).")
+    n_jobs: int | None = Field(None, description="Threads of each random forest (scikit-learn n_jobs; -1: all "
+                               "cores); null: the run's --workers, at most the cores. The forests are the "
+                               "same for any value.")
     seed: int = Field(0, ge=0, description="Seed of downsampling, folds and forests.")
 
     @model_validator(mode="after")
@@ -94,22 +103,30 @@ class HaarExtractor(FeatureExtractor):
             context: TrainingContext | None = None) -> HaarExtractor:
         """Choose ``n_selected`` features from (N, P, P) patches, 0/1 ``labels`` and case ids ``groups``.
 
-        The selection is seeded by the config's ``seed``; ``context``'s reporter gets the facts of it
-        (patches used, cases, each fold's held-out AUROC), which calcdet keeps in the training metrics.
+        The selection is seeded by the config's ``seed``; ``context``'s reporter shows the progress of the
+        bank computation and of every fold's forest, and gets the facts of it (patches used, cases, each
+        fold's held-out AUROC, each step's seconds), which calcdet keeps in the training metrics.
         """
         cfg = self.config
         patches, labels, groups = self._check_training(patches, labels, groups)
         rng = np.random.default_rng(cfg.seed)
         keep = balance(labels, cfg.negatives_per_positive, cfg.max_training_samples, rng)
-        features = bank_features(patches[keep], self.bank)
-        importance = grouped_importance(features, labels[keep], groups[keep], n_estimators=cfg.n_estimators,
-                                        cv_folds=cfg.cv_folds, seed=cfg.seed, n_jobs=cfg.n_jobs)
+        reporter = reporter_of(context)
+        seconds: dict[str, dict[str, float]] = {}
+        bank = self.bank
+        with timed_step(reporter, f"haar: {len(bank)} bank features of {len(keep)} patches", len(keep),
+                        seconds, "bank") as task:
+            features = bank_features(patches[keep], bank, task)
+        n_jobs = cfg.n_jobs if cfg.n_jobs is not None else fit_threads(context)
+        with timed_step(reporter, f"haar: {cfg.cv_folds} folds x {cfg.n_estimators} trees ({n_jobs} threads)",
+                        cfg.cv_folds * cfg.n_estimators, seconds, "forests") as task:
+            importance = grouped_importance(features, labels[keep], groups[keep], n_estimators=cfg.n_estimators,
+                                            cv_folds=cfg.cv_folds, seed=cfg.seed, n_jobs=n_jobs, task=task)
         chosen = top_k(importance.mean, cfg.n_selected)
         training = {"samples": len(keep), "positives": int(labels[keep].sum()),
                     "cases": len(np.unique(groups[keep]))}
         self._use(Selection(chosen, importance.mean[chosen].tolist(), importance.fold_auroc, training))
-        if context is not None:
-            context.reporter.record(**training, fold_auroc=importance.fold_auroc)
+        reporter.record(**training, fold_auroc=importance.fold_auroc, n_jobs=n_jobs, seconds=seconds)
         return self
 
     def _check_training(self, patches: np.ndarray, labels: np.ndarray,

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from calcdet_core.api import InvalidInputError
+from calcdet_core.api import InvalidInputError, ProgressTask
+from calcdet_haar.work import grow_forest
 
 
 def balance(labels: np.ndarray, negatives_per_positive: float | None, max_samples: int,
@@ -40,8 +41,11 @@ class Importance:
 
 
 def grouped_importance(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, *, n_estimators: int,
-                       cv_folds: int, seed: int, n_jobs: int) -> Importance:
-    """Random-forest Gini importance averaged over stratified, case-grouped folds."""
+                       cv_folds: int, seed: int, n_jobs: int, task: ProgressTask | None = None) -> Importance:
+    """Random-forest Gini importance averaged over stratified, case-grouped folds.
+
+    ``task`` advances by every chunk of trees grown (``cv_folds * n_estimators`` steps in all).
+    """
     # scikit-learn is imported here, not at module level: plugin discovery (every `calcdet` start) stays fast.
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.metrics import roc_auc_score
@@ -57,7 +61,7 @@ def grouped_importance(features: np.ndarray, labels: np.ndarray, groups: np.ndar
     aurocs: list[float | None] = []
     for fold, (train, test) in enumerate(folds.split(features, labels, groups)):
         forest = RandomForestClassifier(n_estimators=n_estimators, random_state=seed + fold, n_jobs=n_jobs)
-        forest.fit(features[train], labels[train])
+        grow_forest(forest, features[train], labels[train], task)
         total += forest.feature_importances_
         held_out = labels[test]
         if len(np.unique(held_out)) == 2 and len(forest.classes_) == 2:
