@@ -28,11 +28,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from calcdet_core.api import TrainingContext
+from calcdet_core.api import Reporter, TrainingContext
 from calcdet_svm.base import SkopsClassifier
 from calcdet_svm.models import SvmConfig, svm_from_config, tune_svm, tuned_params
 from calcdet_svm.persist import EXTRA_TREES_TYPES, FOREST_TYPES, SVM_TYPES
 from calcdet_svm.sampling import cap_negatives, check_training_set, downsample, keep_sensitivity_threshold
+from calcdet_svm.work import decisions, fit_threads, grow_forest, reporter_of, timed_step
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -93,17 +94,30 @@ class _TwoStageSvm(SkopsClassifier):
         groups = np.asarray(groups).reshape(-1)
         cfg = self.config
         rng = np.random.default_rng(cfg.seed)
-        params, tuning = tuned_params(X, y, groups, cfg, rng)
+        reporter, threads = reporter_of(context), fit_threads(context)
+        seconds: dict[str, dict[str, float]] = {}
+        if cfg.tune:
+            with timed_step(reporter, f"{self.name}: grid search", 1, seconds, "tuning") as task:
+                params, tuning = tuned_params(X, y, groups, cfg, rng)
+                task.advance()
+        else:
+            params, tuning = tuned_params(X, y, groups, cfg, rng)
         rows1 = downsample(y, cfg.negatives_per_positive, cfg.max_train_samples, rng)
-        stage1 = svm_from_config(cfg, params).fit(X[rows1], y[rows1])
-        threshold, threshold_info = self._choose_threshold(stage1, X, y, groups, rows1, validation, params)
-
-        passed = np.flatnonzero(stage1.decision_function(X) >= threshold)
+        with timed_step(reporter, f"{self.name} stage 1: fit the SVM on {len(rows1)} rows", 1, seconds,
+                        "stage1_fit") as task:
+            stage1 = svm_from_config(cfg, params).fit(X[rows1], y[rows1])
+            task.advance()
+        threshold, threshold_info = self._choose_threshold(stage1, X, y, groups, rows1, validation, params,
+                                                           reporter, seconds)
+        with timed_step(reporter, f"{self.name} stage 1: score {len(X)} training candidates", len(X), seconds,
+                        "stage1_score") as task:
+            passed = np.flatnonzero(decisions(stage1, X, task) >= threshold)
         y_passed = y[passed]
         self.models_ = {"stage1": stage1}
         stage2_info: dict[str, Any] = {"candidates": len(passed), "tp": int(y_passed.sum())}
         if 0 < y_passed.sum() < len(passed):
-            key, model, rows2, fit_info = self._fit_stage2(X, y, groups, passed, params, rng)
+            key, model, rows2, fit_info = self._fit_stage2(X, y, groups, passed, params, rng, reporter, seconds,
+                                                           threads)
             self.models_[key] = model
             self.stage2_index_ = rows2
             stage2_info.update(rows=len(rows2), **fit_info)
@@ -117,12 +131,18 @@ class _TwoStageSvm(SkopsClassifier):
             "stage2": stage2_info, "tuning": tuning,
         }
         self._report(context)
+        reporter.record(seconds=seconds, threads=threads)  # not in info_: classifier.json stays the same run to run
         return self
 
     def _fit_stage2(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray, passed: np.ndarray,
-                    params: dict[str, Any] | None, rng: np.random.Generator
+                    params: dict[str, Any] | None, rng: np.random.Generator, reporter: Reporter,
+                    seconds: dict[str, dict[str, float]], threads: int
                     ) -> tuple[str, Any, np.ndarray, dict[str, Any]]:
-        """(model name, fitted stage 2, its training rows, facts) on the training stage-1 positives."""
+        """(model name, fitted stage 2, its training rows, facts) on the training stage-1 positives.
+
+        A tree ensemble grows on ``threads`` threads (the same trees as on one) and is kept with
+        ``n_jobs=1``: detection's worker processes score single-threaded, as their share of the cores says.
+        """
         cfg = self.config
         y_passed = y[passed]
         every = cfg.stage2_negatives == "all"
@@ -136,22 +156,29 @@ class _TwoStageSvm(SkopsClassifier):
             ensemble = getattr(ensembles, class_name)
             weight = "balanced_subsample" if every else None
             trees = ensemble(n_estimators=cfg.stage2_trees, min_samples_leaf=2, class_weight=weight,
-                             random_state=cfg.seed, n_jobs=1)
-            return key, trees.fit(X[rows2], y[rows2]), rows2, {**info, "class_weight": weight,
-                                                                "trees": cfg.stage2_trees}
+                             random_state=cfg.seed, n_jobs=threads)
+            with timed_step(reporter, f"{self.name} stage 2: {cfg.stage2_trees} {cfg.stage2} on {len(rows2)} rows "
+                            f"({threads} threads)", cfg.stage2_trees, seconds, "stage2_fit") as task:
+                grow_forest(trees, X[rows2], y[rows2], task).set_params(n_jobs=1)
+            return key, trees, rows2, {**info, "class_weight": weight, "trees": cfg.stage2_trees}
         ratio = float(len(passed)) if every else cfg.negatives_per_positive
         weight = "balanced" if every else None
         rows2 = passed[downsample(y_passed, ratio, cfg.max_train_samples, rng)]
         info["class_weight"] = weight
-        if cfg.stage2_tune:
-            tune_rows = passed[downsample(y_passed, ratio, cfg.tune_max_samples, rng)]
-            info["tuning"] = tune_svm(X[tune_rows], y[tune_rows], groups[tune_rows], cfg, weight, "stage2_tune")
-            params = info["tuning"]["best"]
-        return "stage2", svm_from_config(cfg, params, weight).fit(X[rows2], y[rows2]), rows2, info
+        with timed_step(reporter, f"{self.name} stage 2: fit the SVM on {len(rows2)} rows", 1, seconds,
+                        "stage2_fit") as task:
+            if cfg.stage2_tune:
+                tune_rows = passed[downsample(y_passed, ratio, cfg.tune_max_samples, rng)]
+                info["tuning"] = tune_svm(X[tune_rows], y[tune_rows], groups[tune_rows], cfg, weight, "stage2_tune")
+                params = info["tuning"]["best"]
+            model = svm_from_config(cfg, params, weight).fit(X[rows2], y[rows2])
+            task.advance()
+        return "stage2", model, rows2, info
 
     def _choose_threshold(self, stage1: Pipeline, X: np.ndarray, y: np.ndarray, groups: np.ndarray,
                           rows1: np.ndarray, validation: tuple[np.ndarray, np.ndarray] | None,
-                          params: dict[str, Any] | None) -> tuple[float, dict[str, Any]]:
+                          params: dict[str, Any] | None, reporter: Reporter,
+                          seconds: dict[str, dict[str, float]]) -> tuple[float, dict[str, Any]]:
         from sklearn.model_selection import GroupKFold
 
         s = self.config.stage1_sensitivity
@@ -162,7 +189,9 @@ class _TwoStageSvm(SkopsClassifier):
                 raise ValueError(f"validation features must be finite (N, {X.shape[1]}) with N labels; "
                                  f"got {Xv.shape} and {len(yv)} labels")
             if (yv == 1).any():
-                dv = stage1.decision_function(Xv)
+                with timed_step(reporter, f"{self.name} stage 1 threshold: score {len(Xv)} validation candidates",
+                                len(Xv), seconds, "threshold") as task:
+                    dv = decisions(stage1, Xv, task)
                 t = keep_sensitivity_threshold(dv, yv, s)
                 return t, {"source": "validation", "tp_kept": float((dv[yv == 1] >= t).mean()),
                            "fp_kept": float((dv[yv == 0] >= t).mean()) if (yv == 0).any() else None}
@@ -172,13 +201,16 @@ class _TwoStageSvm(SkopsClassifier):
             d = stage1.decision_function(X[rows1])
             return keep_sensitivity_threshold(d, y[rows1], s), {"source": "training rows (in-sample: one case)"}
         oof = np.empty(len(rows1))
-        for fit_idx, out_idx in GroupKFold(n_splits=n_folds).split(rows1, y[rows1], sample_groups):
-            fold_y = y[rows1[fit_idx]]
-            if fold_y.min() == fold_y.max():  # a fold with one class cannot train; use the full model there
-                oof[out_idx] = stage1.decision_function(X[rows1[out_idx]])
-                continue
-            model = svm_from_config(self.config, params).fit(X[rows1[fit_idx]], fold_y)
-            oof[out_idx] = model.decision_function(X[rows1[out_idx]])
+        with timed_step(reporter, f"{self.name} stage 1 threshold: {n_folds} out-of-fold SVMs", n_folds, seconds,
+                        "threshold") as task:
+            for fit_idx, out_idx in GroupKFold(n_splits=n_folds).split(rows1, y[rows1], sample_groups):
+                fold_y = y[rows1[fit_idx]]
+                if fold_y.min() == fold_y.max():  # a fold with one class cannot train; use the full model there
+                    oof[out_idx] = stage1.decision_function(X[rows1[out_idx]])
+                else:
+                    model = svm_from_config(self.config, params).fit(X[rows1[fit_idx]], fold_y)
+                    oof[out_idx] = model.decision_function(X[rows1[out_idx]])
+                task.advance()
         return keep_sensitivity_threshold(oof, y[rows1], s), {"source": f"grouped {n_folds}-fold out-of-fold "
                                                                           "scores of training rows"}
 

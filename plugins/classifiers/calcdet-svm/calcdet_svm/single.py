@@ -12,6 +12,7 @@ from calcdet_svm.base import SkopsClassifier
 from calcdet_svm.models import BalancedConfig, SvmConfig, train_svm, tuned_params
 from calcdet_svm.persist import FOREST_TYPES, SVM_TYPES
 from calcdet_svm.sampling import check_training_set, downsample
+from calcdet_svm.work import fit_threads, grow_forest, reporter_of, timed_step
 
 
 class Svm(SkopsClassifier):
@@ -67,13 +68,19 @@ class RandomForest(SkopsClassifier):
         X, y = check_training_set(features, labels, groups)
         rng = np.random.default_rng(self.config.seed)
         rows = downsample(y, self.config.negatives_per_positive, self.config.max_train_samples, rng)
+        threads = fit_threads(context)
         forest = RandomForestClassifier(n_estimators=self.config.n_estimators, max_depth=self.config.max_depth,
                                         min_samples_leaf=self.config.min_samples_leaf,
-                                        random_state=self.config.seed, n_jobs=1)
-        self.models_ = {"forest": forest.fit(X[rows], y[rows])}
+                                        random_state=self.config.seed, n_jobs=threads)
+        reporter = reporter_of(context)
+        seconds: dict[str, dict[str, float]] = {}
+        with timed_step(reporter, f"{self.name}: {self.config.n_estimators} trees on {len(rows)} rows",
+                        self.config.n_estimators, seconds, "fit") as task:  # kept single-threaded for detection
+            self.models_ = {"forest": grow_forest(forest, X[rows], y[rows], task).set_params(n_jobs=1)}
         self.info_: dict[str, Any] = {"n_features": X.shape[1],
                                       "train": {"rows": len(rows), "tp": int(y[rows].sum())}}
         self._report(context)
+        reporter.record(seconds=seconds, threads=threads)
         return self
 
     def score(self, features: np.ndarray) -> np.ndarray:
