@@ -36,12 +36,19 @@ def train(
     workers: WorkersOption = 1,
     scheduler: SchedulerOption = None,
     device: DeviceOption = "auto",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or per-epoch lines on stderr "
+                                        "(for logs); the summary line still prints.")] = False,
 ) -> None:
     """Train a pipeline on a dataset's train split (validation split for thresholds) into a model directory."""
+    from calcdet_core.run.executor import progress_console
     from calcdet_core.run.reporting import training_summary
     from calcdet_core.run.workflows import train_model
 
-    metrics = train_model(pipeline, dataset, root, out, seed, make_executor(workers, scheduler), device, workers)
+    shown, progress_console.quiet = progress_console.quiet, quiet or progress_console.quiet
+    try:
+        metrics = train_model(pipeline, dataset, root, out, seed, make_executor(workers, scheduler), device, workers)
+    finally:
+        progress_console.quiet = shown
     output.stdout.print(training_summary(out, metrics), highlight=False)
 
 
