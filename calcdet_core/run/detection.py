@@ -20,7 +20,7 @@ import numpy as np
 
 from calcdet_core.contracts.components import Detector, FeatureExtractor, validate_finite_features
 from calcdet_core.contracts.data import Candidates, Detections, ImageRecord, Mammogram
-from calcdet_core.run.executor import Executor, Result, run_jobs
+from calcdet_core.run.executor import STAGE_COSTS, Executor, Result, run_jobs, timed
 from calcdet_core.run.pipeline import Pipeline
 from calcdet_core.run.sources import DatasetRef, ImageSource, load_working, resolve_record
 
@@ -41,22 +41,31 @@ def checked_features(extractor: FeatureExtractor, image: np.ndarray, candidates:
                                     extractor.feature_names(), extractor.name)
 
 
-def extract_features(extractors: Sequence[FeatureExtractor], image: np.ndarray, candidates: Candidates) -> np.ndarray:
-    """(N, F) features of every extractor side by side, in :func:`feature_names` order."""
-    blocks = [checked_features(e, image, candidates) for e in extractors]
+def extract_features(extractors: Sequence[FeatureExtractor], image: np.ndarray, candidates: Candidates,
+                     costs: Result | None = None) -> np.ndarray:
+    """(N, F) features of every extractor side by side, in :func:`feature_names` order; each one's cost in ``costs``."""
+    blocks = []
+    for i, e in enumerate(extractors):
+        with timed({} if costs is None else costs, f"features{i}-{e.name}"):
+            blocks.append(checked_features(e, image, candidates))
     return np.hstack(blocks) if blocks else np.zeros((len(candidates), 0))
 
 
-def detect_working(pipeline: Pipeline, image: Mammogram) -> Candidates:
-    """Scored detections on the working grid of a preprocessed image."""
+def detect_working(pipeline: Pipeline, image: Mammogram, costs: Result | None = None) -> Candidates:
+    """Scored detections on the working grid of a preprocessed image; each stage's cost added to ``costs``."""
+    costs = {} if costs is None else costs
     if pipeline.detector is not None:
-        return pipeline.detector.detect(image.pixels, image.mask)
+        with timed(costs, "detector"):
+            return pipeline.detector.detect(image.pixels, image.mask)
     assert pipeline.proposer is not None
-    candidates = pipeline.proposer.propose(image.pixels, image.mask)
+    with timed(costs, "proposal"):
+        candidates = pipeline.proposer.propose(image.pixels, image.mask)
+    costs["candidates"] = np.int64(len(candidates))
     if pipeline.classifier is None:
         return candidates
-    features = extract_features(pipeline.features, image.pixels, candidates)
-    return candidates.with_scores(pipeline.classifier.score(features))
+    features = extract_features(pipeline.features, image.pixels, candidates, costs)
+    with timed(costs, "scoring"):
+        return candidates.with_scores(pipeline.classifier.score(features))
 
 
 def _to_stored(found: Candidates, image: Mammogram, image_id: str) -> Detections:
@@ -64,10 +73,11 @@ def _to_stored(found: Candidates, image: Mammogram, image_id: str) -> Detections
     return Detections.of(found.to_stored(image.transform, image_id))
 
 
-def detect_record(pipeline: Pipeline, record: ImageRecord) -> Detections:
-    """Detections of one image in its stored grid."""
-    image, _ = load_working(record, pipeline.spec.preprocess)
-    return _to_stored(detect_working(pipeline, image), image, record.image_id)
+def detect_record(pipeline: Pipeline, record: ImageRecord, costs: Result | None = None) -> Detections:
+    """Detections of one image in its stored grid; each stage's cost added to ``costs``."""
+    with timed({} if costs is None else costs, "read"):
+        image, _ = load_working(record, pipeline.spec.preprocess)
+    return _to_stored(detect_working(pipeline, image, costs), image, record.image_id)
 
 
 def _as_result(found: Detections, seconds: float) -> Result:
@@ -101,8 +111,9 @@ class _DetectionContext:
 
 def _detect_job(context: _DetectionContext, item: ImageRecord | DatasetRef) -> Result:
     start = time.perf_counter()
-    found = detect_record(context.ready(), resolve_record(item))
-    return _as_result(found, time.perf_counter() - start)
+    costs: Result = {}
+    found = detect_record(context.ready(), resolve_record(item), costs)
+    return {**_as_result(found, time.perf_counter() - start), **costs}
 
 
 def _detect_batch_job(context: _DetectionContext, items: list[ImageRecord | DatasetRef]) -> list[Result]:
@@ -136,6 +147,8 @@ class DetectedImage:
     record: ImageRecord
     detections: Detections
     seconds: float
+    costs: dict[str, float] = field(default_factory=dict)
+    """Per stage ``wall_<stage>``/``cpu_<stage>`` seconds, ``rss_<stage>`` MB, and ``candidates`` proposed."""
 
 
 def run_detection(pipeline: Pipeline, source: ImageSource, executor: Executor, work_dir: Path,
@@ -154,4 +167,10 @@ def run_detection(pipeline: Pipeline, source: ImageSource, executor: Executor, w
                        source.job_keys(), work_dir, executor, description,
                        labels=[r.image_id for r in source.records], batch_size=batch)
     return [DetectedImage(r, Detections(results[k]["xyr"], results[k]["score"], r.image_id, results[k].get("boxes")),
-                          float(results[k]["seconds"])) for r, k in zip(source.records, source.job_keys(), strict=True)]
+                          float(results[k]["seconds"]), _costs(results[k]))
+            for r, k in zip(source.records, source.job_keys(), strict=True)]
+
+
+def _costs(result: Result) -> dict[str, float]:
+    return {key: float(value) for key, value in result.items()
+            if key == "candidates" or key.partition("_")[0] in STAGE_COSTS}

@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -68,6 +68,40 @@ def save_result(path: Path, result: Result) -> None:
 def load_result(path: Path) -> Result:
     with np.load(path, allow_pickle=False) as data:
         return {key: data[key] for key in data.files}
+
+
+STAGE_COSTS = ("wall", "cpu", "rss")
+"""Per-stage figures a job may add to its result: ``wall_<stage>`` and ``cpu_<stage>`` seconds, ``rss_<stage>`` MB."""
+
+
+@contextmanager
+def timed(out: Result, stage: str) -> Iterator[None]:
+    """Add the block's wall and CPU seconds (all threads) to ``out``, and this process's peak resident memory so
+    far (MB: monotone, so a stage that raised it shows its own peak), for benchmarks to read per stage."""
+    import resource
+
+    wall, cpu = time.perf_counter(), time.process_time()
+    try:
+        yield
+    finally:
+        for kind, value in (("wall", time.perf_counter() - wall), ("cpu", time.process_time() - cpu)):
+            out[f"{kind}_{stage}"] = np.float64(float(out.get(f"{kind}_{stage}", 0.0)) + value)
+        out[f"rss_{stage}"] = np.float64(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def stage_costs(results: Iterable[Result]) -> dict[str, dict[str, float]]:
+    """Per stage over jobs' results: wall and CPU seconds summed, peak resident MB the largest (``{}``: none kept)."""
+    costs: dict[str, dict[str, float]] = {}
+    for result in results:
+        for key, value in result.items():
+            kind, _, stage = key.partition("_")
+            if kind in STAGE_COSTS and stage:
+                into = costs.setdefault(stage, {"wall_s": 0.0, "cpu_s": 0.0, "peak_rss_mb": 0.0})
+                if kind == "rss":
+                    into["peak_rss_mb"] = max(into["peak_rss_mb"], float(value))
+                else:
+                    into[f"{kind}_s"] += float(value)
+    return costs
 
 
 # --------------------------------------------------------------------------- executors

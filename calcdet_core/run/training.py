@@ -27,7 +27,7 @@ from calcdet_core.errors import InvalidInputError
 from calcdet_core.evaluation.matching import DROPPED, STUDY_DIAMETER_PX, TP, match_detections
 from calcdet_core.imaging.patches import extract_patches
 from calcdet_core.run.detection import checked_features, feature_names
-from calcdet_core.run.executor import Executor, Result, run_jobs
+from calcdet_core.run.executor import Executor, Result, run_jobs, stage_costs, timed
 from calcdet_core.run.pipeline import Pipeline, PreprocessSpec
 from calcdet_core.run.reporting import TrainingContexts
 from calcdet_core.run.sources import DatasetRef, ImageSource, load_working, resolve_record
@@ -55,23 +55,28 @@ def _label_job(context: _LabelContext, item: tuple[ImageRecord | DatasetRef, boo
     record = resolve_record(record_or_ref)
     pipeline = context.pipeline
     assert pipeline.proposer is not None
-    image, annotation = load_working(record, pipeline.spec.preprocess)
-    candidates = pipeline.proposer.propose(image.pixels, image.mask)
+    out: Result = {}  # per-stage costs (timed) first, then what the stages made
+    with timed(out, "read"):
+        image, annotation = load_working(record, pipeline.spec.preprocess)
+    with timed(out, "proposal"):
+        candidates = pipeline.proposer.propose(image.pixels, image.mask)
     match = match_detections(candidates, annotation, context.diameter)
     keep = match.status != DROPPED
-    out: Result = {
+    out.update({
         "proposed_xyr": candidates.xyr, "proposed_score": candidates.score, "keep": keep,
         "label": (match.status[keep] == TP).astype(np.int8), "dropped": np.int64((~keep).sum()),
         "targets": np.int64(match.n_targets), "targets_hit": np.int64(match.n_hit),
-    }
+    })
     if pipeline.classifier is not None:
         # Extractors see every proposed candidate, as at detection (context features use the others);
         # the rows of the dropped duplicates go afterwards.
         for i, extractor in enumerate(pipeline.features):
-            if not extractor.trainable:
-                out[f"features_{i}"] = checked_features(extractor, image.pixels, candidates)[keep]
-            elif want_patches:
-                out[f"patches_{i}"] = extract_patches(image.pixels, candidates.xyr[keep, :2], extractor.patch_size)
+            with timed(out, f"features{i}-{extractor.name}"):
+                if not extractor.trainable:
+                    out[f"features_{i}"] = checked_features(extractor, image.pixels, candidates)[keep]
+                elif want_patches:
+                    out[f"patches_{i}"] = extract_patches(image.pixels, candidates.xyr[keep, :2],
+                                                          extractor.patch_size)
     out["seconds"] = np.float64(time.perf_counter() - start)
     return out
 
@@ -86,9 +91,14 @@ def _trainable_features_job(context: _TrainableContext,
                             item: tuple[ImageRecord | DatasetRef, np.ndarray, np.ndarray, np.ndarray]) -> Result:
     """Features of the fitted trainable extractors for one image's labelled (kept) candidates."""
     record_or_ref, xyr, score, keep = item
-    image, _ = load_working(resolve_record(record_or_ref), context.spec)
+    out: Result = {}
+    with timed(out, "read"):
+        image, _ = load_working(resolve_record(record_or_ref), context.spec)
     candidates = Candidates(xyr, score)
-    return {f"features_{i}": checked_features(e, image.pixels, candidates)[keep] for i, e in context.extractors.items()}
+    for i, e in context.extractors.items():
+        with timed(out, f"features{i}-{e.name}"):
+            out[f"features_{i}"] = checked_features(e, image.pixels, candidates)[keep]
+    return out
 
 
 @dataclass
@@ -148,7 +158,8 @@ def _fit_trainable_extractors(pipeline: Pipeline, train: LabelledSplit, seed: in
 
 def _assemble_features(pipeline: Pipeline, split: LabelledSplit, source: ImageSource,
                        trainable: dict[int, FeatureExtractor], executor: Executor, work_dir: Path,
-                       name: str, fingerprint: str) -> np.ndarray:
+                       name: str, fingerprint: str) -> tuple[np.ndarray, dict[str, dict[str, float]]]:
+    """The split's feature matrix, and the per-stage costs of computing the learned features."""
     learned: list[Result] = [{} for _ in split.results]
     if trainable:
         items = [(item, r["proposed_xyr"], r["proposed_score"], r["keep"])
@@ -162,7 +173,7 @@ def _assemble_features(pipeline: Pipeline, split: LabelledSplit, source: ImageSo
         parts = [(learn if extractor.trainable else fixed)[f"features_{i}"]
                  for fixed, learn in zip(split.results, learned, strict=True)]
         blocks.append(np.concatenate(parts) if parts else np.zeros((0, len(extractor.feature_names()))))
-    return np.hstack(blocks)
+    return np.hstack(blocks), stage_costs(learned)
 
 
 def _extractor_fingerprint(trainable: dict[int, FeatureExtractor]) -> str:
@@ -210,10 +221,13 @@ def training_data(pipeline: Pipeline, train: ImageSource, validation: ImageSourc
                                 "(check the dataset's annotations and the proposer's parameters)")
     trainable = _fit_trainable_extractors(pipeline, tr, seed, contexts or TrainingContexts(work_dir / "fit", seed))
     fingerprint = _extractor_fingerprint(trainable)
-    X = _assemble_features(pipeline, tr, train, trainable, executor, work_dir, "train", fingerprint)
-    Xv = _assemble_features(pipeline, va, validation, trainable, executor, work_dir, "validation", fingerprint)
+    X, learned = _assemble_features(pipeline, tr, train, trainable, executor, work_dir, "train", fingerprint)
+    Xv, learned_v = _assemble_features(pipeline, va, validation, trainable, executor, work_dir, "validation",
+                                       fingerprint)
+    costs = {"train": stage_costs(tr.results), "validation": stage_costs(va.results),
+             "train_learned_features": learned, "validation_learned_features": learned_v}
     return TrainingData(X, tr.labels, tr.groups, Xv, va.labels,
-                        {"seed": seed, "train": tr.summary(), "validation": va.summary()})
+                        {"seed": seed, "train": tr.summary(), "validation": va.summary(), "stage_costs": costs})
 
 
 def train_pipeline(pipeline: Pipeline, train: ImageSource, validation: ImageSource, executor: Executor,
