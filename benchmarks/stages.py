@@ -1,0 +1,157 @@
+"""AIA-ML stage by stage at INbreast's image size: wall and CPU seconds, peak memory, candidates, extrapolation.
+
+Generates a phantom INbreast release with ``calcdet phantom`` (CC and MLO views, the study's
+patient split; one image size per run: ``--height``/``--width``, default the 3328x2560 detector),
+trains ``pipelines/aia-ml.yaml`` on it (``--demo-overrides``: with the demo's cost caps), then
+detects its test split, and prints a JSON summary. Per-stage figures come from what calcdet keeps
+anyway: per-image jobs add ``wall_/cpu_/rss_<stage>`` to their results (summed in the training
+metrics' ``stage_costs`` and in each detection's ``costs``), and the fits record their steps' seconds
+with the run's reporter (``feature_training`` and ``classifier`` in the training metrics).
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/stages.py --images 60 --workers 2 --out /tmp/stages
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from calcdet_core.io.model_dir import load_model
+from calcdet_core.run.demo import DEMO_OVERRIDES, PIPELINES, demo_pipeline, make_release
+from calcdet_core.run.detection import run_detection
+from calcdet_core.run.executor import make_executor, stage_costs
+from calcdet_core.run.pipeline import Pipeline
+from calcdet_core.run.sources import ImageSource
+from calcdet_core.run.workflows import load_dataset, train_model
+
+RELEASE_IMAGES = 410
+"""INbreast's full release: what the figures are extrapolated to."""
+
+EXTRAPOLATION = ("Every figure is scaled by 410 / images of this release, i.e. assumes each stage's cost grows "
+                 "linearly with the number of images at this image size and candidate density. It holds for the "
+                 "per-image stages (read, proposal, features, scoring); for the fits it holds only while their "
+                 "rows grow with the images: a fit whose 'capped' flag is true already uses its cap and will "
+                 "cost about the same (the figure overstates it), and an uncapped RBF SVM grows between n^2 "
+                 "and n^3 in its rows (the figure understates it).")
+
+
+def _seconds(wall: float, cpu: float) -> dict[str, float]:
+    return {"wall_s": round(wall, 3), "cpu_s": round(cpu, 3)}
+
+
+def _merge(*parts: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Per-stage costs of several job groups added together (peak memory: the largest)."""
+    merged: dict[str, dict[str, float]] = {}
+    for part in parts:
+        for stage, c in part.items():
+            into = merged.setdefault(stage, {"wall_s": 0.0, "cpu_s": 0.0, "peak_rss_mb": 0.0})
+            into["wall_s"] += c["wall_s"]
+            into["cpu_s"] += c["cpu_s"]
+            into["peak_rss_mb"] = max(into["peak_rss_mb"], c["peak_rss_mb"])
+    return {stage: {k: round(v, 3) for k, v in c.items()} for stage, c in merged.items()}
+
+
+def _fit_steps(facts: dict[str, Any], prefix: str) -> dict[str, dict[str, float]]:
+    return {f"{prefix}.{step}": _seconds(c["wall_s"], c["cpu_s"]) for step, c in facts.get("seconds", {}).items()}
+
+
+def training_stages(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The training metrics' per-stage figures, named as the issue's stages (per-image jobs, then the fits)."""
+    costs = metrics.get("stage_costs", {})
+    stages: dict[str, Any] = _merge(*costs.values())
+    for slot, facts in metrics.get("feature_training", {}).items():
+        stages.update(_fit_steps(facts, f"fit {slot}"))
+    stages.update(_fit_steps(metrics.get("classifier", {}), "fit classifier"))
+    return stages
+
+
+def fit_caps(metrics: dict[str, Any], pipeline: Pipeline) -> dict[str, Any]:
+    """Rows each fit used against its cap: whether the linear extrapolation of that fit holds."""
+    caps: dict[str, Any] = {}
+    for slot, facts in metrics.get("feature_training", {}).items():
+        extractor = pipeline.features[int(slot.removeprefix("features[").removesuffix("]"))]
+        cap = getattr(extractor.config, "max_training_samples", None)
+        caps[f"fit {slot}"] = {"rows": facts.get("samples"), "cap": cap, "capped": facts.get("samples") == cap}
+    stage1 = metrics.get("classifier", {}).get("stage1", {})
+    cap = getattr(pipeline.classifier.config, "max_train_samples", None) if pipeline.classifier else None
+    caps["fit classifier.stage1"] = {"rows": stage1.get("rows"), "cap": cap, "capped": stage1.get("rows") == cap}
+    return caps
+
+
+def scaled(stages: dict[str, dict[str, float]], factor: float) -> dict[str, dict[str, float]]:
+    return {s: {k: round(v * factor, 1) for k, v in c.items() if k != "peak_rss_mb"} for s, c in stages.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path("/tmp/calcdet-stages"), help="Work folder (release, model).")
+    parser.add_argument("--images", type=int, default=60, help="Phantom images in the release.")
+    parser.add_argument("--height", type=int, default=3328, help="Image height, px (INbreast: 3328 or 4084).")
+    parser.add_argument("--width", type=int, default=2560, help="Image width, px (INbreast: 2560 or 3328).")
+    parser.add_argument("--seed", type=int, default=0, help="Seed of the release, split and sampling.")
+    parser.add_argument("--workers", type=int, default=1, help="Worker processes (and threads of the fits).")
+    parser.add_argument("--pipeline", type=Path, default=PIPELINES / "aia-ml.yaml", help="Pipeline YAML.")
+    parser.add_argument("--demo-overrides", action="store_true", help="Apply the demo's cost caps to the pipeline.")
+    parser.add_argument("--json", type=Path, help="Also write the summary here.")
+    args = parser.parse_args()
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    release = make_release(args.out / "release", args.images, args.seed, args.height, args.width)
+    release_s = time.perf_counter() - start
+    spec = demo_pipeline(args.pipeline, args.out, DEMO_OVERRIDES) if args.demo_overrides else args.pipeline
+    model = args.out / "model"
+    shutil.rmtree(model, ignore_errors=True)
+    executor = make_executor(args.workers)
+
+    wall, cpu = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF).ru_utime
+    trained = train_model(spec, "inbreast", release, model, args.seed, executor, "cpu", args.workers)
+    train_wall, train_self_cpu = time.perf_counter() - wall, resource.getrusage(resource.RUSAGE_SELF).ru_utime - cpu
+
+    pipeline = load_model(model)
+    records = load_dataset("inbreast", release).select("test", args.seed)
+    source = ImageSource(records, "inbreast", str(release.resolve()))
+    wall = time.perf_counter()
+    shutil.rmtree(args.out / "detect-work", ignore_errors=True)
+    found = run_detection(pipeline, source, executor, args.out / "detect-work")
+    detect_wall = time.perf_counter() - wall
+    detect_costs = stage_costs([{k: v for k, v in d.costs.items() if k != "candidates"} for d in found])
+    candidates = [int(d.costs.get("candidates", 0)) for d in found]
+
+    train_stages = training_stages(trained)
+    factor = RELEASE_IMAGES / args.images
+    summary = {
+        "command": {k: str(v) for k, v in vars(args).items()},
+        "release": {"images": args.images, "size": f"{args.height}x{args.width}", "seconds": round(release_s, 1),
+                    "split_images": trained["dataset"]["split_images"]},
+        "train": {"wall_s": round(train_wall, 1), "main_process_user_cpu_s": round(train_self_cpu, 1),
+                  "main_process_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+                  "candidates": {s: {k: trained[s][k] for k in ("images", "candidates", "tp", "fp")}
+                                 for s in ("train", "validation")},
+                  "validation_auroc": trained.get("validation_auroc"), "stages": train_stages,
+                  "fit_caps": fit_caps(trained, pipeline)},
+        "detect": {"images": len(found), "wall_s": round(detect_wall, 1),
+                   "wall_s_per_image": round(detect_wall / max(len(found), 1), 2),
+                   "candidates_per_image": round(sum(candidates) / max(len(found), 1), 1),
+                   "stages": {s: {k: round(v, 3) for k, v in c.items()} for s, c in detect_costs.items()}},
+        "extrapolated_to_410_images": {"assumes": EXTRAPOLATION, "factor": round(factor, 2),
+                                       "train_wall_s": round(train_wall * factor),
+                                       "train_stages": scaled(train_stages, factor),
+                                       "detect_wall_s": round(detect_wall / max(len(found), 1) * RELEASE_IMAGES)},
+        "peak_rss_mb": "per-image stages: the largest peak resident memory of the process that ran them (a worker "
+                       "with --workers > 1), read when the stage ended; fits run in the main process "
+                       "(main_process_peak_rss_mb covers them)",
+    }
+    text = json.dumps(summary, indent=2)
+    if args.json:
+        args.json.write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
