@@ -12,7 +12,9 @@ per-epoch metrics and the facts worth keeping in the model directory.
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -177,8 +179,10 @@ class TrainingContext:
 
     @classmethod
     def temporary(cls, seed: int = 0, **settings: Any) -> TrainingContext:
-        """A context on a fresh temporary folder: for tests and notebooks."""
-        return cls(Path(tempfile.mkdtemp(prefix="calcdet-fit-")), seed=seed, **settings)
+        """A context on a fresh temporary folder, for tests and notebooks; the folder goes with the context."""
+        context = cls(Path(tempfile.mkdtemp(prefix="calcdet-fit-")), seed=seed, **settings)
+        weakref.finalize(context, shutil.rmtree, context.work_dir, True)
+        return context
 
     # ------------------------------------------------------------------ checkpoints
 
