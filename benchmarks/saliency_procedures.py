@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from calcdet_core.api import Detections, Detector, build_component
 from calcdet_core.contracts.data import ImageRecord, ImageResult
 from calcdet_core.contracts.devices import resolve_device
@@ -81,8 +83,8 @@ def build_procedures(model: Path, device: str) -> tuple[Procedures, dict[str, st
     for name, changes in PROCEDURES.items():
         try:
             detector = build_component("detectors", trained.name, {**params, **changes})
-        except ValueError as exc:  # pydantic's ValidationError: e.g. a stride the net cannot give
-            skipped[name] = str(exc).splitlines()[-1] if str(exc) else repr(exc)
+        except ValidationError as exc:  # e.g. a dense stride the net cannot give
+            skipped[name] = "; ".join(error["msg"] for error in exc.errors())
             continue
         assert isinstance(detector, Detector)
         detector.load_state(weights)
