@@ -51,6 +51,7 @@ from calcdet_core.evaluation.bootstrap import BootstrapFroc, bootstrap_froc
 from calcdet_core.evaluation.boxes import box_metrics
 from calcdet_core.evaluation.froc import FrocData, froc_data, froc_point_estimate, operating_points
 from calcdet_core.evaluation.matching import STUDY_DIAMETER_PX
+from calcdet_core.imaging.bright import bright_objects
 from calcdet_core.imaging.geometry import ellipse_polygon, feret_diameter, polygon_centroid
 from calcdet_core.imaging.inputs import bounding_box, checked_image, checked_inputs, checked_mask
 from calcdet_core.imaging.morphology import erode_mask
@@ -151,6 +152,7 @@ __all__ = [
     "bounding_box",
     "box_metrics",
     "breast_mask",
+    "bright_objects",
     "build_component",
     "checked_image",
     "checked_inputs",

@@ -12,7 +12,15 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from calcdet_core.api import Candidates, ComponentConfig, Proposer, bounding_box, checked_inputs, erode_mask
+from calcdet_core.api import (
+    Candidates,
+    ComponentConfig,
+    Proposer,
+    bounding_box,
+    bright_objects,
+    checked_inputs,
+    erode_mask,
+)
 from calcdet_hdog.scale_space import dog_layers, kernel_size, sigma_ladder
 
 MIN_SIDE = 32
@@ -72,14 +80,13 @@ class HDoGProposer(Proposer):
         """Candidates (x, y, radius = sigma * sqrt 2, score = DoG response) inside ``mask`` (``None``: pixels > 0).
 
         The eigenvalue test's maximum leaves out large objects much brighter than the tissue (clips,
-        markers, large calcifications; :func:`calcdet_hdog.bright.bright_objects`) and the pixels within
+        markers, large calcifications; :func:`calcdet_core.api.bright_objects`) and the pixels within
         reach of the filters around them: the study's "maximum over the breast" means the strongest
         tissue or MC response, which such an object would otherwise replace, dropping most MCs.
         """
         import cv2
 
         from calcdet_hdog.blobs import suppress
-        from calcdet_hdog.bright import bright_objects
 
         cfg = self.config
         image, mask = checked_inputs(image, mask, self.name, MIN_SIDE)

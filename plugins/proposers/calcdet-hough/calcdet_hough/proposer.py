@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import Field, model_validator
 
-from calcdet_core.api import Candidates, ComponentConfig, Proposer, checked_image, checked_mask, erode_mask
+from calcdet_core.api import (
+    Candidates,
+    ComponentConfig,
+    Proposer,
+    bright_objects,
+    checked_image,
+    checked_mask,
+    erode_mask,
+)
 
 if TYPE_CHECKING:
     from calcdet_hough.circles import HoughSettings
@@ -91,8 +99,13 @@ class HoughProposer(Proposer):
         return sobel_gaussian_sobel(flat, c.gaussian_sigma)
 
     def propose(self, image: np.ndarray, mask: np.ndarray | None = None) -> Candidates:
-        """Candidates inside ``mask``; a flat (constant) image or an empty mask gives none."""
-        from calcdet_hough.bright import bright_objects
+        """Candidates inside ``mask``; a flat (constant) image or an empty mask gives none.
+
+        The chain scales the image by its maximum and each 8-bit binarisation by its strongest edge;
+        large objects much brighter than the tissue (clips, markers, large calcifications;
+        :func:`calcdet_core.api.bright_objects`) would set both and flatten every MC, so their pixels
+        are first lowered to the brightest value elsewhere in the breast.
+        """
         from calcdet_hough.circles import keep_separated
         from calcdet_hough.stages import global_stage, local_stage, quantile_with_zeros
 
