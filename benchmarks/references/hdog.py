@@ -3,7 +3,10 @@
 Every Gaussian with ``scipy.ndimage.gaussian_filter`` (the study's kernel width), the whole DoG cube in
 memory, 3x3x3 maxima with ``scipy.ndimage.maximum_filter``, Hessians by ``numpy.gradient`` twice and
 their eigenvalues by ``numpy.linalg.eigvalsh`` pixel by pixel (one 2x2 LAPACK problem each), greedy
-suppression over a k-d tree's pairs. Parameters and outputs match ``calcdet_hdog.HDoGProposer()``.
+suppression over a k-d tree's pairs. Parameters are ``calcdet_hdog.HDoGProposer()``'s defaults, the
+study's Appendix 1 values (``hessian_divider`` 300 included). Outputs match the plugin's on images
+without a clip or other large bright object: the plugin leaves those out of the Hessian test's
+maximum, this reference takes it over the whole breast mask.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from scipy.spatial import cKDTree
 
 from calcdet_core.api import Candidates
 
-MIN_SIGMA, MAX_SIGMA, N_SCALES, THRESHOLD, OVERLAP, MIN_DISTANCE, DIVIDER = 1.0, 3.0, 20, 0.006, 0.2, 6.0, 50.0
+MIN_SIGMA, MAX_SIGMA, N_SCALES, THRESHOLD, OVERLAP, MIN_DISTANCE, DIVIDER = 1.0, 3.0, 20, 0.006, 0.2, 6.0, 300.0
 
 
 def _gaussian(image: np.ndarray, sigma: float) -> np.ndarray:
