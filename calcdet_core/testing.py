@@ -19,7 +19,9 @@ Learning components are fitted before they are used, with a :class:`TrainingCont
 temporary folder. Detector checks train a fresh instance on tiny generated images
 (:func:`detector_streams`) and then detect; give the kit an instance whose config trains
 in seconds. Messages state the rule and the evidence. Dataset adapters need a dataset on
-disk: call :func:`check_dataset_adapter` with a root your test prepared.
+disk: call :func:`check_dataset_adapter` with a root your test prepared. Checks that take
+seconds per configuration are not in the default list; call them from your tests, e.g.
+:func:`check_proposer_survives_bright_object`.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -49,7 +51,7 @@ from calcdet_core.contracts.components import (
     Proposer,
 )
 from calcdet_core.contracts.data import Annotation, Candidates, Detections, ImageResult, Mammogram, Target
-from calcdet_core.contracts.training import ImageStream, TrainingContext, TrainingImage
+from calcdet_core.contracts.training import ImageStream, ProgressTask, Reporter, TrainingContext, TrainingImage
 
 Check = Callable[[Component], None]
 C = TypeVar("C", bound=Component)
@@ -89,6 +91,44 @@ def disk_test_image(size: int = 128, radius: float = 4.0, seed: int = 0) -> tupl
     centre = (size * 0.55, size * 0.45)
     image = add_disks(textured_background((size, size), seed), [(centre[0], centre[1], radius, 0.35)])
     return image, centre
+
+
+# --------------------------------------------------------------------------- progress
+
+
+class RecordingReporter(Reporter):
+    """A reporter that keeps every bar opened and every step advanced, to test that a ``fit`` shows its progress.
+
+    Give it to a component through ``TrainingContext(work_dir, reporter=RecordingReporter())``;
+    ``bars`` holds ``(description, total, steps)`` per bar in the order opened.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bars: list[tuple[str, int | None, list[int]]] = []
+
+    def progress(self, description: str, total: int | None = None) -> ProgressTask:
+        steps: list[int] = []
+        self.bars.append((description, total, steps))
+        return _RecordingTask(steps)
+
+    def bar(self, text: str) -> tuple[int | None, int]:
+        """``(total, steps done)`` of the one bar whose description contains ``text``."""
+        found = [(total, sum(steps)) for description, total, steps in self.bars if text in description]
+        if len(found) != 1:
+            opened = [description for description, _, _ in self.bars]
+            raise AssertionError(f"expected one progress bar containing {text!r}; bars opened: {opened}")
+        return found[0]
+
+
+class _RecordingTask(ProgressTask):
+    """The task :class:`RecordingReporter` hands out: appends each ``advance`` to its bar's steps."""
+
+    def __init__(self, steps: list[int]) -> None:
+        self.steps = steps
+
+    def advance(self, steps: int = 1, **fields: float) -> None:
+        self.steps.append(steps)
 
 
 # --------------------------------------------------------------------------- generic checks
@@ -222,6 +262,67 @@ def check_proposer_rejects_bad_arrays(component: Proposer) -> None:
             assert str(exc), f"a {what} image should be refused with a message"
             continue
         raise AssertionError(f"a {what} image should raise ValueError; got {len(out)} candidates")
+
+
+def bright_object_scene(seed: int, size: int = 320) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Clean image, the same with a clip, breast mask, and the MC centres (24 disks, radius 1.5-3 px).
+
+    The tissue tops out near 0.33 and the MCs near 0.45; the clip is a saturated 40x15 px rectangle
+    (1.0, three times the tissue maximum) inside the breast, 40+ px from every MC. Copies of a cached
+    scene: each takes most of a second to draw, and every configuration checked reuses them.
+    """
+    clean, bright, mask, centres = _bright_object_scene(seed, size)
+    return clean.copy(), bright.copy(), mask.copy(), centres.copy()
+
+
+@lru_cache(maxsize=8)
+def _bright_object_scene(seed: int, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    mask = breast_like_mask((size, size))
+    clip = (slice(40, 55), slice(30, 70))
+    ys, xs = np.nonzero(mask)
+    disks: list[tuple[float, float, float, float]] = []
+    for i in rng.permutation(len(xs)):
+        x, y = int(xs[i]), int(ys[i])
+        near_clip = y < clip[0].stop + 40 and x < clip[1].stop + 40
+        if near_clip or not mask[y - 12:y + 13, x - 12:x + 13].all():
+            continue
+        if all(np.hypot(x - a, y - b) >= 16 for a, b, _, _ in disks):
+            disks.append((x, y, rng.uniform(1.5, 3.0), rng.uniform(0.05, 0.15)))
+        if len(disks) == 24:
+            break
+    clean = add_disks(textured_background((size, size), seed=seed, level=0.25, contrast=0.03), disks) * mask
+    bright = clean.copy()
+    bright[clip] = 1.0
+    return clean, bright, mask, np.array([d[:2] for d in disks])
+
+
+def _share_found(found: Candidates, centres: np.ndarray) -> float:
+    """Fraction of MC centres with a candidate within 7 px (the study's 14 px rule)."""
+    if len(found) == 0:
+        return 0.0
+    return float((np.hypot(found.x[:, None] - centres[:, 0], found.y[:, None] - centres[:, 1]).min(0) <= 7).mean())
+
+
+def check_proposer_survives_bright_object(component: Proposer, seeds: Sequence[int] = (0, 1, 2),
+                                          tolerance: float = 0.05, min_clean: float = 0.5) -> None:
+    """A clip or marker far brighter than the tissue must not cost the MCs elsewhere in the image.
+
+    Opt-in (seconds per configuration, not in the default list): call it from the plugin's tests.
+    A threshold relative to the image maximum fails it. ``min_clean`` is the sensitivity the
+    proposer must reach on the clean scenes, so that an empty answer cannot pass.
+    """
+    scenes = [bright_object_scene(seed) for seed in seeds]
+    clean = float(np.mean([_share_found(_propose(component, image, mask), xy) for image, _, mask, xy in scenes]))
+    bright = float(np.mean([_share_found(_propose(component, image, mask), xy) for _, image, mask, xy in scenes]))
+    who = f"{component.name} {component.config.model_dump(exclude_defaults=True)}"
+    assert clean >= min_clean, (
+        f"{who}: the clean bright-object scenes (seeds {tuple(seeds)}) should have at least {min_clean:.2f} of their "
+        f"MCs found within 7 px; found {clean:.3f}")
+    assert bright >= clean - tolerance, (
+        f"{who}: a clip three times brighter than the tissue should cost at most {tolerance:.2f} of the MCs found "
+        f"elsewhere (a threshold relative to the image maximum collapses); sensitivity {clean:.3f} clean, "
+        f"{bright:.3f} with the clip (seeds {tuple(seeds)})")
 
 
 # --------------------------------------------------------------------------- feature extractors

@@ -29,6 +29,7 @@ from calcdet_core.testing import (
     check_features_flat_image_finite,
     check_proposer_finds_bright_disk,
     check_proposer_respects_mask,
+    check_proposer_survives_bright_object,
     parametrize_with_checks,
 )
 
@@ -224,3 +225,30 @@ def test_a_sound_detector_passes_every_check():
 def test_broken_detectors_are_caught(detector, check, message):
     with pytest.raises(AssertionError, match=message):
         check(detector)
+
+
+class ThresholdedMaxima(Proposer):
+    """Local maxima (5x5) inside the mask above a threshold: a fraction of the image maximum, or the median."""
+
+    name = "thresholded-maxima"
+    description = "Local maxima above a global threshold."
+
+    class Config(ComponentConfig):
+        relative_to_max: bool = Field(False, description="Threshold at half the maximum, not at the median.")
+
+    def propose(self, image, mask=None):
+        mask = np.ones(image.shape, bool) if mask is None else mask
+        inside = image[mask]
+        threshold = 0.5 * inside.max() if self.config.relative_to_max else np.median(inside)
+        h, w = image.shape
+        padded = np.pad(image, 2, mode="edge")
+        rows = np.max([padded[i:i + h] for i in range(5)], axis=0)
+        peak = np.max([rows[:, j:j + w] for j in range(5)], axis=0)
+        y, x = np.nonzero((image == peak) & (image > threshold) & mask)
+        return Candidates.from_columns(x.astype(float), y.astype(float), np.full(len(x), 2.0), image[y, x])
+
+
+def test_a_threshold_relative_to_the_image_maximum_is_caught():
+    with pytest.raises(AssertionError, match=r"thresholded-maxima \{'relative_to_max': True\}.*with the clip"):
+        check_proposer_survives_bright_object(ThresholdedMaxima(relative_to_max=True))
+    check_proposer_survives_bright_object(ThresholdedMaxima())
