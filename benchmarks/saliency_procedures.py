@@ -107,7 +107,7 @@ def detect_all(procedures: Procedures, item: ImageRecord | DatasetRef) -> dict[s
     return out
 
 
-def paired(a: FrocData, b: FrocData, seed: int) -> dict[str, object]:
+def paired_difference(a: FrocData, b: FrocData, seed: int) -> dict[str, object]:
     """AUC of ``a`` minus ``b`` with its paired interval, or why it is undefined (no normal image or no target)."""
     try:
         return paired_auc_difference(a, b, seed=seed)
@@ -150,8 +150,8 @@ def main() -> None:
     froc = FrocEvaluator(seed=seed)
     report = {name: {k: v for k, v in froc.evaluate(res).items() if k in FROC_KEYS} for name, res in results.items()}
     data = {name: froc_data(res) for name, res in results.items()}
-    paired = {f"{name}_minus_dense": paired(data[name], data["dense"], seed)
-              for name in data if name != "dense"} if "dense" in data else {}
+    differences = {f"{name}_minus_dense": paired_difference(data[name], data["dense"], seed)
+                   for name in data if name != "dense"} if "dense" in data else {}
     n = max(len(done), 1)
     seconds = {name: {"wall_per_image": sum(f[name]["wall"] for f in done) / n,
                       "cpu_per_image": sum(f[name]["cpu"] for f in done) / n,
@@ -165,7 +165,7 @@ def main() -> None:
         "procedures": {name: PROCEDURES[name] for name in procedures.detectors},
         "skipped": skipped,
         "froc": report,
-        "paired": paired,
+        "paired": differences,
         "seconds": {"per_procedure": seconds, "read_per_image": sum(f["read_seconds"] for f in done) / n,
                     "total_wall": wall},
     }, indent=2, default=str))
