@@ -36,6 +36,7 @@ from calcdet_core.contracts.data import (
     SkippedItem,
     Target,
 )
+from calcdet_core.contracts.fitting import fit_threads, grow_forest, reporter_of, timed_step
 from calcdet_core.contracts.hookspecs import hookimpl
 from calcdet_core.contracts.training import (
     Checkpoint,
@@ -163,8 +164,10 @@ __all__ = [
     "extract_patches",
     "feret_diameter",
     "fill_holes",
+    "fit_threads",
     "froc_data",
     "froc_point_estimate",
+    "grow_forest",
     "histogram_counts",
     "hookimpl",
     "is_flat",
@@ -179,6 +182,8 @@ __all__ = [
     "preprocess",
     "quantiles",
     "read_dicom",
+    "reporter_of",
     "save_arrays",
+    "timed_step",
     "write_dicom",
 ]

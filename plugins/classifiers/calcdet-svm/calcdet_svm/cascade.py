@@ -28,12 +28,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from calcdet_core.api import Reporter, TrainingContext
+from calcdet_core.api import ProgressTask, Reporter, TrainingContext, fit_threads, grow_forest, reporter_of, timed_step
 from calcdet_svm.base import SkopsClassifier
 from calcdet_svm.models import SvmConfig, svm_from_config, tune_svm, tuned_params
 from calcdet_svm.persist import EXTRA_TREES_TYPES, FOREST_TYPES, SVM_TYPES
 from calcdet_svm.sampling import cap_negatives, check_training_set, downsample, keep_sensitivity_threshold
-from calcdet_svm.work import decisions, fit_threads, grow_forest, reporter_of, timed_step
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -77,6 +76,20 @@ _TREE_ENSEMBLES: dict[str, tuple[str, str]] = {
     "extra-trees": ("stage2-extra-trees", "ExtraTreesClassifier"),
 }
 """Tree-ensemble stage-2 learners: option value -> (model file name, class in ``sklearn.ensemble``)."""
+
+SCORE_CHUNK = 4096
+"""Rows per ``decision_function`` call when many candidates are scored during ``fit`` (one progress step each)."""
+
+
+def decisions(model: Any, X: np.ndarray, task: ProgressTask | None = None) -> np.ndarray:
+    """``model.decision_function(X)`` a block of rows at a time (row by row the same values), advancing ``task``."""
+    out = np.empty(len(X), np.float64)
+    for start in range(0, len(X), SCORE_CHUNK):
+        block = X[start : start + SCORE_CHUNK]
+        out[start : start + len(block)] = model.decision_function(block)
+        if task is not None:
+            task.advance(len(block))
+    return out
 
 
 class _TwoStageSvm(SkopsClassifier):

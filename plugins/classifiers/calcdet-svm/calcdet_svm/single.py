@@ -7,12 +7,11 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import Field
 
-from calcdet_core.api import TrainingContext
+from calcdet_core.api import TrainingContext, fit_threads, grow_forest, reporter_of, timed_step
 from calcdet_svm.base import SkopsClassifier
 from calcdet_svm.models import BalancedConfig, SvmConfig, train_svm, tuned_params
 from calcdet_svm.persist import FOREST_TYPES, SVM_TYPES
 from calcdet_svm.sampling import check_training_set, downsample
-from calcdet_svm.work import fit_threads, grow_forest, reporter_of, timed_step
 
 
 class Svm(SkopsClassifier):

@@ -9,29 +9,8 @@ import numpy as np
 import pytest
 from calcdet_svm import RandomForest, SvmCascade
 
-from calcdet_core.api import ProgressTask, Reporter, TrainingContext
-
-
-class RecordingReporter(Reporter):
-    """A reporter that keeps every bar it opened (description, total) and every step it was advanced by."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.bars: list[tuple[str, int | None, list[int]]] = []
-
-    def progress(self, description: str, total: int | None = None) -> ProgressTask:
-        steps: list[int] = []
-        self.bars.append((description, total, steps))
-
-        class Task(ProgressTask):
-            def advance(self, n: int = 1, **fields: float) -> None:
-                steps.append(n)
-
-        return Task()
-
-    def bar(self, text: str) -> tuple[int | None, int]:
-        (found,) = [(total, sum(steps)) for description, total, steps in self.bars if text in description]
-        return found
+from calcdet_core.api import TrainingContext
+from calcdet_core.testing import RecordingReporter
 
 
 def problem(seed: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -16,12 +16,14 @@ from calcdet_core.api import (
     ProgressTask,
     TrainingContext,
     extract_patches,
+    fit_threads,
+    reporter_of,
+    timed_step,
 )
 from calcdet_haar.bank import HaarBank, bank_size, build_bank
 from calcdet_haar.selection import balance, grouped_importance, top_k
 from calcdet_haar.store import Selection, read_selection, write_selection
 from calcdet_haar.tables import flat_tables
-from calcdet_haar.work import fit_threads, reporter_of, timed_step
 
 if TYPE_CHECKING:
     from scipy import sparse

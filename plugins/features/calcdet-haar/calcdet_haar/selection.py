@@ -13,8 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from calcdet_core.api import InvalidInputError, ProgressTask
-from calcdet_haar.work import grow_forest
+from calcdet_core.api import InvalidInputError, ProgressTask, grow_forest
 
 
 def balance(labels: np.ndarray, negatives_per_positive: float | None, max_samples: int,

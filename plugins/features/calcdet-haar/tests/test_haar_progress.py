@@ -4,29 +4,10 @@ import os
 
 import numpy as np
 from calcdet_haar import HaarExtractor
-from calcdet_haar.work import fit_threads, grow_forest
 from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 
-from calcdet_core.api import ProgressTask, Reporter, TrainingContext
-
-
-class RecordingReporter(Reporter):
-    """A reporter that keeps every bar it opened and every step it was advanced by."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.bars: list[tuple[str, int | None, list[int]]] = []
-
-    def progress(self, description: str, total: int | None = None) -> ProgressTask:
-        steps: list[int] = []
-        self.bars.append((description, total, steps))
-        reporter_steps = steps
-
-        class Task(ProgressTask):
-            def advance(self, n: int = 1, **fields: float) -> None:
-                reporter_steps.append(n)
-
-        return Task()
+from calcdet_core.api import TrainingContext, fit_threads, grow_forest
+from calcdet_core.testing import RecordingReporter
 
 
 def problem(n: int = 160, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

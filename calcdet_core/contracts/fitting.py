@@ -1,10 +1,12 @@
-"""How the selection's forests use the machine: threads from the run's ``--workers``, progress per chunk of trees.
+"""How a component's ``fit`` uses the machine: threads from the run's ``--workers``, progress per step.
 
-A fit runs in the calcdet process while no per-image worker runs, so it may use as many threads as
-``--workers`` asked for processes (never more than the cores this process may run on): processes
-times threads stays at most the core count. Growing a forest a chunk of trees at a time (scikit-learn's
-``warm_start``) draws the same per-tree seeds as one fit, so the trees, importances and votes do not
-depend on the chunking or on the thread count; only the progress display does.
+Shared by every plugin that fits scikit-learn models (plugins may import only
+:mod:`calcdet_core.api`, so helpers several of them need live here, once). A fit runs in the
+calcdet process while no per-image worker runs, so it may use as many threads as ``--workers``
+asked for processes (never more than the cores this process may run on): processes times threads
+stays at most the core count. Growing a forest a chunk of trees at a time (scikit-learn's
+``warm_start``) draws the same per-tree seeds as one fit, so the trees, importances and votes do
+not depend on the chunking or on the thread count; only the progress display does.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from calcdet_core.api import ProgressTask, Reporter, TrainingContext
+from calcdet_core.contracts.training import ProgressTask, Reporter, TrainingContext
 
 TREE_CHUNKS = 10
 """Progress steps per forest (each a warm-started chunk of its trees)."""
