@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from calcdet_core.contracts.training import ProgressTask, Reporter, TrainingContext
 from calcdet_core.io.atomic import write_json_atomic
@@ -49,7 +57,8 @@ class ConsoleReporter(Reporter):
     def progress(self, description: str, total: int | None = None) -> ProgressTask:
         if self._bar is None:
             self._bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), TextColumn("{task.fields[info]}"), console=self.console)
+                                 TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
+                                 console=self.console)
             self._bar.start()
         self._open += 1
         return _RichTask(self, self._bar.add_task(description, total=total, info=""))
