@@ -36,6 +36,7 @@ from calcdet_faster_rcnn.model import build_model
 from calcdet_phantom import synthesize
 from calcdet_torch.state import module_arrays
 from calcdet_torch.windows import cut, grid
+from proposers import print_report
 from saliency import SEED_BASE, timed
 
 from calcdet_core import Mammogram
@@ -145,11 +146,7 @@ def main() -> None:
         "images": rows,
         "total_seconds": round(time.perf_counter() - start, 1),
     }
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    print_report(report, args.out)
 
 
 if __name__ == "__main__":

@@ -215,6 +215,16 @@ def size(text: str) -> tuple[int, int]:
     return int(h), int(w)
 
 
+
+def print_report(report: dict[str, Any], out: Path | None) -> None:
+    """Print the benchmark's JSON report, and keep a copy in ``out`` when given."""
+    text = json.dumps(report, indent=2)
+    print(text)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -275,11 +285,7 @@ def main() -> None:
             }
         report["proposers"][name] = entry
     report["total_seconds"] = round(time.perf_counter() - start, 1)
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    print_report(report, args.out)
 
 
 if __name__ == "__main__":

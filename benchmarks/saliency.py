@@ -42,6 +42,7 @@ from calcdet_phantom import synthesize
 from calcdet_saliency.detector import SaliencyDetector
 from calcdet_saliency.inference import Inference, build_net
 from calcdet_torch.patches import standardised
+from proposers import print_report
 
 from calcdet_core import Mammogram
 from calcdet_core.imaging.preprocess import preprocess
@@ -151,11 +152,7 @@ def main() -> None:
         "images": rows,
         "total_seconds": round(time.perf_counter() - start, 1),
     }
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    print_report(report, args.out)
 
 
 if __name__ == "__main__":
