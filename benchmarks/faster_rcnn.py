@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -37,7 +35,7 @@ from calcdet_phantom import synthesize
 from calcdet_torch.state import module_arrays
 from calcdet_torch.windows import cut, grid
 from proposers import print_report
-from saliency import SEED_BASE, timed
+from saliency import SEED_BASE, run_facts, timed
 
 from calcdet_core import Mammogram
 from calcdet_core.api import load_pipeline
@@ -133,12 +131,7 @@ def main() -> None:
             "window": config.window, "stride": config.stride, "window_batch": config.window_batch}
     report = {
         "benchmark": "faster_rcnn",
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "machine": platform.machine(),
-        "cpus": len(os.sched_getaffinity(0)),
-        "torch_threads": torch.get_num_threads(),
+        **run_facts(),
         "weights": f"random initial weights, torch seed {args.seed}",
         "phantom_seconds": round(phantom_seconds, 1),
         "setup_seconds": setup,

@@ -68,6 +68,13 @@ def detector(weights: dict[str, np.ndarray], width: int, **params: Any) -> Salie
     return found
 
 
+def run_facts() -> dict[str, Any]:
+    """What a torch speed figure depends on: the command, versions, cores and torch's threads."""
+    return {"command": " ".join([Path(sys.executable).name, *sys.argv]), "python": platform.python_version(),
+            "torch": torch.__version__, "machine": platform.machine(), "cpus": len(os.sched_getaffinity(0)),
+            "torch_threads": torch.get_num_threads()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -138,12 +145,7 @@ def main() -> None:
              ("detect_study", "detect_dense"))
     report = {
         "benchmark": "saliency",
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "machine": platform.machine(),
-        "cpus": len(os.sched_getaffinity(0)),
-        "torch_threads": torch.get_num_threads(),
+        **run_facts(),
         "net": {"patch_size": 16, "width": args.width, "padding": True, "weights": f"random, seed {args.seed}"},
         "phantom_seconds": round(phantom_seconds, 1),
         "seconds_per_image": seconds,
