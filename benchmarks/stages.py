@@ -1,7 +1,8 @@
 """AIA-ML stage by stage at INbreast's image size: wall and CPU seconds, peak memory, candidates, extrapolation.
 
-Generates a phantom INbreast release with ``calcdet phantom`` (CC and MLO views, the study's
-patient split; one image size per run: ``--height``/``--width``, default the 3328x2560 detector),
+Generates a phantom INbreast release with ``calcdet phantom --inbreast-sizes`` (CC and MLO views,
+each patient on one of INbreast's detectors, 4084x3328 or 3328x2560; the study's patient split;
+``--height``/``--width`` for one size instead),
 trains ``pipelines/aia-ml.yaml`` on it (``--demo-overrides``: with the demo's cost caps), then
 detects its test split, and prints a JSON summary. Per-stage figures come from what calcdet keeps
 anyway: per-image jobs add ``wall_/cpu_/rss_<stage>`` to their results (summed in the training
@@ -91,8 +92,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("/tmp/calcdet-stages"), help="Work folder (release, model).")
     parser.add_argument("--images", type=int, default=60, help="Phantom images in the release.")
-    parser.add_argument("--height", type=int, default=3328, help="Image height, px (INbreast: 3328 or 4084).")
-    parser.add_argument("--width", type=int, default=2560, help="Image width, px (INbreast: 2560 or 3328).")
+    parser.add_argument("--height", type=int, help="One image height for every image, px (with --width).")
+    parser.add_argument("--width", type=int, help="One image width for every image, px (with --height).")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the release, split and sampling.")
     parser.add_argument("--workers", type=int, default=1, help="Worker processes (and threads of the fits).")
     parser.add_argument("--pipeline", type=Path, default=PIPELINES / "aia-ml.yaml", help="Pipeline YAML.")
@@ -102,7 +103,10 @@ def main() -> None:
 
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    release = make_release(args.out / "release", args.images, args.seed, args.height, args.width)
+    if (args.height is None) != (args.width is None):
+        parser.error("--height and --width go together")
+    release = make_release(args.out / "release", args.images, args.seed, args.height, args.width,
+                           inbreast_sizes=args.height is None)
     release_s = time.perf_counter() - start
     spec = demo_pipeline(args.pipeline, args.out, DEMO_OVERRIDES) if args.demo_overrides else args.pipeline
     model = args.out / "model"
@@ -127,7 +131,8 @@ def main() -> None:
     factor = RELEASE_IMAGES / args.images
     summary = {
         "command": {k: str(v) for k, v in vars(args).items()},
-        "release": {"images": args.images, "size": f"{args.height}x{args.width}", "seconds": round(release_s, 1),
+        "release": {"images": args.images, "seconds": round(release_s, 1),
+                    "size": "INbreast's two" if args.height is None else f"{args.height}x{args.width}",
                     "split_images": trained["dataset"]["split_images"]},
         "train": {"wall_s": round(train_wall, 1), "main_process_user_cpu_s": round(train_self_cpu, 1),
                   "main_process_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),

@@ -52,17 +52,24 @@ def demo_pipeline(source: Path, out: Path, overrides: dict[str, dict[str, Any]])
     return path
 
 
-def make_release(root: Path, images: int, seed: int, height: int, width: int) -> Path:
-    """The phantom release written by ``calcdet phantom``, reused when one with the same settings is there."""
+def make_release(root: Path, images: int, seed: int, height: int | None, width: int | None,
+                 inbreast_sizes: bool = False) -> Path:
+    """The phantom release written by ``calcdet phantom``, reused when one with the same settings is there.
+
+    ``inbreast_sizes`` puts each patient on one of INbreast's two detectors instead of ``height`` x ``width``.
+    """
     stamp = root / "demo-release.json"
-    settings = {"images": images, "seed": seed, "height": height, "width": width}
+    size = {"inbreast_sizes": True} if inbreast_sizes else {"height": height, "width": width}
+    settings = {"images": images, "seed": seed, **size}
     if stamp.is_file() and json.loads(stamp.read_text()) == settings:
         progress_console.print(f"reusing the phantom release in {root}")
         return root
     shutil.rmtree(root, ignore_errors=True)
-    progress_console.print(f"calcdet phantom: {images} images of {height}x{width} px")
+    shape = "INbreast's two sizes" if inbreast_sizes else f"{height}x{width} px"
+    progress_console.print(f"calcdet phantom: {images} images of {shape}")
     command = [sys.executable, "-m", "calcdet_core", "phantom", str(root), "--images", str(images),
-               "--seed", str(seed), "--height", str(height), "--width", str(width)]
+               "--seed", str(seed), *(["--inbreast-sizes"] if inbreast_sizes else
+                                      ["--height", str(height), "--width", str(width)])]
     if subprocess.run(command, stdout=subprocess.DEVNULL, check=False).returncode != 0:  # its progress: stderr
         raise CalcdetUserError(f"`calcdet {' '.join(command[3:])}` failed (above); the demo's release comes from the "
                                "calcdet-phantom plugin: pip install -e plugins/datasets/calcdet-phantom")

@@ -63,15 +63,20 @@ def phantom(
                                ] = TransferSyntax.explicit,
     family: Annotated[FamilyName, typer.Option(help="Generator settings: tissue, noise, MCs, clusters, distractors "
                                                     "(see the plugin's README).")] = DEFAULT_FAMILY,
+    inbreast_sizes: Annotated[bool, typer.Option(help="Each patient on one of INbreast's two detectors at random: "
+                                                      "4084x3328 or 3328x2560 (replaces --height and --width).")
+                              ] = False,
 ) -> None:
     """Write synthetic mammograms with exact truth as an INbreast release (read it with the 'inbreast' adapter)."""
-    from calcdet_phantom.release import generate_release
+    from calcdet_phantom.release import INBREAST_SIZES, generate_release
 
-    check_size(height, width)
+    sizes = INBREAST_SIZES if inbreast_sizes else None
+    for rows, columns in sizes or [(height, width)]:
+        check_size(rows, columns)
     try:
         generate_release(out, images, seed, height, width, transfer_syntax.value,
                          progress=lambda done, total: typer.echo(f"\r{done}/{total} images", nl=False, err=True),
-                         family=family.value)
+                         family=family.value, sizes=sizes)
     except OSError as exc:
         raise CalcdetUserError(f"phantom: cannot write the release to {out}: {exc}") from exc
     finally:

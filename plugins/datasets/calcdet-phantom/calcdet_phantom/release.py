@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import plistlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,8 @@ from calcdet_phantom.truth import TRUTH_FILE, annotation_to_json, distractors_to
 CSV_HEADER = "Patient ID;Patient age;Laterality;View;Acquisition date;File Name;ACR;Bi-Rads"
 POSITIVE_PATIENTS = 0.85
 """Share of patients with MCs, in one breast (both its views); about 40 % of images end up normal."""
+INBREAST_SIZES = ((4084, 3328), (3328, 2560))
+"""INbreast's two image sizes (rows x columns, 70 um): the 24x30 cm and the 18x24 cm detector."""
 VIEW_SETS = {2: [("L", "CC"), ("L", "MLO")], 3: [("R", "CC"), ("R", "MLO"), ("L", "CC")],
              4: [("L", "CC"), ("L", "MLO"), ("R", "CC"), ("R", "MLO")]}
 
@@ -56,12 +58,15 @@ def _birads(phantom: Phantom, rng: np.random.Generator) -> str:
 
 def generate_release(out_dir: str | Path, n_images: int, seed: int = 0, height: int | None = None,
                      width: int | None = None, transfer_syntax: str = "explicit",
-                     progress: Callable[[int, int], None] | None = None, family: str = DEFAULT) -> Path:
+                     progress: Callable[[int, int], None] | None = None, family: str = DEFAULT,
+                     sizes: Sequence[tuple[int, int]] | None = None) -> Path:
     """Write ``n_images`` phantoms of 2-4 images per patient as an INbreast release; return ``out_dir``.
 
     A patient is MC-positive or negative as a whole (MCs in one breast), so a patient-level split
     stratified by MC status means something, as on INbreast. ``family`` names the generator's
-    settings; the ``default`` family writes exactly what the generator always wrote.
+    settings; the ``default`` family writes exactly what the generator always wrote. ``sizes``
+    (rows, columns) pairs put each patient on one of them at random (all views of a patient share
+    a detector, as on INbreast); without it every image is ``height`` x ``width``.
     """
     if n_images < 1:
         raise ValueError(f"n_images must be at least 1, got {n_images}")
@@ -80,9 +85,10 @@ def generate_release(out_dir: str | Path, n_images: int, seed: int = 0, height: 
         date = f"20{rng.integers(8, 11):02d}{rng.integers(1, 13):02d}"
         views = VIEW_SETS.get(per_patient, [("R", "CC")])
         affected = str(rng.choice([lat for lat, _ in views])) if rng.random() < POSITIVE_PATIENTS else None
+        rows_px, cols_px = sizes[int(rng.integers(len(sizes)))] if sizes else (height or 1664, width or 1280)
         for laterality, view in views:
             file_name = str(names[done])
-            phantom = synthesize(height or 1664, width or 1280, int(rng.integers(2**31)), laterality=laterality,
+            phantom = synthesize(rows_px, cols_px, int(rng.integers(2**31)), laterality=laterality,
                                  view=view, density=density, normal=laterality != affected, family=family)
             dicom = f"AllDICOMs/{file_name}_{patient}_MG_{laterality}_{view}_ANON.dcm"
             write_dicom(out / dicom, phantom.image, bits_stored=14, spacing_mm=phantom.spacing_mm,

@@ -136,3 +136,17 @@ def test_command_reports_an_unwritable_folder_without_a_traceback(tmp_path):
                            "--transfer-syntax", "rle")
     assert done.returncode == 1 and "error: phantom: cannot write the release to" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_sizes_put_each_patient_on_one_detector(tmp_path):
+    sizes = ((128, 96), (96, 80))
+    root = generate_release(tmp_path / "rel", n_images=12, seed=4, sizes=sizes)
+    shapes: dict[str, set[tuple[int, int]]] = {}
+    for file_name, facts in load_truth(root).items():
+        image = read_dicom(root / facts["dicom"]).pixels
+        shapes.setdefault(facts["patient"], set()).add(image.shape)
+        if (root / "AllXML" / f"{file_name}.xml").exists():
+            plist = plistlib.loads((root / "AllXML" / f"{file_name}.xml").read_bytes())["Images"][0]
+            assert (plist["ImageHeight"], plist["ImageWidth"]) == image.shape
+    assert all(len(s) == 1 for s in shapes.values()), shapes
+    assert set().union(*shapes.values()) == set(sizes)
