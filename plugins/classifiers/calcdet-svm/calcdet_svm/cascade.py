@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from calcdet_core.api import ProgressTask, Reporter, TrainingContext, fit_threads, grow_forest, reporter_of, timed_step
+from calcdet_core.api import Reporter, TrainingContext, fit_threads, grow_forest, reporter_of, timed_step
 from calcdet_svm.base import SkopsClassifier
+from calcdet_svm.kernels import decision_values
 from calcdet_svm.models import SvmConfig, svm_from_config, tune_svm, tuned_params
 from calcdet_svm.persist import EXTRA_TREES_TYPES, FOREST_TYPES, SVM_TYPES
 from calcdet_svm.sampling import cap_negatives, check_training_set, downsample, keep_sensitivity_threshold
@@ -77,21 +78,6 @@ _TREE_ENSEMBLES: dict[str, tuple[str, str]] = {
 }
 """Tree-ensemble stage-2 learners: option value -> (model file name, class in ``sklearn.ensemble``)."""
 
-SCORE_CHUNK = 4096
-"""Rows per ``decision_function`` call when many candidates are scored during ``fit`` (one progress step each)."""
-
-
-def decisions(model: Any, X: np.ndarray, task: ProgressTask | None = None) -> np.ndarray:
-    """``model.decision_function(X)`` a block of rows at a time (row by row the same values), advancing ``task``."""
-    out = np.empty(len(X), np.float64)
-    for start in range(0, len(X), SCORE_CHUNK):
-        block = X[start : start + SCORE_CHUNK]
-        out[start : start + len(block)] = model.decision_function(block)
-        if task is not None:
-            task.advance(len(block))
-    return out
-
-
 class _TwoStageSvm(SkopsClassifier):
     Config = CascadeConfig
     config: CascadeConfig
@@ -124,7 +110,7 @@ class _TwoStageSvm(SkopsClassifier):
                                                            reporter, seconds)
         with timed_step(reporter, f"{self.name} stage 1: score {len(X)} training candidates", len(X), seconds,
                         "stage1_score") as task:
-            passed = np.flatnonzero(decisions(stage1, X, task) >= threshold)
+            passed = np.flatnonzero(decision_values(stage1, X, task) >= threshold)
         y_passed = y[passed]
         self.models_ = {"stage1": stage1}
         stage2_info: dict[str, Any] = {"candidates": len(passed), "tp": int(y_passed.sum())}
@@ -204,14 +190,14 @@ class _TwoStageSvm(SkopsClassifier):
             if (yv == 1).any():
                 with timed_step(reporter, f"{self.name} stage 1 threshold: score {len(Xv)} validation candidates",
                                 len(Xv), seconds, "threshold") as task:
-                    dv = decisions(stage1, Xv, task)
+                    dv = decision_values(stage1, Xv, task)
                 t = keep_sensitivity_threshold(dv, yv, s)
                 return t, {"source": "validation", "tp_kept": float((dv[yv == 1] >= t).mean()),
                            "fp_kept": float((dv[yv == 0] >= t).mean()) if (yv == 0).any() else None}
         sample_groups = groups[rows1]
         n_folds = min(self.config.threshold_folds, len(np.unique(sample_groups)))
         if n_folds < 2:
-            d = stage1.decision_function(X[rows1])
+            d = decision_values(stage1, X[rows1])
             return keep_sensitivity_threshold(d, y[rows1], s), {"source": "training rows (in-sample: one case)"}
         oof = np.empty(len(rows1))
         with timed_step(reporter, f"{self.name} stage 1 threshold: {n_folds} out-of-fold SVMs", n_folds, seconds,
@@ -219,10 +205,10 @@ class _TwoStageSvm(SkopsClassifier):
             for fit_idx, out_idx in GroupKFold(n_splits=n_folds).split(rows1, y[rows1], sample_groups):
                 fold_y = y[rows1[fit_idx]]
                 if fold_y.min() == fold_y.max():  # a fold with one class cannot train; use the full model there
-                    oof[out_idx] = stage1.decision_function(X[rows1[out_idx]])
+                    oof[out_idx] = decision_values(stage1, X[rows1[out_idx]])
                 else:
                     model = svm_from_config(self.config, params).fit(X[rows1[fit_idx]], fold_y)
-                    oof[out_idx] = model.decision_function(X[rows1[out_idx]])
+                    oof[out_idx] = decision_values(model, X[rows1[out_idx]])
                 task.advance()
         return keep_sensitivity_threshold(oof, y[rows1], s), {"source": f"grouped {n_folds}-fold out-of-fold "
                                                                           "scores of training rows"}
@@ -230,7 +216,7 @@ class _TwoStageSvm(SkopsClassifier):
     def stage1_score(self, features: np.ndarray) -> np.ndarray:
         """Stage-1 decision values alone (what the study calls the original model)."""
         X = self._check_fitted(features)
-        return np.asarray(self.models_["stage1"].decision_function(X), dtype=np.float64) if len(X) else np.zeros(0)
+        return decision_values(self.models_["stage1"], X) if len(X) else np.zeros(0)
 
     def _has_stage2(self) -> bool:
         return len(self.models_) > 1
@@ -240,7 +226,7 @@ class _TwoStageSvm(SkopsClassifier):
         from scipy.special import expit
 
         if "stage2" in self.models_:
-            return expit(np.asarray(self.models_["stage2"].decision_function(X), dtype=np.float64))
+            return expit(decision_values(self.models_["stage2"], X))
         (trees,) = (self.models_[key] for key, _ in _TREE_ENSEMBLES.values() if key in self.models_)
         return np.asarray(trees.predict_proba(X)[:, 1], dtype=np.float64)
 

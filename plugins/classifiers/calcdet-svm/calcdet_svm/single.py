@@ -9,6 +9,7 @@ from pydantic import Field
 
 from calcdet_core.api import TrainingContext, fit_threads, grow_forest, reporter_of, timed_step
 from calcdet_svm.base import SkopsClassifier
+from calcdet_svm.kernels import decision_values
 from calcdet_svm.models import BalancedConfig, SvmConfig, train_svm, tuned_params
 from calcdet_svm.persist import FOREST_TYPES, SVM_TYPES
 from calcdet_svm.sampling import check_training_set, downsample
@@ -38,7 +39,7 @@ class Svm(SkopsClassifier):
         X = self._check_fitted(features)
         if len(X) == 0:
             return np.zeros(0)
-        return np.asarray(self.models_["svm"].decision_function(X), dtype=np.float64)
+        return decision_values(self.models_["svm"], X)
 
 
 class RandomForestConfig(BalancedConfig):
