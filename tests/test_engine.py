@@ -57,6 +57,25 @@ def test_training_features_are_computed_among_every_candidate_as_at_detection(re
     np.testing.assert_array_equal(data.X, np.vstack(rows))
 
 
+def test_negatives_per_image_keeps_every_tp_and_at_most_that_many_fps(records, tmp_path):
+    loose = {"plugin": "gm", "params": {"first_quantile": 0.8, "second_quantile": 0.3, "min_distance": 2}}
+    spec = {**AIA_ML_SMALL, "proposer": loose, "features": [{"plugin": "context"}]}
+    every = training_data(build_pipeline(spec), ImageSource(records[:4]), ImageSource(records[4:6]),
+                          SerialExecutor(), tmp_path / "every")
+    capped_spec = {**spec, "training": {"negatives_per_image": 5}}
+    capped = [training_data(build_pipeline(capped_spec), ImageSource(records[:4]), ImageSource(records[4:6]),
+                            SerialExecutor(), tmp_path / name, seed=seed)
+              for name, seed in (("a", 0), ("b", 0), ("c", 1))]
+    train, full = capped[0].metrics["train"], every.metrics["train"]
+    assert train["tp"] == full["tp"] and train["fp"] == 4 * 5 < full["fp"]
+    assert train["negatives_left_out"] == full["fp"] - train["fp"] and full["negatives_left_out"] == 0
+    assert capped[0].metrics["validation"]["fp"] == 2 * 5
+    rows_of = {tuple(row) for row in every.X}  # the kept rows are rows of the full matrix, features unchanged
+    assert all(tuple(row) in rows_of for row in capped[0].X)
+    np.testing.assert_array_equal(capped[0].X, capped[1].X)  # the seed decides the draw
+    assert not np.array_equal(capped[0].X, capped[2].X)
+
+
 def test_detections_are_in_the_stored_grid(trained, records):
     pipeline, _ = trained
     for record in records[10:13]:

@@ -41,6 +41,16 @@ class PreprocessSpec(BaseModel):
                                 "at its stored spacing.")
 
 
+class TrainingSpec(BaseModel):
+    """Which of the proposer's candidates the classifier learns from (detection always scores every one)."""
+
+    model_config = ConfigDict(extra="forbid")
+    negatives_per_image: int | None = Field(
+        None, ge=1, description="False-positive candidates kept per train or validation image, drawn at random "
+                                "with the run's seed; every true positive stays. Bounds the feature matrices "
+                                "(full-size mammograms propose 10,000+ candidates each); null keeps every one.")
+
+
 class ComponentSpec(BaseModel):
     """One slot of a pipeline: which plugin, with which parameters."""
 
@@ -56,6 +66,7 @@ class PipelineSpec(BaseModel):
     name: str
     description: str = ""
     preprocess: PreprocessSpec = Field(default_factory=PreprocessSpec)
+    training: TrainingSpec = Field(default_factory=TrainingSpec)
     proposer: ComponentSpec | None = None
     features: list[ComponentSpec] = Field(default_factory=list)
     classifier: ComponentSpec | None = None
@@ -168,7 +179,8 @@ class Pipeline:
     def resolved(self) -> dict[str, Any]:
         """The pipeline with every parameter made explicit (defaults included)."""
         doc: dict[str, Any] = {"name": self.spec.name, "description": self.spec.description,
-                               "preprocess": self.spec.preprocess.model_dump()}
+                               "preprocess": self.spec.preprocess.model_dump(),
+                               "training": self.spec.training.model_dump()}
         for key, (_, is_list) in SLOTS.items():
             value = getattr(self, key)
             entries = [{"plugin": c.name, "params": c.config.model_dump(mode="json")}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+import zlib
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -46,6 +47,17 @@ MAX_FIT_PATCHES = 30_000
 class _LabelContext:
     pipeline: Pipeline
     diameter: float
+    seed: int
+
+
+def _sampled_negatives(record: ImageRecord, negatives: np.ndarray, cap: int | None, seed: int) -> np.ndarray:
+    """The FP rows (a boolean mask) training keeps: all, or ``cap`` drawn by a generator of the seed and image."""
+    if cap is None or negatives.sum() <= cap:
+        return negatives
+    rng = np.random.default_rng([seed, zlib.crc32(record.image_id.encode())])
+    kept = np.zeros_like(negatives)
+    kept[rng.choice(np.flatnonzero(negatives), cap, replace=False)] = True
+    return kept
 
 
 def _label_job(context: _LabelContext, item: tuple[ImageRecord | DatasetRef, bool]) -> Result:
@@ -61,10 +73,13 @@ def _label_job(context: _LabelContext, item: tuple[ImageRecord | DatasetRef, boo
     with timed(out, "proposal"):
         candidates = pipeline.proposer.propose(image.pixels, image.mask)
     match = match_detections(candidates, annotation, context.diameter)
-    keep = match.status != DROPPED
+    negatives = (match.status != DROPPED) & (match.status != TP)
+    sampled = _sampled_negatives(record, negatives, pipeline.spec.training.negatives_per_image, context.seed)
+    keep = (match.status == TP) | sampled
     out.update({
         "proposed_xyr": candidates.xyr, "proposed_score": candidates.score, "keep": keep,
-        "label": (match.status[keep] == TP).astype(np.int8), "dropped": np.int64((~keep).sum()),
+        "label": (match.status[keep] == TP).astype(np.int8), "dropped": np.int64((match.status == DROPPED).sum()),
+        "negatives_left_out": np.int64(negatives.sum() - sampled.sum()),
         "targets": np.int64(match.n_targets), "targets_hit": np.int64(match.n_hit),
     })
     if pipeline.classifier is not None:
@@ -122,14 +137,15 @@ class LabelledSplit:
         targets = sum(int(r["targets"]) for r in self.results)
         hit = sum(int(r["targets_hit"]) for r in self.results)
         return {"images": len(self.results), "candidates": len(y), "tp": int(y.sum()), "fp": int((y == 0).sum()),
-                "dropped": sum(int(r["dropped"]) for r in self.results), "targets": targets,
+                "dropped": sum(int(r["dropped"]) for r in self.results),
+                "negatives_left_out": sum(int(r["negatives_left_out"]) for r in self.results), "targets": targets,
                 "targets_hit": hit, "proposer_sensitivity": hit / targets if targets else None}
 
 
 def _label_split(pipeline: Pipeline, source: ImageSource, executor: Executor, work_dir: Path, name: str,
-                 want_patches: bool, diameter: float) -> LabelledSplit:
+                 want_patches: bool, diameter: float, seed: int) -> LabelledSplit:
     items = [(item, want_patches) for item in source.items(executor)]
-    results = run_jobs(_label_job, _LabelContext(pipeline, diameter), items, source.job_keys(),
+    results = run_jobs(_label_job, _LabelContext(pipeline, diameter, seed), items, source.job_keys(),
                        work_dir / f"candidates-{name}", executor, f"candidates ({name})",
                        labels=[r.image_id for r in source.records])
     return LabelledSplit([results[k] for k in source.job_keys()], [r.patient_id for r in source.records])
@@ -214,8 +230,8 @@ def training_data(pipeline: Pipeline, train: ImageSource, validation: ImageSourc
         raise InvalidInputError("the training split holds no image")
     if pipeline.proposer is None or pipeline.classifier is None:
         raise InvalidInputError(f"pipeline {pipeline.spec.name!r} has no proposer -> features -> classifier to train")
-    tr = _label_split(pipeline, train, executor, work_dir, "train", True, diameter)
-    va = _label_split(pipeline, validation, executor, work_dir, "validation", False, diameter)
+    tr = _label_split(pipeline, train, executor, work_dir, "train", True, diameter, seed)
+    va = _label_split(pipeline, validation, executor, work_dir, "validation", False, diameter, seed)
     if tr.summary()["tp"] == 0:
         raise InvalidInputError("no proposer candidate in the training split touches a target: nothing to learn from "
                                 "(check the dataset's annotations and the proposer's parameters)")
@@ -255,8 +271,8 @@ def _train_candidates(pipeline: Pipeline, train: ImageSource, validation: ImageS
                       start: float) -> dict[str, Any]:
     """Proposer, features and classifier: label candidates, fit the extractors, then the classifier."""
     if pipeline.classifier is None:  # a proposer alone learns nothing; its candidate counts are still worth keeping
-        tr = _label_split(pipeline, train, executor, work_dir, "train", False, diameter)
-        va = _label_split(pipeline, validation, executor, work_dir, "validation", False, diameter)
+        tr = _label_split(pipeline, train, executor, work_dir, "train", False, diameter, seed)
+        va = _label_split(pipeline, validation, executor, work_dir, "validation", False, diameter, seed)
         return {"seed": seed, "train": tr.summary(), "validation": va.summary(),
                 "seconds": time.perf_counter() - start}
     data = training_data(pipeline, train, validation, executor, work_dir, seed, diameter, contexts)
