@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from calcdet_phantom.release import generate_release
 from typer.testing import CliRunner
 
 from calcdet_core.cli.app import create_app
 from calcdet_core.errors import InvalidInputError
-from calcdet_core.io.model_dir import is_model_dir
+from calcdet_core.io.model_dir import is_model_dir, sha256
 from calcdet_core.run.reproduce import STUDY_PIPELINES, plan_runs, reproduce, study_pipelines
 
 PIPELINES = {
@@ -109,6 +111,21 @@ def test_changed_yaml_of_the_same_name_is_refused_naming_the_file(first, second,
     with pytest.raises(InvalidInputError, match=str(changed)) as caught:
         reproduce("inbreast", release, out, [changed, *yamls[1:]], seed=0, device="cpu")
     assert "proposer" in str(caught.value) and str(out / "gm-only" / "model") in str(caught.value)
+
+
+def test_model_stored_before_a_setting_existed_is_reused_as_its_default(first, second, release, yamls, tmp_path):
+    out = tmp_path / "out"
+    for name in PIPELINES:  # the models alone: an evaluation names the model folder it scored
+        shutil.copytree(first[0] / name / "model", out / name / "model")
+    model = out / "gm-only" / "model"
+    stored = yaml.safe_load((model / "pipeline.yaml").read_text())
+    assert stored.pop("training") == {"negatives_per_image": None}
+    (model / "pipeline.yaml").write_text(yaml.safe_dump(stored, sort_keys=False))
+    sums = json.loads((model / "checksums.json").read_text())
+    sums["files"]["pipeline.yaml"] = sha256(model / "pipeline.yaml")
+    (model / "checksums.json").write_text(json.dumps(sums))
+    study = reproduce("inbreast", release, out, yamls, seed=0, device="cpu")
+    assert not any(p["trained_now"] for p in study["pipelines"])
 
 
 def test_model_of_another_split_seed_is_refused(first, second, release, yamls):

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from calcdet_core.errors import InvalidInputError
+from calcdet_core.errors import CalcdetUserError, InvalidInputError
 from calcdet_core.io.model_dir import CHECKSUMS_FILE, PIPELINE_FILE, is_model_dir, read_metrics, sha256
 from calcdet_core.run.executor import make_executor, progress_console
-from calcdet_core.run.pipeline import load_pipeline, load_yaml
+from calcdet_core.run.pipeline import load_pipeline
 
 STUDY_PIPELINES = ("aia-ml.yaml", "resnet-saliency.yaml", "faster-rcnn.yaml")
 """The study's three pipelines, as shipped in the ``pipelines/`` folder beside the package."""
@@ -102,8 +102,10 @@ def reusable_model(run: StudyRun, study: Study) -> bool:
     refused (a changed YAML must not be evaluated as if it were trained)."""
     if not is_model_dir(run.model):
         return False
-    stored = load_yaml(run.model / PIPELINE_FILE)
-    stored = stored if isinstance(stored, dict) else {}
+    try:  # resolved again: settings added since it was trained read as their defaults, as the model behaves
+        stored = load_pipeline(run.model / PIPELINE_FILE).resolved()
+    except (CalcdetUserError, ValueError) as exc:
+        _refuse(run.model, run, [f"its stored pipeline no longer validates ({exc})"])
     changed = sorted(k for k in set(stored) | set(run.resolved) if stored.get(k) != run.resolved.get(k))
     problems = [f"its pipeline differs from {run.yaml} in {', '.join(changed)}"] if changed else []
     trained = read_metrics(run.model).get("dataset", {})
