@@ -2,10 +2,11 @@
 
 For each phantom family (``calcdet phantom --family``) a small release is written (``--images`` of
 ``--height`` x ``--width``, seed ``--seed``). Every installed proposer among gm, hdog and hough runs
-on each release's test split twice, with its plugin defaults and with the settings of the shipped
-``pipelines/<name>.yaml``, and is scored as ``benchmarks/proposers.py`` scores it (the study's 14 px
-rule, study crediting: a candidate reaches every target its disc touches): sensitivity and FP per
-image, each with a 95 % image-bootstrap interval (``--resamples`` draws of the test images).
+on each release's test split with its plugin defaults and with every setting a shipped
+``pipelines/*.yaml`` gives it (``--variant`` adds more), and is scored as ``benchmarks/proposers.py``
+scores it (the study's 14 px rule, study crediting: a candidate reaches every target its disc
+touches): sensitivity and FP per image, each with a 95 % image-bootstrap interval (``--resamples``
+draws of the test images).
 
 With ``--train FAMILY`` it also trains ``pipelines/aia-ml.yaml`` with the demo's cost caps
 (``calcdet_core.run.demo.DEMO_OVERRIDES``, as ``benchmarks/pipelines.py`` does; ``--set`` adds
@@ -43,13 +44,31 @@ from calcdet_core.run.workflows import load_dataset
 from pipelines import ROOT, with_settings
 
 
-def proposer_pipelines(name: str) -> dict[str, Pipeline]:
-    """The shipped ``pipelines/<name>.yaml`` and the same document with the proposer's params emptied (defaults)."""
-    path = ROOT / "pipelines" / f"{name}.yaml"
-    shipped = yaml.safe_load(path.read_text())
-    defaults = {**shipped, "proposer": {"plugin": shipped["proposer"]["plugin"], "params": {}}}
-    return {"plugin_defaults": build_pipeline(defaults, f"{path} (params emptied)"),
-            "pipeline_yaml": build_pipeline(shipped, str(path))}
+def proposer_pipelines(name: str, variants: dict[str, dict[str, Any]]) -> dict[str, Pipeline]:
+    """Every proposer setting calcdet ships for ``name``, by where it comes from, each once.
+
+    The plugin defaults, then the proposer of every ``pipelines/*.yaml`` that uses it (proposer-only
+    pipelines such as ``hdog-tuned.yaml`` and the trainable ones such as ``aia-ml.yaml``), then
+    ``variants`` (``--variant``: plugin defaults with those parameters changed).
+    """
+    def proposer_only(params: dict[str, Any], source: str) -> Pipeline:
+        return build_pipeline({"name": f"{name}-variant", "proposer": {"plugin": name, "params": params}}, source)
+
+    found = {"plugin_defaults": proposer_only({}, f"{name} with its defaults")}
+    for path in sorted((ROOT / "pipelines").glob("*.yaml")):
+        proposer = yaml.safe_load(path.read_text()).get("proposer") or {}
+        if proposer.get("plugin") == name:
+            found[path.name] = proposer_only(proposer.get("params") or {}, str(path))
+    for label, params in variants.items():
+        found[label] = proposer_only(params, label)
+    groups: list[tuple[list[str], Pipeline]] = []
+    for label, pipeline in found.items():
+        same = [labels for labels, p in groups if p.proposer.config == pipeline.proposer.config]
+        if same:
+            same[0].append(label)
+        else:
+            groups.append(([label], pipeline))
+    return {" = ".join(labels): pipeline for labels, pipeline in groups}
 
 
 def test_cases(release: Path, pipeline: Pipeline, seed: int) -> list[Case]:
@@ -89,7 +108,9 @@ def candidate_summary(results: list[ImageResult], resamples: int, seed: int) -> 
 def proposer_table(releases: dict[str, Path], names: list[str], args: argparse.Namespace) -> dict[str, Any]:
     table: dict[str, Any] = {}
     for name in names:
-        for variant, pipeline in proposer_pipelines(name).items():
+        variants = {setting: with_settings({}, [setting])[name] for setting in args.variant
+                    if setting.startswith(f"{name}.")}
+        for variant, pipeline in proposer_pipelines(name, variants).items():
             row = table.setdefault(name, {}).setdefault(variant, {"params": pipeline.proposer.config.model_dump()})
             for family, release in releases.items():
                 results, _, _ = run(pipeline.proposer.propose, test_cases(release, pipeline, args.seed))
@@ -138,6 +159,8 @@ def main() -> None:
     parser.add_argument("--train", choices=list(FAMILIES), help="Also train AIA-ML on this family, test on all.")
     parser.add_argument("--set", action="append", default=[], metavar="PLUGIN.PARAM=VALUE",
                         help="Extra AIA-ML component parameter on top of the demo's overrides (repeatable).")
+    parser.add_argument("--variant", action="append", default=[], metavar="PROPOSER.PARAM=VALUE",
+                        help="Also run this proposer with its defaults and this one change (repeatable).")
     parser.add_argument("--work", type=Path, help="Folder for the releases and model (default: temporary).")
     args = parser.parse_args()
     families = [f for f in args.families.split(",") if f]

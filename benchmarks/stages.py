@@ -10,14 +10,21 @@ metrics' ``stage_costs`` and in each detection's ``costs``), and the fits record
 with the run's reporter (``feature_training`` and ``classifier`` in the training metrics).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/stages.py --images 60 --workers 2 --out /tmp/stages
+
+``--reference CHECKOUT`` then runs the same benchmark on the same release with another calcdet
+checkout's code and pipeline (e.g. ``git worktree add /tmp/before <commit>``; its packages are put
+first on ``PYTHONPATH`` in a child process) and adds per-stage ratios, reference over this code.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -88,6 +95,54 @@ def scaled(stages: dict[str, dict[str, float]], factor: float) -> dict[str, dict
     return {s: {k: round(v * factor, 1) for k, v in c.items() if k != "peak_rss_mb"} for s, c in stages.items()}
 
 
+def seconds_by_size(found: list[Any], records: list[Any]) -> dict[str, float]:
+    """Mean seconds one worker spent on a test image (its stages' wall seconds added), per stored image size."""
+    import pydicom
+
+    sizes = {}
+    for record in records:
+        header = pydicom.dcmread(record.path, stop_before_pixels=True)
+        sizes[record.image_id] = f"{header.Rows}x{header.Columns}"
+    per_size: dict[str, list[float]] = {}
+    for d in found:
+        per_size.setdefault(sizes[d.image_id], []).append(sum(v for k, v in d.costs.items()
+                                                              if k.startswith("wall_")))
+    return {size: round(sum(v) / len(v), 2) for size, v in sorted(per_size.items())}
+
+
+def package_roots(checkout: Path) -> list[str]:
+    """Folders of a checkout's distributions (each holds its importable package: the repository's flat layout)."""
+    return sorted(str(p.parent) for p in checkout.rglob("pyproject.toml") if ".venv" not in p.parts)
+
+
+def reference_run(args: argparse.Namespace, release: Path) -> dict[str, Any]:
+    """This benchmark with ``args.reference``'s code and pipeline on ``release``, in a child process."""
+    out = args.out / "reference"
+    command = [sys.executable, __file__, "--release", str(release), "--out", str(out),
+               "--json", str(out / "summary.json"), "--seed", str(args.seed), "--workers", str(args.workers),
+               "--pipeline", str(args.reference / "pipelines" / args.pipeline.name),
+               *(["--demo-overrides"] if args.demo_overrides else [])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(package_roots(args.reference.resolve()))}
+    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+    return json.loads((out / "summary.json").read_text())
+
+
+def ratios(reference: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+    """Reference seconds (and memory) over this code's, per stage and in all: above 1 means faster now."""
+    def ratio(a: float | None, b: float | None) -> float | None:
+        return round(a / b, 2) if a and b else None
+
+    out: dict[str, Any] = {"train_wall": ratio(reference["train"]["wall_s"], current["train"]["wall_s"]),
+                           "train_main_process_peak_rss": ratio(reference["train"]["main_process_peak_rss_mb"],
+                                                                current["train"]["main_process_peak_rss_mb"]),
+                           "detect_wall_per_image": ratio(reference["detect"]["wall_s_per_image"],
+                                                          current["detect"]["wall_s_per_image"])}
+    for phase in ("train", "detect"):
+        ref, now = reference[phase]["stages"], current[phase]["stages"]
+        out[f"{phase}_stages_wall"] = {s: ratio(ref[s]["wall_s"], now[s]["wall_s"]) for s in now if s in ref}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("/tmp/calcdet-stages"), help="Work folder (release, model).")
@@ -99,14 +154,16 @@ def main() -> None:
     parser.add_argument("--pipeline", type=Path, default=PIPELINES / "aia-ml.yaml", help="Pipeline YAML.")
     parser.add_argument("--demo-overrides", action="store_true", help="Apply the demo's cost caps to the pipeline.")
     parser.add_argument("--json", type=Path, help="Also write the summary here.")
+    parser.add_argument("--release", type=Path, help="Use this INbreast-layout release instead of writing one.")
+    parser.add_argument("--reference", type=Path, help="Another calcdet checkout to run the same way, for ratios.")
     args = parser.parse_args()
 
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     if (args.height is None) != (args.width is None):
         parser.error("--height and --width go together")
-    release = make_release(args.out / "release", args.images, args.seed, args.height, args.width,
-                           inbreast_sizes=args.height is None)
+    release = args.release or make_release(args.out / "release", args.images, args.seed, args.height, args.width,
+                                           inbreast_sizes=args.height is None)
     release_s = time.perf_counter() - start
     spec = demo_pipeline(args.pipeline, args.out, DEMO_OVERRIDES) if args.demo_overrides else args.pipeline
     model = args.out / "model"
@@ -128,11 +185,11 @@ def main() -> None:
     candidates = [int(d.costs.get("candidates", 0)) for d in found]
 
     train_stages = training_stages(trained)
-    factor = RELEASE_IMAGES / args.images
+    factor = RELEASE_IMAGES / sum(trained["dataset"]["split_images"].values())
     summary = {
         "command": {k: str(v) for k, v in vars(args).items()},
-        "release": {"images": args.images, "seconds": round(release_s, 1),
-                    "size": "INbreast's two" if args.height is None else f"{args.height}x{args.width}",
+        "release": {"images": sum(trained["dataset"]["split_images"].values()), "seconds": round(release_s, 1),
+                    "path": str(release),
                     "split_images": trained["dataset"]["split_images"]},
         "train": {"wall_s": round(train_wall, 1), "main_process_user_cpu_s": round(train_self_cpu, 1),
                   "main_process_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
@@ -142,6 +199,7 @@ def main() -> None:
                   "fit_caps": fit_caps(trained, pipeline)},
         "detect": {"images": len(found), "wall_s": round(detect_wall, 1),
                    "wall_s_per_image": round(detect_wall / max(len(found), 1), 2),
+                   "worker_seconds_per_image_by_size": seconds_by_size(found, records),
                    "candidates_per_image": round(sum(candidates) / max(len(found), 1), 1),
                    "stages": {s: {k: round(v, 3) for k, v in c.items()} for s, c in detect_costs.items()}},
         "extrapolated_to_410_images": {"assumes": EXTRAPOLATION, "factor": round(factor, 2),
@@ -152,6 +210,10 @@ def main() -> None:
                        "with --workers > 1), read when the stage ended; fits run in the main process "
                        "(main_process_peak_rss_mb covers them)",
     }
+    if args.reference:
+        reference = reference_run(args, release)
+        summary["reference"] = {"checkout": str(args.reference), "summary": reference,
+                                "ratios": ratios(reference, summary)}
     text = json.dumps(summary, indent=2)
     if args.json:
         args.json.write_text(text + "\n")
