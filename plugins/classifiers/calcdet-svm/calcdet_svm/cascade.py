@@ -107,10 +107,10 @@ class _TwoStageSvm(SkopsClassifier):
             stage1 = svm_from_config(cfg, params).fit(X[rows1], y[rows1])
             task.advance()
         threshold, threshold_info = self._choose_threshold(stage1, X, y, groups, rows1, validation, params,
-                                                           reporter, seconds)
-        with timed_step(reporter, f"{self.name} stage 1: score {len(X)} training candidates", len(X), seconds,
-                        "stage1_score") as task:
-            passed = np.flatnonzero(decision_values(stage1, X, task) >= threshold)
+                                                           reporter, seconds, threads)
+        with timed_step(reporter, f"{self.name} stage 1: score {len(X)} training candidates ({threads} threads)",
+                        len(X), seconds, "stage1_score") as task:
+            passed = np.flatnonzero(decision_values(stage1, X, task, threads) >= threshold)
         y_passed = y[passed]
         self.models_ = {"stage1": stage1}
         stage2_info: dict[str, Any] = {"candidates": len(passed), "tp": int(y_passed.sum())}
@@ -177,7 +177,7 @@ class _TwoStageSvm(SkopsClassifier):
     def _choose_threshold(self, stage1: Pipeline, X: np.ndarray, y: np.ndarray, groups: np.ndarray,
                           rows1: np.ndarray, validation: tuple[np.ndarray, np.ndarray] | None,
                           params: dict[str, Any] | None, reporter: Reporter,
-                          seconds: dict[str, dict[str, float]]) -> tuple[float, dict[str, Any]]:
+                          seconds: dict[str, dict[str, float]], threads: int) -> tuple[float, dict[str, Any]]:
         from sklearn.model_selection import GroupKFold
 
         s = self.config.stage1_sensitivity
@@ -190,7 +190,7 @@ class _TwoStageSvm(SkopsClassifier):
             if (yv == 1).any():
                 with timed_step(reporter, f"{self.name} stage 1 threshold: score {len(Xv)} validation candidates",
                                 len(Xv), seconds, "threshold") as task:
-                    dv = decision_values(stage1, Xv, task)
+                    dv = decision_values(stage1, Xv, task, threads)
                 t = keep_sensitivity_threshold(dv, yv, s)
                 return t, {"source": "validation", "tp_kept": float((dv[yv == 1] >= t).mean()),
                            "fp_kept": float((dv[yv == 0] >= t).mean()) if (yv == 0).any() else None}

@@ -36,11 +36,22 @@ def _kernel(svc: SVC, X: np.ndarray, sv: np.ndarray, sv_sq: np.ndarray) -> np.nd
     raise ValueError(f"kernel {svc.kernel!r} has no matrix-product decision function here")
 
 
-def decision_values(model: Pipeline, X: np.ndarray, task: ProgressTask | None = None) -> np.ndarray:
+def decision_values(model: Pipeline, X: np.ndarray, task: ProgressTask | None = None,
+                    threads: int | None = None) -> np.ndarray:
     """``model.decision_function(X)`` for a (scaler, binary SVC) pipeline, a block of rows at a time.
 
-    ``task`` advances by each block's rows (for long scorings during training).
+    ``task`` advances by each block's rows (for long scorings during training); ``threads`` sets
+    the BLAS threads for the call (a fit's share of the cores; ``None`` keeps the process's limit).
     """
+    if threads is None:
+        return _decision_values(model, X, task)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=threads, user_api="blas"):
+        return _decision_values(model, X, task)
+
+
+def _decision_values(model: Pipeline, X: np.ndarray, task: ProgressTask | None) -> np.ndarray:
     svc = model[-1]
     if len(svc.classes_) != 2:
         raise ValueError(f"decision_values scores binary SVMs; this one has {len(svc.classes_)} classes")

@@ -32,3 +32,21 @@ def test_decision_values_advance_the_progress_task():
     task = Task()
     kernels.decision_values(make_svm("rbf", 1.0, 0.1, 3).fit(X, y), X, task)
     assert task.done == 60
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_threads_set_the_blas_pool_for_the_call(threads, monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    seen = []
+    kernel = kernels._kernel
+
+    def recording(*args):
+        seen.extend(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
+        return kernel(*args)
+
+    monkeypatch.setattr(kernels, "_kernel", recording)
+    rng = np.random.default_rng(2)
+    X, y = rng.normal(size=(40, 3)), np.arange(40) % 2
+    kernels.decision_values(make_svm("rbf", 1.0, 0.1, 3).fit(X, y), X, threads=threads)
+    assert seen and set(seen) == {threads}
