@@ -8,13 +8,13 @@ scores it (the study's 14 px rule, study crediting: a candidate reaches every ta
 touches): sensitivity and FP per image, each with a 95 % image-bootstrap interval (``--resamples``
 draws of the test images).
 
-With ``--train FAMILY`` it also trains ``pipelines/aia-ml.yaml`` with the demo's cost caps
+With ``--train FAMILY`` (repeatable) it also trains ``pipelines/aia-ml.yaml`` with the demo's cost caps
 (``calcdet_core.run.demo.DEMO_OVERRIDES``, as ``benchmarks/pipelines.py`` does; ``--set`` adds
 settings) on that family's release and tests it on every family's test split: FROC AUC (0-50 FP per
 normal image) with its bootstrap interval, and the drop against the same-family AUC. Prints JSON.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/families.py --images 16 --height 800 --width 640
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/families.py --train default    # long: trains once, tests 4x
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/families.py --proposers "" --train default --train cluttered
 """
 
 from __future__ import annotations
@@ -132,9 +132,10 @@ def cross_training(releases: dict[str, Path], train_family: str, work: Path,
     overrides = with_settings(DEMO_OVERRIDES, args.set)
     spec = demo_pipeline(ROOT / "pipelines" / "aia-ml.yaml", work, overrides)
     start = time.perf_counter()
-    train_model(spec, "inbreast", releases[train_family], work / "model", args.seed, make_executor(1))
+    model = work / f"model-{train_family}"
+    train_model(spec, "inbreast", releases[train_family], model, args.seed, make_executor(1))
     trained = time.perf_counter() - start
-    pipeline = load_model(work / "model")
+    pipeline = load_model(model)
     froc, out = FrocEvaluator(seed=args.seed), {}
     for family, release in releases.items():
         records = load_dataset("inbreast", release).select("test", args.seed)
@@ -156,7 +157,8 @@ def main() -> None:
     parser.add_argument("--families", default=",".join(FAMILIES), help="Comma-separated (default: all).")
     parser.add_argument("--proposers", default=",".join(PROPOSERS), help="Comma-separated (default: gm,hdog,hough).")
     parser.add_argument("--resamples", type=int, default=1000, help="Image-bootstrap resamples (default 1000).")
-    parser.add_argument("--train", choices=list(FAMILIES), help="Also train AIA-ML on this family, test on all.")
+    parser.add_argument("--train", action="append", default=[], choices=list(FAMILIES),
+                        help="Also train AIA-ML on this family, test on all (repeatable).")
     parser.add_argument("--set", action="append", default=[], metavar="PLUGIN.PARAM=VALUE",
                         help="Extra AIA-ML component parameter on top of the demo's overrides (repeatable).")
     parser.add_argument("--variant", action="append", default=[], metavar="PROPOSER.PARAM=VALUE",
@@ -167,8 +169,9 @@ def main() -> None:
     unknown = [f for f in families if f not in FAMILIES]
     if unknown:
         parser.error(f"--families: unknown {', '.join(unknown)}; known: {', '.join(FAMILIES)}")
-    if args.train and args.train not in families:
-        parser.error(f"--train {args.train}: that family is not among --families")
+    outside = [f for f in args.train if f not in families]
+    if outside:
+        parser.error(f"--train {', '.join(outside)}: not among --families")
     installed = {e.name for e in get_registry().entries if e.kind == "proposers" and not e.error}
     wanted = [n for n in args.proposers.split(",") if n]
 
@@ -186,8 +189,7 @@ def main() -> None:
             "proposers": proposer_table(releases, [n for n in wanted if n in installed], args),
             "skipped": [n for n in wanted if n not in installed],
         }
-        if args.train:
-            report["aia_ml"] = cross_training(releases, args.train, work, args)
+        report["aia_ml"] = [cross_training(releases, family, work, args) for family in args.train]
         report["total_seconds"] = round(time.perf_counter() - start, 1)
     print(json.dumps(report, indent=2, default=str))
 
