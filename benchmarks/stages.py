@@ -31,7 +31,7 @@ from typing import Any
 
 from calcdet_core.io.model_dir import load_model
 from calcdet_core.run.demo import DEMO_OVERRIDES, PIPELINES, demo_pipeline, make_release
-from calcdet_core.run.detection import run_detection
+from calcdet_core.run.detection import DetectedImage, run_detection
 from calcdet_core.run.executor import make_executor, stage_costs
 from calcdet_core.run.pipeline import Pipeline
 from calcdet_core.run.sources import ImageSource
@@ -95,18 +95,15 @@ def scaled(stages: dict[str, dict[str, float]], factor: float) -> dict[str, dict
     return {s: {k: round(v * factor, 1) for k, v in c.items() if k != "peak_rss_mb"} for s, c in stages.items()}
 
 
-def seconds_by_size(found: list[Any], records: list[Any]) -> dict[str, float]:
+def seconds_by_size(found: list[DetectedImage]) -> dict[str, float]:
     """Mean seconds one worker spent on a test image (its stages' wall seconds added), per stored image size."""
     import pydicom
 
-    sizes = {}
-    for record in records:
-        header = pydicom.dcmread(record.path, stop_before_pixels=True)
-        sizes[record.image_id] = f"{header.Rows}x{header.Columns}"
     per_size: dict[str, list[float]] = {}
     for d in found:
-        per_size.setdefault(sizes[d.image_id], []).append(sum(v for k, v in d.costs.items()
-                                                              if k.startswith("wall_")))
+        header = pydicom.dcmread(d.record.path, stop_before_pixels=True)
+        seconds = sum(v for k, v in d.costs.items() if k.startswith("wall_"))
+        per_size.setdefault(f"{header.Rows}x{header.Columns}", []).append(seconds)
     return {size: round(sum(v) / len(v), 2) for size, v in sorted(per_size.items())}
 
 
@@ -199,7 +196,7 @@ def main() -> None:
                   "fit_caps": fit_caps(trained, pipeline)},
         "detect": {"images": len(found), "wall_s": round(detect_wall, 1),
                    "wall_s_per_image": round(detect_wall / max(len(found), 1), 2),
-                   "worker_seconds_per_image_by_size": seconds_by_size(found, records),
+                   "worker_seconds_per_image_by_size": seconds_by_size(found),
                    "candidates_per_image": round(sum(candidates) / max(len(found), 1), 1),
                    "stages": {s: {k: round(v, 3) for k, v in c.items()} for s, c in detect_costs.items()}},
         "extrapolated_to_410_images": {"assumes": EXTRAPOLATION, "factor": round(factor, 2),
