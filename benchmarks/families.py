@@ -8,10 +8,11 @@ scores it (the study's 14 px rule, study crediting: a candidate reaches every ta
 touches): sensitivity and FP per image, each with a 95 % image-bootstrap interval (``--resamples``
 draws of the test images).
 
-With ``--train FAMILY`` (repeatable) it also trains ``pipelines/aia-ml.yaml`` with the demo's cost caps
-(``calcdet_core.run.demo.DEMO_OVERRIDES``, as ``benchmarks/pipelines.py`` does; ``--set`` adds
-settings) on that family's release and tests it on every family's test split: FROC AUC (0-50 FP per
-normal image) with its bootstrap interval, and the drop against the same-family AUC. Prints JSON.
+With ``--train FAMILY`` (repeatable) it also trains ``--pipeline`` (``pipelines/aia-ml.yaml``; any
+trainable pipeline) with the demo's cost caps (``calcdet_core.run.demo.DEMO_OVERRIDES``, as
+``benchmarks/pipelines.py`` does; ``--set`` adds settings) on that family's release and tests it on
+every family's test split: FROC AUC (0-50 FP per normal image) with its bootstrap interval, and the
+drop against the same-family AUC. Prints JSON.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/families.py --images 16 --height 800 --width 640
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/families.py --proposers "" --train default --train cluttered
@@ -122,7 +123,7 @@ def proposer_table(releases: dict[str, Path], names: list[str], args: argparse.N
 
 def cross_training(releases: dict[str, Path], train_family: str, work: Path,
                    args: argparse.Namespace) -> dict[str, Any]:
-    """AIA-ML trained on ``train_family``'s release, tested on every family's test split."""
+    """``--pipeline`` (AIA-ML by default) trained on ``train_family``'s release, tested on every family's test split."""
     from calcdet_core.io.model_dir import load_model
     from calcdet_core.run.demo import DEMO_OVERRIDES, demo_pipeline
     from calcdet_core.run.detection import detect_record
@@ -130,9 +131,9 @@ def cross_training(releases: dict[str, Path], train_family: str, work: Path,
     from calcdet_core.run.workflows import train_model
 
     overrides = with_settings(DEMO_OVERRIDES, args.set)
-    spec = demo_pipeline(ROOT / "pipelines" / "aia-ml.yaml", work, overrides)
+    spec = demo_pipeline(args.pipeline, work, overrides)
     start = time.perf_counter()
-    model = work / f"model-{train_family}"
+    model = work / f"model-{args.pipeline.stem}-{train_family}"
     train_model(spec, "inbreast", releases[train_family], model, args.seed, make_executor(1))
     trained = time.perf_counter() - start
     pipeline = load_model(model)
@@ -145,7 +146,8 @@ def cross_training(releases: dict[str, Path], train_family: str, work: Path,
     same = out[train_family]["auc"]
     for row in out.values():
         row["drop_vs_same_family"] = None if same is None or row["auc"] is None else round(same - row["auc"], 4)
-    return {"trained_on": train_family, "overrides": overrides, "train_seconds": round(trained, 1), "tested_on": out}
+    return {"pipeline": str(args.pipeline), "trained_on": train_family, "overrides": overrides,
+            "train_seconds": round(trained, 1), "tested_on": out}
 
 
 def main() -> None:
@@ -159,6 +161,8 @@ def main() -> None:
     parser.add_argument("--resamples", type=int, default=1000, help="Image-bootstrap resamples (default 1000).")
     parser.add_argument("--train", action="append", default=[], choices=list(FAMILIES),
                         help="Also train AIA-ML on this family, test on all (repeatable).")
+    parser.add_argument("--pipeline", type=Path, default=ROOT / "pipelines" / "aia-ml.yaml",
+                        help="The trainable pipeline --train trains (default: AIA-ML).")
     parser.add_argument("--set", action="append", default=[], metavar="PLUGIN.PARAM=VALUE",
                         help="Extra AIA-ML component parameter on top of the demo's overrides (repeatable).")
     parser.add_argument("--variant", action="append", default=[], metavar="PROPOSER.PARAM=VALUE",
