@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from calcdet_core.api import CalcdetUserError, hookimpl
 from calcdet_phantom.families import DEFAULT, FAMILIES
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 PEAK_BYTES_PER_PIXEL = 80
 """Memory one image takes while it is synthesised (measured: ~60 B/pixel at 1664x1280, plus margin)."""
@@ -73,15 +76,37 @@ def phantom(
     sizes = INBREAST_SIZES if inbreast_sizes else None
     for rows, columns in sizes or [(height, width)]:
         check_size(rows, columns)
+    bar = _progress()
+    task = bar.add_task(f"phantom: {family.value} images", total=images)
+
+    def written(done: int, _: int) -> None:  # the bar starts with the first image: a folder error stays one line
+        bar.start()
+        bar.update(task, completed=done)
+
     try:
-        generate_release(out, images, seed, height, width, transfer_syntax.value,
-                         progress=lambda done, total: typer.echo(f"\r{done}/{total} images", nl=False, err=True),
+        generate_release(out, images, seed, height, width, transfer_syntax.value, progress=written,
                          family=family.value, sizes=sizes)
     except OSError as exc:
         raise CalcdetUserError(f"phantom: cannot write the release to {out}: {exc}") from exc
     finally:
-        typer.echo("", err=True)
+        bar.stop()
     typer.echo(f"wrote {images} {family.value} phantom images to {out} (truth: {out / 'phantom_truth.json'})")
+
+
+def _progress() -> Progress:
+    """Images written, elapsed and remaining time on stderr (a full-size release takes many minutes)."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TimeRemainingColumn(), console=Console(stderr=True))
 
 
 @hookimpl
