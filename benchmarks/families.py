@@ -193,7 +193,7 @@ def main() -> None:
             "proposers": proposer_table(releases, [n for n in wanted if n in installed], args),
             "skipped": [n for n in wanted if n not in installed],
         }
-        report["aia_ml"] = [cross_training(releases, family, work, args) for family in args.train]
+        report["trained"] = [cross_training(releases, family, work, args) for family in args.train]
         report["total_seconds"] = round(time.perf_counter() - start, 1)
     print(json.dumps(report, indent=2, default=str))
 
