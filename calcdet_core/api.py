@@ -63,6 +63,7 @@ from calcdet_core.imaging.stats import FLAT_TOL, entropy_uniformity, histogram_c
 from calcdet_core.io.arrays import load_arrays, save_arrays
 from calcdet_core.io.dicom import read_dicom, write_dicom
 from calcdet_core.io.output_writers import DetectedOutput, RunIdentity
+from calcdet_core.run.executor import progress_bar
 from calcdet_core.run.pipeline import Pipeline, load_pipeline
 
 if TYPE_CHECKING:
@@ -180,6 +181,7 @@ __all__ = [
     "operating_points",
     "polygon_centroid",
     "preprocess",
+    "progress_bar",
     "quantiles",
     "read_dicom",
     "reporter_of",

@@ -5,15 +5,12 @@ from __future__ import annotations
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from calcdet_core.api import CalcdetUserError, hookimpl
+from calcdet_core.api import CalcdetUserError, hookimpl, progress_bar
 from calcdet_phantom.families import DEFAULT, FAMILIES
-
-if TYPE_CHECKING:
-    from rich.progress import Progress
 
 PEAK_BYTES_PER_PIXEL = 80
 """Memory one image takes while it is synthesised (measured: ~60 B/pixel at 1664x1280, plus margin)."""
@@ -76,7 +73,7 @@ def phantom(
     sizes = INBREAST_SIZES if inbreast_sizes else None
     for rows, columns in sizes or [(height, width)]:
         check_size(rows, columns)
-    bar = _progress()
+    bar = progress_bar()  # calcdet's display: elapsed and remaining time (a full-size release takes many minutes)
     task = bar.add_task(f"phantom: {family.value} images", total=images)
 
     def written(done: int, _: int) -> None:  # the bar starts with the first image: a folder error stays one line
@@ -91,22 +88,6 @@ def phantom(
     finally:
         bar.stop()
     typer.echo(f"wrote {images} {family.value} phantom images to {out} (truth: {out / 'phantom_truth.json'})")
-
-
-def _progress() -> Progress:
-    """Images written, elapsed and remaining time on stderr (a full-size release takes many minutes)."""
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TimeRemainingColumn(), console=Console(stderr=True))
 
 
 @hookimpl
