@@ -22,7 +22,6 @@ Prints JSON on stdout (and writes it to ``--out`` if given). Run (takes about a 
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import time
@@ -32,6 +31,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from proposers import print_report
 
 from calcdet_core.api import Mammogram, erode_mask, preprocess
 from calcdet_core.plugins.registry import get_registry
@@ -106,10 +106,7 @@ def main() -> None:
         "proposers": [proposer_case(name, image.pixels, image.mask, args.repeats, args.propose_repeats)
                       for name in args.proposers],
     }
-    text = json.dumps(report, indent=2)
-    if args.out:
-        args.out.write_text(text + "\n")
-    print(text)
+    print_report(report, args.out)
 
 
 if __name__ == "__main__":

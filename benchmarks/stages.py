@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from proposers import print_report
+
 from calcdet_core.io.model_dir import load_model
 from calcdet_core.run.demo import DEMO_OVERRIDES, PIPELINES, demo_pipeline, make_release
 from calcdet_core.run.detection import DetectedImage, run_detection
@@ -211,10 +213,7 @@ def main() -> None:
         reference = reference_run(args, release)
         summary["reference"] = {"checkout": str(args.reference), "summary": reference,
                                 "ratios": ratios(reference, summary)}
-    text = json.dumps(summary, indent=2)
-    if args.json:
-        args.json.write_text(text + "\n")
-    print(text)
+    print_report(summary, args.json)
 
 
 if __name__ == "__main__":
