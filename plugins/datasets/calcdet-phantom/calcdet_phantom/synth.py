@@ -8,15 +8,17 @@ through a presentation curve; small objects are blurred by the system MTF first.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
-from calcdet_core.api import Annotation, IgnoreRegion, Target, ellipse_polygon, feret_diameter, polygon_centroid
+from calcdet_core.api import Annotation, IgnoreRegion, Target, feret_diameter, polygon_centroid
 from calcdet_phantom.anatomy import Anatomy, build_anatomy
 from calcdet_phantom.distractors import Distractor, add_distractors
 from calcdet_phantom.families import DEFAULT, Calcifications, Clusters, Family, Noise, get_family
 from calcdet_phantom.fields import smooth
 from calcdet_phantom.lesions import Shape, random_shape, render, shape_centre, tram_track
+from calcdet_phantom.mcs import Placement, random_spot, sample_mcs
 
 PIXEL_MM = 0.07
 MAX_VALUE = (1 << 14) - 1
@@ -58,95 +60,26 @@ class _Findings:
     masses: list[Shape] = field(default_factory=list)
 
 
-def _spot(anatomy: Anatomy, rng: np.random.Generator, max_radius: float,
-          near: tuple[float, float, float] | None = None) -> tuple[float, float] | None:
+ZONE_RADIUS = {"centre": 0.75, "member": 0.88, "isolated": 0.85}
+"""How far out (normalised breast radius) each kind of MC point may lie: clear of the skin line."""
+
+
+def _spot(anatomy: Anatomy, rng: np.random.Generator, max_radius: float) -> tuple[float, float] | None:
     """A random point inside the breast (normalised radius < ``max_radius``), off the pectoral muscle."""
-    h, w = anatomy.mask.shape
-    for _ in range(200):
-        if near is None:
-            x, y = rng.uniform(8, w - 9), rng.uniform(8, h - 9)
-        else:
-            x, y = rng.normal(near[0], near[2]), rng.normal(near[1], near[2])
-        if not (8 <= x < w - 8 and 8 <= y < h - 8):
-            continue
-        xi, yi = int(x), int(y)
-        if anatomy.radius[yi, xi] < max_radius and not anatomy.pectoral[yi, xi]:
-            return float(x), float(y)
-    return None
+    return random_spot(*anatomy.mask.shape, rng, partial(_inside, anatomy, max_radius))
 
 
-def _mc_diameter_px(rng: np.random.Generator, mcs: Calcifications, low: float, high: float) -> float:
-    return float(np.clip(rng.lognormal(np.log(mcs.median_mm), mcs.sigma), low, high)) / PIXEL_MM
-
-
-def _place_mc(anatomy: Anatomy, rng: np.random.Generator, findings: _Findings, diameter: float,
-              near: tuple[float, float, float] | None, max_radius: float, mcs: Calcifications) -> Shape | None:
-    for _ in range(30):
-        spot = _spot(anatomy, rng, max_radius, near)
-        if spot is None:
-            return None
-        gap = [np.hypot(spot[0] - s.cx, spot[1] - s.cy) - (diameter + s.radius * 2 * s.elongation) / 2
-               for s, _ in findings.mcs]
-        if not gap or min(gap) > 3:
-            elongation = rng.uniform(*mcs.elongation) if diameter > 5 and rng.random() < mcs.elongated_share else 1.0
-            return random_shape(spot[0], spot[1], diameter, rng, roughness=mcs.roughness, elongation=elongation)
-    return None
-
-
-def _cluster_ellipse(shapes: list[Shape]) -> np.ndarray:
-    """An ellipse around a cluster's MCs with a margin, as a radiologist would draw it."""
-    pts = np.array([shape_centre(s) for s in shapes])
-    centre = pts.mean(axis=0)
-    cov = np.cov((pts - centre).T) if len(pts) > 2 else np.eye(2)
-    _, vecs = np.linalg.eigh(cov + 1e-6 * np.eye(2))
-    proj = np.abs((pts - centre) @ vecs)
-    margin = 1.2 / PIXEL_MM
-    a, b = np.maximum(proj.max(axis=0) + margin, 2.0 / PIXEL_MM)
-    angle = float(np.arctan2(vecs[1, 0], vecs[0, 0]))
-    return ellipse_polygon(float(centre[0]), float(centre[1]), float(a), float(b), angle)
-
-
-def _member_near(rng: np.random.Generator, centre: tuple[float, float], spread: float,
-                 line: tuple[float, float] | None) -> tuple[float, float, float]:
-    """Where a cluster's next MC is drawn around: the centre, or a point along the cluster's line (ductal)."""
-    if line is None:
-        return (*centre, spread)
-    t = rng.uniform(-1.5, 1.5) * spread
-    return centre[0] + t * line[0], centre[1] + t * line[1], spread * 0.2
+def _inside(anatomy: Anatomy, max_radius: float, x: int, y: int) -> bool:
+    return bool(anatomy.radius[y, x] < max_radius and not anatomy.pectoral[y, x])
 
 
 def _add_mcs(anatomy: Anatomy, rng: np.random.Generator, findings: _Findings, sharp: np.ndarray,
              mcs: Calcifications, clusters: Clusters) -> None:
-    n_clusters = int(rng.choice(list(clusters.counts)))
-    n_isolated = int(rng.integers(0, 4)) if n_clusters else int(rng.integers(1, 4))
-    centres: list[tuple[float, float]] = []
-    for _ in range(n_clusters):
-        centre = _spot(anatomy, rng, 0.75)
-        if centre is None or any(np.hypot(centre[0] - x, centre[1] - y) < 15 / PIXEL_MM for x, y in centres):
-            continue
-        centres.append(centre)
-        spread = rng.uniform(*clusters.spread_mm) / PIXEL_MM  # default: a cluster spans about 0.5-1.5 cm
-        members = []
-        n_members = int(rng.integers(*clusters.members))
-        line = None
-        if clusters.linear_share and rng.random() < clusters.linear_share:
-            angle = rng.uniform(0, np.pi)
-            line = (float(np.cos(angle)), float(np.sin(angle)))
-        for _ in range(n_members):
-            near = _member_near(rng, centre, spread, line)
-            diameter = _mc_diameter_px(rng, mcs, mcs.low_mm, mcs.high_mm)
-            shape = _place_mc(anatomy, rng, findings, diameter, near, 0.88, mcs)
-            if shape is not None:
-                findings.mcs.append((shape, bool(rng.random() < 0.4)))
-                members.append(shape)
-        if members:
-            findings.clusters.append(_cluster_ellipse(members))
-    for _ in range(n_isolated):
-        shape = _place_mc(anatomy, rng, findings, _mc_diameter_px(rng, mcs, *mcs.isolated_mm), None, 0.85, mcs)
-        if shape is not None:
-            findings.mcs.append((shape, bool(rng.random() < 0.4)))
-    for shape, _ in findings.mcs:
-        render(sharp, shape, MU_CALCIUM_PER_PX * rng.uniform(*mcs.contrast))
+    where = Placement(*anatomy.mask.shape, PIXEL_MM, lambda x, y, zone: _inside(anatomy, ZONE_RADIUS[zone], x, y))
+    layout = sample_mcs(where, rng, mcs, clusters)
+    findings.mcs, findings.clusters = layout.mcs, layout.clusters
+    for (shape, _), contrast in zip(layout.mcs, layout.contrasts, strict=True):
+        render(sharp, shape, MU_CALCIUM_PER_PX * contrast)
 
 
 def _add_benign(anatomy: Anatomy, rng: np.random.Generator, findings: _Findings, sharp: np.ndarray,
