@@ -90,6 +90,57 @@ def phantom(
     typer.echo(f"wrote {images} {family.value} phantom images to {out} (truth: {out / 'phantom_truth.json'})")
 
 
+def insert(
+    source: Annotated[Path, typer.Argument(help="The dataset to insert into (its root folder).")],
+    out: Annotated[Path, typer.Argument(help="A new folder for the INbreast-layout release (not inside SOURCE).")],
+    dataset: Annotated[str, typer.Option(help="The adapter that reads SOURCE: inbreast, folder or any installed.")
+                       ] = "inbreast",
+    normals_only: Annotated[bool, typer.Option(help="Insert into the normal images only and leave out every image "
+                                                    "with MC findings: no MC annotation is used at all.")] = False,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed writes the same release.")] = 0,
+    family: Annotated[FamilyName, typer.Option(help="Whose MC and cluster settings to insert (calcdet phantom's "
+                                                    "families; default: the literature's).")] = DEFAULT_FAMILY,
+    settings: Annotated[Path | None, typer.Option(help="A YAML of changes to the insertion model (keys mcs, "
+                                                       "clusters, imprint, ...; see the plugin's README).")] = None,
+    spacing_mm: Annotated[float | None, typer.Option(min=0.01, max=1.0, help="Pixel spacing (mm) of source images "
+                                                                             "that state none.")] = None,
+) -> None:
+    """Insert simulated MCs and clusters into a dataset's mammograms; write an INbreast release with exact truth."""
+    from calcdet_phantom.families import get_family
+    from calcdet_phantom.insert_release import insert_release
+    from calcdet_phantom.insert_settings import SettingsError, read_settings
+    from calcdet_phantom.insertion import InsertSettings
+
+    spec = get_family(family.value)
+    try:
+        chosen = read_settings(settings, InsertSettings(mcs=spec.mcs, clusters=spec.clusters))
+    except SettingsError as exc:
+        raise CalcdetUserError(f"insert: {settings or '--family ' + family.value}: {exc}") from exc
+    bar = progress_bar()
+    task = bar.add_task(f"insert: {source.name}", total=None)
+
+    def done(count: int, total: int) -> None:
+        bar.start()
+        bar.update(task, completed=count, total=total)
+
+    try:
+        report = insert_release(source, out, dataset=dataset, seed=seed, normals_only=normals_only,
+                                settings=chosen, spacing_mm=spacing_mm, progress=done)
+    except ValueError as exc:
+        raise CalcdetUserError(f"insert: {exc}") from exc
+    except OSError as exc:
+        raise CalcdetUserError(f"insert: cannot write the release to {out}: {exc}") from exc
+    finally:
+        bar.stop()
+    typer.echo(f"wrote {report.written} images to {out}: {report.inserted_mcs} MCs inserted into "
+               f"{report.with_mcs}, the rest left as they were (truth: {out / 'phantom_truth.json'})")
+    if report.left_out_with_findings:
+        typer.echo(f"left out {report.left_out_with_findings} images with MC findings (--normals-only)")
+    for item in report.skipped:
+        typer.echo(f"skipped {item.path}: {item.reason}", err=True)
+
+
 @hookimpl
 def calcdet_register_commands(cli: typer.Typer) -> None:
     cli.command("phantom")(phantom)
+    cli.command("insert")(insert)

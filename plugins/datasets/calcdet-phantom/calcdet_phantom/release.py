@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from calcdet_core.api import write_dicom
+from calcdet_core.api import Annotation, write_dicom
 from calcdet_phantom.families import DEFAULT, get_family
-from calcdet_phantom.synth import PIXEL_MM, Phantom, Roi, synthesize
+from calcdet_phantom.synth import PIXEL_MM, Roi, synthesize
 from calcdet_phantom.truth import TRUTH_FILE, annotation_to_json, distractors_to_json
 
 CSV_HEADER = "Patient ID;Patient age;Laterality;View;Acquisition date;File Name;ACR;Bi-Rads"
@@ -30,28 +30,30 @@ VIEW_SETS = {2: [("L", "CC"), ("L", "MLO")], 3: [("R", "CC"), ("R", "MLO"), ("L"
              4: [("L", "CC"), ("L", "MLO"), ("R", "CC"), ("R", "MLO")]}
 
 
-def _roi_plist(index: int, roi: Roi) -> dict:
+def _roi_plist(index: int, roi: Roi, pixel_mm: float) -> dict:
     points = roi.points
     cx, cy = points.mean(axis=0)
     return {
         "Area": 0.0, "Center": f"({cx:.6f}, {cy:.6f}, 0.000000)", "Dev": 0.0, "IndexInImage": index,
         "Max": 0.0, "Mean": 0.0, "Min": 0.0, "Name": roi.name, "NumberOfPoints": len(points),
-        "Point_mm": [f"({x * PIXEL_MM:.6f}, {y * PIXEL_MM:.6f}, 0.000000)" for x, y in points],
+        "Point_mm": [f"({x * pixel_mm:.6f}, {y * pixel_mm:.6f}, 0.000000)" for x, y in points],
         "Point_px": [f"({x:.3f}, {y:.3f})" for x, y in points],
         "Total": 0.0, "Type": 19 if len(points) == 1 else 15,
     }
 
 
-def write_xml(path: Path, phantom: Phantom) -> None:
-    h, w = phantom.image.shape
-    rois = [_roi_plist(i, roi) for i, roi in enumerate(phantom.rois)]
+def write_xml(path: Path, rois: Sequence[Roi], height: int, width: int, pixel_mm: float = PIXEL_MM) -> None:
+    """The image's ROIs as INbreast's Apple plist (``Point_px`` in the stored grid, ``Point_mm`` at ``pixel_mm``)."""
+    h, w = height, width
+    rois = [_roi_plist(i, roi, pixel_mm) for i, roi in enumerate(rois)]
     doc = {"Images": [{"ImageHeight": h, "ImageIndex": 0, "ImageWidth": w, "NumberOfROIs": len(rois),
                        "ROIs": rois}]}
     path.write_bytes(plistlib.dumps(doc, fmt=plistlib.FMT_XML))
 
 
-def _birads(phantom: Phantom, rng: np.random.Generator) -> str:
-    if phantom.annotation.targets:
+def birads(annotation: Annotation, rng: np.random.Generator) -> str:
+    """A BI-RADS category plausible for an image with (2-5) or without (1-2) MCs."""
+    if annotation.targets:
         return str(rng.choice(["2", "3", "4a", "4b", "4c", "5"]))
     return str(rng.choice(["1", "2"]))
 
@@ -95,8 +97,9 @@ def generate_release(out_dir: str | Path, n_images: int, seed: int = 0, height: 
                         laterality=laterality, view=view, patient_id=patient, transfer_syntax=transfer_syntax,
                         uid_entropy=f"calcdet-phantom/{seed}/{file_name}")
             if phantom.rois:
-                write_xml(out / "AllXML" / f"{file_name}.xml", phantom)
-            rows.append(f"removed;removed;{laterality};{view};{date};{file_name};{density};{_birads(phantom, rng)}")
+                write_xml(out / "AllXML" / f"{file_name}.xml", phantom.rois, *phantom.image.shape)
+            category = birads(phantom.annotation, rng)
+            rows.append(f"removed;removed;{laterality};{view};{date};{file_name};{density};{category}")
             truth[file_name] = {"patient": patient, "laterality": laterality, "view": view, "acr": density,
                                 "dicom": dicom, "annotation": annotation_to_json(phantom.annotation)}
             if family != DEFAULT:
