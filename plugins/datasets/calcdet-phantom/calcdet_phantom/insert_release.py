@@ -36,6 +36,7 @@ class InsertReport:
     inserted_mcs: int = 0
     left_out_with_findings: int = 0
     skipped: list[SkippedItem] = field(default_factory=list)
+    crowded: list[str] = field(default_factory=list)  # images given fewer MCs than drawn, and how many fewer
 
 
 def check_paths(source: Path, out: Path) -> None:
@@ -118,7 +119,7 @@ def _insert_one(record: ImageRecord, out: Path, file_name: str, patient: str, ab
         record.metadata.get("birads") or birads(inserted.annotation, rng))
     row = f"removed;removed;{laterality};{view};removed;{file_name};{acr or ''};{category}"
     return row, {"patient": patient, "laterality": laterality, "view": view, "acr": acr, "dicom": dicom,
-                 "source": record.image_id, "inserted": inserted.n_inserted,
+                 "source": record.image_id, "inserted": inserted.n_inserted, "unplaced": inserted.unplaced,
                  "annotation": annotation_to_json(inserted.annotation)}
 
 
@@ -168,6 +169,9 @@ def insert_release(source: str | Path, out: str | Path, *, dataset: str = "inbre
                 report.written += 1
                 report.with_mcs += bool(truth[file_name]["inserted"])
                 report.inserted_mcs += truth[file_name]["inserted"]
+                if truth[file_name]["unplaced"]:
+                    report.crowded.append(f"{record.image_id}: {truth[file_name]['unplaced']} MC(s) or cluster(s) "
+                                          "found no room clear of the skin line and existing findings")
             if progress is not None:
                 progress(done, len(records))
     (out / "INbreast.csv").write_text("\n".join(rows) + "\n")

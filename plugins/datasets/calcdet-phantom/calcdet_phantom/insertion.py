@@ -41,6 +41,7 @@ class Inserted:
     rois: list[Roi]
     n_inserted: int
     peaks: list[float]
+    unplaced: int = 0  # MCs (or whole clusters) drawn that found no room clear of the skin line and findings
 
 
 def _finding_test(annotation: Annotation, clearance_px: float):
@@ -115,4 +116,5 @@ def insert_mcs(pixels: np.ndarray, pixel_mm: float, existing: Annotation, settin
             peaks.append(imprint(out, mask, shape, contrast, pixel_mm, signal, settings.imprint, rng))
     annotation, rois = _truth(layout, existing)
     stored = np.clip(np.rint(out), 0, max_value) if abnormal else np.asarray(pixels)
-    return Inserted(stored.astype(np.asarray(pixels).dtype), annotation, rois, len(layout.mcs), peaks)
+    return Inserted(stored.astype(np.asarray(pixels).dtype), annotation, rois, len(layout.mcs), peaks,
+                    layout.unplaced)

@@ -48,6 +48,7 @@ class McLayout:
     mcs: list[tuple[Shape, bool]] = field(default_factory=list)
     clusters: list[np.ndarray] = field(default_factory=list)
     contrasts: list[float] = field(default_factory=list)  # share of a calcium grain's attenuation, per MC
+    unplaced: int = 0  # MCs and cluster centres drawn for which the image had no room
 
 
 def random_spot(height: int, width: int, rng: np.random.Generator, allowed: Callable[[int, int], bool],
@@ -123,6 +124,7 @@ def sample_mcs(where: Placement, rng: np.random.Generator, mcs: Calcifications, 
         centre = random_spot(where.height, where.width, rng, lambda x, y: where.allowed(x, y, "centre"))
         if centre is None or any(np.hypot(centre[0] - x, centre[1] - y) < CLUSTER_CENTRE_GAP_MM / px
                                  for x, y in centres):
+            layout.unplaced += 1
             continue
         centres.append(centre)
         spread = rng.uniform(*clusters.spread_mm) / px
@@ -136,14 +138,18 @@ def sample_mcs(where: Placement, rng: np.random.Generator, mcs: Calcifications, 
             near = _member_near(rng, centre, spread, line)
             diameter = _diameter_px(rng, mcs, mcs.low_mm, mcs.high_mm, px)
             shape = _place(where, rng, layout, diameter, near, "member", mcs)
-            if shape is not None:
+            if shape is None:
+                layout.unplaced += 1
+            else:
                 layout.mcs.append((shape, bool(rng.random() < 0.4)))
                 members.append(shape)
         if members:
             layout.clusters.append(cluster_outline(members, px))
     for _ in range(n_isolated):
         shape = _place(where, rng, layout, _diameter_px(rng, mcs, *mcs.isolated_mm, px), None, "isolated", mcs)
-        if shape is not None:
+        if shape is None:
+            layout.unplaced += 1
+        else:
             layout.mcs.append((shape, bool(rng.random() < 0.4)))
     layout.contrasts = [float(rng.uniform(*mcs.contrast)) for _ in layout.mcs]
     return layout

@@ -138,6 +138,8 @@ def insert(
         typer.echo(f"left out {report.left_out_with_findings} images with MC findings (--normals-only)")
     for item in report.skipped:
         typer.echo(f"skipped {item.path}: {item.reason}", err=True)
+    for note in report.crowded:
+        typer.echo(f"fewer MCs than drawn in {note}", err=True)
 
 
 @hookimpl
