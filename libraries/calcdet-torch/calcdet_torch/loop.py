@@ -1,7 +1,9 @@
-"""The epoch loop both detector plugins train with (imports torch).
+"""The epoch loop the detector plugins train with (imports torch).
 
-StepLR, early stopping on the validation loss (patience, minimum improvement), the best
-epoch's weights kept, a checkpoint after every epoch through the training context (model,
+StepLR, early stopping on a monitored validation figure (the validation loss by default, or a
+detection figure such as the validation FROC AUC, which follows what a detector is for better
+than its loss; patience, minimum improvement), the best epoch's weights kept, a checkpoint after
+every epoch through the training context (model,
 optimizer, best weights as arrays; scheduler and stopping state as JSON), resume after the
 last finished epoch, and one ``log_epoch`` per epoch with a progress bar per epoch.
 """
@@ -41,22 +43,33 @@ class LoopSettings:
     min_delta: float = 1e-4
     step_size: int = 7
     gamma: float = 0.1
+    monitor: str = "val_loss"
+    """The logged figure that selects the best epoch and stops training; epochs without it are not counted."""
+    maximise: bool = False
+    """True when a higher ``monitor`` is better (an AUC), False for a loss."""
+
+    def better(self, value: float, best: float | None) -> bool:
+        """Whether ``value`` beats ``best`` by more than ``min_delta``."""
+        if best is None:
+            return True
+        return value > best + self.min_delta if self.maximise else value < best - self.min_delta
 
 
 def train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Callable[[nn.Module, Any], torch.Tensor],
                batches: Callable[[int], tuple[int, Iterable[Any]]], validate: Callable[[nn.Module], dict[str, float]],
                settings: LoopSettings, context: TrainingContext,
                figures: Callable[[nn.Module, int], dict[str, float]] | None = None) -> Arrays:
-    """Train ``model``; return the weights of the epoch with the lowest validation loss (the last without one).
+    """Train ``model``; return the weights of the epoch best by ``settings.monitor`` (the last without one).
 
     ``batches(epoch)`` gives the epoch's batch count and batches (drawn from ``context.rng(epoch)``);
     ``validate(model)`` gives the validation figures, ``val_loss`` among them when there is a
-    validation set; ``figures(model, epoch)``, when given, more figures to log that do not steer
-    the stopping (given the epoch, so a costly one can skip epochs). Torch is seeded per epoch
+    validation set; ``figures(model, epoch)``, when given, more figures to log (given the epoch, so a
+    costly one can skip epochs), which steer the selection and stopping only when ``settings.monitor``
+    names one of them (an epoch that lacks it counts neither way). Torch is seeded per epoch
     from ``context.seed``, so a resumed fit ends as an uninterrupted one.
     """
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, settings.step_size, settings.gamma)
-    best: dict[str, Any] = {"loss": None, "epoch": 0, "bad": 0, "stopped": False}
+    best: dict[str, Any] = {"value": None, "epoch": 0, "bad": 0, "stopped": False}
     best_weights = module_arrays(model)
     start = 1
     checkpoint = context.last_checkpoint()
@@ -64,7 +77,7 @@ def train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Call
         load_module_arrays(model, unprefixed("model", checkpoint.arrays), "checkpoint")
         load_optimizer_arrays(optimizer, unprefixed("optim", checkpoint.arrays))
         best_weights = unprefixed("best", checkpoint.arrays)
-        best.update(checkpoint.state["best"])
+        best.update(_best_state(checkpoint.state["best"]))
         scheduler.load_state_dict(checkpoint.state["scheduler"])
         for group, lr in zip(optimizer.param_groups, scheduler.get_last_lr(), strict=True):
             group["lr"] = lr
@@ -90,9 +103,10 @@ def train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Call
         with torch.inference_mode():
             metrics = {"loss": total / max(seen, 1), **validate(model), **(figures(model, epoch) if figures else {}),
                        "lr": scheduler.get_last_lr()[0]}
-        if "val_loss" in metrics and np.isfinite(metrics["val_loss"]):
-            if best["loss"] is None or metrics["val_loss"] < best["loss"] - settings.min_delta:
-                best.update(loss=metrics["val_loss"], epoch=epoch, bad=0)
+        value = metrics.get(settings.monitor)
+        if value is not None and np.isfinite(value):
+            if settings.better(value, best["value"]):
+                best.update(value=float(value), epoch=epoch, bad=0)
                 best_weights = module_arrays(model)
             else:
                 best["bad"] += 1
@@ -103,8 +117,16 @@ def train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Call
                                         **prefixed("best", best_weights)},
                                 {"best": dict(best), "scheduler": _json_ready(scheduler.state_dict())})
     context.reporter.record(epochs=len(context.reporter.history), best_epoch=best["epoch"] or None,
-                            best_val_loss=best["loss"], stopped_early=bool(best["stopped"]))
+                            **{f"best_{settings.monitor}": best["value"]}, stopped_early=bool(best["stopped"]))
     return best_weights if best["epoch"] else module_arrays(model)
+
+
+def _best_state(state: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint's stopping state; one written before ``monitor`` existed kept its validation loss as ``loss``."""
+    state = dict(state)
+    if "loss" in state and "value" not in state:
+        state["value"] = state.pop("loss")
+    return state
 
 
 def _json_ready(doc: dict[str, Any]) -> dict[str, Any]:
