@@ -1,0 +1,152 @@
+"""``point-heatmap``: a dense point detector, a light U-Net painting MC centres at full resolution.
+
+The component imports numpy and the calcdet API only; torch lives in :mod:`calcdet_points.net`,
+:mod:`~calcdet_points.train` and :mod:`~calcdet_points.inference`, imported when it fits, detects
+or loads weights. Learned state is numpy arrays (safetensors on disk, what a pickle carries).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from calcdet_torch.detector import TorchDetector
+from calcdet_torch.patches import standardised
+from pydantic import Field, ValidationInfo, field_validator
+
+from calcdet_core.api import (
+    STUDY_DIAMETER_PX,
+    ComponentConfig,
+    Detections,
+    ImageStream,
+    InvalidInputError,
+    TrainingContext,
+    checked_image,
+    checked_mask,
+)
+from calcdet_points.architecture import architecture, describe
+from calcdet_points.decode import DecodeSpec, decode
+
+WEIGHTS_FILE = "point_net.safetensors"
+Width = Annotated[int, Field(ge=1, le=512)]
+
+
+class PointConfig(ComponentConfig):
+    """The network, its training on windows with dense targets, and how its heat map becomes detections."""
+
+    widths: tuple[Width, ...] = Field((8, 16, 32), min_length=1, max_length=7,
+                                      description="Channels per U-Net level; the first level is the full "
+                                                  "resolution, each next one halves it.")
+    convs: int = Field(2, ge=1, le=4, description="3x3 convolutions per encoder level.")
+    window: int = Field(128, ge=16, le=4096, description="Side of the square training windows, px; a multiple "
+                                                         "of 2 ** (len(widths) - 1).")
+    windows_per_image: int = Field(32, ge=1, le=4096, description="Training windows drawn per image and epoch.")
+    positive_share: float = Field(0.75, ge=0, le=1, description="Share of an image's windows that hold a random "
+                                                                "target (images without MCs: none).")
+    sigma: float = Field(1.5, gt=0, le=10, description="Width of the Gaussian around each MC centre in the target "
+                                                       "heat map, px.")
+    focal_alpha: float = Field(2.0, ge=0, le=10, description="Focal loss: exponent that fades easy pixels out.")
+    focal_beta: float = Field(4.0, ge=0, le=20, description="Focal loss: exponent forgiving pixels near a centre.")
+    augment: bool = Field(True, description="Random flips and 90-degree turns of training windows.")
+    epochs: int = Field(15, ge=1, le=10000, description="Most passes over the training images.")
+    learning_rate: float = Field(2e-3, gt=0, le=1, description="Adam learning rate.")
+    lr_step: int = Field(10, ge=1, description="StepLR: epochs between learning-rate cuts.")
+    lr_gamma: float = Field(0.1, gt=0, le=1, description="StepLR: factor of each cut.")
+    select_on: Literal["val_froc_auc", "val_loss"] = Field(
+        "val_froc_auc", description="The validation figure that picks the best epoch and stops training: the FROC "
+                                    "AUC (0-50 FP per normal image, by detection on froc_images images; the loss "
+                                    "when the validation images lack normal images or images with MCs) or the "
+                                    "focal loss on validation windows.")
+    patience: int = Field(4, ge=1, description="Early stopping: measured epochs without a better select_on figure.")
+    min_delta: float = Field(1e-3, ge=0, description="Early stopping: the smallest improvement that counts.")
+    froc_images: int = Field(8, ge=0, le=10000, description="Validation images (about half normal) on which each "
+                                                            "measured epoch's FROC AUC is computed by detection.")
+    froc_every: int = Field(1, ge=1, le=1000, description="Measure the validation FROC AUC every this many epochs.")
+    window_batch: int = Field(8, ge=1, le=4096, description="Windows per optimizer step.")
+    threshold: float = Field(0.05, ge=0, lt=1, description="Lowest heat (0-1) of a peak reported as a detection.")
+    min_distance: float = Field(float(STUDY_DIAMETER_PX), ge=1, le=1000,
+                                description="Non-maximum suppression: no two detections closer, px (the study's 14).")
+    max_detections: int = Field(1000, ge=1, le=100000, description="Most detections kept per image.")
+    radius: float = Field(3.0, gt=0, le=100, description="Radius given to each detection, px.")
+    batch_size: int = Field(2, ge=1, le=256, description="Images of one size that detect_batch runs at once.")
+
+    # Field validators, not one model validator: each error is reported at its own YAML key
+    # (detector.params.window, ...), and all of them at once. Each reads fields declared before it.
+
+    @field_validator("window")
+    @classmethod
+    def _window_fits_levels(cls, window: int, info: ValidationInfo) -> int:
+        widths = info.data.get("widths")
+        multiple = 2 ** (len(widths) - 1) if widths else 1
+        if window % multiple:
+            raise ValueError(f"window {window} must be a multiple of {multiple} (2 ** (len(widths) - 1), widths "
+                             f"{list(widths)}): each level halves it")
+        return window
+
+    @field_validator("froc_images")
+    @classmethod
+    def _froc_images_for_selection(cls, froc_images: int, info: ValidationInfo) -> int:
+        if info.data.get("select_on") == "val_froc_auc" and froc_images < 2:
+            raise ValueError(f"froc_images {froc_images} is below 2: select_on val_froc_auc needs a normal image and "
+                             "an image with MCs (or select_on: val_loss)")
+        return froc_images
+
+    @field_validator("froc_every")
+    @classmethod
+    def _froc_measured(cls, froc_every: int, info: ValidationInfo) -> int:
+        epochs = info.data.get("epochs")
+        if info.data.get("select_on") == "val_froc_auc" and epochs is not None and froc_every > epochs:
+            raise ValueError(f"froc_every {froc_every} exceeds epochs {epochs}: select_on val_froc_auc would never "
+                             "be measured")
+        return froc_every
+
+
+class PointDetector(TorchDetector):
+    """A full-resolution MC-centre heat map; detections are its peaks, sub-pixel, 14 px apart at least."""
+
+    name = "point-heatmap"
+    description = ("Dense point detector: a light U-Net paints MC centres at full resolution (focal loss on "
+                   "Gaussian heat maps), peaks with sub-pixel centres, NMS at 14 px (torch).")
+    Config = PointConfig
+    weights_file = WEIGHTS_FILE
+
+    def fit(self, train: ImageStream, validation: ImageStream, context: TrainingContext) -> PointDetector:
+        from calcdet_points.train import fit_weights
+
+        if not any(e.annotation.targets for e in train.entries):
+            raise InvalidInputError(f"{self.name}: no annotated MC in the training images; nothing to learn from")
+        self.weights_ = fit_weights(self.config, train, validation, context)
+        return self
+
+    def _inference_for(self, weights: dict[str, np.ndarray], device: str, source: str) -> Any:
+        from calcdet_points.inference import Inference
+
+        found, wanted = architecture(weights), (tuple(self.config.widths), self.config.convs)
+        if found != wanted:
+            raise ValueError(f"{source}: holds {describe(found)}; this {self.name} is configured for "
+                             f"{describe(wanted)} (detector.params.widths, detector.params.convs)")
+        return Inference(self.config, weights, device, source)
+
+    def _decoding(self) -> DecodeSpec:
+        c = self.config
+        return DecodeSpec(c.threshold, c.min_distance, c.max_detections, c.radius)
+
+    def _detect(self, net: Any, image: np.ndarray, mask: np.ndarray | None) -> Detections:
+        (heat,) = net.heatmaps([standardised(image, mask)])
+        return decode(heat, mask, self._decoding())
+
+    def detect_batch(self, images: Sequence[np.ndarray], masks: Sequence[np.ndarray | None]) -> list[Detections]:
+        """Images of one size go through the net together, ``batch_size`` at a time; each gets what detect gives."""
+        images = [checked_image(i, self.name) for i in images]
+        masks = [None if m is None else checked_mask(m, i.shape, self.name) for i, m in zip(images, masks, strict=True)]
+        out: list[Detections] = [Detections.empty() for _ in images]
+        todo = [k for k, image in enumerate(images) if np.ptp(image) > 0]  # a flat image holds no MC
+        for shape in dict.fromkeys(images[k].shape for k in todo):
+            same = [k for k in todo if images[k].shape == shape]
+            for start in range(0, len(same), self.batch_size):
+                chunk = same[start : start + self.batch_size]
+                heats = self._net().heatmaps([standardised(images[k], masks[k]) for k in chunk])
+                for k, heat in zip(chunk, heats, strict=True):
+                    out[k] = decode(heat, masks[k], self._decoding())
+        return out

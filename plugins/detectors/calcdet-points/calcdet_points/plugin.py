@@ -1,0 +1,11 @@
+"""Hook implementations (what the `calcdet` entry point names); importing this module imports no torch."""
+
+from __future__ import annotations
+
+from calcdet_core.api import hookimpl
+from calcdet_points.detector import PointDetector
+
+
+@hookimpl
+def calcdet_register_detectors() -> list[type]:
+    return [PointDetector]

@@ -1,0 +1,158 @@
+"""Training of the point net on whole windows of the image stream (imports torch; imported only by ``fit``).
+
+The epoch loop, checkpoints, resume and seeding are :func:`calcdet_torch.loop.train_loop`'s; this
+module supplies the windows, the focal loss and the validation figures. The best epoch is the one
+with the highest validation FROC AUC (the study's 0-50 FP per normal image), measured by detecting
+on a few validation images exactly as ``detect`` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from calcdet_torch.loop import LoopSettings, train_loop
+from calcdet_torch.metrics import froc_auc, froc_sample
+from calcdet_torch.patches import standardised
+from calcdet_torch.runtime import context_device, seed_torch
+from calcdet_torch.state import Arrays
+from torch.utils.data import DataLoader
+
+from calcdet_core.api import ImageResult, ImageStream, TrainingContext, TrainingImage
+from calcdet_points.decode import DecodeSpec, decode
+from calcdet_points.heatmap import WindowSpec, image_windows
+from calcdet_points.inference import heatmaps
+from calcdet_points.loss import focal_loss
+from calcdet_points.net import build_net
+
+Windows = tuple[np.ndarray, np.ndarray]
+NAME = "point-heatmap"
+UNLEARNED_AUC = 0.05
+"""A best validation FROC AUC below this is reported as a training that did not learn to find MCs."""
+MIX = 4
+"""Images whose windows are shuffled together before batching (batch norm sees more than one image)."""
+
+
+class EpochWindows:
+    """A map-style dataset: item ``k`` is image ``k``'s windows and heat maps, drawn with its own seed."""
+
+    def __init__(self, stream: ImageStream, spec: WindowSpec, rng: np.random.Generator, augment: bool) -> None:
+        self.stream, self.spec, self.augment = stream, spec, augment
+        self.seeds = rng.integers(2**63, size=len(stream))
+
+    def __len__(self) -> int:
+        return len(self.stream)
+
+    def __getitem__(self, k: int) -> Windows:
+        return image_windows(self.stream[k], self.spec, np.random.default_rng(self.seeds[k]), self.augment)
+
+
+def _as_is(item: Any) -> Any:
+    return item
+
+
+def read_windows(windows: EpochWindows, workers: int, order: np.ndarray | None = None) -> Iterator[Windows]:
+    """Each image's windows in ``order`` (images read lazily, by ``workers - 1`` processes when > 1)."""
+    picks = list(range(len(windows))) if order is None else [int(i) for i in order]
+    yield from DataLoader(windows, batch_size=None, collate_fn=_as_is, sampler=picks, num_workers=max(0, workers - 1))
+
+
+def shuffled_batches(parts: Iterator[Windows], size: int, rng: np.random.Generator) -> Iterator[Windows]:
+    """Batches of ``size`` windows, each group of :data:`MIX` images' windows shuffled together."""
+    pending: list[Windows] = []
+
+    def flush(final: bool) -> Iterator[Windows]:
+        x, y = np.concatenate([p[0] for p in pending]), np.concatenate([p[1] for p in pending])
+        order = rng.permutation(len(x))
+        stop = len(x) if final else len(x) - len(x) % size
+        for s in range(0, stop, size):
+            yield x[order[s : s + size]], y[order[s : s + size]]
+        pending[:] = [] if final else [(x[order[stop:]], y[order[stop:]])]
+
+    for k, part in enumerate(parts, 1):
+        pending.append(part)
+        if k % MIX == 0:
+            yield from flush(False)
+    if pending and sum(len(p[0]) for p in pending):
+        yield from flush(True)
+
+
+def decode_spec(config: Any) -> DecodeSpec:
+    return DecodeSpec(config.threshold, config.min_distance, config.max_detections, config.radius)
+
+
+def window_spec(config: Any) -> WindowSpec:
+    return WindowSpec(config.window, config.windows_per_image, config.positive_share, config.sigma)
+
+
+def fit_weights(config: Any, train: ImageStream, validation: ImageStream, context: TrainingContext) -> Arrays:
+    """Train on windows of ``train``; the weights of the best validation epoch (FROC AUC, else loss)."""
+    device = context_device(context)
+    seed_torch(context.seed)
+    net = build_net(config).to(device)
+    optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
+    spec = window_spec(config)
+    size = config.window_batch
+
+    def loss_fn(model: torch.nn.Module, batch: Windows) -> torch.Tensor:
+        x, y = (torch.from_numpy(a).to(device)[:, None] for a in batch)
+        return focal_loss(model(x), y, config.focal_alpha, config.focal_beta)
+
+    def batches(epoch: int) -> tuple[int, Iterator[Windows]]:
+        rng = context.rng(epoch)
+        source = EpochWindows(train, spec, rng, config.augment)
+        order = rng.permutation(len(train))
+        count = -(-len(train) * spec.per_image // size)
+        return count, shuffled_batches(read_windows(source, context.workers, order), size, rng)
+
+    held: list[Windows] = []
+
+    def validate(model: torch.nn.Module) -> dict[str, float]:
+        if not len(validation):
+            return {}
+        if not held:
+            held.extend(read_windows(EpochWindows(validation, spec, context.rng(0), False), context.workers))
+        x, y = np.concatenate([w for w, _ in held]), np.concatenate([h for _, h in held])
+        total = sum(float(loss_fn(model, (x[s : s + size], y[s : s + size]))) * len(x[s : s + size])
+                    for s in range(0, len(x), size))
+        return {"val_loss": total / max(len(x), 1)}
+
+    picks = froc_sample([e.is_normal for e in validation.entries], config.froc_images)
+    images: list[tuple[TrainingImage, np.ndarray]] = []
+
+    def froc_figures(model: torch.nn.Module, epoch: int) -> dict[str, float]:
+        if not picks or epoch % config.froc_every:
+            return {}
+        if not images:
+            images.extend((im, standardised(im.pixels, im.mask)) for im in (validation[k] for k in picks))
+        decoding = decode_spec(config)
+        results = [ImageResult(im.image_id, decode(heatmaps(model, [z], device)[0], im.mask, decoding), im.annotation)
+                   for im, z in images]
+        auc = froc_auc(results)
+        return {} if auc is None else {"val_froc_auc": auc}
+
+    by_froc = config.select_on == "val_froc_auc" and bool(picks)
+    if config.select_on == "val_froc_auc" and not picks:
+        context.reporter.message(f"{NAME}: the validation images lack normal images or images with "
+                                 "MCs, so no FROC AUC can be measured; the best epoch is chosen on the validation loss")
+    settings = LoopSettings(NAME, config.epochs, config.patience, config.min_delta, config.lr_step,
+                            config.lr_gamma, monitor="val_froc_auc" if by_froc else "val_loss", maximise=by_froc)
+    weights = train_loop(net, optimizer, loss_fn, batches, validate, settings, context, froc_figures)
+    if picks:
+        report_learning(context)
+    return weights
+
+
+def report_learning(context: TrainingContext) -> None:
+    """Say plainly when the best validation FROC AUC is near 0: the model finds (almost) no MC."""
+    aucs = [h["val_froc_auc"] for h in context.reporter.history if "val_froc_auc" in h]
+    best = max(aucs) if aucs else None
+    learned = best is not None and best >= UNLEARNED_AUC
+    context.reporter.record(best_val_froc_auc=best, learned=learned)
+    if not learned:
+        context.reporter.message(
+            f"{NAME}: WARNING: the best validation FROC AUC is {best if best is None else round(best, 4)} "
+            f"(below {UNLEARNED_AUC}): this model has not learned to find MCs on the validation images. Train "
+            "longer (epochs), on more annotated images, or check the annotations before using it.")
