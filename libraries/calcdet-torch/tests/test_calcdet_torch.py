@@ -105,3 +105,28 @@ def test_weights_round_trip_through_safetensors(tmp_path):
         torch.testing.assert_close(fresh.state_dict()[key], value)
     with pytest.raises(ValueError, match=r"w\.safetensors: do not fit"):
         load_module_arrays(torch.nn.Conv2d(1, 3, 3), load_arrays(path), str(path))
+
+
+def test_the_loop_selects_and_stops_on_a_monitored_figure_where_higher_is_better(tmp_path):
+    """An AUC-like figure steers it: the epoch with the highest wins, stopping after ``patience`` epochs without a
+    gain, and an epoch without the figure counts neither way."""
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    x = torch.randn(16, 4)
+    scripted = {1: 0.2, 2: 0.5, 4: 0.45, 5: 0.3, 6: 0.9}  # epoch 3 measures nothing; 6 never comes
+    seen: dict[int, dict[str, np.ndarray]] = {}
+
+    def figures(m, epoch):
+        seen[epoch] = module_arrays(m)
+        return {"val_auc": scripted[epoch]} if epoch in scripted else {}
+
+    context = TrainingContext(tmp_path, seed=0)
+    settings = LoopSettings("toy", 6, patience=2, monitor="val_auc", maximise=True)
+    best = train_loop(model, optimizer, lambda m, b: m(b[0]).pow(2).mean(), lambda e: (1, iter([(x, x)])),
+                      lambda m: {"val_loss": 1.0}, settings, context, figures)
+    assert [h["epoch"] for h in context.reporter.history] == [1, 2, 3, 4, 5]
+    assert context.reporter.facts["best_epoch"] == 2 and context.reporter.facts["best_val_auc"] == 0.5
+    assert context.reporter.facts["stopped_early"] is True
+    for key, value in seen[2].items():
+        np.testing.assert_array_equal(best[key], value)
