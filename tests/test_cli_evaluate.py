@@ -71,6 +71,13 @@ def in_process():
     return invoke
 
 
+def dataset_root(tmp_path):
+    """The tiny dataset's root: a folder of its own, since calcdet never writes into an input folder."""
+    root = tmp_path / "dataset"
+    root.mkdir(exist_ok=True)
+    return root
+
+
 def write_csv(path, rows):
     path.write_text("image_id,x,y,radius,score\n" + "".join(",".join(map(str, r)) + "\n" for r in rows))
     return path
@@ -81,7 +88,7 @@ def test_score_as_a_user_runs_it(tmp_path):
     good = write_csv(tmp_path / "good.csv", [("img1", 30, 41, 3, 0.9), ("img1", 70, 20, 3, 0.6),
                                               ("img3", 31, 40, 3, 0.8), ("img0", 50, 50, 3, 0.7),
                                               ("img0", 10, 90, 3, 0.3)])
-    out = calcdet(tmp_path, "score", str(good), "--dataset", "tiny-test", "--root", str(tmp_path),
+    out = calcdet(tmp_path, "score", str(good), "--dataset", "tiny-test", "--root", str(dataset_root(tmp_path)),
                   "--out", str(tmp_path / "run-good"), "--seed", "1")
     assert out.returncode == 0, out.stderr
     metrics = json.loads((tmp_path / "run-good" / "metrics.json").read_text())
@@ -102,7 +109,7 @@ def test_compare_two_scored_runs(tmp_path, in_process):
                                               ("img0", 50, 50, 3, 0.7)])
     weak = write_csv(tmp_path / "weak.csv", [("img1", 30, 41, 3, 0.2), ("img0", 50, 50, 3, 0.7)])
     for name, path in (("run-good", good), ("run-weak", weak)):
-        result = in_process("score", str(path), "--dataset", "tiny-test", "--root", str(tmp_path),
+        result = in_process("score", str(path), "--dataset", "tiny-test", "--root", str(dataset_root(tmp_path)),
                             "--out", str(tmp_path / name))
         assert result.exit_code == 0, result.output
     result = in_process("compare", str(tmp_path / "run-good"), str(tmp_path / "run-weak"), "--out", str(tmp_path / "c"))
@@ -118,7 +125,8 @@ def test_compare_two_scored_runs(tmp_path, in_process):
 def test_score_split_leaves_other_images_out_and_says_so(tmp_path, in_process):
     rows = [(f"img{i}", 30, 41, 3, 0.5) for i in range(6)]
     result = in_process("score", str(write_csv(tmp_path / "d.csv", rows)), "--dataset", "tiny-test", "--root",
-                        str(tmp_path), "--split", "test", "--out", str(tmp_path / "o"), "-e", "box-ap", "--seed", "4")
+                        str(dataset_root(tmp_path)), "--split", "test", "--out", str(tmp_path / "o"), "-e", "box-ap",
+                        "--seed", "4")
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
     assert metrics["images"] + len(metrics["images_left_out"]) == 6 and metrics["images_left_out"]
@@ -134,14 +142,12 @@ def test_score_and_compare_refuse_bad_input_with_a_message(tmp_path, in_process)
         return " ".join(result.output.split())
 
     bad = write_csv(tmp_path / "bad.csv", [("img1", 30, 41, 3, 0.9), ("nope", 1, 1, 3, 0.5)])
-    assert "'nope'" in run("score", str(bad), "--dataset", "tiny-test", "--root", str(tmp_path), "--out",
-                           str(tmp_path / "o"))
+    root, out = str(dataset_root(tmp_path)), str(tmp_path / "o")
+    assert "'nope'" in run("score", str(bad), "--dataset", "tiny-test", "--root", root, "--out", out)
     broken = tmp_path / "broken.csv"
     broken.write_text("image_id,x,y,radius,score\nimg1,1,2,3\n")
-    assert "broken.csv:2" in run("score", str(broken), "--dataset", "tiny-test", "--root", str(tmp_path), "--out",
-                                 str(tmp_path / "o")).replace(" ", "")
-    assert "no-such-set" in run("score", str(broken), "--dataset", "no-such-set", "--root", str(tmp_path),
-                                "--out", str(tmp_path / "o"))
-    assert "froc-x" in run("score", str(bad), "--dataset", "tiny-test", "--root", str(tmp_path), "-e", "froc-x",
-                           "--out", str(tmp_path / "o"))
+    assert "broken.csv:2" in run("score", str(broken), "--dataset", "tiny-test", "--root", root,
+                                 "--out", out).replace(" ", "")
+    assert "no-such-set" in run("score", str(broken), "--dataset", "no-such-set", "--root", root, "--out", out)
+    assert "froc-x" in run("score", str(bad), "--dataset", "tiny-test", "--root", root, "-e", "froc-x", "--out", out)
     assert "metrics.json is missing" in run("compare", str(tmp_path / "missing"), "--out", str(tmp_path / "c"))

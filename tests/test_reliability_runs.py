@@ -153,6 +153,51 @@ def test_outputs_of_the_wrong_kind_are_refused_before_any_work(app, pipeline, re
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "a-folder"]
 
 
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("case", ["out-is-the-dicom", "out-replaces-the-table", "sr-into-the-inputs",
+                                  "overlay-into-the-root", "evaluate-into-the-model"])
+def test_an_output_is_never_an_input_or_inside_one(app, pipeline, release, tmp_path, case):
+    dicom = dicoms(release)[0]
+    before = _snapshot(release)
+    args = {
+        "out-is-the-dicom": ["detect", pipeline, dicom, "--out", dicom],
+        "out-replaces-the-table": ["detect", pipeline, "--dataset", "inbreast", "--root", release,
+                                   "--out", release / "INbreast.csv"],
+        "sr-into-the-inputs": ["detect", pipeline, release / "AllDICOMs", "--out", tmp_path / "d.csv",
+                               "--dicom-sr", release / "AllDICOMs"],
+        "overlay-into-the-root": ["detect", pipeline, "--dataset", "inbreast", "--root", release,
+                                  "--out", tmp_path / "d.csv", "--overlay", release / "overlays"],
+        "evaluate-into-the-model": ["evaluate", pipeline, "--dataset", "inbreast", "--root", release,
+                                    "--out", release / "AllXML"],
+    }[case]
+    result = CliRunner().invoke(app, list(map(str, args)))
+    assert result.exit_code == 1 and "never writes over or into its inputs" in result.output, result.output
+    assert _snapshot(release) == before, "the input is exactly as it was"
+    assert not any(tmp_path.iterdir()), "nothing was written anywhere"
+
+
+def test_a_release_is_never_written_into_another(release, tmp_path):
+    target = tmp_path / "existing"
+    generate_release(target, 2, seed=3, height=128, width=96)
+    before = _snapshot(target)
+    done = calcdet("phantom", target, "--images", "2", "--seed", "5", "--height", "128", "--width", "96")
+    assert done.returncode == 1 and "not an empty folder" in done.stderr, done.stderr
+    assert _snapshot(target) == before
+
+
+def test_a_lock_file_planted_as_a_link_is_refused_and_its_target_untouched(pipeline, release, tmp_path):
+    victim = tmp_path / "precious.txt"
+    victim.write_text("keep me")
+    out = tmp_path / "det.csv"
+    lock_path(out).symlink_to(victim)
+    done = calcdet("detect", pipeline, "--dataset", "inbreast", "--root", release, "--out", out)
+    assert done.returncode == 1 and "symbolic link" in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert victim.read_text() == "keep me" and lock_path(out).is_symlink() and not out.exists()
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
 def test_read_only_output_folder_is_refused_with_a_message(app, pipeline, release, tmp_path):
     locked = tmp_path / "ro"

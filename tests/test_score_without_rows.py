@@ -21,8 +21,15 @@ def app():
     return create_app(build_registry(extra_plugins=[("tiny-test-dataset", module)], autoload=False))
 
 
+def _root(out):
+    """The tiny dataset's root beside the output folder (calcdet never writes into an input folder)."""
+    root = out.parent / "dataset"
+    root.mkdir(exist_ok=True)
+    return root
+
+
 def score(app, csv, out, *extra: str):
-    return CliRunner().invoke(app, ["score", str(csv), "--dataset", "tiny-test", "--root", str(out.parent),
+    return CliRunner().invoke(app, ["score", str(csv), "--dataset", "tiny-test", "--root", str(_root(out)),
                                     "--out", str(out), *extra])
 
 

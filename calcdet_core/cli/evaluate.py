@@ -29,19 +29,21 @@ def score(
     """Score a detections file against a dataset's annotations (FROC with intervals, report)."""
     from calcdet_core.evaluation.scoring import score_file
     from calcdet_core.plugins.registry import get_registry
+    from calcdet_core.run.workflows import claimed_output
 
-    registry = get_registry()
-    chosen = None
-    if evaluator:
-        classes = [registry.get("evaluators", name) for name in evaluator]
-        chosen = [cls(seed=seed) if "seed" in cls.Config.model_fields else cls() for cls in classes]
-    data = registry.dataset_adapter(dataset).index(root)
-    selected = data.select(split.value, seed)
-    if data.skipped:
-        output.note(f"{dataset}: skipped {len(data.skipped)} item(s), e.g. {data.skipped[0].path}: "
-                    f"{data.skipped[0].reason}")
-    metrics = score_file(detections, selected, out, {r.image_id for r in data.records}, seed, evaluators=chosen,
-                         strict=strict, warn=output.warn)
+    with claimed_output(out, folder=True, inputs=[detections, root]):  # refused before any reading
+        registry = get_registry()
+        chosen = None
+        if evaluator:
+            classes = [registry.get("evaluators", name) for name in evaluator]
+            chosen = [cls(seed=seed) if "seed" in cls.Config.model_fields else cls() for cls in classes]
+        data = registry.dataset_adapter(dataset).index(root)
+        selected = data.select(split.value, seed)
+        if data.skipped:
+            output.note(f"{dataset}: skipped {len(data.skipped)} item(s), e.g. {data.skipped[0].path}: "
+                        f"{data.skipped[0].reason}")
+        metrics = score_file(detections, selected, out, {r.image_id for r in data.records}, seed,
+                             evaluators=chosen, strict=strict, warn=output.warn)
     left_out = metrics.get("images_left_out") or []
     if left_out:
         output.note(f"detections of {len(left_out)} image(s) outside the {split.value!r} split were not scored "

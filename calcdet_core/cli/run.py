@@ -93,7 +93,8 @@ def detect(
         raise InvalidInputError("--dicom-gsps and --dicom-sr-min-score go with --dicom-sr DIR (where they write)")
     sr_writer = output_writer("dicom-sr") if dicom_sr is not None else None
     sr_options = {"min_score": dicom_sr_min_score, "gsps": dicom_gsps}
-    with claimed_output(out, others={"--overlay": overlay, "--dicom-sr": dicom_sr}):
+    with claimed_output(out, others={"--overlay": overlay, "--dicom-sr": dicom_sr},
+                        inputs=[model, root, *(inputs or ())]):
         pipeline, identity = load_runnable(model, expect_digest)
         if sr_writer is not None:  # refuses its options (no score cutoff) before any detection is run
             sr_run = run_identity(model, pipeline.spec.name, pipeline.evaluators)

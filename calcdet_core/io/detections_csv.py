@@ -13,6 +13,8 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -36,9 +38,10 @@ def write_detections_csv(path: Path | str, detections: Iterable[Candidates]) -> 
     detections = list(detections)
     with_boxes = any(_boxes(found) is not None and len(found) for found in detections)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # new, never a link
+    tmp = Path(name)
     try:
-        with tmp.open("w", newline="", encoding="utf-8") as f:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
             writer.writerow(COLUMNS + BOX_COLUMNS if with_boxes else COLUMNS)
             for i, found in enumerate(detections):

@@ -4,7 +4,9 @@
 run on the same ``--out`` stops at once and says who holds it (pid, host, start time). The kernel
 drops a ``flock`` when its process dies, however it dies, so the lock of a killed run is taken
 over without a question. :func:`check_output_file` and :func:`check_output_dir` refuse an output
-of the wrong kind or in a folder that cannot be written, before anything is computed.
+of the wrong kind or in a folder that cannot be written, and :func:`check_not_input` an output that
+is, or lies inside, one of the run's inputs, before anything is computed. Lock files are opened
+without following links, so a link planted in the output folder cannot redirect calcdet's writes.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 
@@ -44,7 +47,14 @@ class OutputLock:
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+            except OSError as exc:
+                if self.path.is_symlink():
+                    raise InvalidInputError(f"{self.option} {self.out}: its lock file {self.path} is a symbolic "
+                                            "link; calcdet never writes through links: remove it") from None
+                raise InvalidInputError(f"{self.option} {self.out}: cannot create its lock file {self.path} "
+                                        f"({exc.strerror})") from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -114,6 +124,29 @@ def check_output_file(path: Path, option: str = "--out") -> Path:
         raise InvalidInputError(f"{what}: the file exists and cannot be overwritten (permission denied)")
     _writable_folder(path.parent.resolve(), what)
     return path
+
+
+def check_not_input(files: dict[str, Path | None], folders: dict[str, Path | None],
+                    inputs: Iterable[Path | None]) -> None:
+    """Refuse an output ({option: path}) that would write over or among the run's inputs (files or folders).
+
+    An output file may not be an input, nor replace a file inside an input folder (an image, a
+    dataset's table, a model file); an output folder may not be an input folder nor lie inside one,
+    since what it holds (overlays, SR files, reports) would be read as inputs by the next run. A new
+    file such as a detections CSV beside the DICOMs it came from is fine, as is an input inside an
+    output folder.
+    """
+    sources = [Path(p).resolve() for p in inputs if p is not None and Path(p).exists()]
+    outputs = [(option, Path(out), False) for option, out in files.items() if out is not None]
+    outputs += [(option, Path(out), True) for option, out in folders.items() if out is not None]
+    for option, out, is_folder in outputs:
+        target = out.resolve()
+        for source in sources:
+            inside = source in target.parents
+            if target == source or (inside and (is_folder or target.exists())):
+                what = "is" if target == source else "lies inside"
+                raise InvalidInputError(f"{option} {out} {what} the input {source}: calcdet never writes over or "
+                                        "into its inputs; choose an output elsewhere")
 
 
 def check_output_dir(path: Path, option: str = "--out") -> Path:

@@ -215,7 +215,7 @@ def reproduce(dataset: str, root: Path, out: Path, pipelines: Sequence[Path] | N
     from calcdet_core.run.workflows import claimed_output
 
     study = Study(dataset, Path(root).resolve(), seed, device, workers)
-    with claimed_output(Path(out), folder=True):
+    with claimed_output(Path(out), folder=True, inputs=[Path(root), *(pipelines or ())]):
         runs = plan_runs(study_pipelines(pipelines), Path(out))
         for run in runs:
             if reusable_model(run, study):

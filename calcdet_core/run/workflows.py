@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +20,7 @@ from calcdet_core.io.model_dir import check_digest, is_model_dir, load_model, re
 from calcdet_core.plugins.registry import get_registry
 from calcdet_core.run.detection import DetectedImage, run_detection
 from calcdet_core.run.executor import Executor, ProcessExecutor, SerialExecutor, job_key, progress_console
-from calcdet_core.run.locks import OutputLock, check_output_dir, check_output_file
+from calcdet_core.run.locks import OutputLock, check_not_input, check_output_dir, check_output_file
 from calcdet_core.run.pipeline import Pipeline, load_pipeline
 from calcdet_core.run.reporting import TrainingContexts
 from calcdet_core.run.sources import ImageSource, dicom_records
@@ -46,9 +46,13 @@ def _fingerprint(*parts: Any) -> str:
 
 @contextmanager
 def claimed_output(out: Path, folder: bool = False, option: str = "--out",
-                   others: dict[str, Path | None] | None = None) -> Iterator[Path]:
+                   others: dict[str, Path | None] | None = None,
+                   inputs: Sequence[Path | None] = ()) -> Iterator[Path]:
     """Check ``out`` (a file, or with ``folder`` a folder) and the ``others`` ({option: path}, folders) before any
-    work, and hold ``out``'s lock for the run: a second run on the same output stops and names the holder."""
+    work, none of them one of the run's ``inputs`` or inside one, and hold ``out``'s lock for the run: a second
+    run on the same output stops and names the holder."""
+    own = {option: Path(out)}
+    check_not_input({} if folder else own, {**(own if folder else {}), **(others or {})}, inputs)
     (check_output_dir if folder else check_output_file)(Path(out), option)
     for name, path in (others or {}).items():
         if path is not None:
@@ -89,7 +93,7 @@ def train_model(pipeline_path: Path, dataset_name: str, root: Path, out: Path, s
     """
     executor = executor or SerialExecutor()
     out = Path(out)
-    with claimed_output(out, folder=True):
+    with claimed_output(out, folder=True, inputs=[Path(pipeline_path), Path(root)]):
         pipeline = load_pipeline(Path(pipeline_path))
         if is_model_dir(out):
             raise InvalidInputError(f"{out} already holds a trained model; choose another --out or remove it")
@@ -198,7 +202,7 @@ def evaluate_model(model_dir: Path, dataset_name: str, root: Path, out: Path, sp
     from calcdet_core.evaluation.scoring import stored_spacing
 
     out = Path(out)
-    with claimed_output(out, folder=True):
+    with claimed_output(out, folder=True, inputs=[Path(model_dir), Path(root)]):
         pipeline, identity = load_runnable(model_dir, expect_digest)
         if seed is None:
             trained = read_metrics(model_dir).get("dataset", {}) if Path(model_dir).is_dir() else {}

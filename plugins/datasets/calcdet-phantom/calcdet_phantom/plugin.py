@@ -73,6 +73,9 @@ def phantom(
     sizes = INBREAST_SIZES if inbreast_sizes else None
     for rows, columns in sizes or [(height, width)]:
         check_size(rows, columns)
+    if out.is_dir() and any(out.iterdir()):
+        raise CalcdetUserError(f"phantom: {out} already exists and is not an empty folder; a release is never "
+                               "mixed into another: choose a new folder or remove it")
     bar = progress_bar()  # calcdet's display: elapsed and remaining time (a full-size release takes many minutes)
     task = bar.add_task(f"phantom: {family.value} images", total=images)
 
