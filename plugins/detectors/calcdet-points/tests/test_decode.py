@@ -59,3 +59,15 @@ def test_windows_carry_their_targets_with_the_pixels(augment):
     centres = (heats == 1)
     assert centres[:9].any(axis=(1, 2)).all()  # the positive share holds a target each
     assert (windows[centres] > np.median(windows) + 1).all()  # a centre pixel is a bright disk's (breast z-scores)
+
+
+def test_shuffled_batches_hand_over_every_window_once_in_batches_of_the_size():
+    from calcdet_points.train import shuffled_batches
+
+    sizes = [3, 5, 4, 7, 2]
+    parts = [(np.full((n, 2, 2), k, np.float32), np.full((n, 2, 2), k, np.float32)) for k, n in enumerate(sizes)]
+    batches = list(shuffled_batches(iter(parts), 4, np.random.default_rng(0)))
+    assert [len(x) for x, _ in batches] == [4, 4, 4, 4, 4, 1]  # 21 windows
+    seen = np.concatenate([x[:, 0, 0] for x, _ in batches])
+    np.testing.assert_array_equal(np.sort(seen), np.repeat(np.arange(5), sizes))
+    assert all((x == y).all() for x, y in batches)  # each window stays with its heat map
