@@ -58,3 +58,13 @@ def test_complete_file_gives_no_warning(app, tmp_path):
     result = score(app, csv, tmp_path / "run", "--strict")
     assert result.exit_code == 0, result.output
     assert "warning" not in result.output
+
+
+def test_an_output_that_cannot_be_a_folder_is_refused_before_the_detections_are_read(app, tmp_path):
+    csv = tmp_path / "not-read.csv"
+    csv.write_text("this is not a detections file")
+    taken = tmp_path / "a-file"
+    taken.write_text("x")
+    result = score(app, csv, taken)
+    assert result.exit_code == 1 and "is a file" in result.output and "not-read.csv" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
