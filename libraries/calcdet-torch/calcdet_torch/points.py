@@ -35,8 +35,12 @@ def subpixel_offsets(values: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> 
     return offset(padded[r, c - 1], padded[r, c + 1]), offset(padded[r - 1, c], padded[r + 1, c])
 
 
-def suppress(xy: np.ndarray, score: np.ndarray, min_distance: float) -> np.ndarray:
-    """Indices kept by greedy non-maximum suppression: best first, none closer than ``min_distance``."""
+def suppress(xy: np.ndarray, score: np.ndarray, min_distance: float, limit: int | None = None) -> np.ndarray:
+    """Indices kept by greedy non-maximum suppression: best first, none closer than ``min_distance``.
+
+    With ``limit``, it stops once that many are kept: the same first ``limit`` indices, without
+    visiting the (often tens of thousands of) weaker points a capped detector would drop anyway.
+    """
     order = np.argsort(-np.asarray(score), kind="stable")
     cell = max(float(min_distance), 1e-9)
     grid: dict[tuple[int, int], list[int]] = {}
@@ -47,4 +51,6 @@ def suppress(xy: np.ndarray, score: np.ndarray, min_distance: float) -> np.ndarr
         if all(np.hypot(*(xy[i] - xy[j])) >= min_distance for j in near):
             grid.setdefault((cx, cy), []).append(int(i))
             kept.append(int(i))
+            if limit is not None and len(kept) >= limit:
+                break
     return np.array(kept, dtype=int)

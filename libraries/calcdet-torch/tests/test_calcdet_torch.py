@@ -56,6 +56,14 @@ def test_suppress_keeps_the_best_of_close_points():
     assert suppress(xy, np.array([0.5, 0.9, 0.4, 0.1]), 14.0).tolist() == [1, 3]
 
 
+def test_suppress_with_a_limit_keeps_the_same_first_points():
+    rng = np.random.default_rng(0)
+    xy, score = rng.random((3000, 2)) * 300, rng.random(3000)
+    every = suppress(xy, score, 14.0)
+    assert len(every) > 50
+    assert suppress(xy, score, 14.0, limit=50).tolist() == every[:50].tolist()
+
+
 def _problem(context, epochs):
     """A tiny linear problem through the loop: bright-centre 8x8 patches against noise."""
     rng = np.random.default_rng(0)

@@ -42,6 +42,6 @@ def decode(heat: np.ndarray, mask: np.ndarray | None, spec: DecodeSpec) -> Detec
     score = heat[rows, cols].astype(np.float64)
     order = np.lexsort((cols, rows, -score))  # best first, ties in a fixed order
     xy, score = xy[order], score[order]
-    keep = suppress(xy, score, spec.min_distance)[: spec.max_detections]
+    keep = suppress(xy, score, spec.min_distance, spec.max_detections)
     radius = np.full(len(keep), spec.radius)
     return Detections(np.column_stack([xy[keep], radius]).reshape(-1, 3), score[keep])
