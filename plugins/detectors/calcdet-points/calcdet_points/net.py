@@ -38,6 +38,7 @@ class PointNet(nn.Module):
         super().__init__()
         widths = list(widths)
         self.multiple = 2 ** (len(widths) - 1)
+        self.convs = convs
         self.down = nn.ModuleList()
         c_in = 1
         for width in widths:
@@ -47,6 +48,15 @@ class PointNet(nn.Module):
         self.up = nn.ModuleList(conv(widths[k], widths[k]) for k in range(len(widths) - 1))
         self.head = nn.Conv2d(widths[0], 1, 1)
         nn.init.constant_(self.head.bias, -math.log((1 - PRIOR) / PRIOR))
+
+    @property
+    def reach(self) -> int:
+        """Rows beyond which an input pixel cannot change an output pixel, a multiple of :attr:`multiple`.
+
+        A bound on the receptive field's radius: per level, its convolutions, the pooling into it and
+        the upsampling out of it, each at that level's stride.
+        """
+        return padded_to((self.convs + 2) * (2 * self.multiple - 1), self.multiple)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         skips = []
