@@ -121,7 +121,8 @@ def test_the_heat_map_has_the_image_s_own_size_whatever_it_is(trained):
 
 @pytest.mark.parametrize(("params", "key"), [({"window": 66}, "window"),
                                              ({"epochs": 3, "froc_every": 5}, "froc_every"),
-                                             ({"froc_images": 1}, "froc_images")])
+                                             ({"froc_images": 1}, "froc_images"),
+                                             ({"strip_rows": 6}, "strip_rows")])
 def test_settings_that_cannot_be_met_are_refused_at_their_yaml_key(tmp_path, params, key):
     path = tmp_path / "bad.yaml"
     path.write_text(f"name: bad\ndetector: {{plugin: point-heatmap, params: {params}}}\n")
