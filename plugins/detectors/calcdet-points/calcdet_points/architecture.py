@@ -35,3 +35,12 @@ def describe(arch: tuple[tuple[int, ...], int] | None) -> str:
     if arch is None:
         return "no point-heatmap network (other tensor names)"
     return f"widths {list(arch[0])}, convs {arch[1]}"
+
+
+def mismatch(weights: dict[str, np.ndarray], widths: tuple[int, ...], convs: int, source: str) -> str | None:
+    """Why ``weights`` cannot serve a net of ``widths``/``convs`` (both architectures named), or None when they can."""
+    found, wanted = architecture(weights), (tuple(widths), convs)
+    if found == wanted:
+        return None
+    return (f"{source}: holds {describe(found)}; this point-heatmap is configured for {describe(wanted)} "
+            "(detector.params.widths, detector.params.convs)")

@@ -8,6 +8,7 @@ or loads weights. Learned state is numpy arrays (safetensors on disk, what a pic
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -25,8 +26,9 @@ from calcdet_core.api import (
     checked_image,
     checked_mask,
 )
-from calcdet_points.architecture import architecture, describe
+from calcdet_points.architecture import mismatch
 from calcdet_points.decode import DecodeSpec, decode
+from calcdet_points.initial import read_initial
 
 WEIGHTS_FILE = "point_net.safetensors"
 Width = Annotated[int, Field(ge=1, le=512)]
@@ -74,6 +76,9 @@ class PointConfig(ComponentConfig):
                                                              "(plus its receptive field above and below): the same "
                                                              "map in less memory, faster on a CPU; 0: the whole image "
                                                              "at once. A multiple of 2 ** (len(widths) - 1).")
+    initial_weights: Path | None = Field(None, description="A point_net.safetensors (of these widths and convs) "
+                                                           "that training starts from instead of random weights: "
+                                                           "fine-tuning pretrained weights. None: random.")
 
     # Field validators, not one model validator: each error is reported at its own YAML key
     # (detector.params.window, ...), and all of them at once. Each reads fields declared before it.
@@ -116,6 +121,19 @@ class PointConfig(ComponentConfig):
         return froc_every
 
 
+    @field_validator("initial_weights")
+    @classmethod
+    def _initial_weights_fit(cls, path: Path | None, info: ValidationInfo) -> Path | None:
+        widths, convs = info.data.get("widths"), info.data.get("convs")
+        if path is None or widths is None or convs is None:
+            return path
+        try:
+            read_initial(path, tuple(widths), convs)
+        except InvalidInputError as exc:
+            raise ValueError(str(exc)) from None
+        return path
+
+
 class PointDetector(TorchDetector):
     """A full-resolution MC-centre heat map; detections are its peaks, sub-pixel, 14 px apart at least."""
 
@@ -136,10 +154,9 @@ class PointDetector(TorchDetector):
     def _inference_for(self, weights: dict[str, np.ndarray], device: str, source: str) -> Any:
         from calcdet_points.inference import Inference
 
-        found, wanted = architecture(weights), (tuple(self.config.widths), self.config.convs)
-        if found != wanted:
-            raise ValueError(f"{source}: holds {describe(found)}; this {self.name} is configured for "
-                             f"{describe(wanted)} (detector.params.widths, detector.params.convs)")
+        problem = mismatch(weights, tuple(self.config.widths), self.config.convs, source)
+        if problem:
+            raise ValueError(problem)
         return Inference(self.config, weights, device, source)
 
     def _decoding(self) -> DecodeSpec:

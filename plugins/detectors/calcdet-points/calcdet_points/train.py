@@ -17,13 +17,14 @@ from calcdet_torch.loop import LoopSettings, train_loop
 from calcdet_torch.metrics import froc_auc, froc_sample
 from calcdet_torch.patches import standardised
 from calcdet_torch.runtime import context_device, seed_torch
-from calcdet_torch.state import Arrays
+from calcdet_torch.state import Arrays, load_module_arrays
 from torch.utils.data import DataLoader
 
 from calcdet_core.api import ImageResult, ImageStream, TrainingContext, TrainingImage
 from calcdet_points.decode import DecodeSpec, decode
 from calcdet_points.heatmap import WindowSpec, image_windows
 from calcdet_points.inference import heatmaps
+from calcdet_points.initial import fingerprint, read_initial
 from calcdet_points.loss import focal_loss
 from calcdet_points.net import build_net
 
@@ -91,7 +92,12 @@ def fit_weights(config: Any, train: ImageStream, validation: ImageStream, contex
     """Train on windows of ``train``; the weights of the best validation epoch (FROC AUC, else loss)."""
     device = context_device(context)
     seed_torch(context.seed)
-    net = build_net(config).to(device)
+    net = build_net(config)
+    if config.initial_weights is not None:  # checked again: the file may have changed since validation
+        load_module_arrays(net, read_initial(config.initial_weights, tuple(config.widths), config.convs),
+                           str(config.initial_weights))
+        context.reporter.record(initial_weights=fingerprint(config.initial_weights))
+    net = net.to(device)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
     spec = window_spec(config)
     size = config.window_batch

@@ -1,0 +1,214 @@
+"""Pretraining benchmark: point-heatmap pretrained on MCs inserted into normal phantoms, fine-tuned on 11 images.
+
+Why: issue 24 asks whether weights learned without one MC annotation (``calcdet insert
+--normals-only`` on normal images of every phantom family) make a better start for a user with
+few annotated images than random weights. Steps:
+
+* releases: ``--train-family``'s ``--images`` release (seed ``--seed``) to fine-tune on (its patient
+  split: 11 training, 8 validation images of 40) and every family's test release (that release for
+  the training family; ``--reuse DIR/FAMILY`` when present, else generated alike);
+* a pretraining release: whole patients, about ``--pretrain-per-family`` images from each family's
+  inserted release (``--reuse DIR/FAMILY-inserted`` when present, else a ``--source-images``
+  release of seed + 1 through ``insert_release(normals_only=True)``, seed + 2), merged into one
+  INbreast-layout release (ids prefixed by the family's index so none collide);
+* ``--pipeline`` (with ``--pretrain-set`` settings) trained on it: the pretrained weights;
+* ``--pipeline`` trained on the fine-tuning release from those weights (``initial_weights``) and,
+  the same way, from random weights (``scratch``);
+* both tested on every family's test split: FROC AUC (0-50 FP per normal image) with its 95 %
+  image-bootstrap interval and the paired difference fine-tuned minus scratch (same images, same draws).
+
+Prints JSON. Releases are read from ``--reuse`` only, never written there.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/pretraining.py --reuse /tmp/tr/big --work /tmp/pretraining
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from calcdet_phantom import generate_release
+from calcdet_phantom.families import FAMILIES
+from calcdet_phantom.insert_release import insert_release
+from transfer import auc_with_interval, test
+
+from calcdet_core.evaluation.bootstrap import paired_auc_difference
+from calcdet_core.evaluation.froc import FrocData
+from pipelines import ROOT, with_settings
+
+PLUGIN = "point-heatmap"
+
+
+def log(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def release(root: Path, images: int, seed: int, args: argparse.Namespace, family: str) -> Path:
+    """A phantom release at ``root`` (written unless one is there already)."""
+    if (root / "INbreast.csv").is_file():
+        return root
+    return generate_release(root, images, seed, args.height, args.width, family=family)
+
+
+def inserted(family: str, work: Path, args: argparse.Namespace) -> Path:
+    """``family``'s release of MCs inserted into normal phantoms: reused read-only, else written under ``work``."""
+    if args.reuse and (args.reuse / f"{family}-inserted" / "INbreast.csv").is_file():
+        return args.reuse / f"{family}-inserted"
+    target = work / f"{family}-inserted"
+    if not (target / "INbreast.csv").is_file():
+        source = release(work / f"{family}-source", args.source_images, args.seed + 1, args, family)
+        insert_release(source, target, seed=args.seed + 2, normals_only=True)
+    return target
+
+
+def patient(file_name: str) -> str:
+    """The patient part of an INbreast DICOM name (``ID_PATIENT_MG_...``)."""
+    return file_name.split("_")[1]
+
+
+def merge(sources: list[Path], per_source: int, out: Path) -> dict[str, Any]:
+    """One INbreast-layout release of whole patients, at least ``per_source`` images from each source."""
+    if (out / "INbreast.csv").is_file():
+        shutil.rmtree(out)
+    (out / "AllDICOMs").mkdir(parents=True)
+    (out / "AllXML").mkdir()
+    rows: list[list[str]] = []
+    header: list[str] = []
+    taken: dict[str, int] = {}
+    for index, source in enumerate(sources, 1):
+        with open(source / "INbreast.csv", newline="") as f:
+            reader = csv.reader(f, delimiter=";")
+            header, table = next(reader), list(reader)
+        dicoms = {p.name.split("_")[0]: p for p in (source / "AllDICOMs").glob("*.dcm")}
+        by_patient: dict[str, list[list[str]]] = {}
+        for row in table:
+            by_patient.setdefault(patient(dicoms[row[5]].name), []).append(row)
+        count = 0
+        for group in by_patient.values():
+            if count >= per_source:
+                break
+            for row in group:
+                old = dicoms[row[5]]
+                new_id = f"{index}{row[5]}"
+                parts = old.name.split("_")
+                parts[0], parts[1] = new_id, f"{index}{parts[1][1:]}"
+                shutil.copyfile(old, out / "AllDICOMs" / "_".join(parts))
+                xml = source / "AllXML" / f"{row[5]}.xml"
+                if xml.is_file():
+                    shutil.copyfile(xml, out / "AllXML" / f"{new_id}.xml")
+                rows.append([*row[:5], new_id, *row[6:]])
+                count += 1
+        taken[source.name] = count
+    with open(out / "INbreast.csv", "w", newline="") as f:
+        writer = csv.writer(f, delimiter=";")
+        writer.writerow(header)
+        writer.writerows(rows)
+    return {"images": len(rows), "from": taken}
+
+
+def train(pipeline: Path, data: Path, model: Path, settings: list[str], args: argparse.Namespace) -> float:
+    """Train ``pipeline`` (the demo's caps plus ``settings``) on ``data`` into ``model``; seconds (0 when there)."""
+    from calcdet_core.run.demo import DEMO_OVERRIDES, demo_pipeline
+    from calcdet_core.run.executor import make_executor
+    from calcdet_core.run.workflows import train_model
+
+    if (model / "checksums.json").exists():
+        return 0.0
+    spec = demo_pipeline(pipeline, model.parent, with_settings(DEMO_OVERRIDES, settings))
+    start = time.perf_counter()
+    train_model(spec, "inbreast", data, model, args.seed, make_executor(1))
+    return time.perf_counter() - start
+
+
+def training_facts(model: Path) -> dict[str, Any]:
+    """What the model's training metrics say about its run (best epoch, figures, initial weights)."""
+    found = sorted(model.rglob("training_metrics.json"))
+    if not found:
+        return {}
+    metrics = json.loads(found[0].read_text())
+    keys = ("best_epoch", "best_val_froc_auc", "learned", "initial_weights", "epochs_run", "seconds")
+    flat = {k: v for k, v in metrics.items() if k in keys}
+    for value in metrics.values():
+        if isinstance(value, dict):
+            flat.update({k: v for k, v in value.items() if k in keys})
+    return flat
+
+
+def weights_of(model: Path) -> Path:
+    """The model directory's ``point_net.safetensors``."""
+    (found,) = sorted(model.rglob("point_net.safetensors"))
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", type=int, default=40, help="Images of the fine-tuning release (and test releases).")
+    parser.add_argument("--source-images", type=int, default=60, help="Images of each insertion source written here.")
+    parser.add_argument("--height", type=int, default=1600)
+    parser.add_argument("--width", type=int, default=1200)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train-family", default="default")
+    parser.add_argument("--families", default=",".join(FAMILIES), help="Test families and pretraining sources.")
+    parser.add_argument("--pretrain-per-family", type=int, default=15, help="Images (whole patients) per family.")
+    parser.add_argument("--pretrain-set", action="append", default=[], metavar="PLUGIN.PARAM=VALUE",
+                        help="Settings of the pretraining run only (repeatable).")
+    parser.add_argument("--pipeline", type=Path, default=ROOT / "pipelines" / "point-heatmap.yaml")
+    parser.add_argument("--resamples", type=int, default=1000)
+    parser.add_argument("--reuse", type=Path, help="Folder of releases FAMILY, FAMILY-inserted (read only).")
+    parser.add_argument("--work", type=Path, required=True, help="Folder for releases and models.")
+    args = parser.parse_args()
+    families = [f for f in args.families.split(",") if f]
+    if args.train_family not in families or set(families) - set(FAMILIES):
+        parser.error(f"--families must be known ({', '.join(FAMILIES)}) and hold --train-family")
+    if args.reuse and args.work.resolve().is_relative_to(args.reuse.resolve()):
+        parser.error("--work inside --reuse: --reuse is read only")
+    work, start = args.work, time.perf_counter()
+    tests = {}
+    for family in families:
+        reused = args.reuse / family if args.reuse else None
+        if family != args.train_family and reused and (reused / "INbreast.csv").is_file():
+            tests[family] = reused
+        else:
+            tests[family] = release(work / family, args.images, args.seed, args, family)
+    log(f"test releases: {tests}")
+    pretraining = merge([inserted(f, work, args) for f in families], args.pretrain_per_family, work / "pretrain")
+    log(f"pretraining release: {pretraining}")
+    pretrained = work / "model-pretrained"
+    seconds = {"pretrained": train(args.pipeline, work / "pretrain", pretrained, args.pretrain_set, args)}
+    initial = weights_of(pretrained)
+    log(f"pretrained in {seconds['pretrained']:.0f} s: {initial}")
+    runs = {"fine-tuned": [f"{PLUGIN}.initial_weights={initial}"], "scratch": []}
+    events: dict[str, dict[str, FrocData]] = {}
+    for name, settings in runs.items():
+        model = work / f"model-{name}"
+        seconds[name] = train(args.pipeline, tests[args.train_family], model, settings, args)
+        events[name] = test(model, tests, args.seed)
+        log(f"{name} ({seconds[name]:.0f} s): " + ", ".join(
+            f"{f} {auc_with_interval(d, 200, args.seed)['auc']}" for f, d in events[name].items()))
+    events["pretrained only"] = test(pretrained, tests, args.seed)
+    tested = {name: {f: auc_with_interval(d, args.resamples, args.seed) for f, d in by_family.items()}
+              for name, by_family in events.items()}
+    paired = {}
+    for family in families:
+        diff = paired_auc_difference(events["fine-tuned"][family], events["scratch"][family], args.resamples, args.seed)
+        paired[family] = {"difference": round(diff["difference"], 4), "ci95": [round(x, 4) for x in diff["ci"]]}
+    report = {"benchmark": "pretraining", "pipeline": str(args.pipeline), "pretrain_set": args.pretrain_set,
+              "release": {"images": args.images, "height": args.height, "width": args.width, "seed": args.seed,
+                          "train_family": args.train_family, "tests": {f: str(p) for f, p in tests.items()}},
+              "pretraining_release": pretraining,
+              "training": {name: {"seconds": round(seconds.get(name, 0.0), 1),
+                                  **training_facts(work / f"model-{name}")}
+                           for name in ("pretrained", "fine-tuned", "scratch")},
+              "tested_on": tested, "fine_tuned_minus_scratch": paired,
+              "total_seconds": round(time.perf_counter() - start, 1)}
+    print(json.dumps(report, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
