@@ -132,7 +132,7 @@ def training_facts(model: Path) -> dict[str, Any]:
     if not found:
         return {}
     metrics = json.loads(found[0].read_text())
-    keys = ("best_epoch", "best_val_froc_auc", "learned", "initial_weights", "epochs_run", "seconds")
+    keys = ("best_epoch", "best_val_froc_auc", "learned", "initial_weights", "epochs", "seconds")
     flat = {k: v for k, v in metrics.items() if k in keys}
     for value in metrics.values():
         if isinstance(value, dict):

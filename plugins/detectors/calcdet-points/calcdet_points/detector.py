@@ -149,6 +149,9 @@ class PointDetector(TorchDetector):
         if not any(e.annotation.targets for e in train.entries):
             raise InvalidInputError(f"{self.name}: no annotated MC in the training images; nothing to learn from")
         self.weights_ = fit_weights(self.config, train, validation, context)
+        # The fitted weights stand alone: a model directory must load after its starting file is moved or
+        # deleted, so its pipeline.yaml leaves initial_weights out (training_metrics.json records it).
+        self.config = self.config.model_copy(update={"initial_weights": None})
         return self
 
     def _inference_for(self, weights: dict[str, np.ndarray], device: str, source: str) -> Any:

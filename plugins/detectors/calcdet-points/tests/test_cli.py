@@ -1,6 +1,7 @@
 """point-heatmap through `calcdet train` and `calcdet detect`: flipped, cropped DICOMs, found in the stored grid."""
 
 import csv
+import hashlib
 import json
 import os
 import subprocess
@@ -45,3 +46,19 @@ def test_train_then_detect_from_the_command_line_finds_mcs_in_the_stored_grid(tm
             total += 1
             found += np.hypot(*(xy - (x, y)).T).min() <= 3
     assert found * 4 >= total * 3, f"{found} of {total} MCs among each image's 3 best detections within 3 px"
+    tuned_from_a_copy_of_its_weights(tmp_path, calcdet, where)
+
+
+def tuned_from_a_copy_of_its_weights(tmp_path, calcdet, where):
+    """`calcdet train` from initial_weights records them; the tuned model detects after the file is gone."""
+    start = tmp_path / "start.safetensors"
+    start.write_bytes((tmp_path / "model" / "components" / "detector-point-heatmap" / "point_net.safetensors")
+                      .read_bytes())
+    params = ", ".join(f"{k}: {v}" for k, v in {**PARAMS, "epochs": 1, "initial_weights": start}.items())
+    (tmp_path / "tuned.yaml").write_text(f"name: tuned\ndetector: {{plugin: point-heatmap, params: {{{params}}}}}\n")
+    calcdet("train", str(tmp_path / "tuned.yaml"), *where, "--out", str(tmp_path / "tuned"))
+    facts = json.loads((tmp_path / "tuned" / "training_metrics.json").read_text())
+    assert facts["detector"]["initial_weights"]["sha256"] == hashlib.sha256(start.read_bytes()).hexdigest()
+    start.unlink()
+    calcdet("detect", str(tmp_path / "tuned"), *where, "--split", "test", "--out", str(tmp_path / "tuned.csv"))
+    assert (tmp_path / "tuned.csv").read_text().count("\n") > 1

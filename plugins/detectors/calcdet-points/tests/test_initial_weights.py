@@ -52,6 +52,7 @@ def test_a_fit_from_saved_weights_starts_from_them_and_records_them(saved):
     assert facts["initial_weights"] == {"path": str(path.resolve()),
                                         "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
     assert "initial_weights" not in scratch_facts
+    assert tuned.config.initial_weights is None  # a model directory loads without its starting file
     assert facts["learned"] is True and scratch_facts["learned"] is False  # it finds the disks from its first epoch
     assert facts["best_val_froc_auc"] > scratch_facts["best_val_froc_auc"]
 
