@@ -158,6 +158,8 @@ def main() -> None:
     parser.add_argument("--pretrain-per-family", type=int, default=15, help="Images (whole patients) per family.")
     parser.add_argument("--pretrain-set", action="append", default=[], metavar="PLUGIN.PARAM=VALUE",
                         help="Settings of the pretraining run only (repeatable).")
+    parser.add_argument("--finetune-set", action="append", default=[], metavar="PLUGIN.PARAM=VALUE",
+                        help="Settings of the fine-tuning run only (repeatable; its model is named after them).")
     parser.add_argument("--pipeline", type=Path, default=ROOT / "pipelines" / "point-heatmap.yaml")
     parser.add_argument("--resamples", type=int, default=1000)
     parser.add_argument("--reuse", type=Path, help="Folder of releases FAMILY, FAMILY-inserted (read only).")
@@ -183,7 +185,8 @@ def main() -> None:
     seconds = {"pretrained": train(args.pipeline, work / "pretrain", pretrained, args.pretrain_set, args)}
     initial = weights_of(pretrained)
     log(f"pretrained in {seconds['pretrained']:.0f} s: {initial}")
-    runs = {"fine-tuned": [f"{PLUGIN}.initial_weights={initial}"], "scratch": []}
+    tuned = "fine-tuned" + "".join(f"-{s.partition('.')[2]}" for s in args.finetune_set)
+    runs = {tuned: [f"{PLUGIN}.initial_weights={initial}", *args.finetune_set], "scratch": []}
     events: dict[str, dict[str, FrocData]] = {}
     for name, settings in runs.items():
         model = work / f"model-{name}"
@@ -196,15 +199,16 @@ def main() -> None:
               for name, by_family in events.items()}
     paired = {}
     for family in families:
-        diff = paired_auc_difference(events["fine-tuned"][family], events["scratch"][family], args.resamples, args.seed)
+        diff = paired_auc_difference(events[tuned][family], events["scratch"][family], args.resamples, args.seed)
         paired[family] = {"difference": round(diff["difference"], 4), "ci95": [round(x, 4) for x in diff["ci"]]}
     report = {"benchmark": "pretraining", "pipeline": str(args.pipeline), "pretrain_set": args.pretrain_set,
+              "finetune_set": args.finetune_set,
               "release": {"images": args.images, "height": args.height, "width": args.width, "seed": args.seed,
                           "train_family": args.train_family, "tests": {f: str(p) for f, p in tests.items()}},
               "pretraining_release": pretraining,
               "training": {name: {"seconds": round(seconds.get(name, 0.0), 1),
                                   **training_facts(work / f"model-{name}")}
-                           for name in ("pretrained", "fine-tuned", "scratch")},
+                           for name in ("pretrained", tuned, "scratch")},
               "tested_on": tested, "fine_tuned_minus_scratch": paired,
               "total_seconds": round(time.perf_counter() - start, 1)}
     print(json.dumps(report, indent=2, default=str))
