@@ -8,6 +8,7 @@ model (:func:`calcdet_phantom.mcs.sample_mcs`). How: :func:`calcdet_phantom.impr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,7 +45,7 @@ class Inserted:
     unplaced: int = 0  # MCs (or whole clusters) drawn that found no room clear of the skin line and findings
 
 
-def _finding_test(annotation: Annotation, clearance_px: float):
+def _finding_test(annotation: Annotation, clearance_px: float) -> Callable[[int, int], bool]:
     """A vectorised 'far from every existing finding' test (targets: discs; ignore regions: their boxes)."""
     centres = np.array([[t.x, t.y, t.diameter / 2] for t in annotation.targets]).reshape(-1, 3)
     boxes = np.array([[*np.min(r.contour, axis=0), *np.max(r.contour, axis=0)]
