@@ -16,9 +16,15 @@ from calcdet_phantom.synth import DISTRACTOR_CLEARANCE_MM, PIXEL_MM
 
 OTHERS = [name for name in FAMILIES if name != DEFAULT]
 
-ORIGINAL_RELEASE_SHA256 = "13f555a2aff47f7befca75ba43ab85af80027ef179f25dd941b5453062802f3e"
-ORIGINAL_IMAGE_SHA256 = "98c14f132a182d00141a1bd208240be0e77bfe4f22d1bd006e28b4781b3395f7"
-"""What the generator wrote before families existed (release: 5 images 160x128 seed 3; image: 200x160 seed 9)."""
+ORIGINAL_RELEASE_SHA256 = {"13f555a2aff47f7befca75ba43ab85af80027ef179f25dd941b5453062802f3e",
+                           "b1020b38b5358f9344ff7d0a5f127aa2638a8defb4b9541da39f4511034b370b"}
+ORIGINAL_IMAGE_SHA256 = {"98c14f132a182d00141a1bd208240be0e77bfe4f22d1bd006e28b4781b3395f7",
+                         "0dbec5b37fcc92f817f1008634ce5185b8dce39838fad79577655396789e2d6e"}
+"""What the generator wrote before families existed (release: 5 images 160x128 seed 3; image: 200x160 seed 9).
+
+One digest per kind of CPU it has been run on: the first pair is where it was recorded; the second is
+what the commit before families gives on an AVX2 machine without AVX-512, with numpy 1.26-2.4, scipy
+1.13-1.17 and Python 3.11-3.13 alike (most likely float32 maths that rounds differently by CPU)."""
 
 
 def release_digest(root: Path) -> str:
@@ -32,9 +38,9 @@ def release_digest(root: Path) -> str:
 
 def test_default_family_writes_what_the_generator_always_wrote(tmp_path):
     root = generate_release(tmp_path / "r", n_images=5, seed=3, height=160, width=128)
-    assert release_digest(root) == ORIGINAL_RELEASE_SHA256
+    assert release_digest(root) in ORIGINAL_RELEASE_SHA256
     image = synthesize(200, 160, seed=9, normal=False, view="MLO", family=DEFAULT).image
-    assert hashlib.sha256(image.tobytes()).hexdigest() == ORIGINAL_IMAGE_SHA256
+    assert hashlib.sha256(image.tobytes()).hexdigest() in ORIGINAL_IMAGE_SHA256
 
 
 @pytest.mark.parametrize("family", OTHERS)
