@@ -7,12 +7,12 @@ from typing import Any
 
 import numpy as np
 import torch
+from calcdet_torch.loading import EpochWindows, read_items
 from calcdet_torch.loop import LoopSettings, train_loop
 from calcdet_torch.metrics import box_figures, froc_auc, froc_sample
 from calcdet_torch.runtime import context_device, seed_torch
 from calcdet_torch.state import Arrays
 from calcdet_torch.windows import WindowSpec, sample_windows
-from torch.utils.data import DataLoader
 
 from calcdet_core.api import Annotation, ImageResult, ImageStream, Target, TrainingContext, TrainingImage
 from calcdet_faster_rcnn.detector import box_detections
@@ -22,34 +22,9 @@ from calcdet_faster_rcnn.model import as_input, build_model, initialise_backbone
 Windows = tuple[np.ndarray, list[np.ndarray]]
 
 
-class EpochWindows:
-    """A map-style dataset: item ``k`` is image ``k``'s windows and boxes, drawn with its own seed."""
-
-    def __init__(self, stream: ImageStream, spec: WindowSpec, rng: np.random.Generator, augment: bool) -> None:
-        self.stream, self.spec, self.augment = stream, spec, augment
-        self.seeds = rng.integers(2**63, size=len(stream))
-
-    def __len__(self) -> int:
-        return len(self.stream)
-
-    def __getitem__(self, k: int) -> Windows:
-        return sample_windows(self.stream[k], self.spec, np.random.default_rng(self.seeds[k]), self.augment)
-
-
-def _as_is(item: Any) -> Any:
-    return item
-
-
 def _targets(boxes: list[np.ndarray], device: torch.device) -> list[dict[str, torch.Tensor]]:
     return [{"boxes": torch.as_tensor(b, dtype=torch.float32, device=device).reshape(-1, 4),
              "labels": torch.ones(len(b), dtype=torch.int64, device=device)} for b in boxes]
-
-
-def read_all(windows: EpochWindows, workers: int, order: np.ndarray | None = None) -> Iterator[Windows]:
-    """Each image's windows in ``order`` (images read lazily, by ``workers - 1`` processes when > 1)."""
-    picks = list(range(len(windows))) if order is None else [int(i) for i in order]
-    loader = DataLoader(windows, batch_size=None, collate_fn=_as_is, sampler=picks, num_workers=max(0, workers - 1))
-    yield from loader
 
 
 def fit_weights(config: Any, train: ImageStream, validation: ImageStream, context: TrainingContext) -> Arrays:
@@ -66,13 +41,13 @@ def fit_weights(config: Any, train: ImageStream, validation: ImageStream, contex
 
     def batches(epoch: int) -> tuple[None, Iterator[tuple[torch.Tensor, list[dict[str, torch.Tensor]]]]]:
         rng = context.rng(epoch)
-        source = EpochWindows(train, spec, rng, config.augment)
+        source = EpochWindows(train, spec, rng, config.augment, sample_windows)
         order = rng.permutation(len(train))
 
         def gen() -> Iterator[tuple[torch.Tensor, list[dict[str, torch.Tensor]]]]:
             pending_x: list[np.ndarray] = []
             pending_b: list[np.ndarray] = []
-            for x, b in read_all(source, context.workers, order):
+            for x, b in read_items(source, context.workers, order):
                 pending_x += list(x)
                 pending_b += b
                 while len(pending_x) >= size:
@@ -96,7 +71,8 @@ def fit_weights(config: Any, train: ImageStream, validation: ImageStream, contex
         if not len(validation):
             return {}
         if not held:
-            held.extend(read_all(EpochWindows(validation, spec, context.rng(0), False), context.workers))
+            fixed = EpochWindows(validation, spec, context.rng(0), False, sample_windows)
+            held.extend(read_items(fixed, context.workers))
         x = np.concatenate([w for w, _ in held])
         boxes = [b for _, bs in held for b in bs]
         if not len(x):

@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 import torch
+from calcdet_torch.loading import EpochWindows, read_items
 from calcdet_torch.loop import LoopSettings, train_loop
 from calcdet_torch.metrics import froc_auc, froc_sample
 from calcdet_torch.patches import standardised
 from calcdet_torch.runtime import context_device, seed_torch
 from calcdet_torch.state import Arrays, load_module_arrays
-from torch.utils.data import DataLoader
 
 from calcdet_core.api import ImageResult, ImageStream, TrainingContext, TrainingImage
 from calcdet_points.decode import DecodeSpec, decode
@@ -34,30 +34,6 @@ UNLEARNED_AUC = 0.05
 """A best validation FROC AUC below this is reported as a training that did not learn to find MCs."""
 MIX = 4
 """Images whose windows are shuffled together before batching (batch norm sees more than one image)."""
-
-
-class EpochWindows:
-    """A map-style dataset: item ``k`` is image ``k``'s windows and heat maps, drawn with its own seed."""
-
-    def __init__(self, stream: ImageStream, spec: WindowSpec, rng: np.random.Generator, augment: bool) -> None:
-        self.stream, self.spec, self.augment = stream, spec, augment
-        self.seeds = rng.integers(2**63, size=len(stream))
-
-    def __len__(self) -> int:
-        return len(self.stream)
-
-    def __getitem__(self, k: int) -> Windows:
-        return image_windows(self.stream[k], self.spec, np.random.default_rng(self.seeds[k]), self.augment)
-
-
-def _as_is(item: Any) -> Any:
-    return item
-
-
-def read_windows(windows: EpochWindows, workers: int, order: np.ndarray | None = None) -> Iterator[Windows]:
-    """Each image's windows in ``order`` (images read lazily, by ``workers - 1`` processes when > 1)."""
-    picks = list(range(len(windows))) if order is None else [int(i) for i in order]
-    yield from DataLoader(windows, batch_size=None, collate_fn=_as_is, sampler=picks, num_workers=max(0, workers - 1))
 
 
 def shuffled_batches(parts: Iterator[Windows], size: int, rng: np.random.Generator) -> Iterator[Windows]:
@@ -108,10 +84,10 @@ def fit_weights(config: Any, train: ImageStream, validation: ImageStream, contex
 
     def batches(epoch: int) -> tuple[int, Iterator[Windows]]:
         rng = context.rng(epoch)
-        source = EpochWindows(train, spec, rng, config.augment)
+        source = EpochWindows(train, spec, rng, config.augment, image_windows)
         order = rng.permutation(len(train))
         count = -(-len(train) * spec.per_image // size)
-        return count, shuffled_batches(read_windows(source, context.workers, order), size, rng)
+        return count, shuffled_batches(read_items(source, context.workers, order), size, rng)
 
     held: list[Windows] = []
 
@@ -119,7 +95,8 @@ def fit_weights(config: Any, train: ImageStream, validation: ImageStream, contex
         if not len(validation):
             return {}
         if not held:
-            held.extend(read_windows(EpochWindows(validation, spec, context.rng(0), False), context.workers))
+            fixed = EpochWindows(validation, spec, context.rng(0), False, image_windows)
+            held.extend(read_items(fixed, context.workers))
         x, y = np.concatenate([w for w, _ in held]), np.concatenate([h for _, h in held])
         total = sum(float(loss_fn(model, (x[s : s + size], y[s : s + size]))) * len(x[s : s + size])
                     for s in range(0, len(x), size))

@@ -8,25 +8,20 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from calcdet_torch.loading import read_items
 from calcdet_torch.loop import LoopSettings, train_loop
 from calcdet_torch.metrics import auroc, youden_f1
 from calcdet_torch.patches import Augment, EpochPatches, PatchSpec
 from calcdet_torch.runtime import context_device, seed_torch
 from calcdet_torch.state import Arrays
-from torch.utils.data import DataLoader
 
 from calcdet_core.api import ImageStream, TrainingContext
 from calcdet_saliency.inference import build_net
 
 
-def _as_is(item: Any) -> Any:
-    return item
-
-
 def read_patches(patches: EpochPatches, workers: int) -> tuple[np.ndarray, np.ndarray]:
     """Every image's patches and labels, images read lazily (by ``workers - 1`` processes when > 1)."""
-    loader = DataLoader(patches, batch_size=None, collate_fn=_as_is, num_workers=max(0, workers - 1))
-    parts = list(loader)
+    parts = list(read_items(patches, workers))
     size = patches.spec.size
     if not parts:
         return np.zeros((0, size, size), np.float32), np.zeros(0, np.float32)
