@@ -34,6 +34,12 @@ WEIGHTS_FILE = "point_net.safetensors"
 Width = Annotated[int, Field(ge=1, le=512)]
 
 
+def _coarsest_grid(info: ValidationInfo) -> tuple[list[int], int]:
+    """The validated ``widths`` and the step of the coarsest level's grid, 2 ** (levels - 1) (1 without widths)."""
+    widths = info.data.get("widths") or []
+    return widths, 2 ** (len(widths) - 1) if widths else 1
+
+
 class PointConfig(ComponentConfig):
     """The network, its training on windows with dense targets, and how its heat map becomes detections."""
 
@@ -86,8 +92,7 @@ class PointConfig(ComponentConfig):
     @field_validator("window")
     @classmethod
     def _window_fits_levels(cls, window: int, info: ValidationInfo) -> int:
-        widths = info.data.get("widths")
-        multiple = 2 ** (len(widths) - 1) if widths else 1
+        widths, multiple = _coarsest_grid(info)
         if window % multiple:
             raise ValueError(f"window {window} must be a multiple of {multiple} (2 ** (len(widths) - 1), widths "
                              f"{list(widths)}): each level halves it")
@@ -96,8 +101,7 @@ class PointConfig(ComponentConfig):
     @field_validator("strip_rows")
     @classmethod
     def _strip_fits_levels(cls, strip_rows: int, info: ValidationInfo) -> int:
-        widths = info.data.get("widths")
-        multiple = 2 ** (len(widths) - 1) if widths else 1
+        widths, multiple = _coarsest_grid(info)
         if strip_rows % multiple:
             raise ValueError(f"strip_rows {strip_rows} must be a multiple of {multiple} (2 ** (len(widths) - 1), "
                              f"widths {list(widths)}): strips must start on the coarsest level's grid")
