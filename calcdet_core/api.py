@@ -46,6 +46,7 @@ from calcdet_core.contracts.training import (
     StreamEntry,
     TrainingContext,
     TrainingImage,
+    TrainingTransform,
 )
 from calcdet_core.errors import CalcdetUserError, InvalidInputError
 from calcdet_core.evaluation.bootstrap import BootstrapFroc, bootstrap_froc
@@ -150,6 +151,7 @@ __all__ = [
     "Target",
     "TrainingContext",
     "TrainingImage",
+    "TrainingTransform",
     "bootstrap_froc",
     "bounding_box",
     "box_metrics",

@@ -193,6 +193,32 @@ def test_hook_calcdet_output_writers(tmp_path):
         assert [r["x"] for r in csv.DictReader(f)] == ["1.5", "7.0"]
 
 
+def test_hook_calcdet_training_transforms():
+    from calcdet_core.api import ImageStream
+    from calcdet_core.run.pipeline import PipelineValidationError, build_pipeline
+
+    registry = build_registry(extra_plugins=[("docs-transforms", example_module("calcdet_training_transforms")),
+                                             ("docs-detectors", example_module("calcdet_register_detectors"))],
+                              autoload=False)
+    (detector,) = [e.name for e in registry.entries if e.kind == "detectors"]
+    doc = {"name": "t", "detector": {"plugin": detector},
+           "training": {"transform": {"plugin": "gamma-jitter", "params": {"spread": 0.5}}}}
+    transform = build_pipeline(doc, registry=registry).transform
+    stream = ImageStream.from_images([detector_test_image(0, image_id="a"), detector_test_image(1, image_id="b")])
+    drawn = stream.with_transform(transform, seed=3)
+    assert np.array_equal(drawn[0].pixels, drawn[0].pixels)  # the fixed draw
+    assert not np.array_equal(drawn[0].pixels, stream[0].pixels)
+    fresh = [drawn.draw(0, np.random.default_rng(s)).pixels for s in (1, 2)]
+    assert not np.array_equal(*fresh)
+
+    doc["training"]["transform"]["params"] = {"spread": 2}
+    with pytest.raises(PipelineValidationError, match=r"training.transform.params: gamma-jitter: spread"):
+        build_pipeline(doc, registry=registry)
+    doc["training"]["transform"] = {"plugin": "gama-jitter"}
+    with pytest.raises(PipelineValidationError, match=r"training.transform.plugin: .*did you mean 'gamma-jitter'"):
+        build_pipeline(doc, registry=registry)
+
+
 @pytest.mark.parametrize("hook", HOOK_NAMES)
 def test_docs_examples_import_only_the_public_api_and_never_pickle(hook):
     for code in python_blocks(hook):

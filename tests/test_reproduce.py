@@ -119,7 +119,7 @@ def test_model_stored_before_a_setting_existed_is_reused_as_its_default(first, s
         shutil.copytree(first[0] / name / "model", out / name / "model")
     model = out / "gm-only" / "model"
     stored = yaml.safe_load((model / "pipeline.yaml").read_text())
-    assert stored.pop("training") == {"negatives_per_image": None}
+    assert stored.pop("training") == {"negatives_per_image": None, "transform": None}
     (model / "pipeline.yaml").write_text(yaml.safe_dump(stored, sort_keys=False))
     sums = json.loads((model / "checksums.json").read_text())
     sums["files"]["pipeline.yaml"] = sha256(model / "pipeline.yaml")

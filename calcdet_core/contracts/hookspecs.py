@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         FeatureExtractor,
         Proposer,
     )
+    from calcdet_core.contracts.training import TrainingTransform
 
 PROJECT_NAME = "calcdet"
 
@@ -110,4 +111,18 @@ def calcdet_output_writers() -> dict[str, Callable[..., list[Path]]]:
     and a folder, and returns the files it wrote; keyword options come from the command
     (``calcdet_core.io.output_writers.OutputWriter``). ``calcdet detect --dicom-sr DIR`` calls the
     writer named ``dicom-sr``; calcdet finds it here and never imports the plugin.
+    """
+
+
+@hookspec
+def calcdet_training_transforms() -> dict[str, Callable[..., TrainingTransform]]:
+    """Return named factories of training transforms, ``{name: factory}``.
+
+    A pipeline's ``training.transform`` (``plugin: NAME``, ``params: {...}``) builds one with
+    ``factory(**params)`` when the pipeline is validated, so a factory refuses bad parameters
+    then, raising ``ValueError`` or :class:`calcdet_core.api.CalcdetUserError` with a message that
+    names the parameter. A detector's training images then pass through the transform each time
+    they are drawn (:class:`calcdet_core.api.TrainingTransform`): simulated MCs inserted afresh
+    every epoch, say, without writing a release. calcdet finds transforms here and never imports
+    the plugin.
     """

@@ -15,11 +15,12 @@ import json
 import shutil
 import tempfile
 import weakref
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, Protocol, overload
 
 import numpy as np
 
@@ -52,6 +53,21 @@ class StreamEntry:
         return self.annotation.is_normal
 
 
+class TrainingTransform(Protocol):
+    """A change made to a training image every time a detector draws it (simulated MCs inserted, say).
+
+    A plugin returns factories of transforms from the ``calcdet_training_transforms`` hook; a
+    pipeline names one under ``training.transform``. A transform must pickle (it travels into
+    loader processes) and be deterministic given ``rng``.
+    """
+
+    def keeps(self, entry: StreamEntry) -> bool:
+        """Whether the image stays in the stream at all (insertion into normal images only drops the others)."""
+
+    def __call__(self, image: TrainingImage, rng: np.random.Generator) -> TrainingImage:
+        """``image`` changed, with its annotation telling the truth about the change."""
+
+
 class ImageStream(Sequence[TrainingImage]):
     """A lazy, picklable sequence of training images: ``stream[i]`` reads and preprocesses image ``i``.
 
@@ -59,6 +75,12 @@ class ImageStream(Sequence[TrainingImage]):
     :class:`~calcdet_core.contracts.data.ImageRecord`, or a reference a worker process can
     resolve); ``read`` must be a picklable callable (a module-level function or a
     ``functools.partial`` of one) so the stream crosses process boundaries.
+
+    A stream with a :class:`TrainingTransform` (:meth:`with_transform`) gives two views of each
+    image: ``stream[i]`` is its *fixed draw* (the same every time, seeded by the stream's seed and
+    the image id), and :meth:`draw` a fresh one from the caller's generator, which is how a
+    detector shows new inserted MCs every epoch. Its ``entries`` are then the fixed draws'
+    (working-grid annotations), found by reading every image once when first asked for.
     """
 
     def __init__(self, items: Sequence[Any], entries: Sequence[StreamEntry],
@@ -66,8 +88,11 @@ class ImageStream(Sequence[TrainingImage]):
         if len(items) != len(entries):
             raise ValueError(f"ImageStream: {len(items)} items but {len(entries)} entries")
         self._items = list(items)
-        self.entries: tuple[StreamEntry, ...] = tuple(entries)
+        self._listed: tuple[StreamEntry, ...] = tuple(entries)
         self._read = read
+        self.transform: TrainingTransform | None = None
+        self.seed = 0
+        self._drawn: tuple[StreamEntry, ...] | None = None
 
     def __len__(self) -> int:
         return len(self._items)
@@ -81,19 +106,49 @@ class ImageStream(Sequence[TrainingImage]):
     def __getitem__(self, index: int | slice) -> TrainingImage | ImageStream:
         if isinstance(index, slice):
             return self.subset(range(len(self))[index])
-        return self._read(self._items[index])
+        image = self._read(self._items[index])
+        if self.transform is None:
+            return image
+        return self.transform(image, np.random.default_rng([self.seed, zlib.crc32(image.image_id.encode())]))
 
     def __iter__(self) -> Iterator[TrainingImage]:
-        for item in self._items:
-            yield self._read(item)
+        for index in range(len(self)):
+            yield self[index]
+
+    def draw(self, index: int, rng: np.random.Generator) -> TrainingImage:
+        """Image ``index`` with a fresh draw of the stream's transform from ``rng`` (``stream[index]`` without one)."""
+        if self.transform is None:
+            return self[index]
+        return self.transform(self._read(self._items[index]), rng)
+
+    @property
+    def entries(self) -> tuple[StreamEntry, ...]:
+        """What is known of each image: as listed, or with a transform, its fixed draw's (read once, then kept)."""
+        if self.transform is None:
+            return self._listed
+        if self._drawn is None:
+            self._drawn = tuple(StreamEntry(i.image_id, i.patient_id, i.annotation) for i in self)
+        return self._drawn
 
     def subset(self, indices: Sequence[int]) -> ImageStream:
-        """The images at ``indices``, still lazy."""
-        return ImageStream([self._items[i] for i in indices], [self.entries[i] for i in indices], self._read)
+        """The images at ``indices``, still lazy (and transformed alike)."""
+        part = ImageStream([self._items[i] for i in indices], [self._listed[i] for i in indices], self._read)
+        part.transform, part.seed = self.transform, self.seed
+        if self._drawn is not None:
+            part._drawn = tuple(self._drawn[i] for i in indices)
+        return part
+
+    def with_transform(self, transform: TrainingTransform, seed: int) -> ImageStream:
+        """The images ``transform`` keeps, each drawn through it (fixed draws seeded by ``seed``)."""
+        if self.transform is not None:
+            raise ValueError("ImageStream.with_transform: the stream already has a transform")
+        out = self.subset([i for i, e in enumerate(self._listed) if transform.keeps(e)])
+        out.transform, out.seed = transform, seed
+        return out
 
     @property
     def image_ids(self) -> list[str]:
-        return [e.image_id for e in self.entries]
+        return [e.image_id for e in self._listed]
 
     @classmethod
     def from_images(cls, images: Sequence[TrainingImage]) -> ImageStream:

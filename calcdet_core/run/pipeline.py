@@ -24,9 +24,11 @@ from calcdet_core.contracts.components import (
     FeatureExtractor,
     Proposer,
 )
+from calcdet_core.contracts.training import TrainingTransform
 from calcdet_core.errors import CalcdetUserError
 from calcdet_core.io.text import read_text_file
 from calcdet_core.plugins.registry import Registry, UnknownPluginError, get_registry
+from calcdet_core.plugins.transforms import training_transforms, unknown_transform
 
 
 class PreprocessSpec(BaseModel):
@@ -41,22 +43,26 @@ class PreprocessSpec(BaseModel):
                                 "at its stored spacing.")
 
 
-class TrainingSpec(BaseModel):
-    """Which of the proposer's candidates the classifier learns from (detection always scores every one)."""
-
-    model_config = ConfigDict(extra="forbid")
-    negatives_per_image: int | None = Field(
-        None, ge=1, description="False-positive candidates kept per train or validation image, drawn at random "
-                                "with the run's seed; every true positive stays. Bounds the feature matrices "
-                                "(full-size mammograms propose 10,000+ candidates each); null keeps every one.")
-
-
 class ComponentSpec(BaseModel):
     """One slot of a pipeline: which plugin, with which parameters."""
 
     model_config = ConfigDict(extra="forbid")
     plugin: str = Field(description="Registered name of the component (see `calcdet list-plugins`).")
     params: dict[str, Any] = Field(default_factory=dict, description="Parameters of the plugin's Config.")
+
+
+class TrainingSpec(BaseModel):
+    """What the learning components learn from: which candidates (classifier), which images as drawn (detector)."""
+
+    model_config = ConfigDict(extra="forbid")
+    negatives_per_image: int | None = Field(
+        None, ge=1, description="False-positive candidates kept per train or validation image, drawn at random "
+                                "with the run's seed; every true positive stays. Bounds the feature matrices "
+                                "(full-size mammograms propose 10,000+ candidates each); null keeps every one.")
+    transform: ComponentSpec | None = Field(
+        None, description="A training transform a plugin registers (`mc-insertion`: simulated MCs inserted "
+                          "afresh every epoch) that a detector's training images pass through each time they are "
+                          "drawn; validation images pass through it once, the same every epoch. Detectors only.")
 
 
 class PipelineSpec(BaseModel):
@@ -165,6 +171,7 @@ class Pipeline:
     classifier: Classifier | None = None
     detector: Detector | None = None
     evaluators: list[Evaluator] = field(default_factory=list)
+    transform: TrainingTransform | None = None
 
     def components(self) -> Iterator[tuple[str, Component]]:
         """(YAML path, component) for every component, in pipeline order."""
@@ -200,6 +207,10 @@ def _structure_issues(raw: dict[str, Any]) -> list[ValidationIssue]:
     elif not has["proposer"]:
         issues.append(ValidationIssue("", "a pipeline needs a 'proposer' (optionally with 'features' and "
                                           "'classifier') or a 'detector'"))
+    training = raw.get("training")
+    if isinstance(training, dict) and training.get("transform") is not None and not has["detector"]:
+        issues.append(ValidationIssue("training.transform", "only a detector draws its training images as it "
+                                                            "learns; a proposer pipeline cannot use a transform"))
     if has["classifier"] and not has["features"]:
         issues.append(ValidationIssue("classifier", "a classifier needs 'features' to score"))
     if has["features"] and not has["classifier"]:
@@ -252,10 +263,13 @@ def build_pipeline(raw: Any, source: str = "<pipeline>", registry: Registry | No
             issues += pydantic_issues(exc, prefix=f"{path}.params", model=cls.Config, owner=f"{name} parameter")
         except Exception as exc:  # a constructor that rejects a valid config
             issues.append(ValidationIssue(f"{path}.params", f"{name}: {type(exc).__name__}: {exc}"))
+    transform = None
+    if spec is not None and spec.training.transform is not None:
+        transform = _build_transform(spec.training.transform, registry, issues)
     if issues or spec is None:
         raise PipelineValidationError(source, issues)
 
-    pipeline = Pipeline(spec=spec)
+    pipeline = Pipeline(spec=spec, transform=transform)
     for path, component in built.items():
         key = path.split("[")[0]
         if SLOTS[key][1]:
@@ -263,6 +277,20 @@ def build_pipeline(raw: Any, source: str = "<pipeline>", registry: Registry | No
         else:
             setattr(pipeline, key, component)
     return pipeline
+
+
+def _build_transform(spec: ComponentSpec, registry: Registry, issues: list[ValidationIssue]
+                     ) -> TrainingTransform | None:
+    """``training.transform`` built by its plugin's factory; a refusal is an issue at its YAML path."""
+    factories = training_transforms(registry)
+    if spec.plugin not in factories:
+        issues.append(ValidationIssue("training.transform.plugin", unknown_transform(spec.plugin, factories)))
+        return None
+    try:
+        return factories[spec.plugin](**spec.params)
+    except (ValueError, TypeError, CalcdetUserError) as exc:
+        issues.append(ValidationIssue("training.transform.params", f"{spec.plugin}: {exc}"))
+        return None
 
 
 MAX_PIPELINE_BYTES = 1 << 20

@@ -23,8 +23,8 @@ import numpy as np
 
 from calcdet_core.contracts.components import FeatureExtractor
 from calcdet_core.contracts.data import Candidates, ImageRecord
-from calcdet_core.contracts.training import ImageStream, StreamEntry, TrainingContext, TrainingImage
-from calcdet_core.errors import InvalidInputError
+from calcdet_core.contracts.training import ImageStream, StreamEntry, TrainingContext, TrainingImage, TrainingTransform
+from calcdet_core.errors import CalcdetUserError, InvalidInputError
 from calcdet_core.evaluation.matching import DROPPED, STUDY_DIAMETER_PX, TP, match_detections
 from calcdet_core.imaging.patches import extract_patches
 from calcdet_core.run.detection import checked_features, feature_names
@@ -319,6 +319,16 @@ def training_stream(source: ImageSource, spec: PreprocessSpec) -> ImageStream:
     return ImageStream(source.references(), entries, partial(_training_image, spec))
 
 
+def transformed(stream: ImageStream, transform: TrainingTransform, seed: int, split: str) -> ImageStream:
+    """``stream`` through ``training.transform``; refused when the transform keeps none of a split's images."""
+    out = stream.with_transform(transform, seed)
+    if len(stream) and not len(out):
+        raise CalcdetUserError(f"training.transform keeps none of the {len(stream)} {split} images "
+                               "(insertion into normal images only, and the split has none): train on more "
+                               "images or with images: all")
+    return out
+
+
 def _split_facts(stream: ImageStream) -> dict[str, int]:
     return {"images": len(stream), "normal_images": sum(e.is_normal for e in stream.entries),
             "targets": sum(len(e.annotation.targets) for e in stream.entries)}
@@ -339,6 +349,9 @@ def _train_detector(pipeline: Pipeline, train: ImageSource, validation: ImageSou
         context.reporter.message(f"resuming after epoch {resumed} (checkpoint in {context.checkpoint_dir})")
     spec = pipeline.spec.preprocess
     train_stream, validation_stream = training_stream(train, spec), training_stream(validation, spec)
+    if pipeline.transform is not None:
+        train_stream = transformed(train_stream, pipeline.transform, context.seed, "train")
+        validation_stream = transformed(validation_stream, pipeline.transform, context.seed + 1, "validation")
     detector.fit(train_stream, validation_stream, context)
     history, facts = context.reporter.history, dict(context.reporter.facts)
     return {"seed": context.seed, "train": _split_facts(train_stream), "validation": _split_facts(validation_stream),
