@@ -17,7 +17,10 @@ from calcdet_core.api import ImageStream, TrainingImage
 
 
 class EpochWindows:
-    """Item ``k``: ``sample(stream[k], spec, rng_k, augment)``, ``rng_k`` seeded per image from ``rng``.
+    """Item ``k``: ``sample(stream.draw(k, rng_k), spec, rng_k, augment)``, ``rng_k`` seeded per image from ``rng``.
+
+    ``stream.draw`` gives the image a fresh pass through the pipeline's training transform (new
+    inserted MCs every epoch); without one it is ``stream[k]``.
 
     ``sample`` must be a module-level function, so the dataset pickles into loader processes.
     """
@@ -31,7 +34,8 @@ class EpochWindows:
         return len(self.stream)
 
     def __getitem__(self, k: int) -> Any:
-        return self.sample(self.stream[k], self.spec, np.random.default_rng(self.seeds[k]), self.augment)
+        rng = np.random.default_rng(self.seeds[k])
+        return self.sample(self.stream.draw(k, rng), self.spec, rng, self.augment)
 
 
 def _as_is(item: Any) -> Any:

@@ -153,5 +153,6 @@ class EpochPatches:
         return len(self.stream)
 
     def __getitem__(self, k: int) -> tuple[np.ndarray, np.ndarray]:
-        return sample_image(self.stream[k], self.spec, int(self.negatives[k]), np.random.default_rng(self.seeds[k]),
+        rng = np.random.default_rng(self.seeds[k])
+        return sample_image(self.stream.draw(k, rng), self.spec, int(self.negatives[k]), rng,
                             self.normalise, None if self.hard is None else self.hard[k], self.hard_share)

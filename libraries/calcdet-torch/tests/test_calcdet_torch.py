@@ -138,3 +138,34 @@ def test_the_loop_selects_and_stops_on_a_monitored_figure_where_higher_is_better
     assert context.reporter.facts["stopped_early"] is True
     for key, value in seen[2].items():
         np.testing.assert_array_equal(best[key], value)
+
+
+class _Shift:
+    """A training transform: one target moved to a random spot per draw (module level: it pickles)."""
+
+    def keeps(self, entry):
+        return True
+
+    def __call__(self, image, rng):
+        from dataclasses import replace
+
+        from calcdet_core.api import Annotation, Target
+
+        x, y = (float(v) for v in rng.integers(8, 70, 2))
+        return replace(image, annotation=Annotation((Target(x, y, 5.0),)))
+
+
+def _centres(image, spec, rng, augment):
+    return [(t.x, t.y) for t in image.annotation.targets]
+
+
+def test_every_epoch_draws_the_stream_transform_afresh_also_in_loader_processes():
+    from calcdet_torch.loading import EpochWindows, read_items
+
+    train, _ = detector_streams()
+    drawn = train.with_transform(_Shift(), seed=0)
+    epochs = [list(read_items(EpochWindows(drawn, None, np.random.default_rng(e), False, _centres), workers))
+              for e, workers in ((0, 1), (0, 2), (1, 1))]
+    assert epochs[0] == epochs[1], "the same epoch reads the same draws in one process or in two"
+    assert epochs[0] != epochs[2], "another epoch draws new targets"
+    assert epochs[0] != [[(t.x, t.y) for t in drawn[k].annotation.targets] for k in range(len(drawn))]
