@@ -44,7 +44,7 @@ def _number(key: str, value: Any, default: Any) -> Any:
     return float(value)
 
 
-def _merged(obj: Any, changes: Any, prefix: str) -> Any:
+def merged(obj: Any, changes: Any, prefix: str) -> Any:
     if not isinstance(changes, dict):
         raise SettingsError(f"{prefix or 'settings'}: expected a mapping, got {changes!r}")
     if isinstance(obj, dict):
@@ -60,7 +60,7 @@ def _merged(obj: Any, changes: Any, prefix: str) -> Any:
             raise SettingsError(f"{path}: unknown key; known: {', '.join(sorted(names))}")
         current = getattr(obj, key)
         nested = dataclasses.is_dataclass(current) or isinstance(current, dict)
-        updates[key] = _merged(current, value, path) if nested else _number(path, value, current)
+        updates[key] = merged(current, value, path) if nested else _number(path, value, current)
     return dataclasses.replace(obj, **updates)
 
 
@@ -108,4 +108,4 @@ def read_settings(path: Path | None, base: InsertSettings) -> InsertSettings:
         changes = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise SettingsError(f"{path}: cannot read the settings ({exc})") from exc
-    return check(_merged(base, changes, ""))
+    return check(merged(base, changes, ""))

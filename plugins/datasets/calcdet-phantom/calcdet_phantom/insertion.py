@@ -98,13 +98,16 @@ def _truth(layout: McLayout, existing: Annotation) -> tuple[Annotation, list[Roi
 
 
 def insert_mcs(pixels: np.ndarray, pixel_mm: float, existing: Annotation, settings: InsertSettings,
-               rng: np.random.Generator, *, abnormal: bool, max_value: int) -> Inserted | None:
-    """Insert clusters and isolated MCs into ``pixels`` (displayed, stored grid) when ``abnormal``.
+               rng: np.random.Generator, *, abnormal: bool, max_value: int | None,
+               mask: np.ndarray | None = None) -> Inserted | None:
+    """Insert clusters and isolated MCs into ``pixels`` (displayed values) when ``abnormal``.
 
-    ``None`` when the image has no breast region. The result keeps the source's values outside the
-    inserted MCs exactly and stays within [0, ``max_value``].
+    ``mask`` is the breast (found from the pixels when not given); ``None`` when there is none. The
+    result keeps the source's values outside the inserted MCs exactly. With ``max_value`` (a stored
+    image) it is rounded and kept within [0, ``max_value``] in the source's dtype; without (a working-
+    grid image in training) it stays float32.
     """
-    mask = breast_mask(pixels)
+    mask = breast_mask(pixels) if mask is None else np.asarray(mask, bool)
     if not mask.any():
         return None
     out = np.asarray(pixels, np.float64).copy()
@@ -116,6 +119,9 @@ def insert_mcs(pixels: np.ndarray, pixel_mm: float, existing: Annotation, settin
         for (shape, _), contrast in zip(layout.mcs, layout.contrasts, strict=True):
             peaks.append(imprint(out, mask, shape, contrast, pixel_mm, signal, settings.imprint, rng))
     annotation, rois = _truth(layout, existing)
-    stored = np.clip(np.rint(out), 0, max_value) if abnormal else np.asarray(pixels)
-    return Inserted(stored.astype(np.asarray(pixels).dtype), annotation, rois, len(layout.mcs), peaks,
-                    layout.unplaced)
+    if max_value is None:
+        stored = out.astype(np.float32) if abnormal else np.asarray(pixels)
+    else:
+        stored = (np.clip(np.rint(out), 0, max_value) if abnormal else np.asarray(pixels)).astype(
+            np.asarray(pixels).dtype)
+    return Inserted(stored, annotation, rois, len(layout.mcs), peaks, layout.unplaced)

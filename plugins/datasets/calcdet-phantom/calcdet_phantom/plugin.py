@@ -149,3 +149,10 @@ def insert(
 def calcdet_register_commands(cli: typer.Typer) -> None:
     cli.command("phantom")(phantom)
     cli.command("insert")(insert)
+
+
+@hookimpl
+def calcdet_training_transforms() -> dict:  # type: ignore[type-arg]
+    from calcdet_phantom.transform import mc_insertion
+
+    return {"mc-insertion": mc_insertion}
