@@ -10,7 +10,9 @@ few annotated images than random weights. Steps:
 * a pretraining release: whole patients, about ``--pretrain-per-family`` images from each family's
   inserted release (``--reuse DIR/FAMILY-inserted`` when present, else a ``--source-images``
   release of seed + 1 through ``insert_release(normals_only=True)``, seed + 2), merged into one
-  INbreast-layout release (ids prefixed by the family's index so none collide);
+  INbreast-layout release (ids prefixed by the family's index so none collide); with
+  ``--on-the-fly``, the source releases themselves (seed + 1), whose normal images receive new MCs
+  every epoch through the pipeline's ``training.transform`` (``mc-insertion``, ``images: normal``);
 * ``--pipeline`` (with ``--pretrain-set`` settings) trained on it: the pretrained weights;
 * ``--pipeline`` trained on the fine-tuning release from those weights (``initial_weights``) and,
   the same way, from random weights (``scratch``);
@@ -36,11 +38,11 @@ from typing import Any
 from calcdet_phantom import generate_release
 from calcdet_phantom.families import FAMILIES
 from calcdet_phantom.insert_release import insert_release
-from transfer import auc_with_interval, test
+from transfer import TRANSFORMS, auc_with_interval, test, train
 
 from calcdet_core.evaluation.bootstrap import paired_auc_difference
 from calcdet_core.evaluation.froc import FrocData
-from pipelines import ROOT, with_settings
+from pipelines import ROOT
 
 PLUGIN = "point-heatmap"
 
@@ -112,20 +114,6 @@ def merge(sources: list[Path], per_source: int, out: Path) -> dict[str, Any]:
     return {"images": len(rows), "from": taken}
 
 
-def train(pipeline: Path, data: Path, model: Path, settings: list[str], args: argparse.Namespace) -> float:
-    """Train ``pipeline`` (the demo's caps plus ``settings``) on ``data`` into ``model``; seconds (0 when there)."""
-    from calcdet_core.run.demo import DEMO_OVERRIDES, demo_pipeline
-    from calcdet_core.run.executor import make_executor
-    from calcdet_core.run.workflows import train_model
-
-    if (model / "checksums.json").exists():
-        return 0.0
-    spec = demo_pipeline(pipeline, model.parent, with_settings(DEMO_OVERRIDES, settings))
-    start = time.perf_counter()
-    train_model(spec, "inbreast", data, model, args.seed, make_executor(1))
-    return time.perf_counter() - start
-
-
 def training_facts(model: Path) -> dict[str, Any]:
     """What the model's training metrics say about its run (best epoch, figures, initial weights)."""
     found = sorted(model.rglob("training_metrics.json"))
@@ -161,6 +149,8 @@ def main() -> None:
     parser.add_argument("--finetune-set", action="append", default=[], metavar="PLUGIN.PARAM=VALUE",
                         help="Settings of the fine-tuning run only (repeatable; its model is named after them).")
     parser.add_argument("--pipeline", type=Path, default=ROOT / "pipelines" / "point-heatmap.yaml")
+    parser.add_argument("--on-the-fly", action="store_true",
+                        help="Pretrain on normal phantoms with MCs inserted every epoch, not on written insertions.")
     parser.add_argument("--resamples", type=int, default=1000)
     parser.add_argument("--reuse", type=Path, help="Folder of releases FAMILY, FAMILY-inserted (read only).")
     parser.add_argument("--work", type=Path, required=True, help="Folder for releases and models.")
@@ -179,10 +169,15 @@ def main() -> None:
         else:
             tests[family] = release(work / family, args.images, args.seed, args, family)
     log(f"test releases: {tests}")
-    pretraining = merge([inserted(f, work, args) for f in families], args.pretrain_per_family, work / "pretrain")
+    if args.on_the_fly:
+        sources = [release(work / f"{f}-source", args.source_images, args.seed + 1, args, f) for f in families]
+    else:
+        sources = [inserted(f, work, args) for f in families]
+    pretraining = merge(sources, args.pretrain_per_family, work / "pretrain")
     log(f"pretraining release: {pretraining}")
     pretrained = work / "model-pretrained"
-    seconds = {"pretrained": train(args.pipeline, work / "pretrain", pretrained, args.pretrain_set, args)}
+    seconds = {"pretrained": train(args.pipeline, work / "pretrain", pretrained, args.pretrain_set, args,
+                                   TRANSFORMS["on-the-fly"] if args.on_the_fly else None)}
     initial = weights_of(pretrained)
     log(f"pretrained in {seconds['pretrained']:.0f} s: {initial}")
     tuned = "fine-tuned" + "".join(f"-{s.partition('.')[2]}" for s in args.finetune_set)
@@ -201,7 +196,8 @@ def main() -> None:
     for family in families:
         diff = paired_auc_difference(events[tuned][family], events["scratch"][family], args.resamples, args.seed)
         paired[family] = {"difference": round(diff["difference"], 4), "ci95": [round(x, 4) for x in diff["ci"]]}
-    report = {"benchmark": "pretraining", "pipeline": str(args.pipeline), "pretrain_set": args.pretrain_set,
+    report = {"benchmark": "pretraining", "pipeline": str(args.pipeline), "on_the_fly": args.on_the_fly,
+              "pretrain_set": args.pretrain_set,
               "finetune_set": args.finetune_set,
               "release": {"images": args.images, "height": args.height, "width": args.width, "seed": args.seed,
                           "train_family": args.train_family, "tests": {f: str(p) for f, p in tests.items()}},

@@ -8,6 +8,10 @@ trained, with the demo's cost caps, on
 
 * ``annotated``: R_F's own training split and its annotations (the fit, on its own family);
 * ``inserted``:  I_F (normal images of F plus insertions only);
+* ``on-the-fly`` (detectors, ``--arms``): S_F's normal images, with new MCs inserted every epoch by the
+  pipeline's ``training.transform`` (``mc-insertion``, ``images: normal``) instead of a written release;
+* ``augmented`` (detectors, ``--arms``): R_F's training split with its annotations, plus new MCs
+  inserted every epoch (``mc-insertion``, ``images: all``);
 
 and every model is tested on every family's test split: FROC AUC (0-50 FP per normal image) with
 its 95 % image-bootstrap interval, and on F's own test split the paired difference inserted minus
@@ -38,16 +42,33 @@ from calcdet_core.evaluation.bootstrap import bootstrap_froc, paired_auc_differe
 from calcdet_core.evaluation.froc import FrocData, froc_data, froc_point_estimate
 from pipelines import ROOT, with_settings
 
+ARMS = ("annotated", "inserted", "on-the-fly", "augmented")
+TRANSFORMS = {"on-the-fly": {"plugin": "mc-insertion", "params": {"images": "normal"}},
+              "augmented": {"plugin": "mc-insertion", "params": {"images": "all"}}}
+"""The arms' ``training.transform``: the literature MC model, into normal images only or into every image."""
 
-def train(pipeline: Path, release: Path, model: Path, args: argparse.Namespace) -> float:
-    """Train ``pipeline`` (with the demo's caps and ``--set``) on ``release``; seconds taken."""
+
+def train(pipeline: Path, release: Path, model: Path, settings: list[str], args: argparse.Namespace,
+          transform: dict[str, Any] | None = None) -> float:
+    """Train ``pipeline`` (the demo's caps and ``settings``, ``transform`` as its ``training.transform``) on
+    ``release`` into ``model``; seconds (0 when the model is there)."""
+    import yaml
+
     from calcdet_core.run.demo import DEMO_OVERRIDES, demo_pipeline
     from calcdet_core.run.executor import make_executor
     from calcdet_core.run.workflows import train_model
 
-    spec = demo_pipeline(pipeline, model.parent, with_settings(DEMO_OVERRIDES, args.set))
+    if (model / "checksums.json").exists():
+        return 0.0
+    spec = demo_pipeline(pipeline, model.parent, with_settings(DEMO_OVERRIDES, settings))
+    if transform is not None:
+        doc = yaml.safe_load(spec.read_text())
+        doc.setdefault("training", {})["transform"] = transform
+        spec = spec.with_name(f"{model.name}.yaml")
+        spec.write_text(yaml.safe_dump(doc, sort_keys=False))
     start = time.perf_counter()
-    train_model(spec, "inbreast", release, model, args.seed, make_executor(args.workers), device=args.device)
+    train_model(spec, "inbreast", release, model, args.seed, make_executor(getattr(args, "workers", 1)),
+                device=getattr(args, "device", "auto"))
     return time.perf_counter() - start
 
 
@@ -90,21 +111,27 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--work", type=Path, help="Folder for releases and models (default: temporary).")
+    parser.add_argument("--arms", default="annotated,inserted",
+                        help=f"Comma-separated training arms among {', '.join(ARMS)} (the last two: detectors only).")
     args = parser.parse_args()
     families = [f for f in args.families.split(",") if f]
     unknown = sorted(set(families) - set(FAMILIES))
     if unknown:
         parser.error(f"--families: unknown {', '.join(unknown)}; known: {', '.join(FAMILIES)}")
+    arms = [a for a in args.arms.split(",") if a]
+    if "annotated" not in arms or not set(arms) <= set(ARMS):
+        parser.error(f"--arms: 'annotated' and any of {', '.join(ARMS[1:])}, got {args.arms!r}")
 
     with tempfile.TemporaryDirectory(prefix="calcdet-transfer-") as tmp:
         work = args.work or Path(tmp)
         start = time.perf_counter()
-        tests, inserted, insertion = {}, {}, {}
+        tests, sources, inserted, insertion = {}, {}, {}, {}
         for family in families:
             tests[family] = _release(work / family, args.images, args.seed, args, family)
-            source = _release(work / f"{family}-source", args.source_images, args.seed + 1, args, family)
+            source = sources[family] = _release(work / f"{family}-source", args.source_images, args.seed + 1, args,
+                                                family)
             target = work / f"{family}-inserted"
-            if not (target / "INbreast.csv").is_file():
+            if "inserted" in arms and not (target / "INbreast.csv").is_file():
                 report = insert_release(source, target, seed=args.seed + 2, normals_only=True)
                 insertion[family] = {"images": report.written, "with_mcs": report.with_mcs,
                                      "mcs": report.inserted_mcs, "left_out": report.left_out_with_findings}
@@ -112,10 +139,11 @@ def main() -> None:
         trained: dict[str, Any] = {}
         events: dict[tuple[str, str], dict[str, FrocData]] = {}
         for family in families:
-            for kind, release in (("annotated", tests[family]), ("inserted", inserted[family])):
+            releases = {"annotated": tests[family], "inserted": inserted[family], "on-the-fly": sources[family],
+                        "augmented": tests[family]}
+            for kind in arms:
                 model = work / f"model-{args.pipeline.stem}-{family}-{kind}"
-                done = (model / "checksums.json").exists()
-                seconds = None if done else train(args.pipeline, release, model, args)
+                seconds = train(args.pipeline, releases[kind], model, args.set, args, TRANSFORMS.get(kind)) or None
                 events[family, kind] = test(model, tests, args.seed)
                 trained.setdefault(family, {})[kind] = {
                     "train_seconds": None if seconds is None else round(seconds, 1),
@@ -125,12 +153,14 @@ def main() -> None:
                                                        trained[family][kind]["tested_on"].items()),
                       file=sys.stderr, flush=True)
             own = trained[family]
-            fit, ins = own["annotated"]["tested_on"][family]["auc"], own["inserted"]["tested_on"][family]["auc"]
-            paired = paired_auc_difference(events[family, "inserted"][family], events[family, "annotated"][family],
-                                           args.resamples, args.seed)
-            own["inserted_vs_annotated"] = {
-                "ratio": None if not fit or ins is None else round(ins / fit, 3),
-                "difference": round(paired["difference"], 4), "ci95": [round(x, 4) for x in paired["ci"]]}
+            fit = own["annotated"]["tested_on"][family]["auc"]
+            for kind in arms[1:]:
+                ins = own[kind]["tested_on"][family]["auc"]
+                paired = paired_auc_difference(events[family, kind][family], events[family, "annotated"][family],
+                                               args.resamples, args.seed)
+                own[f"{kind}_vs_annotated"] = {
+                    "ratio": None if not fit or ins is None else round(ins / fit, 3),
+                    "difference": round(paired["difference"], 4), "ci95": [round(x, 4) for x in paired["ci"]]}
         report = {"benchmark": "transfer", "pipeline": str(args.pipeline), "caps": with_settings({}, args.set),
                   "release": {"images": args.images, "source_images": args.source_images, "height": args.height,
                               "width": args.width, "seed": args.seed, "families": families},
