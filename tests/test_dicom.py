@@ -6,6 +6,7 @@ import numpy as np
 import pydicom
 import pytest
 
+from calcdet_core.errors import InvalidInputError
 from calcdet_core.io.dicom import TRANSFER_SYNTAXES, read_dicom, write_dicom
 from calcdet_core.io.ljpeg import encode_lossless_jpeg
 
@@ -93,3 +94,46 @@ def test_write_refuses_values_beyond_bits_stored(tmp_path):
         write_dicom(tmp_path / "x.dcm", np.full((4, 4), 5000, np.uint16), bits_stored=12)
     with pytest.raises(ValueError, match="unknown transfer syntax"):
         write_dicom(tmp_path / "x.dcm", np.zeros((4, 4), np.uint16), transfer_syntax="jpeg-ls")
+
+
+def _with_raw_value(path, group: int, element: int, vr: bytes, value: bytes) -> None:
+    """Rewrite one explicit-VR tag's stored bytes as a faulty writer would (pydicom refuses to write them)."""
+    data = path.read_bytes()
+    head = group.to_bytes(2, "little") + element.to_bytes(2, "little") + vr
+    start = data.index(head) + len(head)
+    length = int.from_bytes(data[start: start + 2], "little")
+    padded = value + b" " * (len(value) % 2)
+    path.write_bytes(data[:start] + len(padded).to_bytes(2, "little") + padded + data[start + 2 + length:])
+
+
+@pytest.fixture()
+def stored(tmp_path):
+    path = tmp_path / "x.dcm"
+    write_dicom(path, np.arange(64 * 64, dtype=np.uint16).reshape(64, 64) % 4000)
+    return path
+
+
+@pytest.mark.parametrize(("value", "message"), [(b"abc\\def", r"ImagerPixelSpacing must be two numbers.*'abc'"),
+                                                (b"5\\5", "5.0\\\\5.0 mm is no mammogram's pixel spacing"),
+                                                (b"0.0001\\0.0001", "no mammogram's pixel spacing"),
+                                                (b"0.07\\0.07\\0.07", "must be two numbers")])
+def test_a_spacing_no_mammogram_has_is_refused_naming_file_and_tag(stored, value, message):
+    _with_raw_value(stored, 0x0018, 0x1164, b"DS", value)
+    with pytest.raises(InvalidInputError, match=message) as caught:
+        read_dicom(stored)
+    assert str(stored) in str(caught.value)
+
+
+def test_a_one_valued_spacing_is_read_as_square_pixels_with_a_warning(stored):
+    _with_raw_value(stored, 0x0018, 0x1164, b"DS", b"0.14")
+    with pytest.warns(UserWarning, match="one value"):
+        assert read_dicom(stored).spacing_mm == (0.14, 0.14)
+
+
+def test_an_integer_tag_that_is_no_integer_is_named(stored):
+    ds = pydicom.dcmread(stored)
+    ds.NumberOfFrames = 7
+    ds.save_as(stored)
+    _with_raw_value(stored, 0x0028, 0x0008, b"IS", b"abc")
+    with pytest.raises(InvalidInputError, match=r"x.dcm: NumberOfFrames must be an integer, got 'abc"):
+        read_dicom(stored)

@@ -84,3 +84,21 @@ def test_a_coarser_image_is_resampled_and_its_detections_map_back_to_the_stored_
     np.testing.assert_allclose(found.xyr[:, 2], 3.0 / working.transform.size_scale)  # radii in stored pixels
     unscaled = build_pipeline({**raw, "preprocess": {"working_spacing_mm": None}}, registry=build_registry())
     assert not load_working(record, unscaled.spec.preprocess)[0].transform.scaled
+
+
+def test_a_resampling_that_would_make_a_huge_image_is_refused_before_any_allocation():
+    """A 10 mm spacing (a wrong tag) at 70 µm would be 143 times the size in each direction."""
+    from calcdet_core.errors import InvalidInputError
+
+    image = _image(scene_70um(), 10.0)
+    with pytest.raises(InvalidInputError, match=r"s: resampling from \(10.0, 10.0\) mm .* M pixel image"):
+        preprocess(image, working_spacing_mm=0.07)
+
+
+@pytest.mark.parametrize("value", [0.001, 5.0])
+def test_a_working_spacing_no_mammogram_has_is_refused_at_its_yaml_path(value):
+    from calcdet_core.run.pipeline import PipelineValidationError
+
+    raw = {"name": "p", "preprocess": {"working_spacing_mm": value}, "proposer": {"plugin": "hdog"}}
+    with pytest.raises(PipelineValidationError, match="preprocess.working_spacing_mm"):
+        build_pipeline(raw)

@@ -70,6 +70,10 @@ def to_unit_range(pixels: np.ndarray) -> np.ndarray:
     return (p - low) / np.float32(high - low)
 
 
+MAX_WORKING_PIXELS = 64_000_000
+"""The largest working image resampling may make (256 MB as float32; a 3328x2560 mammogram has 8.5 M pixels)."""
+
+
 def working_scale(spacing_mm: tuple[float, float] | None, working_spacing_mm: float | None,
                   who: object = "image") -> tuple[float, float]:
     """Working pixels per stored pixel along (x, y); (1, 1) when nothing is to be resampled."""
@@ -130,6 +134,12 @@ def preprocess(mammogram: Mammogram, crop_breast: bool = True, flip_to_left: boo
     scale = working_scale(mammogram.spacing_mm, working_spacing_mm, who)
     spacing = mammogram.spacing_mm
     if scale != (1.0, 1.0):
+        wanted = round(work.shape[1] * scale[0]) * round(work.shape[0] * scale[1])
+        if wanted > MAX_WORKING_PIXELS:
+            raise InvalidInputError(
+                f"{who}: resampling from {mammogram.spacing_mm} mm to the working spacing {working_spacing_mm} mm "
+                f"would make a {wanted / 1e6:.0f} M pixel image (at most {MAX_WORKING_PIXELS / 1e6:.0f} M); check "
+                "the image's pixel spacing or the pipeline's preprocess.working_spacing_mm")
         work, work_mask, scale = _resample(work, work_mask, scale)
         spacing = (spacing[0] / scale[1], spacing[1] / scale[0])
     transform = GridTransform(x0=x0, y0=y0, width=x1 - x0, height=y1 - y0, flipped=flipped, scale_x=scale[0],

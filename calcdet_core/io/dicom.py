@@ -63,11 +63,57 @@ A few such pixels are overlay graphics some scanners keep in the high bits; more
 """
 
 
-def _spacing(ds: Dataset) -> tuple[float, float] | None:
-    for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
+SPACING_RANGE_MM = (0.01, 1.0)
+"""Pixel spacings a mammogram can have: detectors and digitisers span tens to a few hundred µm.
+
+Outside it the tag is wrong (0.001 mm would ask for a working image a million times the size)."""
+
+
+def _raw(ds: Dataset, keyword: str) -> str:
+    """A tag's value as stored, for a message (its parsed value may be what failed)."""
+    item = ds.get_item(keyword)
+    value = getattr(item, "value", item)
+    return repr(value.decode("latin-1", "replace") if isinstance(value, bytes) else value)
+
+
+def _int_tag(ds: Dataset, keyword: str, default: int, path: Path) -> int:
+    """An integer tag's value (``default`` when absent or empty); a value that is no integer names the tag."""
+    try:
         value = ds.get(keyword)
-        if value is not None and len(value) == 2:
-            return float(value[0]), float(value[1])
+        return default if value in (None, "") else int(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{path}: {keyword} must be an integer, got {_raw(ds, keyword)}") from exc
+
+
+def _numbers(value: object) -> list[float]:
+    items = [value] if isinstance(value, str | bytes | int | float) else list(value)  # type: ignore[call-overload]
+    return [float(v) for v in items]
+
+
+def _spacing(ds: Dataset, path: Path) -> tuple[float, float] | None:
+    """(row, column) spacing in mm from ``PixelSpacing``, else ``ImagerPixelSpacing``; checked, errors named.
+
+    A single value (some writers store one for square pixels) is read as isotropic, with a warning.
+    """
+    low, high = SPACING_RANGE_MM
+    for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
+        try:
+            value = ds.get(keyword)
+            values = [] if value in (None, "") else _numbers(value)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"{path}: {keyword} must be two numbers in mm (row\\column), "
+                                    f"got {_raw(ds, keyword)}") from exc
+        if not values:
+            continue
+        if len(values) == 1:
+            warnings.warn(f"{path}: {keyword} holds one value ({values[0]} mm); read as square pixels", stacklevel=3)
+            values *= 2
+        if len(values) != 2:
+            raise InvalidInputError(f"{path}: {keyword} must be two numbers in mm (row\\column), got {values}")
+        if not all(low <= v <= high for v in values):
+            raise InvalidInputError(f"{path}: {keyword} {values[0]}\\{values[1]} mm is no mammogram's pixel "
+                                    f"spacing (expected {low}-{high} mm); the tag is wrong")
+        return values[0], values[1]
     return None
 
 
@@ -94,9 +140,10 @@ def read_dicom(path: str | Path, image_id: str | None = None, patient_id: str | 
     if photometric not in ("MONOCHROME1", "MONOCHROME2"):
         raise InvalidInputError(f"{path}: expected a grayscale image (MONOCHROME1/2), found {photometric}")
     _check_modality(path, ds)
-    if int(ds.get("NumberOfFrames", 1) or 1) != 1:
+    if _int_tag(ds, "NumberOfFrames", 1, path) != 1:
         raise InvalidInputError(f"{path}: expected one frame, found {ds.NumberOfFrames}")
-    if int(ds.get("PixelRepresentation", 0)) == 0:
+    signed = _int_tag(ds, "PixelRepresentation", 0, path)
+    if signed == 0:
         ds.pixel_array_options(correct_unused_bits=False)  # the bits above BitsStored are cleared (and counted) below
     try:
         pixels = ds.pixel_array
@@ -110,15 +157,15 @@ def read_dicom(path: str | Path, image_id: str | None = None, patient_id: str | 
         if photometric == "MONOCHROME1":
             pixels = pixels.max() + pixels.min() - pixels
     else:
-        pixels = _keep_stored_bits(path, pixels, int(ds.get("BitsStored", pixels.dtype.itemsize * 8)),
-                                   int(ds.get("PixelRepresentation", 0)))
+        bits = _int_tag(ds, "BitsStored", pixels.dtype.itemsize * 8, path)
+        pixels = _keep_stored_bits(path, pixels, bits, signed)
         if photometric == "MONOCHROME1":
-            pixels = _invert(pixels, int(ds.get("BitsStored", pixels.dtype.itemsize * 8)))
+            pixels = _invert(pixels, bits)
     patient = patient_id or (str(ds.get("PatientID", "")) or None)
     return Mammogram(
         pixels=pixels,
         image_id=image_id or path.stem,
-        spacing_mm=_spacing(ds),
+        spacing_mm=_spacing(ds, path),
         laterality=_code(ds, "ImageLaterality", ("L", "R")) or _code(ds, "Laterality", ("L", "R")),
         view=_code(ds, "ViewPosition", ("CC", "MLO", "ML", "LM", "XCC", "XCCL", "XCCM", "FB", "SIO", "LMO")),
         patient_id=patient,

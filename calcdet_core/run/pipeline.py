@@ -38,9 +38,9 @@ class PreprocessSpec(BaseModel):
     crop_breast: bool = Field(True, description="Crop to the largest non-zero component (the breast).")
     flip_to_left: bool = Field(True, description="Mirror right breasts so the chest wall is on the left.")
     working_spacing_mm: float | None = Field(
-        0.07, gt=0, description="Pixel spacing (mm) components work at: images stating another spacing are "
-                                "resampled to it, detections map back to the stored grid; null keeps every image "
-                                "at its stored spacing.")
+        0.07, ge=0.01, le=1.0,
+        description="Pixel spacing (mm) components work at, 0.01-1 mm: images stating another spacing are resampled "
+                    "to it, detections map back to the stored grid; null keeps every image at its stored spacing.")
 
 
 class ComponentSpec(BaseModel):
