@@ -78,13 +78,15 @@ def test_symlinked_file_and_folder_are_refused(model, tmp_path):
     ('{"files": ["pipeline.yaml"]}', r"checksums\.json: expected"),
     ('{"algorithm": "md5", "files": {}}', r"checksums\.json: expected"),
     ('{"files": {"pipeline.yaml": 5}}', r"checksums\.json: 'pipeline\.yaml': not a SHA-256"),
+    ("[" * 100_000 + "]" * 100_000, r"checksums\.json is unreadable"),
 ])
 def test_malformed_checksums_are_refused_by_name(model, text, pattern):
     (model / "checksums.json").write_text(text)
     refused(model, pattern)
 
 
-@pytest.mark.parametrize("text", ['{"slot": "proposer"}', '["gm"]', '[{"slot": 1, "kind": "proposers"}]', "{"])
+@pytest.mark.parametrize("text", ['{"slot": "proposer"}', '["gm"]', '[{"slot": 1, "kind": "proposers"}]', "{",
+                                  "[" * 100_000 + "]" * 100_000])
 def test_malformed_plugins_json_is_refused_by_name(model, text):
     (model / "plugins.json").write_text(text)
     resign(model)
@@ -96,6 +98,7 @@ def test_malformed_plugins_json_is_refused_by_name(model, text):
     ("- a list\n", r"pipeline\.yaml: expected a mapping"),
     ("name: x\nproposer: {plugin: no-such-proposer}\n", r"no-such-proposer"),
     ("name: x\nname: y\n", r"pipeline\.yaml is unreadable.*duplicate key 'name'"),
+    ("a: " + "[" * 10_000 + "]" * 10_000, r"pipeline\.yaml is unreadable.*nested too deeply"),
 ])
 def test_malformed_pipeline_yaml_is_refused_by_name(model, text, pattern):
     (model / "pipeline.yaml").write_text(text)

@@ -100,5 +100,5 @@ def test_a_working_spacing_no_mammogram_has_is_refused_at_its_yaml_path(value):
     from calcdet_core.run.pipeline import PipelineValidationError
 
     raw = {"name": "p", "preprocess": {"working_spacing_mm": value}, "proposer": {"plugin": "hdog"}}
-    with pytest.raises(PipelineValidationError, match="preprocess.working_spacing_mm"):
+    with pytest.raises(PipelineValidationError, match=r"preprocess\.working_spacing_mm"):
         build_pipeline(raw)

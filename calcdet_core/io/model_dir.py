@@ -183,7 +183,7 @@ def _recorded_checksums(directory: Path) -> dict[str, str]:
     path = directory / CHECKSUMS_FILE
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ModelDirError(directory, [f"{CHECKSUMS_FILE} is unreadable ({exc})"]) from None
     files = doc.get("files") if isinstance(doc, dict) else None
     if not isinstance(files, dict) or doc.get("algorithm", "sha256") != "sha256":
@@ -223,7 +223,7 @@ _PLUGIN_FIELDS = ("slot", "kind", "name", "distribution", "version")
 def _check_plugins(directory: Path, registry: Registry) -> list[str]:
     try:
         plugins = json.loads((directory / PLUGINS_FILE).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         return [f"{PLUGINS_FILE} is unreadable ({exc})"]
     if not isinstance(plugins, list) or not all(
             isinstance(p, dict) and all(isinstance(p.get(k), str) for k in _PLUGIN_FIELDS) for p in plugins):
@@ -312,7 +312,7 @@ def load_model(directory: Path, registry: Registry | None = None) -> Pipeline:
 def read_metrics(directory: Path) -> dict[str, Any]:
     try:
         doc = json.loads((Path(directory) / METRICS_FILE).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ModelDirError(Path(directory), [f"{METRICS_FILE} is unreadable ({exc})"]) from None
     if not isinstance(doc, dict):
         raise ModelDirError(Path(directory), [f"{METRICS_FILE}: expected a JSON object"])

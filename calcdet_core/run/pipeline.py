@@ -328,6 +328,8 @@ def load_yaml(path: Path) -> Any:
         return yaml.load(stream, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: no Python tags
     except yaml.YAMLError as exc:
         raise PipelineValidationError(str(path), [ValidationIssue("", f"invalid YAML: {exc}")]) from exc
+    except RecursionError:
+        raise PipelineValidationError(str(path), [ValidationIssue("", "nested too deeply to be a pipeline")]) from None
 
 
 def load_pipeline(path: Path, registry: Registry | None = None) -> Pipeline:

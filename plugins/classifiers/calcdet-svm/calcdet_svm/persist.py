@@ -53,14 +53,27 @@ def _schema_types(node: Any) -> Iterator[str]:
             yield from _schema_types(value)
 
 
+MAX_SCHEMA_BYTES = 64 << 20
+"""A skops schema lists a model's objects: megabytes for the largest forest, never gigabytes."""
+
+
 def types_in_file(path: Path) -> set[str]:
-    """Every type a skops file names, read from its schema without loading anything."""
+    """Every type a skops file names, read from its schema without loading anything.
+
+    A schema that would inflate past :data:`MAX_SCHEMA_BYTES`, or nests deeper than Python
+    recurses, is refused before it is read or walked.
+    """
     try:
         with zipfile.ZipFile(path) as archive:
-            schema = json.loads(archive.read("schema.json"))
+            size = archive.getinfo("schema.json").file_size
+            if size > MAX_SCHEMA_BYTES:
+                raise InvalidInputError(f"{path}: its schema.json inflates to {size / 2**20:.0f} MiB (at most "
+                                        f"{MAX_SCHEMA_BYTES >> 20} MiB); not a model calcdet wrote")
+            return set(_schema_types(json.loads(archive.read("schema.json"))))
     except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
         raise InvalidInputError(f"{path} is not a readable skops model file: {exc}") from exc
-    return set(_schema_types(schema))
+    except RecursionError:
+        raise InvalidInputError(f"{path}: its schema.json is nested too deeply; not a model calcdet wrote") from None
 
 
 def dump_model(model: Any, path: Path) -> Path:
