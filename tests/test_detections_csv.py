@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from calcdet_core.contracts.data import Candidates, Detections
+from calcdet_core.errors import InvalidInputError
 from calcdet_core.io.detections_csv import read_detections_csv, write_detections_csv
 
 
@@ -51,3 +52,19 @@ def test_reader_names_file_and_line(tmp_path, text, message):
     with pytest.raises(ValueError, match=message) as info:
         read_detections_csv(path)
     assert str(path) in str(info.value)
+
+
+def test_an_id_a_spreadsheet_would_run_is_written_as_text_and_read_back_as_it_was(tmp_path):
+    ids = ["=HYPERLINK(\"http://x\",\"y\")", "+1", "-2", "@SUM(A1)", "plain", "'quoted"]
+    path = write_detections_csv(tmp_path / "d.csv", [Candidates(np.array([[1.0, 2.0, 3.0]]), np.array([0.5]), i)
+                                                      for i in ids])
+    cells = [line.split(",")[0] for line in path.read_text().splitlines()[1:]]
+    assert all(not c.lstrip('"').startswith(("=", "+", "-", "@")) for c in cells), cells
+    assert list(read_detections_csv(path)) == ids
+
+
+def test_a_field_over_the_csv_limit_names_file_and_line(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("image_id,x,y,radius,score\na,1,2,3,0.5\n" + "b" * (200 << 10) + ",1,2,3,0.5\n")
+    with pytest.raises(InvalidInputError, match=r"d.csv:3: not a CSV row"):
+        read_detections_csv(path)

@@ -32,6 +32,7 @@ from calcdet_core.evaluation.froc import (
 )
 from calcdet_core.evaluation.matching import STUDY_DIAMETER_PX
 from calcdet_core.evaluation.plots import CurveToPlot, plot_froc
+from calcdet_core.io.detections_csv import neutralised
 
 _DIAMETER = "Matching disc diameter in px: a detection hits a target this disc around it touches (study: 14)."
 
@@ -41,7 +42,7 @@ def _csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]]) ->
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(header)
-        writer.writerows(rows)
+        writer.writerows([neutralised(c) if isinstance(c, str) else c for c in row] for row in rows)
     return path
 
 

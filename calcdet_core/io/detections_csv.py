@@ -6,6 +6,9 @@ origin at the top-left pixel centre). An image with no row has no detections.
 When some detections carry boxes (a box detector's predicted extents), four more columns
 ``x0, y0, x1, y1`` follow; an image's rows then all hold a box, or all leave those cells
 empty. Numbers are written with ``repr`` so that reading gives back the very same floats.
+An image id that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``,
+a tab or a carriage return) is written behind a single quote, as OWASP advises against CSV
+injection; reading removes that quote again, so ids round-trip.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import io
 import math
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +29,17 @@ from calcdet_core.io.text import read_text_file
 
 COLUMNS = ("image_id", "x", "y", "radius", "score")
 BOX_COLUMNS = ("x0", "y0", "x1", "y1")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralised(cell: str) -> str:
+    """``cell`` as a spreadsheet shows it as text (a leading quote before a formula's first character)."""
+    return f"'{cell}" if cell.startswith(FORMULA_STARTS) else cell
+
+
+def restored(cell: str) -> str:
+    """The id :func:`neutralised` wrote."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS) else cell
 
 
 def _boxes(found: Candidates) -> np.ndarray | None:
@@ -53,7 +67,7 @@ def write_detections_csv(path: Path | str, detections: Iterable[Candidates]) -> 
                     raise ValueError(f"detections of image {found.image_id!r} contain non-finite values")
                 box_cells = [tuple(map(repr, b)) for b in boxes.tolist()] if boxes is not None else None
                 for j, ((x, y, r), s) in enumerate(zip(found.xyr.tolist(), found.score.tolist(), strict=True)):
-                    row = (found.image_id, repr(x), repr(y), repr(r), repr(s))
+                    row = (neutralised(found.image_id), repr(x), repr(y), repr(r), repr(s))
                     if with_boxes:
                         row += box_cells[j] if box_cells is not None else ("",) * len(BOX_COLUMNS)
                     writer.writerow(row)
@@ -86,6 +100,17 @@ def _box(row: list[str], index: dict[str, int], where: str) -> tuple[float, floa
     return x0, y0, x1, y1
 
 
+def _rows(reader: Iterator[list[str]], path: Path) -> Iterator[list[str]]:
+    """The reader's rows; a row the csv module cannot parse (a field over its limit) names the file and line."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise InvalidInputError(f"{path}:{getattr(reader, 'line_num', '?')}: not a CSV row ({exc})") from None
+
+
 def read_detections_csv(path: Path | str) -> dict[str, Detections]:
     """Read a detections CSV into ``{image_id: Detections}`` (images in order of first appearance).
 
@@ -96,7 +121,8 @@ def read_detections_csv(path: Path | str) -> dict[str, Detections]:
     boxes: dict[str, list[tuple[float, float, float, float] | None]] = {}
     with io.StringIO(read_text_file(path, "detections CSV"), newline="") as f:
         reader = csv.reader(f)
-        header = next(reader, None)
+        lines = _rows(reader, path)
+        header = next(lines, None)
         if header is None:
             raise InvalidInputError(f"{path}: empty file; expected a header {','.join(COLUMNS)}")
         names = [h.strip() for h in header]
@@ -105,13 +131,13 @@ def read_detections_csv(path: Path | str) -> dict[str, Detections]:
             raise InvalidInputError(f"{path}:1: header should name the columns {', '.join(COLUMNS)} (any order), and "
                                     f"optionally {', '.join(BOX_COLUMNS)}; found {', '.join(names)}")
         index = {name: names.index(name) for name in expected}
-        for row in reader:
+        for row in lines:
             where = f"{path}:{reader.line_num}"
             if not row or all(not cell.strip() for cell in row):
                 continue
             if len(row) != len(expected):
                 raise InvalidInputError(f"{where}: expected {len(expected)} fields, found {len(row)}")
-            image_id = row[index["image_id"]].strip()
+            image_id = restored(row[index["image_id"]].strip())
             if not image_id:
                 raise InvalidInputError(f"{where}: empty image_id")
             x, y, r, s = (_number(row[index[c]].strip(), c, where) for c in COLUMNS[1:])
