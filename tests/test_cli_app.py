@@ -71,6 +71,10 @@ class Commands:
         def bug() -> None:
             raise RuntimeError("a bug in a component")
 
+        @cli.command()
+        def interrupted() -> None:
+            raise KeyboardInterrupt  # what Ctrl-C raises in the command's thread
+
 
 COMMANDS = (("commands-dist", Commands()),)
 
@@ -85,6 +89,13 @@ def test_a_user_error_is_one_message_on_stderr_and_exit_1():
     assert result.exit_code == 1
     assert result.stderr.strip() == "error: input.csv:3: radius should be >= 0, got -1"
     assert result.stdout == "partial result\n" and "Traceback" not in result.output
+
+
+def test_ctrl_c_exits_130_saying_what_was_kept_and_how_to_resume():
+    result = invoke("interrupted")
+    assert result.exit_code == 130 and "Traceback" not in result.output
+    assert result.stderr.strip() == ("error: interrupted: what was finished is kept; detect, train and evaluate run "
+                                     "again with the same --out resume from it")
 
 
 def test_a_bug_keeps_its_exception():

@@ -64,6 +64,13 @@ class CalcdetGroup(TyperGroup):
             except CalcdetUserError as exc:
                 output.error(str(exc))
                 raise typer.Exit(1) from None
+            except KeyboardInterrupt:
+                output.error(INTERRUPTED)
+                raise typer.Exit(130) from None
+
+
+INTERRUPTED = ("interrupted: what was finished is kept; detect, train and evaluate run again with the same "
+               "--out resume from it")
 
 
 def _registered_commands(registry: Registry) -> dict[str, Any]:
