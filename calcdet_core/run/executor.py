@@ -19,6 +19,8 @@ import sys
 import tempfile
 import threading
 import time
+import zipfile
+import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -68,6 +70,15 @@ def save_result(path: Path, result: Result) -> None:
 def load_result(path: Path) -> Result:
     with np.load(path, allow_pickle=False) as data:
         return {key: data[key] for key in data.files}
+
+
+def _saved_result(path: Path) -> Result | None:
+    """The result saved at ``path``; ``None`` (and the file deleted) when a crash left it damaged."""
+    try:
+        return load_result(path)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error):
+        path.unlink(missing_ok=True)
+        return None
 
 
 STAGE_COSTS = ("wall", "cpu", "rss")
@@ -214,6 +225,10 @@ class ProcessExecutor(Executor):
                     yield index, future.result()
 
 
+CONNECT_SECONDS = 10
+"""How long ``--scheduler`` waits for the scheduler to answer before saying it cannot reach it."""
+
+
 class DaskExecutor(Executor):
     """The same jobs on a Dask distributed cluster: a scheduler address or a ``distributed.Client``."""
 
@@ -225,7 +240,11 @@ class DaskExecutor(Executor):
                                     "pip install 'calcdet[dask]'") from exc
 
         self._own = isinstance(scheduler, str)
-        self.client = Client(scheduler) if self._own else scheduler
+        try:
+            self.client = Client(scheduler, timeout=CONNECT_SECONDS) if self._own else scheduler
+        except (OSError, ValueError, TypeError) as exc:
+            raise InvalidInputError(f"--scheduler {scheduler}: cannot reach a Dask scheduler there "
+                                    f"({type(exc).__name__}: {exc})") from None
 
     def run(self, fn: JobFn, context: Any, items: Sequence[Any]) -> Iterator[tuple[int, Result]]:
         from distributed import as_completed
@@ -233,7 +252,12 @@ class DaskExecutor(Executor):
         shared = self.client.scatter(context, broadcast=True, hash=False)
         futures = {self.client.submit(fn, shared, item, pure=False): i for i, item in enumerate(items)}
         for future in as_completed(futures):
-            yield futures[future], future.result()
+            try:
+                result = future.result()
+            except Exception as exc:  # jobs catch their own errors (_Guard): this is the cluster failing
+                raise CalcdetUserError(f"the Dask cluster failed ({type(exc).__name__}: {exc}); the results "
+                                       "finished before are kept, and the same command resumes from them") from None
+            yield futures[future], result
 
     def close(self) -> None:
         if self._own:
@@ -307,6 +331,15 @@ def _unbatched(result: Result, n: int) -> list[Result]:
     return parts
 
 
+def _save_or_say(path: Path, result: Result, finished: int) -> None:
+    """:func:`save_result`, a failure (a full disk) told in one line that says the finished results are kept."""
+    try:
+        save_result(path, result)
+    except OSError as exc:
+        raise CalcdetUserError(f"cannot save a result in {path.parent}: {exc.strerror or exc}; the {finished} "
+                               "finished before are kept, and the same command resumes from them") from None
+
+
 def run_jobs(fn: JobFn, context: Any, items: Sequence[Any], keys: Sequence[str], work_dir: Path,
              executor: Executor, description: str, labels: Sequence[str] | None = None,
              progress: Progress | None = None, batch_size: int = 1) -> dict[str, Result]:
@@ -325,11 +358,18 @@ def run_jobs(fn: JobFn, context: Any, items: Sequence[Any], keys: Sequence[str],
     paths = [work_dir / f"{key}.npz" for key in keys]
     results: dict[str, Result] = {}
     todo = []
+    damaged = []
     for i, path in enumerate(paths):
-        if path.is_file():
-            results[keys[i]] = load_result(path)
-        else:
+        if not path.is_file():
             todo.append(i)
+        elif (saved := _saved_result(path)) is None:
+            damaged.append(labels[i])
+            todo.append(i)
+        else:
+            results[keys[i]] = saved
+    if damaged:
+        progress_console.print(f"[yellow]{len(damaged)} saved result(s) in {work_dir} were damaged (a write cut "
+                               f"short?) and are computed again[/yellow], e.g. {', '.join(damaged[:3])}")
     failures: list[JobFailure] = []
     own = progress is None
     bar = progress or progress_bar()
@@ -348,7 +388,7 @@ def run_jobs(fn: JobFn, context: Any, items: Sequence[Any], keys: Sequence[str],
                 if "__error__" in part:
                     failures.append(JobFailure(keys[i], labels[i], str(part["__error__"])))
                 else:
-                    save_result(paths[i], part)
+                    _save_or_say(paths[i], part, len(results))
                     results[keys[i]] = part
             bar.advance(task, len(group))
     finally:
