@@ -1,4 +1,4 @@
-"""``calcdet model hash``: one digest that pins a whole model directory, for ``--expect-digest``."""
+"""``calcdet model hash`` (one digest that pins a whole model directory) and ``calcdet model show`` (what it is)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import typer
 
 from calcdet_core.cli import output
 
-model = typer.Typer(help="Model directories: their digest.", no_args_is_help=True)
+model = typer.Typer(help="Model directories: their digest, and what they hold.", no_args_is_help=True)
 
 
 @model.command("hash")
@@ -24,6 +24,36 @@ def hash_model(
     from calcdet_core.io.model_dir import model_digest
 
     output.stdout.print(f"sha256:{model_digest(directory)}", highlight=False)
+
+
+@model.command("show")
+def show_model(
+    directory: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Model directory.")],
+) -> None:
+    """Print what a model is: its pipeline and components, what it was trained on, and its operating point."""
+    import json
+
+    from calcdet_core.io.model_dir import load_model, read_metrics
+
+    pipeline = load_model(directory)  # every check a run makes, so what is shown is what would run
+    metrics = read_metrics(directory)
+    trained = metrics.get("dataset", {})
+    components = ", ".join(f"{slot} {c.name}" for slot, c in pipeline.components())
+    lines = [f"model {directory}: pipeline {pipeline.spec.name} ({components})",
+             f"trained on {trained.get('name', '?')} at {trained.get('root', '?')}, split seed "
+             f"{trained.get('seed', '?')} ({json.dumps(trained.get('split_images', {}))})",
+             "operating point: " + _operating_line(metrics.get("operating_point"))]
+    output.stdout.print("\n".join(lines), highlight=False)
+
+
+def _operating_line(point: dict | None) -> str:  # type: ignore[type-arg]
+    from calcdet_core.run.reporting import operating_text
+
+    if not point:
+        return "none recorded (trained before models kept one)"
+    if not point.get("chosen"):
+        return f"none ({point.get('reason', 'none chosen')})"
+    return operating_text(point).removeprefix("; ")
 
 
 def register(cli: typer.Typer) -> None:

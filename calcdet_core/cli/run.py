@@ -60,7 +60,12 @@ def detect(
     root: OptionalRootPath = None,
     split: SplitChoice = Split.all,
     seed: SeedOption = 0,
-    overlay: Annotated[Path | None, typer.Option(help="Folder for PNG overlays with detection circles.")] = None,
+    overlay: Annotated[Path | None, typer.Option(help="Folder for PNG overlays circling the findings "
+                                                     "(detections scoring at least --min-score).")] = None,
+    min_score: Annotated[str, typer.Option(
+        "--min-score", help="Where findings start, for --overlay and --dicom-sr: auto (the model's operating point, "
+                            "see `calcdet model show`), a score, or all. The CSV always holds every detection.")
+                         ] = "auto",
     workers: WorkersOption = 1,
     scheduler: SchedulerOption = None,
     device: DeviceOption = "auto",
@@ -83,6 +88,7 @@ def detect(
         Selection,
         claimed_output,
         discard_work,
+        findings_score,
         load_runnable,
         work_folder,
         write_outputs,
@@ -96,13 +102,14 @@ def detect(
     with claimed_output(out, others={"--overlay": overlay, "--dicom-sr": dicom_sr},
                         inputs=[model, root, *(inputs or ())]):
         pipeline, identity = load_runnable(model, expect_digest)
+        findings_from = findings_score(min_score, model, needed=overlay is not None)
         if sr_writer is not None:  # refuses its options (no score cutoff) before any detection is run
-            sr_run = run_identity(model, pipeline.spec.name, pipeline.evaluators)
+            sr_run = run_identity(model, pipeline.spec.name, pipeline.evaluators, findings_from)
             sr_writer([], sr_run, dicom_sr, **sr_options)
         source = Selection(tuple(inputs or ()), dataset, root, split.value, seed).source()
         work = out.with_name(out.name + ".work")
         found = run(pipeline, identity, source, work, make_executor(workers, scheduler), device)
-        write_outputs(found, out, overlay)
+        write_outputs(found, out, overlay, findings_from)
         if sr_writer is not None:
             sr_writer(detected_outputs(found), sr_run, dicom_sr, **sr_options)
         discard_work(work, work_folder(work, identity))

@@ -35,12 +35,15 @@ class RunIdentity:
     and ``model_checksum`` (``calcdet model hash`` of the model directory, or of the pipeline YAML).
 
     ``evaluators`` holds the pipeline's evaluator settings by plugin name, so a writer can follow them
-    (the DICOM SR's clusters follow the pipeline's ``cluster-froc``)."""
+    (the DICOM SR's clusters follow the pipeline's ``cluster-froc``). ``min_score`` is the score findings
+    start at for this run (``calcdet detect --min-score``: the model's operating point by default), ``None``
+    when the run has none."""
 
     algorithm: str
     version: str
     model_checksum: str
     evaluators: dict[str, dict[str, Any]] = field(default_factory=dict)
+    min_score: float | None = None
 
 
 OutputWriter = Callable[..., list[Path]]
@@ -63,13 +66,16 @@ def output_writer(name: str) -> OutputWriter:
     return writers[name]
 
 
-def run_identity(model: Path, pipeline_name: str, evaluators: Sequence[Any] = ()) -> RunIdentity:
-    """The identity of a run of ``model`` (a model directory or a pipeline YAML) and its ``evaluators``' settings."""
+def run_identity(model: Path, pipeline_name: str, evaluators: Sequence[Any] = (),
+                 min_score: float | None = None) -> RunIdentity:
+    """The identity of a run of ``model`` (a model directory or a pipeline YAML), its ``evaluators``' settings and
+    the score its findings start at."""
     from calcdet_core import __version__
     from calcdet_core.io.model_dir import model_digest
 
     settings = {e.name: e.config.model_dump(mode="json") for e in evaluators}
-    return RunIdentity(f"calcdet {pipeline_name}", __version__, f"sha256:{model_digest(Path(model))}", settings)
+    return RunIdentity(f"calcdet {pipeline_name}", __version__, f"sha256:{model_digest(Path(model))}", settings,
+                       min_score)
 
 
 def detected_outputs(found: Sequence[Any]) -> list[DetectedOutput]:

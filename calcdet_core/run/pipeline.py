@@ -65,6 +65,15 @@ class TrainingSpec(BaseModel):
                           "drawn; validation images pass through it once, the same every epoch. Detectors only.")
 
 
+class OperatingPointSpec(BaseModel):
+    """Where a trained model reports its findings: chosen on the validation split after training."""
+
+    model_config = ConfigDict(extra="forbid")
+    fppi: float = Field(1.0, ge=0, le=50, description="False positives per normal image (the study's FROC protocol) "
+                                                     "the operating point may cost on the validation split; the "
+                                                     "lowest score threshold within it is kept in the model.")
+
+
 class PipelineSpec(BaseModel):
     """The YAML document: a proposer (+ features + classifier), or a detector."""
 
@@ -73,6 +82,7 @@ class PipelineSpec(BaseModel):
     description: str = ""
     preprocess: PreprocessSpec = Field(default_factory=PreprocessSpec)
     training: TrainingSpec = Field(default_factory=TrainingSpec)
+    operating_point: OperatingPointSpec | None = Field(default_factory=OperatingPointSpec)
     proposer: ComponentSpec | None = None
     features: list[ComponentSpec] = Field(default_factory=list)
     classifier: ComponentSpec | None = None
@@ -187,7 +197,9 @@ class Pipeline:
         """The pipeline with every parameter made explicit (defaults included)."""
         doc: dict[str, Any] = {"name": self.spec.name, "description": self.spec.description,
                                "preprocess": self.spec.preprocess.model_dump(),
-                               "training": self.spec.training.model_dump()}
+                               "training": self.spec.training.model_dump(),
+                               "operating_point": None if self.spec.operating_point is None
+                               else self.spec.operating_point.model_dump()}
         for key, (_, is_list) in SLOTS.items():
             value = getattr(self, key)
             entries = [{"plugin": c.name, "params": c.config.model_dump(mode="json")}

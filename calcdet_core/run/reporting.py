@@ -168,7 +168,21 @@ def plot_history(history: Sequence[dict[str, float]], path: Path) -> Path:
 
 
 def training_summary(out: Path, metrics: dict[str, Any]) -> str:
-    """One line saying what ``calcdet train`` did, in the terms of the pipeline's kind."""
+    """One line saying what ``calcdet train`` did, in the terms of the pipeline's kind, and its operating point."""
+    return _what_was_trained(out, metrics) + operating_text(metrics.get("operating_point"))
+
+
+def operating_text(point: dict[str, Any] | None) -> str:
+    """``; findings at score >= T (F FP per normal image, sensitivity S on validation)``, or why there are none."""
+    if not point:
+        return ""
+    if not point.get("chosen"):
+        return f"; no operating point ({point.get('reason', 'none chosen')})"
+    return (f"; findings at score >= {point['threshold']:.4g} ({point['fppi']:.2f} FP per normal image, "
+            f"sensitivity {point['sensitivity']:.2f} on the validation split)")
+
+
+def _what_was_trained(out: Path, metrics: dict[str, Any]) -> str:
     tr, va = metrics.get("train", {}), metrics.get("validation", {})
     head = f"[green]trained[/green] {out}: {tr.get('images', 0)} train / {va.get('images', 0)} validation images"
     if "epochs" in metrics:  # a detector

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from calcdet_core.contracts.data import Dataset, ImageResult
 from calcdet_core.errors import InvalidInputError
 from calcdet_core.imaging.overlay import write_overlay
@@ -113,11 +115,32 @@ def train_model(pipeline_path: Path, dataset_name: str, root: Path, out: Path, s
             workers = executor.workers if isinstance(executor, ProcessExecutor) else 1
         contexts = TrainingContexts(work / "fit", seed, device, workers)
         metrics = train_pipeline(pipeline, train, validation, executor, work, seed, contexts=contexts)
+        metrics["operating_point"] = choose_on_validation(pipeline, validation, executor, work / "validation", device)
         metrics["dataset"] = {"name": dataset_name, "root": root_str, "seed": seed,
                               "split_images": {k: len(v) for k, v in splits.items()}}
         save_model(out, pipeline, metrics, history=contexts.history())
         discard_work(out / "work", work)
     return metrics
+
+
+def choose_on_validation(pipeline: Pipeline, validation: ImageSource, executor: Executor, work: Path,
+                         device: str) -> dict[str, Any]:
+    """The trained pipeline's operating point (:mod:`calcdet_core.evaluation.operating`), by detecting on the
+    validation split exactly as ``detect`` will; ``{"chosen": false, "reason": ...}`` when there is none."""
+    from calcdet_core.evaluation.froc import froc_data
+    from calcdet_core.evaluation.operating import choose_operating_point
+
+    spec = pipeline.spec.operating_point
+    if spec is None:
+        return {"chosen": False, "reason": "the pipeline asks for none (operating_point: null)"}
+    if not validation.records:
+        return {"chosen": False, "reason": "the dataset's split has no validation image"}
+    found = run_detection(pipeline, validation, executor, work, "operating point (validation)", device)
+    point, note = choose_operating_point(froc_data([ImageResult(d.record.image_id, d.detections,
+                                                                d.record.annotation) for d in found]), spec.fppi)
+    if note:
+        progress_console.print(f"[yellow]operating point: {note}[/yellow]")
+    return {"chosen": False, "reason": note} if point is None else {"chosen": True, **point.to_json()}
 
 
 def load_runnable(model_or_yaml: Path, expect_digest: str | None = None) -> tuple[Pipeline, str]:
@@ -177,16 +200,63 @@ def detect(pipeline: Pipeline, identity: str, source: ImageSource, work_dir: Pat
     return run_detection(pipeline, source, executor or SerialExecutor(), folder, device=device)
 
 
-def write_outputs(found: list[DetectedImage], csv_path: Path, overlay_dir: Path | None = None) -> Path:
-    """The detections CSV (stored grid; a unique temporary name, then replaced), and PNG overlays when asked for."""
+def findings_score(min_score: str, model: Path, needed: bool) -> float | None:
+    """``--min-score`` as a score: ``all`` is every detection, ``auto`` the model's operating point (``None``
+    when it has none, refused when ``needed``), else the number given; anything else is refused by name."""
+    from calcdet_core.evaluation.operating import stored_operating_point
+
+    text = min_score.strip().lower()
+    if text == "all":
+        return float("-inf")
+    if text != "auto":
+        try:
+            value = float(text)
+        except ValueError:
+            raise InvalidInputError(f"--min-score: expected auto, all or a score, got {min_score!r}") from None
+        if value != value:
+            raise InvalidInputError("--min-score: not a number (nan); give a score, auto or all")
+        return value
+    metrics = read_metrics(model) if Path(model).is_dir() else {}
+    point = stored_operating_point(metrics)
+    if point is None and needed:
+        why = (metrics.get("operating_point") or {}).get("reason") or (
+            "a pipeline YAML is not trained" if not Path(model).is_dir() else "the model records none")
+        raise InvalidInputError(f"--min-score auto: {model} has no operating point ({why}); give --min-score SCORE "
+                                "or --min-score all")
+    return None if point is None else point.threshold
+
+
+def write_outputs(found: list[DetectedImage], csv_path: Path, overlay_dir: Path | None = None,
+                  min_score: float | None = None) -> Path:
+    """The detections CSV (every detection, stored grid; a unique temporary name, then replaced), and PNG overlays
+    of the findings (detections scoring at least ``min_score``) when asked for."""
     csv_path = Path(csv_path)
     staged = write_detections_csv(csv_path.with_name(f".{csv_path.name}.{os.getpid()}.partial"),
                                   [d.detections for d in found])
     os.replace(staged, csv_path)
     if overlay_dir is not None:
+        floor = float("-inf") if min_score is None else min_score
         for d in found:
-            write_overlay(Path(overlay_dir) / f"{job_key(d.record.image_id)}.png", d.record.read().pixels, d.detections)
+            write_overlay(Path(overlay_dir) / f"{job_key(d.record.image_id)}.png", d.record.read().pixels,
+                          d.detections.subset(d.detections.score >= floor))
     return csv_path
+
+
+def _operating_on(model_dir: Path, results: list[ImageResult], split: str) -> dict[str, Any]:
+    """What the model's stored operating point gives on these images, beside what it gave on validation."""
+    from calcdet_core.evaluation.froc import froc_data
+    from calcdet_core.evaluation.operating import at_threshold, stored_operating_point
+
+    metrics = read_metrics(model_dir) if Path(model_dir).is_dir() else {}
+    point = stored_operating_point(metrics)
+    if point is None:
+        reason = (metrics.get("operating_point") or {}).get("reason", "the model records none")
+        return {"chosen": False, "reason": reason}
+    marks = [int(np.count_nonzero(r.detections.score >= point.threshold)) for r in results]
+    return {"chosen": True, "threshold": point.threshold, "target_fppi": point.target_fppi,
+            "validation": {"fppi": point.fppi, "sensitivity": point.sensitivity},
+            split: at_threshold(froc_data(results), point.threshold),
+            "findings_per_image": float(np.mean(marks)) if marks else None}
 
 
 def _mean_seconds(found: list[DetectedImage]) -> float | None:
@@ -217,6 +287,7 @@ def evaluate_model(model_dir: Path, dataset_name: str, root: Path, out: Path, sp
                                    load_image=lambda image_id: records[image_id].read().pixels,
                                    title=f"calcdet evaluate: {pipeline.spec.name} on {dataset_name} ({split})",
                                    extra={"model": str(model_dir), "dataset": dataset_name, "split": split,
-                                          "seed": seed, "detection_seconds_per_image": _mean_seconds(found)})
+                                          "seed": seed, "detection_seconds_per_image": _mean_seconds(found),
+                                          "operating_point": _operating_on(model_dir, results, split)})
         discard_work(out / "work", work_folder(out / "work", identity))
     return metrics

@@ -116,21 +116,24 @@ def cluster_settings_of(run: RunIdentity, settings: dict | None = None):  # type
 
 
 MISSING_CUTOFF = ("--dicom-sr needs a score cutoff: only detections scoring at least it are written and clustered "
-                  "(a pipeline that scores every candidate would otherwise make one cluster per breast). Give "
-                  "--dicom-sr-min-score SCORE (e.g. detection_threshold under cluster-froc in an evaluation's "
-                  "metrics.json; -inf writes every detection), or min_score in the pipeline's cluster-froc evaluator")
+                  "(a pipeline that scores every candidate would otherwise make one cluster per breast), and this "
+                  "model has no operating point (`calcdet model show` says why). Give --min-score SCORE (or all), "
+                  "--dicom-sr-min-score SCORE, or min_score in the pipeline's cluster-froc evaluator")
 
 
 def score_cutoff(cluster_settings, settings_source: str,  # type: ignore[no-untyped-def]
-                 min_score: float | None) -> tuple[float, str]:
+                 min_score: float | None, run_min_score: float | None = None) -> tuple[float, str]:
     """The score detections must reach to be written and clustered, and where it came from: ``min_score``
-    (``--dicom-sr-min-score``) when given, else the cluster settings' ``min_score``, else a refusal."""
+    (``--dicom-sr-min-score``) when given, else the cluster settings' ``min_score``, else the run's
+    (``--min-score``: the model's operating point by default), else a refusal."""
     if min_score is not None:
         if math.isnan(min_score):
             raise InvalidInputError("--dicom-sr-min-score: not a number (nan); give a score, or -inf for every one")
         return float(min_score), "--dicom-sr-min-score"
     if cluster_settings.min_score is not None:
         return float(cluster_settings.min_score), f"min_score of {settings_source}"
+    if run_min_score is not None:
+        return float(run_min_score), "the run's --min-score (default: the model's operating point)"
     raise InvalidInputError(MISSING_CUTOFF)
 
 
@@ -149,7 +152,7 @@ def write_dicom_sr(images: Sequence[DetectedOutput], run: RunIdentity, out_dir: 
     from calcdet_clusters.presentation import presentation_state
 
     cluster_settings, settings_source = cluster_settings_of(run, settings)
-    cutoff, cutoff_source = score_cutoff(cluster_settings, settings_source, min_score)
+    cutoff, cutoff_source = score_cutoff(cluster_settings, settings_source, min_score, run.min_score)
     headers = read_sources(images)
     if not images:
         return []
