@@ -27,7 +27,7 @@ def score(
                                                "(default: warn and score it as empty).")] = False,
 ) -> None:
     """Score a detections file against a dataset's annotations (FROC with intervals, report)."""
-    from calcdet_core.evaluation.scoring import score_file
+    from calcdet_core.evaluation.scoring import file_aliases, score_file
     from calcdet_core.plugins.registry import get_registry
     from calcdet_core.run.workflows import claimed_output
 
@@ -43,7 +43,7 @@ def score(
             output.note(f"{dataset}: skipped {len(data.skipped)} item(s), e.g. {data.skipped[0].path}: "
                         f"{data.skipped[0].reason}")
         metrics = score_file(detections, selected, out, {r.image_id for r in data.records}, seed,
-                             evaluators=chosen, strict=strict, warn=output.warn)
+                             evaluators=chosen, strict=strict, warn=output.warn, aliases=file_aliases(data.records))
     left_out = metrics.get("images_left_out") or []
     if left_out:
         output.note(f"detections of {len(left_out)} image(s) outside the {split.value!r} split were not scored "

@@ -67,18 +67,42 @@ def without_rows(selected: Sequence[ImageRecord], detections: Mapping[str, Candi
     return missing, message
 
 
+def file_aliases(records: Sequence[ImageRecord]) -> dict[str, str]:
+    """{file stem: image id} of the records whose id is not their file's stem (INbreast: the id is the name's
+    first field), so detections named by file score as the dataset names the image."""
+    return {Path(r.path).stem: r.image_id for r in records if Path(r.path).stem != r.image_id}
+
+
+def by_dataset_ids(found: dict[str, Candidates], aliases: Mapping[str, str],
+                   warn: Callable[[str], None] | None = None) -> dict[str, Candidates]:
+    """``found`` with every id that is an alias renamed to the dataset's id; both present for one image is refused."""
+    renamed = {aliases.get(k, k): k for k in found}
+    if len(renamed) != len(found):
+        twice = sorted(k for k in found if k in aliases and aliases[k] in found)
+        raise InvalidInputError(f"rows name image {aliases[twice[0]]!r} both by its id and by its file name "
+                                f"{twice[0]!r}; keep one")
+    changed = sum(new != old for new, old in renamed.items())
+    if changed and warn is not None:
+        warn(f"{changed} image id(s) in the CSV are DICOM file names; scored as the dataset's ids for those files")
+    return {new: found[old] for new, old in renamed.items()}
+
+
 def score_file(detections_csv: Path, selected: Sequence[ImageRecord], out_dir: Path,
                dataset_ids: set[str] | None = None, seed: int = 0, title: str | None = None,
                evaluators: Sequence[Evaluator] | None = None, strict: bool = False,
-               warn: Callable[[str], None] | None = None) -> dict[str, Any]:
+               warn: Callable[[str], None] | None = None, aliases: Mapping[str, str] | None = None
+               ) -> dict[str, Any]:
     """Read ``detections_csv`` (stored grid), pair it with ``selected`` and write the full evaluation.
+
+    ``aliases`` ({file stem: image id}, :func:`file_aliases`) lets a CSV that ``calcdet detect`` wrote from
+    the DICOM files themselves (ids: file stems) score against the dataset's ids.
 
     Selected images with no row are reported through ``warn`` (and refused with ``strict``); their ids
     are in the metrics as ``images_without_rows``.
     """
     from calcdet_core.evaluation.report import evaluate_results
 
-    found = read_detections_csv(detections_csv)
+    found = by_dataset_ids(read_detections_csv(detections_csv), aliases or {}, warn)
     results, left_out = pair_with_records(selected, found, dataset_ids, str(detections_csv))
     missing, message = without_rows(selected, found, str(detections_csv), strict)
     if message is not None and warn is not None:
