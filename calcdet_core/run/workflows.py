@@ -33,6 +33,7 @@ from calcdet_core.run.training import train_pipeline
 def load_dataset(name: str, root: Path) -> Dataset:
     """Index a dataset with its adapter and say what it skipped (nothing is dropped silently)."""
     adapter = get_registry().dataset_adapter(name)
+    progress_console.print(f"{name}: indexing {root} ...", highlight=False)
     dataset = adapter.index(Path(root))
     if dataset.skipped:
         progress_console.print(f"[yellow]{name}: skipped {len(dataset.skipped)} item(s)[/yellow], e.g. "
@@ -153,6 +154,7 @@ def load_runnable(model_or_yaml: Path, expect_digest: str | None = None) -> tupl
     if expect_digest is not None:
         check_digest(path, expect_digest)
     if path.is_dir():
+        progress_console.print(f"loading the model in {path} ...", highlight=False)
         return load_model(path), (path / "checksums.json").read_text()
     pipeline = load_pipeline(path)
     trainable = [slot for slot, c in pipeline.components() if c.trainable and c.kind != "evaluators"]
