@@ -57,9 +57,10 @@ def _crop(pixels: np.ndarray, centre: tuple[float, float], size: int,
 
 def write_overlays(results: Sequence[ImageResult], data: FrocData, load_image: LoadImage, path: Path,
                    fppi: float = 1.0, per_row: int = 6, size: int = 64,
-                   diameter: float = STUDY_DIAMETER_PX) -> tuple[Path | None, float]:
-    """Draw example crops into ``path`` (PNG); returns the file (None without pixels) and the threshold used."""
-    threshold = operating_threshold(data, fppi)
+                   diameter: float = STUDY_DIAMETER_PX, threshold: float | None = None) -> tuple[Path | None, float]:
+    """Draw example crops into ``path`` (PNG); returns the file (None without pixels) and the threshold used:
+    ``threshold`` when given (a model's operating point), else the one at ``fppi`` on these images."""
+    threshold = operating_threshold(data, fppi) if threshold is None else threshold
     tp_rows: list[tuple[float, int, tuple[float, float]]] = []
     fp_rows: list[tuple[float, int, tuple[float, float]]] = []
     missed_rows: list[tuple[float, int, tuple[float, float]]] = []

@@ -54,13 +54,16 @@ def json_ready(value: Any) -> Any:
 
 def evaluate_results(results: Sequence[ImageResult], out_dir: Path, evaluators: Sequence[Evaluator] | None = None,
                      seed: int = 0, load_image: Callable[[str], np.ndarray | None] | None = None,
-                     title: str = "calcdet evaluation", extra: dict[str, Any] | None = None) -> dict[str, Any]:
+                     title: str = "calcdet evaluation", extra: dict[str, Any] | None = None,
+                     operating_threshold: float | None = None) -> dict[str, Any]:
     """Run ``evaluators`` (default :func:`default_evaluators`), write their files, metrics.json and report.html.
 
     A FROC evaluator is always included (added with ``seed`` when the list has none),
     because every report leads with the FROC. ``load_image(image_id)`` returns the
     stored-grid pixels of an image (or None); without it the report has no overlays.
-    ``extra`` entries (e.g. where the detections came from) are added to the metrics.
+    ``extra`` entries (e.g. where the detections came from) are added to the metrics. The overlays show
+    the detections scoring at least ``operating_threshold`` (a model's operating point) when given, else
+    at least the lowest threshold with 1 FP per normal image on these images.
     Returns the metrics written to ``metrics.json``.
     """
     out = Path(out_dir)
@@ -91,8 +94,11 @@ def evaluate_results(results: Sequence[ImageResult], out_dir: Path, evaluators: 
     overlay, threshold = (None, float("nan"))
     if load_image is not None:
         overlay, threshold = write_overlays(results, data, load_image, out / "overlays.png",
-                                            diameter=froc.config.diameter_px)
+                                            diameter=froc.config.diameter_px, threshold=operating_threshold)
     metrics["overlay_threshold"] = threshold
+    metrics["overlay_threshold_from"] = ("the model's operating point (validation split)" if operating_threshold
+                                         is not None else "these images: the lowest score with at most 1 FP per "
+                                                          "normal image")
     metrics.update(extra or {})
     metrics = json_ready(metrics)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n", encoding="utf-8")
@@ -173,8 +179,9 @@ def write_html(path: Path, metrics: dict[str, Any], out: Path, overlay: Path | N
                      for name, value in metrics.items() if isinstance(value, dict) and name != "froc")
     threshold = metrics.get("overlay_threshold")
     examples = (_image(overlay, "overlays (no image pixels were available)")
-                + (f"<p class='note'>Operating point: score &ge; {_fmt(threshold)} (the lowest threshold with at "
-                   "most 1 FP per normal image). Circles: 14 px matching disc; <span style='color:#1a9e3f'>TP green"
+                + (f"<p class='note'>Operating point: score &ge; {_fmt(threshold)} (from "
+                   f"{html.escape(str(metrics.get('overlay_threshold_from', 'these images')))}). Circles: 14 px "
+                   "matching disc; <span style='color:#1a9e3f'>TP green"
                    "</span>, <span style='color:#d62728'>FP red</span>, <span style='color:#1f5fd6'>missed target "
                    "blue</span>.</p>" if overlay is not None else ""))
     created = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -285,11 +285,13 @@ def evaluate_model(model_dir: Path, dataset_name: str, root: Path, out: Path, sp
         records = {d.record.image_id: d.record for d in found}
         results = [ImageResult(d.record.image_id, d.detections, d.record.annotation, d.seconds,
                                spacing_mm=stored_spacing(d.record)) for d in found]
+        operating = _operating_on(model_dir, results, split)
         metrics = evaluate_results(results, out, evaluators=pipeline.evaluators or None, seed=seed,
                                    load_image=lambda image_id: records[image_id].read().pixels,
                                    title=f"calcdet evaluate: {pipeline.spec.name} on {dataset_name} ({split})",
                                    extra={"model": str(model_dir), "dataset": dataset_name, "split": split,
                                           "seed": seed, "detection_seconds_per_image": _mean_seconds(found),
-                                          "operating_point": _operating_on(model_dir, results, split)})
+                                          "operating_point": operating},
+                                   operating_threshold=operating.get("threshold"))
         discard_work(out / "work", work_folder(out / "work", identity))
     return metrics
