@@ -35,23 +35,39 @@ def _pyplot():  # type: ignore[no-untyped-def]
     return plt
 
 
+CLINICAL_FPPI = 2.0
+"""The FP rates a reader tolerates: the FROC's right panel zooms on 0 to this."""
+
+
 def plot_froc(curves: Sequence[CurveToPlot], path: Path, max_fppi: float, title: str = "FROC") -> Path:
-    """Sensitivity against FP per normal image, one line (and band) per curve, x cut at ``max_fppi``."""
+    """Sensitivity against FP per normal image, one line (and 95 % bootstrap band) per curve: the study's range
+    0-``max_fppi`` on the left, the clinically used 0-2 FPPI on the right."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7.0, 5.0), dpi=110)
-    for i, curve in enumerate(curves):
-        colour = f"C{i % 10}"
-        ax.plot(curve.fppi, curve.sensitivity, color=colour, lw=2, label=curve.label)
-        if curve.band_low is not None and curve.band_high is not None and np.isfinite(curve.band_low).any():
-            ax.fill_between(curve.fppi, curve.band_low, curve.band_high, color=colour, alpha=0.2, lw=0)
-    ax.set_xlim(0, max_fppi)
-    ax.set_ylim(0, 1.02)
-    ax.set_xlabel("mean false positives per normal image (FPPI)")
-    ax.set_ylabel("sensitivity (fraction of MC targets found)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
+    from matplotlib.patches import Patch
+
+    zoom = min(CLINICAL_FPPI, max_fppi)
+    fig, axes = plt.subplots(1, 2, figsize=(11.0, 4.8), dpi=110, gridspec_kw={"width_ratios": [3, 2]})
+    banded = False
+    for ax, right in zip(axes, (max_fppi, zoom), strict=True):
+        for i, curve in enumerate(curves):
+            colour = f"C{i % 10}"
+            ax.plot(curve.fppi, curve.sensitivity, color=colour, lw=2, label=curve.label)
+            if curve.band_low is not None and curve.band_high is not None and np.isfinite(curve.band_low).any():
+                ax.fill_between(curve.fppi, curve.band_low, curve.band_high, color=colour, alpha=0.2, lw=0)
+                banded = True
+        ax.set_xlim(0, right)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("mean false positives per normal image (FPPI)")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("sensitivity (fraction of MC targets found)")
+    axes[0].set_title(f"{title}: 0-{max_fppi:g} FPPI (the study's range)", fontsize=10)
+    axes[1].set_title(f"0-{zoom:g} FPPI (what a reader tolerates)", fontsize=10)
     if curves:
-        ax.legend(loc="lower right", fontsize=9)
+        handles, labels = axes[0].get_legend_handles_labels()
+        if banded:
+            handles.append(Patch(color="0.5", alpha=0.3, lw=0))
+            labels.append("shaded: 95 % bootstrap band (images resampled)")
+        axes[0].legend(handles, labels, loc="lower right", fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)

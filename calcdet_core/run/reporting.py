@@ -142,25 +142,42 @@ class TrainingContexts:
 
 
 def plot_history(history: Sequence[dict[str, float]], path: Path) -> Path:
-    """One panel per figure (loss, validation metrics) against the epoch: the training curves."""
+    """The training curves against whole epochs: training and validation loss on one axis (the gap is
+    over-fitting), one panel per other figure; a figure that never changed is a line of text, not a panel."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
-    names = sorted({k for row in history for k in row if k != "epoch"})
-    columns = min(3, max(1, len(names)))
-    rows = -(-len(names) // columns) if names else 1
-    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.2 * rows), dpi=100, squeeze=False)
-    for ax, name in zip(axes.flat, names, strict=False):
-        points = [(row["epoch"], row[name]) for row in history if name in row]
-        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", lw=1.5)
-        ax.set_title(name)
+    series = {name: [(row["epoch"], row[name]) for row in history if name in row]
+              for name in sorted({k for row in history for k in row if k != "epoch"})}
+    constant = {name: points[0][1] for name, points in series.items()
+                if len({v for _, v in points}) == 1 and len(points) > 1}
+    losses = [name for name in ("loss", "val_loss") if name in series and name not in constant]
+    panels = ([losses] if losses else []) + [[n] for n in series if n not in constant and n not in losses]
+    columns = min(3, max(1, len(panels)))
+    rows = -(-len(panels) // columns) if panels else 1
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.2 * rows + 0.3 * bool(constant)), dpi=100,
+                             squeeze=False)
+    for ax, names in zip(axes.flat, panels, strict=False):
+        for name in names:
+            points = series[name]
+            ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", lw=1.5, ms=3,
+                    label={"loss": "training loss", "val_loss": "validation loss"}.get(name, name))
+        ax.set_title(" and ".join({"loss": "training", "val_loss": "validation"}.get(n, n) for n in names)
+                     + (" loss" if names == losses else ""))
+        if len(names) > 1:
+            ax.legend(fontsize=8)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(names):]:
+    for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
-    fig.tight_layout()
+    if constant:
+        fig.text(0.01, 0.01, "constant: " + ", ".join(f"{n} = {v:g}" for n, v in constant.items()), fontsize=8,
+                 color="0.3")
+    fig.tight_layout(rect=(0, 0.04 if constant else 0, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
