@@ -109,7 +109,7 @@ def detect(
         source = Selection(tuple(inputs or ()), dataset, root, split.value, seed).source()
         work = out.with_name(out.name + ".work")
         found = run(pipeline, identity, source, work, make_executor(workers, scheduler), device)
-        write_outputs(found, out, overlay, findings_from)
+        write_outputs(found, out, overlay, findings_from, with_truth=dataset is not None)
         if sr_writer is not None:
             sr_writer(detected_outputs(found), sr_run, dicom_sr, **sr_options)
         discard_work(work, work_folder(work, identity))

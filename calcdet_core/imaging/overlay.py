@@ -1,4 +1,9 @@
-"""PNG overlays: an image windowed to 8 bits with detection circles drawn on it (drawn in numpy, saved by Pillow)."""
+"""PNG overlays: an image windowed to 8 bits with its findings drawn on it, for a reader to judge (Pillow).
+
+With the truth at hand each finding is a true positive (green) or a false positive (red) by the
+evaluation's own matching rule, and every MC no finding reached is drawn in blue; each mark carries
+its score, a legend says what the colours and the score cut-off are, and a bar gives the scale in mm.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from calcdet_core.contracts.data import Candidates
+from calcdet_core.contracts.data import Annotation, Candidates
 
 MIN_DRAWN_RADIUS = 4.0
 """Circles are drawn at least this large so that 1-2 px calcification detections stay visible."""
@@ -19,19 +24,6 @@ def to_8bit(pixels: np.ndarray) -> np.ndarray:
     low, high = np.percentile(body, [0.5, 99.5])
     scale = 255.0 / (high - low) if high > low else 0.0
     return np.clip((p - low) * scale, 0, 255).astype(np.uint8)
-
-
-def draw_circles(rgb: np.ndarray, detections: Candidates, color: tuple[int, int, int]) -> np.ndarray:
-    """Draw 1-px circle outlines (radius at least :data:`MIN_DRAWN_RADIUS`) into an (H, W, 3) uint8 image."""
-    h, w = rgb.shape[:2]
-    for x, y, r in detections.xyr:
-        radius = max(float(r), MIN_DRAWN_RADIUS)
-        t = np.linspace(0, 2 * np.pi, max(16, int(2 * np.pi * radius * 2)), endpoint=False)
-        cols = np.rint(x + radius * np.cos(t)).astype(int)
-        rows = np.rint(y + radius * np.sin(t)).astype(int)
-        ok = (cols >= 0) & (cols < w) & (rows >= 0) & (rows < h)
-        rgb[rows[ok], cols[ok]] = color
-    return rgb
 
 
 def write_png(path: Path, rgb: np.ndarray) -> Path:
@@ -47,8 +39,66 @@ def write_png(path: Path, rgb: np.ndarray) -> Path:
     return path
 
 
-def write_overlay(path: Path, pixels: np.ndarray, detections: Candidates,
-                  color: tuple[int, int, int] = (255, 40, 40)) -> Path:
-    """The stored image with its detections circled."""
-    gray = to_8bit(pixels)
-    return write_png(path, draw_circles(np.repeat(gray[:, :, None], 3, axis=2), detections, color))
+TP_RGB, FP_RGB, MISSED_RGB, FINDING_RGB = (26, 158, 63), (214, 39, 40), (31, 95, 214), (255, 200, 0)
+"""The evaluation report's colours; without truth every finding is drawn in yellow."""
+
+
+def _font(size: int):  # type: ignore[no-untyped-def]
+    from PIL import ImageFont
+
+    return ImageFont.load_default(size=size)
+
+
+def _scale_bar(draw, height: int, spacing_mm: tuple[float, float] | None, font) -> None:  # type: ignore[no-untyped-def]
+    if spacing_mm is None:
+        draw.text((10, height - 24), "no pixel spacing: no scale", fill=(255, 255, 255), font=font)
+        return
+    mm = 10.0 if 10.0 / spacing_mm[1] < height else 1.0
+    length = round(mm / spacing_mm[1])
+    y = height - 16
+    draw.rectangle((10, y - 3, 10 + length, y + 3), fill=(255, 255, 255), outline=(0, 0, 0))
+    draw.text((14 + length, y - 10), f"{mm:g} mm", fill=(255, 255, 255), font=font, stroke_width=2,
+              stroke_fill=(0, 0, 0))
+
+
+def write_findings_overlay(path: Path, pixels: np.ndarray, findings: Candidates, min_score: float,
+                           annotation: Annotation | None = None, spacing_mm: tuple[float, float] | None = None
+                           ) -> Path:
+    """The stored image with its findings (detections scoring at least ``min_score``) circled and scored.
+
+    With ``annotation`` (the truth, stored grid) findings are coloured TP / FP and missed MCs are drawn.
+    """
+    from PIL import Image, ImageDraw
+
+    from calcdet_core.evaluation.matching import FP, TP, match_detections
+
+    image = Image.fromarray(np.repeat(to_8bit(pixels)[:, :, None], 3, axis=2))
+    draw = ImageDraw.Draw(image)
+    size = max(12, round(min(image.size) / 90))
+    font = _font(size)
+    cut = f"score >= {min_score:.4g}" if np.isfinite(min_score) else "every detection"
+    colours = [FINDING_RGB] * len(findings)
+    legend = [(FINDING_RGB, f"finding ({cut})")]
+    if annotation is not None:
+        match = match_detections(findings, annotation)
+        colours = [TP_RGB if s == TP else FP_RGB if s == FP else (160, 160, 160) for s in match.status]
+        for target, hit in zip(annotation.targets, match.hit, strict=True):
+            if not hit:
+                r = max(target.diameter / 2 + 4, MIN_DRAWN_RADIUS + 2)
+                draw.rectangle((target.x - r, target.y - r, target.x + r, target.y + r), outline=MISSED_RGB, width=2)
+        legend = [(TP_RGB, f"true positive ({cut})"), (FP_RGB, "false positive"),
+                  (MISSED_RGB, "MC no finding reached")]
+    for (x, y, r), score, colour in zip(findings.xyr, findings.score, colours, strict=True):
+        radius = max(float(r), MIN_DRAWN_RADIUS) + 3
+        draw.ellipse((x - radius, y - radius, x + radius, y + radius), outline=colour, width=2)
+        draw.text((x + radius + 2, y - radius - size), f"{score:.3g}", fill=colour, font=font, stroke_width=1,
+                  stroke_fill=(0, 0, 0))
+    box = max(draw.textlength(text, font=font) for _, text in legend) + 3 * size
+    x0 = image.size[0] - box - 10
+    draw.rectangle((x0, 8, image.size[0] - 8, 14 + len(legend) * (size + 6)), fill=(0, 0, 0))
+    for i, (colour, text) in enumerate(legend):
+        y = 12 + i * (size + 6)
+        draw.ellipse((x0 + 4, y + 2, x0 + 4 + size - 4, y + size - 2), outline=colour, width=2)
+        draw.text((x0 + size + 6, y), text, fill=(255, 255, 255), font=font)
+    _scale_bar(draw, image.size[1], spacing_mm, font)
+    return write_png(path, np.asarray(image))

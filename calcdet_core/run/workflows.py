@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -16,7 +17,7 @@ import numpy as np
 
 from calcdet_core.contracts.data import Dataset, ImageResult
 from calcdet_core.errors import InvalidInputError
-from calcdet_core.imaging.overlay import write_overlay
+from calcdet_core.imaging.overlay import write_findings_overlay
 from calcdet_core.io.detections_csv import write_detections_csv
 from calcdet_core.io.model_dir import check_digest, is_model_dir, load_model, read_metrics, save_model
 from calcdet_core.plugins.registry import get_registry
@@ -228,10 +229,16 @@ def findings_score(min_score: str, model: Path, needed: bool) -> float | None:
     return None if point is None else point.threshold
 
 
+def overlay_name(image_id: str) -> str:
+    """An overlay's file name: the image id itself when it is a plain file name, else its collision-free key."""
+    plain = re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,120}", image_id) is not None
+    return f"{image_id if plain else job_key(image_id)}.png"
+
+
 def write_outputs(found: list[DetectedImage], csv_path: Path, overlay_dir: Path | None = None,
-                  min_score: float | None = None) -> Path:
+                  min_score: float | None = None, with_truth: bool = False) -> Path:
     """The detections CSV (every detection, stored grid; a unique temporary name, then replaced), and PNG overlays
-    of the findings (detections scoring at least ``min_score``) when asked for."""
+    of the findings (detections scoring at least ``min_score``; ``with_truth``: as TP, FP and missed MCs)."""
     csv_path = Path(csv_path)
     staged = write_detections_csv(csv_path.with_name(f".{csv_path.name}.{os.getpid()}.partial"),
                                   [d.detections for d in found])
@@ -239,8 +246,10 @@ def write_outputs(found: list[DetectedImage], csv_path: Path, overlay_dir: Path 
     if overlay_dir is not None:
         floor = float("-inf") if min_score is None else min_score
         for d in found:
-            write_overlay(Path(overlay_dir) / f"{job_key(d.record.image_id)}.png", d.record.read().pixels,
-                          d.detections.subset(d.detections.score >= floor))
+            image = d.record.read()
+            write_findings_overlay(Path(overlay_dir) / overlay_name(d.record.image_id), image.pixels,
+                                   d.detections.subset(d.detections.score >= floor), floor,
+                                   d.record.annotation if with_truth else None, image.spacing_mm)
     return csv_path
 
 
