@@ -61,3 +61,25 @@ def test_summary_errors(tmp_path):
     (tmp_path / "file.txt").write_text("")
     not_a_folder = dataset_summary("--dataset", "folder", "--root", str(tmp_path / "file.txt"))
     assert not_a_folder.exit_code == 1 and "file.txt: not a folder" in not_a_folder.stderr
+
+
+def test_browse_draws_the_truth_of_every_or_chosen_image_named_by_id(tmp_path):
+    from calcdet_phantom.release import generate_release
+
+    root = generate_release(tmp_path / "release", 4, seed=1, height=256, width=192)
+    app = create_app(build_registry())
+    done = CliRunner().invoke(app, ["dataset", "browse", "--dataset", "inbreast", "--root", str(root),
+                                    "--out", str(tmp_path / "truth")])
+    assert done.exit_code == 0, done.output
+    ids = {p.name.split("_")[0] for p in (root / "AllDICOMs").glob("*.dcm")}
+    assert {p.stem for p in (tmp_path / "truth").glob("*.png")} == ids
+    one = sorted(ids)[0]
+    done = CliRunner().invoke(app, ["dataset", "browse", "--dataset", "inbreast", "--root", str(root),
+                                    "--out", str(tmp_path / "one"), "--image", one])
+    assert done.exit_code == 0 and [p.stem for p in (tmp_path / "one").glob("*.png")] == [one]
+    done = CliRunner().invoke(app, ["dataset", "browse", "--dataset", "inbreast", "--root", str(root),
+                                    "--out", str(tmp_path / "none"), "--image", "nosuch"])
+    assert done.exit_code == 1 and "--image: nosuch not among the 4 image(s)" in done.output
+    done = CliRunner().invoke(app, ["dataset", "browse", "--dataset", "inbreast", "--root", str(root),
+                                    "--out", str(root / "truth")])
+    assert done.exit_code == 1 and "never writes over or into its inputs" in done.output

@@ -1,4 +1,5 @@
-"""``calcdet dataset summary``: what a dataset adapter sees in a folder, per split, and what it skipped.
+"""``calcdet dataset summary``: what a dataset adapter sees in a folder, per split, and what it skipped;
+``calcdet dataset browse``: its truth drawn on every (or every chosen) image.
 
 With ``--check`` every image's pixel data is decoded too, so that a truncated or undecodable
 file is found before a long run fails on it; indexing alone reads only headers.
@@ -9,13 +10,14 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from calcdet_core.cli import output
-from calcdet_core.cli.options import DatasetName, RootPath, SeedOption
+from calcdet_core.cli.options import DatasetName, RootPath, SeedOption, Split, SplitChoice
 from calcdet_core.contracts.data import Dataset, ImageRecord
 from calcdet_core.errors import CalcdetUserError
 
@@ -78,6 +80,39 @@ def summary(
         output.error(f"{len(result['unreadable'])} of {result['images']} image(s) cannot be read; "
                      "fix or remove them before a run")
         raise typer.Exit(1)
+
+
+@dataset_app.command("browse")
+def browse(
+    dataset: DatasetName,
+    root: RootPath,
+    out: Annotated[Path, typer.Option(help="Folder for one PNG per image, named by image id (not inside ROOT).")],
+    split: SplitChoice = Split.all,
+    seed: SeedOption = 0,
+    image: Annotated[list[str] | None, typer.Option(
+        "--image", help="Only this image id (repeatable); default: every image of the split.")] = None,
+) -> None:
+    """Draw each image's truth (MCs, cluster outlines and other ignore regions) with a legend and a scale bar."""
+    from calcdet_core.imaging.overlay import write_truth_overlay
+    from calcdet_core.run.executor import progress_bar
+    from calcdet_core.run.workflows import claimed_output, load_dataset, overlay_name
+
+    with claimed_output(out, folder=True, inputs=[root]):
+        records = load_dataset(dataset, root).select(split.value, seed)
+        if image:
+            unknown = sorted(set(image) - {r.image_id for r in records})
+            if unknown:
+                raise CalcdetUserError(f"--image: {', '.join(unknown[:5])} not among the {len(records)} image(s) "
+                                       f"of split {split.value!r}")
+            records = [r for r in records if r.image_id in set(image)]
+        with progress_bar() as bar:
+            task = bar.add_task(f"browse: {dataset}", total=len(records))
+            for record in records:
+                mammogram = record.read()
+                write_truth_overlay(out / overlay_name(record.image_id), mammogram.pixels, record.annotation,
+                                    mammogram.spacing_mm)
+                bar.advance(task)
+    output.stdout.print(f"wrote {len(records)} image(s) with their truth to {out}", highlight=False)
 
 
 def _print(result: dict[str, Any], dataset: str, root: object, seed: int, as_json: bool) -> None:

@@ -93,12 +93,44 @@ def write_findings_overlay(path: Path, pixels: np.ndarray, findings: Candidates,
         draw.ellipse((x - radius, y - radius, x + radius, y + radius), outline=colour, width=2)
         draw.text((x + radius + 2, y - radius - size), f"{score:.3g}", fill=colour, font=font, stroke_width=1,
                   stroke_fill=(0, 0, 0))
+    _legend(draw, image.size[0], legend, font, size)
+    _scale_bar(draw, image.size[1], spacing_mm, font)
+    return write_png(path, np.asarray(image))
+
+
+def _legend(draw, width: int, legend: list[tuple[tuple[int, int, int], str]], font, size: int) -> None:  # type: ignore[no-untyped-def]
     box = max(draw.textlength(text, font=font) for _, text in legend) + 3 * size
-    x0 = image.size[0] - box - 10
-    draw.rectangle((x0, 8, image.size[0] - 8, 14 + len(legend) * (size + 6)), fill=(0, 0, 0))
+    x0 = width - box - 10
+    draw.rectangle((x0, 8, width - 8, 14 + len(legend) * (size + 6)), fill=(0, 0, 0))
     for i, (colour, text) in enumerate(legend):
         y = 12 + i * (size + 6)
         draw.ellipse((x0 + 4, y + 2, x0 + 4 + size - 4, y + size - 2), outline=colour, width=2)
         draw.text((x0 + size + 6, y), text, fill=(255, 255, 255), font=font)
+
+
+IGNORE_RGB = (255, 140, 0)
+"""Ignore regions (cluster outlines, calcifications over 1 mm) in the truth overlays."""
+
+
+def write_truth_overlay(path: Path, pixels: np.ndarray, annotation: Annotation,
+                        spacing_mm: tuple[float, float] | None = None) -> Path:
+    """The stored image with its truth drawn: each MC (outline, or a circle for a point annotation) and each
+    ignore region, with a legend counting them and a scale bar; what ``calcdet dataset browse`` writes."""
+    from PIL import Image, ImageDraw
+
+    image = Image.fromarray(np.repeat(to_8bit(pixels)[:, :, None], 3, axis=2))
+    draw = ImageDraw.Draw(image)
+    size = max(12, round(min(image.size) / 90))
+    font = _font(size)
+    for region in annotation.ignore:
+        draw.polygon([tuple(p) for p in np.asarray(region.contour, float)], outline=IGNORE_RGB, width=2)
+    for target in annotation.targets:
+        r = max(target.diameter / 2, 1.0) + 4
+        draw.ellipse((target.x - r, target.y - r, target.x + r, target.y + r), outline=MISSED_RGB, width=2)
+        if target.contour is not None and len(target.contour) > 2:
+            draw.polygon([tuple(p) for p in np.asarray(target.contour, float)], outline=TP_RGB)
+    legend = [(MISSED_RGB, f"{len(annotation.targets)} MC(s) (green: outline where annotated)"),
+              (IGNORE_RGB, f"{len(annotation.ignore)} ignore region(s): clusters, calcifications over 1 mm")]
+    _legend(draw, image.size[0], legend, font, size)
     _scale_bar(draw, image.size[1], spacing_mm, font)
     return write_png(path, np.asarray(image))
