@@ -62,7 +62,7 @@ def test_each_pipeline_is_trained_and_evaluated_in_its_folder(first):
         assert is_model_dir(out / name / "model")
         assert (out / name / "evaluation" / "metrics.json").is_file()
         assert (out / name / "evaluation" / "detections.csv").is_file()
-    assert {p.name for p in out.iterdir()} >= {*PIPELINES, "study.json", "study.md", "compare.png"}
+    assert {p.name for p in out.iterdir()} >= {*PIPELINES, "study.json", "study.md", "study.html", "compare.png"}
     assert [p["name"] for p in study["pipelines"]] == list(PIPELINES)
     assert all(p["trained_now"] and p["evaluated_now"] for p in study["pipelines"])
 
@@ -83,7 +83,11 @@ def test_study_json_holds_each_auc_with_its_interval_and_every_pairwise_differen
     for d in study["differences"]:
         assert d["difference"] == pytest.approx(aucs[d["a"]] - aucs[d["b"]])
         assert d["ci"][0] <= d["ci"][1]
-    assert "study's FROC AUC" in (out / "study.md").read_text()
+    text = (out / "study.md").read_text()
+    assert "INbreast (published)" in text and "reproduced on a release with calcdet's synthetic truth" in text
+    assert not study["comparable_with_published"], "a phantom release is not INbreast"
+    page = (out / "study.html").read_text()
+    assert "not INbreast" in page and "data:image/png;base64," in page, "self-contained, like report.html"
 
 
 def test_published_figures_sit_beside_the_study_pipelines_names():
@@ -172,3 +176,19 @@ def test_box_figures_are_the_box_ap_evaluators_when_the_pipeline_lists_it():
     listed = {"box-ap": {"ap50": 0.7, "ar": 0.5, "box_size_px": 14.0, "detection_boxes": "predicted"}}
     assert box_figures(listed, [])["ap50"] == 0.7 and "evaluator" in box_figures(listed, [])["source"]
     assert box_figures({}, [])["ap50"] is None  # computed: no targets, so undefined
+
+
+def test_figures_that_do_not_apply_read_n_a_and_published_ones_on_other_data_say_so():
+    from calcdet_core.run.reproduce_report import STUDY_FIGURES, study_markdown
+
+    row = {"name": "faster-rcnn", "froc": {"auc": 0.4, "auc_ci95": [0.3, 0.5]},
+           "published": STUDY_FIGURES["faster-rcnn"], "box": {"ap50": 0.0, "ar": 0.0, "detection_boxes": "squares"},
+           "detection_seconds_per_image": 1.0,
+           "training": {"wall_seconds": 10.0, "cpu_seconds": 9.0, "source": "trained here"}, "trained_now": True,
+           "notes": []}
+    study = {"dataset": "inbreast", "data": "a phantom release, not INbreast", "comparable_with_published": False,
+             "seed": 0, "images": 10, "normal_images": 4, "targets": 30, "pipelines": [row], "differences": []}
+    text = study_markdown(study)
+    assert "| n/a (no boxes) | n/a (no boxes) |" in text
+    assert "0.8092 +- 0.0141" in text and "(not comparable: other data)" in text
+    assert "not comparable" not in study_markdown({**study, "comparable_with_published": True})

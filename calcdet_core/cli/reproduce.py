@@ -44,7 +44,7 @@ def reproduce(
     for d in study["differences"]:
         shown = d.get("note") or f"{output.figure(d['difference'])} {output.interval(d['ci'])}"
         output.stdout.print(f"FROC AUC {d['a']} - {d['b']}: {shown}", highlight=False)
-    output.stdout.print(f"report: {Path(out) / 'study.md'}, {Path(out) / 'study.json'}, {Path(out) / 'compare.png'}",
+    output.stdout.print(f"report: {Path(out) / 'study.html'}, {Path(out) / 'study.md'}, {Path(out) / 'study.json'}",
                         highlight=False)
 
 

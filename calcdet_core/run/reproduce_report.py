@@ -119,41 +119,112 @@ def paired_differences(results: dict[str, list[ImageResult]], metrics: dict[str,
     return out
 
 
-def study_markdown(study: dict[str, Any]) -> str:
-    """``study.md``: the tables a person reads, the plot, and where the published figures come from."""
+SYNTHETIC_TRUTH = "phantom_truth.json"
+"""What ``calcdet phantom`` and ``calcdet insert`` write beside a release: its truth is calcdet's own."""
+
+
+def data_description(dataset: str, root: Path) -> tuple[str, bool]:
+    """What the study ran on, in words, and whether the published INbreast figures compare with it."""
+    if (Path(root) / SYNTHETIC_TRUTH).is_file():
+        return (f"a release with calcdet's synthetic truth ({SYNTHETIC_TRUTH}: phantoms or inserted MCs), "
+                "not INbreast"), False
+    if dataset == "inbreast":
+        return "INbreast", True
+    return f"the {dataset} dataset, not INbreast", False
+
+
+def _tables(study: dict[str, Any]) -> tuple[list[str], list[list[str]], list[str], list[list[str]], list[str]]:
+    """The pipelines table, the differences table and the notes, as cells both study.md and study.html show."""
     from calcdet_core.cli.output import figure, interval
 
-    lines = [f"# The study reproduced: {study['dataset']} test split (seed {study['seed']})", "",
-             f"{study['images']} test images ({study['normal_images']} normal, {study['targets']} targets); "
-             "FROC AUC over 0-50 FP per normal image with 95% image-bootstrap intervals.", "",
-             "| pipeline | FROC AUC [95% CI] | study's FROC AUC | AP@0.5 | AR@0.5:0.95 | s / image | training s "
-             "(wall / CPU) | model |", "|---|---|---|---|---|---|---|---|"]
+    comparable = study.get("comparable_with_published", False)
+    header = ["pipeline", "FROC AUC [95% CI]", "INbreast (published)", "AP@0.5", "AR@0.5:0.95", "s / image",
+              "training s (wall / CPU)", "model"]
+    rows, notes = [], []
     for p in study["pipelines"]:
         published = p["published"] or {}
         paper = (f"{figure(published['froc_auc'], 4)} +- {figure(published['froc_auc_std'], 4)}"
-                 if published else "n/a")
+                 if published else "n/a (the study has no such pipeline)")
         if "ap50_validation_windows" in published:
             paper += (f"; AP@0.5 {figure(published['ap50_validation_windows'])}, AR "
                       f"{figure(published['ar_validation_windows'])} (validation windows)")
-        lines.append(f"| {p['name']} | {figure(p['froc']['auc'])} {interval(p['froc']['auc_ci95'])} | {paper} | "
-                     f"{figure(p['box']['ap50'])} | {figure(p['box']['ar'])} | "
-                     f"{figure(p['detection_seconds_per_image'], 2)} | {figure(p['training']['wall_seconds'], 0)} / "
-                     f"{figure(p['training']['cpu_seconds'], 0)} | "
-                     f"{'trained' if p['trained_now'] else 'reused'} |")
-    lines += ["", "| difference | FROC AUC [95% paired CI] | share of resamples above 0 |", "|---|---|---|"]
-    for d in study["differences"]:
-        shown = d.get("note") or f"{figure(d.get('difference'))} {interval(d.get('ci'))}"
-        lines.append(f"| {d['a']} - {d['b']} | {shown} | {figure(d.get('share_above_zero'))} |")
-    lines += ["", "![FROC curves with 95% bootstrap bands](compare.png)", "", f"Published figures: {STUDY_SOURCE}",
-              "", *(f"- {p['name']}: {p['published']['model']} in the study" for p in study["pipelines"]
-                    if p["published"]),
-              *(f"- {p['name']} training: {p['training']['source']}" for p in study["pipelines"]),
-              *(f"- {p['name']}: {n}" for p in study["pipelines"] for n in p["notes"])]
+        if published and not comparable:
+            paper += " (not comparable: other data)"
+        boxes = p["box"].get("detection_boxes") != "squares"
+        ap, ar = ((figure(p["box"]["ap50"]), figure(p["box"]["ar"])) if boxes
+                  else ("n/a (no boxes)", "n/a (no boxes)"))
+        rows.append([p["name"], f"{figure(p['froc']['auc'])} {interval(p['froc']['auc_ci95'])}", paper, ap, ar,
+                     figure(p["detection_seconds_per_image"], 2),
+                     f"{figure(p['training']['wall_seconds'], 0)} / {figure(p['training']['cpu_seconds'], 0)}",
+                     "trained" if p["trained_now"] else "reused"])
+        notes += [f"{p['name']}: {p['published']['model']} in the study"] if p["published"] else []
+        notes += [f"{p['name']} training: {p['training']['source']}"]
+        notes += [f"{p['name']}: {n}" for n in p["notes"]]
+    differences = [[f"{d['a']} - {d['b']}", d.get("note") or f"{figure(d.get('difference'))} {interval(d.get('ci'))}",
+                    figure(d.get("share_above_zero"))] for d in study["differences"]]
+    return header, rows, ["difference", "FROC AUC [95% paired CI]", "share of resamples above 0"], differences, notes
+
+
+def _title(study: dict[str, Any]) -> tuple[str, str]:
+    data = study.get("data") or study["dataset"]
+    head = f"The study reproduced on {data}: test split (seed {study['seed']})"
+    lead = (f"{study['images']} test images ({study['normal_images']} normal, {study['targets']} targets); FROC AUC "
+            "over 0-50 FP per normal image with 95% image-bootstrap intervals.")
+    if not study.get("comparable_with_published", False):
+        lead += (" The published figures are the study's on INbreast: beside these they say what the study "
+                 "measured, not what these pipelines should score here.")
+    return head, lead
+
+
+def study_markdown(study: dict[str, Any]) -> str:
+    """``study.md``: the tables a person reads, the plot, and where the published figures come from."""
+    header, rows, diff_header, differences, notes = _tables(study)
+    head, lead = _title(study)
+
+    def table(columns: list[str], body: list[list[str]]) -> list[str]:
+        return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns),
+                *("| " + " | ".join(r) + " |" for r in body)]
+
+    lines = [f"# {head}", "", lead, "", *table(header, rows), "", *table(diff_header, differences), "",
+             "![FROC curves with 95% bootstrap bands](compare.png)", "", f"Published figures: {STUDY_SOURCE}", "",
+             *(f"- {n}" for n in notes)]
     return "\n".join(lines) + "\n"
 
 
+def study_html(study: dict[str, Any], out: Path) -> str:
+    """``study.html``: the same as ``study.md``, self-contained (the plot embedded) like ``calcdet evaluate``'s."""
+    import html
+
+    from calcdet_core.evaluation.report import _image, _table
+
+    header, rows, diff_header, differences, notes = _tables(study)
+    head, lead = _title(study)
+
+    def escaped(body: list[list[str]]) -> list[list[str]]:
+        return [[html.escape(c) for c in row] for row in body]
+
+    items = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(head)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1180px; color: #222; }}
+table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; }}
+td, th {{ border: 1px solid #ccc; padding: 0.25em 0.7em; text-align: left; font-size: 0.92em; }}
+th {{ background: #f1f1f1; }} img {{ max-width: 100%; }} .note {{ color: #555; font-size: 0.9em; }}
+</style></head><body>
+<h1>{html.escape(head)}</h1>
+<p>{html.escape(lead)}</p>
+{_table(escaped(rows), [html.escape(h) for h in header])}
+{_table(escaped(differences), [html.escape(h) for h in diff_header])}
+{_image(out / "compare.png", "FROC curves with 95% bootstrap bands")}
+<p class="note">Published figures: {html.escape(STUDY_SOURCE)}</p>
+<ul class="note">{items}</ul>
+</body></html>
+"""
+
+
 def write_study(out: Path, entries: Sequence[dict[str, Any]], study: Study) -> dict[str, Any]:
-    """Read every evaluation, write ``study.json``, ``study.md`` and ``compare.png`` (+ csv, json) into ``out``."""
+    """Read every evaluation, write ``study.json``, ``study.md``, ``study.html`` and ``compare.png`` (+ csv, json)."""
     from calcdet_core.evaluation.compare import compare_runs
     from calcdet_core.evaluation.report import json_ready
     from calcdet_core.run.workflows import load_dataset
@@ -165,14 +236,17 @@ def write_study(out: Path, entries: Sequence[dict[str, Any]], study: Study) -> d
     results = {e["name"]: split_results(Path(e["evaluation"]), selected, ids) for e in entries}
     compare_runs([Path(e["evaluation"]) for e in entries], out, labels=[e["name"] for e in entries])
     first = metrics[entries[0]["name"]]
+    data, comparable = data_description(study.dataset, study.root)
     summary = json_ready({
-        "dataset": study.dataset, "root": str(study.root), "split": "test", "seed": study.seed,
+        "dataset": study.dataset, "root": str(study.root), "data": data, "comparable_with_published": comparable,
+        "split": "test", "seed": study.seed,
         "device": study.device, "workers": study.workers, "images": first.get("images"),
         "normal_images": first.get("normal_images"), "targets": first.get("targets"),
         "pipelines": [pipeline_summary(e, metrics[e["name"]], results[e["name"]]) for e in entries],
         "differences": paired_differences(results, metrics, study.seed),
         "published_source": STUDY_SOURCE,
-        "files": ["study.json", "study.md", "compare.png", "compare.csv", "compare.json"]})
+        "files": ["study.json", "study.md", "study.html", "compare.png", "compare.csv", "compare.json"]})
     (out / "study.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     (out / "study.md").write_text(study_markdown(summary), encoding="utf-8")
+    (out / "study.html").write_text(study_html(summary, out), encoding="utf-8")
     return summary
