@@ -65,7 +65,8 @@ def test_detect_on_a_split_writes_stored_grid_rows_named_by_file_name(runner, mo
                                  "--min-score", "all"])  # this release's validation split has no normal image
     assert result.exit_code == 0, result.output
     rows = read_rows(out)
-    assert rows and list(rows[0]) == ["image_id", "x", "y", "radius", "score"]
+    assert rows and list(rows[0]) == ["image_id", "x", "y", "radius", "score", "finding"]
+    assert {row["finding"] for row in rows} == {"1"}, "--min-score all: every detection is a finding"
     files = {p.name.split("_")[0]: p for p in (release / "AllDICOMs").glob("*.dcm")}
     for row in rows[:50]:
         h, w = read_dicom(files[row["image_id"]]).pixels.shape

@@ -68,3 +68,13 @@ def test_a_field_over_the_csv_limit_names_file_and_line(tmp_path):
     path.write_text("image_id,x,y,radius,score\na,1,2,3,0.5\n" + "b" * (200 << 10) + ",1,2,3,0.5\n")
     with pytest.raises(InvalidInputError, match=r"d.csv:3: not a CSV row"):
         read_detections_csv(path)
+
+
+def test_findings_are_marked_in_a_column_readers_may_ignore(tmp_path):
+    found = Candidates(np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]), np.array([0.9, 0.2]), "a")
+    path = write_detections_csv(tmp_path / "d.csv", [found], min_score=0.5)
+    lines = path.read_text().splitlines()
+    assert lines[0] == "image_id,x,y,radius,score,finding" and [ln[-1] for ln in lines[1:]] == ["1", "0"]
+    back = read_detections_csv(path)["a"]
+    assert np.array_equal(back.score, found.score), "scoring reads every row, findings or not"
+    assert write_detections_csv(tmp_path / "e.csv", [found]).read_text().splitlines()[0].endswith(",score")

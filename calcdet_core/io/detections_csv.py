@@ -5,7 +5,10 @@ column order), coordinates in the stored image's pixel grid (x = column, y = row
 origin at the top-left pixel centre). An image with no row has no detections.
 When some detections carry boxes (a box detector's predicted extents), four more columns
 ``x0, y0, x1, y1`` follow; an image's rows then all hold a box, or all leave those cells
-empty. Numbers are written with ``repr`` so that reading gives back the very same floats.
+empty. ``calcdet detect`` adds a column ``finding`` (1 or 0) when the run has a score where findings
+start (the model's operating point, or ``--min-score``): 1 marks the detections at or above it;
+readers may leave it out, and ``calcdet score`` scores every row whatever it says.
+Numbers are written with ``repr`` so that reading gives back the very same floats.
 An image id that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``,
 a tab or a carriage return) is written behind a single quote, as OWASP advises against CSV
 injection; reading removes that quote again, so ids round-trip.
@@ -29,6 +32,7 @@ from calcdet_core.io.text import read_text_file
 
 COLUMNS = ("image_id", "x", "y", "radius", "score")
 BOX_COLUMNS = ("x0", "y0", "x1", "y1")
+FINDING_COLUMN = "finding"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -46,8 +50,11 @@ def _boxes(found: Candidates) -> np.ndarray | None:
     return found.boxes if isinstance(found, Detections) else None
 
 
-def write_detections_csv(path: Path | str, detections: Iterable[Candidates]) -> Path:
-    """Write every image's detections to one CSV; each :class:`Candidates` must carry its image id."""
+def write_detections_csv(path: Path | str, detections: Iterable[Candidates], min_score: float | None = None) -> Path:
+    """Write every image's detections to one CSV; each :class:`Candidates` must carry its image id.
+
+    With ``min_score`` a ``finding`` column marks (1) the detections scoring at least it.
+    """
     path = Path(path)
     detections = list(detections)
     with_boxes = any(_boxes(found) is not None and len(found) for found in detections)
@@ -57,7 +64,8 @@ def write_detections_csv(path: Path | str, detections: Iterable[Candidates]) -> 
     try:
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
-            writer.writerow(COLUMNS + BOX_COLUMNS if with_boxes else COLUMNS)
+            marked = (FINDING_COLUMN,) if min_score is not None else ()
+            writer.writerow((COLUMNS + BOX_COLUMNS if with_boxes else COLUMNS) + marked)
             for i, found in enumerate(detections):
                 if not found.image_id:
                     raise ValueError(f"detections #{i} have no image_id; the CSV needs one on every row")
@@ -70,6 +78,8 @@ def write_detections_csv(path: Path | str, detections: Iterable[Candidates]) -> 
                     row = (neutralised(found.image_id), repr(x), repr(y), repr(r), repr(s))
                     if with_boxes:
                         row += box_cells[j] if box_cells is not None else ("",) * len(BOX_COLUMNS)
+                    if min_score is not None:
+                        row += ("1" if s >= min_score else "0",)
                     writer.writerow(row)
         tmp.replace(path)  # a reader never sees half a file
     finally:
@@ -127,16 +137,18 @@ def read_detections_csv(path: Path | str) -> dict[str, Detections]:
             raise InvalidInputError(f"{path}: empty file; expected a header {','.join(COLUMNS)}")
         names = [h.strip() for h in header]
         expected = COLUMNS + BOX_COLUMNS if set(BOX_COLUMNS) & set(names) else COLUMNS
-        if sorted(names) != sorted(expected):
+        if sorted(n for n in names if n != FINDING_COLUMN) != sorted(expected) or names.count(FINDING_COLUMN) > 1:
             raise InvalidInputError(f"{path}:1: header should name the columns {', '.join(COLUMNS)} (any order), and "
-                                    f"optionally {', '.join(BOX_COLUMNS)}; found {', '.join(names)}")
+                                    f"optionally {', '.join(BOX_COLUMNS)} and {FINDING_COLUMN}; found "
+                                    f"{', '.join(names)}")
         index = {name: names.index(name) for name in expected}
+        width = len(names)
         for row in lines:
             where = f"{path}:{reader.line_num}"
             if not row or all(not cell.strip() for cell in row):
                 continue
-            if len(row) != len(expected):
-                raise InvalidInputError(f"{where}: expected {len(expected)} fields, found {len(row)}")
+            if len(row) != width:
+                raise InvalidInputError(f"{where}: expected {width} fields, found {len(row)}")
             image_id = restored(row[index["image_id"]].strip())
             if not image_id:
                 raise InvalidInputError(f"{where}: empty image_id")

@@ -237,11 +237,12 @@ def overlay_name(image_id: str) -> str:
 
 def write_outputs(found: list[DetectedImage], csv_path: Path, overlay_dir: Path | None = None,
                   min_score: float | None = None, with_truth: bool = False) -> Path:
-    """The detections CSV (every detection, stored grid; a unique temporary name, then replaced), and PNG overlays
-    of the findings (detections scoring at least ``min_score``; ``with_truth``: as TP, FP and missed MCs)."""
+    """The detections CSV (every detection, stored grid, findings marked when there is a ``min_score``; a unique
+    temporary name, then replaced), and PNG overlays of the findings (detections scoring at least ``min_score``;
+    ``with_truth``: as TP, FP and missed MCs)."""
     csv_path = Path(csv_path)
     staged = write_detections_csv(csv_path.with_name(f".{csv_path.name}.{os.getpid()}.partial"),
-                                  [d.detections for d in found])
+                                  [d.detections for d in found], min_score)
     os.replace(staged, csv_path)
     if overlay_dir is not None:
         floor = float("-inf") if min_score is None else min_score
@@ -290,11 +291,11 @@ def evaluate_model(model_dir: Path, dataset_name: str, root: Path, out: Path, sp
             seed = int(trained.get("seed", 0))
         source = Selection(dataset=dataset_name, root=Path(root), split=split, seed=seed).source()
         found = detect(pipeline, identity, source, out / "work", executor, device)
-        write_outputs(found, out / "detections.csv")
         records = {d.record.image_id: d.record for d in found}
         results = [ImageResult(d.record.image_id, d.detections, d.record.annotation, d.seconds,
                                spacing_mm=stored_spacing(d.record)) for d in found]
         operating = _operating_on(model_dir, results, split)
+        write_outputs(found, out / "detections.csv", min_score=operating.get("threshold"))
         metrics = evaluate_results(results, out, evaluators=pipeline.evaluators or None, seed=seed,
                                    load_image=lambda image_id: records[image_id].read().pixels,
                                    title=f"calcdet evaluate: {pipeline.spec.name} on {dataset_name} ({split})",
