@@ -69,6 +69,13 @@ def test_train_keeps_it_model_show_prints_it_and_evaluate_measures_it_on_test(tm
     assert measured["validation"] == {"fppi": stored["fppi"], "sensitivity": stored["sensitivity"]}
     assert 0 < measured["findings_per_image"] < json.loads((tmp_path / "eval" / "metrics.json").read_text())[
         "detections"], "findings are the few detections at the operating point, not every scored candidate"
+    worst = json.loads((tmp_path / "eval" / "metrics.json").read_text())["worst_images"]
+    assert worst["findings_from_score"] == stored["threshold"]
+    drawn = {p.stem for p in (tmp_path / "eval" / "worst").glob("*.png")}
+    named = {part.split(" (")[0] for key in ("most_missed_mcs", "most_false_positives")
+             for part in worst[key].split(", ") if part != "none"}
+    assert drawn == named and drawn, "each listed worst image is drawn, and only those"
+    assert "worst_images figure" in (tmp_path / "eval" / "report.html").read_text()
     findings_reach_overlays_and_the_sr_at_the_operating_point(tmp_path, root, stored["threshold"])
 
 

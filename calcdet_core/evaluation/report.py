@@ -55,7 +55,8 @@ def json_ready(value: Any) -> Any:
 def evaluate_results(results: Sequence[ImageResult], out_dir: Path, evaluators: Sequence[Evaluator] | None = None,
                      seed: int = 0, load_image: Callable[[str], np.ndarray | None] | None = None,
                      title: str = "calcdet evaluation", extra: dict[str, Any] | None = None,
-                     operating_threshold: float | None = None) -> dict[str, Any]:
+                     operating_threshold: float | None = None,
+                     pictures: dict[str, list[Path]] | None = None) -> dict[str, Any]:
     """Run ``evaluators`` (default :func:`default_evaluators`), write their files, metrics.json and report.html.
 
     A FROC evaluator is always included (added with ``seed`` when the list has none),
@@ -63,7 +64,8 @@ def evaluate_results(results: Sequence[ImageResult], out_dir: Path, evaluators: 
     stored-grid pixels of an image (or None); without it the report has no overlays.
     ``extra`` entries (e.g. where the detections came from) are added to the metrics. The overlays show
     the detections scoring at least ``operating_threshold`` (a model's operating point) when given, else
-    at least the lowest threshold with 1 FP per normal image on these images.
+    at least the lowest threshold with 1 FP per normal image on these images. ``pictures`` (by ``extra`` key)
+    are embedded under that entry's table, as each evaluator's figures are under its metrics.
     Returns the metrics written to ``metrics.json``.
     """
     out = Path(out_dir)
@@ -100,6 +102,7 @@ def evaluate_results(results: Sequence[ImageResult], out_dir: Path, evaluators: 
                                          is not None else "these images: the lowest score with at most 1 FP per "
                                                           "normal image")
     metrics.update(extra or {})
+    figures.update(pictures or {})
     metrics = json_ready(metrics)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     write_html(out / "report.html", metrics, out, overlay, title, figures)

@@ -271,6 +271,39 @@ def _operating_on(model_dir: Path, results: list[ImageResult], split: str) -> di
             "findings_per_image": float(np.mean(marks)) if marks else None}
 
 
+WORST_SHOWN = 3
+"""Images per list of an evaluation's worst (most missed MCs, most false positives) drawn in its report."""
+
+
+def worst_images(found: list[DetectedImage], threshold: float, out: Path) -> tuple[dict[str, Any], list[Path]]:
+    """The images where the findings at ``threshold`` missed most MCs and where they raised most false positives,
+    each drawn (findings by truth) into ``out/worst``; what the report lists and shows."""
+    from calcdet_core.evaluation.matching import FP, match_detections
+
+    tallies = []
+    for d in found:
+        findings = d.detections.subset(d.detections.score >= threshold)
+        match = match_detections(findings, d.record.annotation)
+        tallies.append((d, int(np.count_nonzero(~match.hit)), len(match.hit),
+                        int(np.count_nonzero(match.status == FP))))
+    missed = sorted((t for t in tallies if t[1]), key=lambda t: (-t[1], t[0].record.image_id))[:WORST_SHOWN]
+    noisy = sorted((t for t in tallies if t[3]), key=lambda t: (-t[3], t[0].record.image_id))[:WORST_SHOWN]
+    pictures, drawn = [], set()
+    for d, *_ in [*missed, *noisy]:
+        if d.record.image_id in drawn:
+            continue
+        drawn.add(d.record.image_id)
+        image = d.record.read()
+        pictures.append(write_findings_overlay(out / "worst" / overlay_name(d.record.image_id), image.pixels,
+                                               d.detections.subset(d.detections.score >= threshold), threshold,
+                                               d.record.annotation, image.spacing_mm))
+    summary = {"findings_from_score": threshold,
+               "most_missed_mcs": ", ".join(f"{t[0].record.image_id} ({t[1]} of {t[2]})" for t in missed) or "none",
+               "most_false_positives": ", ".join(f"{t[0].record.image_id} ({t[3]})" for t in noisy) or "none",
+               "pictures": f"worst/ ({len(pictures)} images)"}
+    return summary, pictures
+
+
 def _mean_seconds(found: list[DetectedImage]) -> float | None:
     """Mean detection time per image (what ``calcdet reproduce`` lays beside the study's), None without images."""
     return sum(d.seconds for d in found) / len(found) if found else None
@@ -296,12 +329,14 @@ def evaluate_model(model_dir: Path, dataset_name: str, root: Path, out: Path, sp
                                spacing_mm=stored_spacing(d.record)) for d in found]
         operating = _operating_on(model_dir, results, split)
         write_outputs(found, out / "detections.csv", min_score=operating.get("threshold"))
+        worst, pictures = ({}, []) if "threshold" not in operating else worst_images(found, operating["threshold"], out)
         metrics = evaluate_results(results, out, evaluators=pipeline.evaluators or None, seed=seed,
                                    load_image=lambda image_id: records[image_id].read().pixels,
                                    title=f"calcdet evaluate: {pipeline.spec.name} on {dataset_name} ({split})",
                                    extra={"model": str(model_dir), "dataset": dataset_name, "split": split,
                                           "seed": seed, "detection_seconds_per_image": _mean_seconds(found),
-                                          "operating_point": operating},
-                                   operating_threshold=operating.get("threshold"))
+                                          "operating_point": operating,
+                                          **({"worst_images": worst} if worst else {})},
+                                   operating_threshold=operating.get("threshold"), pictures={"worst_images": pictures})
         discard_work(out / "work", work_folder(out / "work", identity))
     return metrics
