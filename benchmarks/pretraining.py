@@ -11,8 +11,9 @@ few annotated images than random weights. Steps:
   inserted release (``--reuse DIR/FAMILY-inserted`` when present, else a ``--source-images``
   release of seed + 1 through ``insert_release(normals_only=True)``, seed + 2), merged into one
   INbreast-layout release (ids prefixed by the family's index so none collide); with
-  ``--on-the-fly``, the source releases themselves (seed + 1), whose normal images receive new MCs
-  every epoch through the pipeline's ``training.transform`` (``mc-insertion``, ``images: normal``);
+  ``--on-the-fly``, the source releases themselves (``--reuse DIR/FAMILY-source``, else seed + 1),
+  whose normal images receive new MCs every epoch through the pipeline's ``training.transform``
+  (``mc-insertion``, ``images: normal``);
 * ``--pipeline`` (with ``--pretrain-set`` settings) trained on it: the pretrained weights;
 * ``--pipeline`` trained on the fine-tuning release from those weights (``initial_weights``) and,
   the same way, from random weights (``scratch``);
@@ -170,7 +171,8 @@ def main() -> None:
             tests[family] = release(work / family, args.images, args.seed, args, family)
     log(f"test releases: {tests}")
     if args.on_the_fly:
-        sources = [release(work / f"{f}-source", args.source_images, args.seed + 1, args, f) for f in families]
+        sources = [args.reuse / f"{f}-source" if args.reuse and (args.reuse / f"{f}-source" / "INbreast.csv").is_file()
+                   else release(work / f"{f}-source", args.source_images, args.seed + 1, args, f) for f in families]
     else:
         sources = [inserted(f, work, args) for f in families]
     pretraining = merge(sources, args.pretrain_per_family, work / "pretrain")

@@ -37,6 +37,9 @@ SeedOption = Annotated[int, typer.Option(help="Seed of the patient split (and of
 PipelineFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Pipeline YAML file.")]
 WorkersOption = Annotated[int, typer.Option("--workers", "-j", min=1,
                                       help="Worker processes on this machine (1: in this process).")]
+SetOption = Annotated[list[str] | None, typer.Option(
+    "--set", metavar="PATH=VALUE", help="Change one pipeline setting, named as validate names it (repeatable; VALUE "
+                                       "read as YAML): detector.params.epochs=3, features[1].params.cv_folds=3.")]
 SchedulerOption = Annotated[str | None, typer.Option(
     help="Dask scheduler address (tcp://host:8786): run the per-image jobs on that cluster instead.")]
 

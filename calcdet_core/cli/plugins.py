@@ -15,7 +15,7 @@ from pydantic.fields import FieldInfo
 from rich.table import Table
 
 from calcdet_core.cli import output
-from calcdet_core.cli.options import PipelineFile
+from calcdet_core.cli.options import PipelineFile, SetOption
 from calcdet_core.contracts.components import KINDS
 from calcdet_core.errors import CalcdetUserError
 from calcdet_core.plugins.registry import get_registry
@@ -126,11 +126,22 @@ def describe(
         output.stdout.print(table)
 
 
-def validate(path: PipelineFile) -> None:
+def validate(
+    path: PipelineFile,
+    settings: SetOption = None,
+    show: Annotated[bool, typer.Option("--print", help="Print the resolved pipeline: every default filled in, "
+                                                       "--set applied (YAML, what a model directory keeps).")] = False,
+) -> None:
     """Check a pipeline YAML completely and report every error with its YAML path."""
+    import yaml
+
     from calcdet_core.run.pipeline import load_pipeline
 
-    pipeline = load_pipeline(Path(path))
+    pipeline = load_pipeline(Path(path), overrides=settings or ())
+    if show:
+        output.stdout.print(yaml.safe_dump(pipeline.resolved(), sort_keys=False).rstrip(), highlight=False,
+                            markup=False)
+        return
     parts = ", ".join(f"{slot}={component.name}" for slot, component in pipeline.components())
     output.stdout.print(f"[green]{path}: valid[/green] pipeline {pipeline.spec.name!r} ({parts})", highlight=False)
 

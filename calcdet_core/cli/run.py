@@ -17,6 +17,7 @@ from calcdet_core.cli.options import (
     RootPath,
     SchedulerOption,
     SeedOption,
+    SetOption,
     Split,
     SplitChoice,
     WorkersOption,
@@ -38,6 +39,7 @@ def train(
     device: DeviceOption = "auto",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or per-epoch lines on stderr "
                                         "(for logs); the summary line still prints.")] = False,
+    settings: SetOption = None,
 ) -> None:
     """Train a pipeline on a dataset's train split (validation split for thresholds) into a model directory."""
     from calcdet_core.run.executor import progress_console
@@ -46,7 +48,8 @@ def train(
 
     shown, progress_console.quiet = progress_console.quiet, quiet or progress_console.quiet
     try:
-        metrics = train_model(pipeline, dataset, root, out, seed, make_executor(workers, scheduler), device, workers)
+        metrics = train_model(pipeline, dataset, root, out, seed, make_executor(workers, scheduler), device, workers,
+                              overrides=settings or ())
     finally:
         progress_console.quiet = shown
     output.stdout.print(training_summary(out, metrics), highlight=False)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args
@@ -344,6 +344,13 @@ def load_yaml(path: Path) -> Any:
         raise PipelineValidationError(str(path), [ValidationIssue("", "nested too deeply to be a pipeline")]) from None
 
 
-def load_pipeline(path: Path, registry: Registry | None = None) -> Pipeline:
-    """Read, validate and build the pipeline in a YAML file."""
-    return build_pipeline(load_yaml(path), source=str(path), registry=registry)
+def load_pipeline(path: Path, registry: Registry | None = None, overrides: Sequence[str] = ()) -> Pipeline:
+    """Read, validate and build the pipeline in a YAML file, with ``--set PATH=VALUE`` ``overrides`` applied."""
+    from calcdet_core.run.overrides import apply_overrides
+
+    document = load_yaml(path)
+    if not overrides:
+        return build_pipeline(document, source=str(path), registry=registry)
+    resolved = build_pipeline(document, source=str(path), registry=registry).resolved()
+    return build_pipeline(apply_overrides(resolved, overrides), source=f"{path} (with --set {', '.join(overrides)})",
+                          registry=registry)

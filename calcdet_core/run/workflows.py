@@ -87,18 +87,20 @@ def _resume_note(dropped: list[str], folder: Path) -> None:
 
 
 def train_model(pipeline_path: Path, dataset_name: str, root: Path, out: Path, seed: int = 0,
-                executor: Executor | None = None, device: str = "auto", workers: int | None = None) -> dict[str, Any]:
+                executor: Executor | None = None, device: str = "auto", workers: int | None = None,
+                overrides: Sequence[str] = ()) -> dict[str, Any]:
     """Train the pipeline on the dataset's train split (validation split at hand) and write ``out``.
 
     The work folder ``out/work/<pipeline, dataset, seed>`` keeps per-image results and the
     components' checkpoints until the model directory is written: the same command after an
     interruption resumes there. ``device`` and ``workers`` (default: the executor's local processes)
-    reach every ``fit`` in its context.
+    reach every ``fit`` in its context. ``overrides`` (``--set PATH=VALUE``) change the pipeline first; the
+    model's ``pipeline.yaml`` holds the result.
     """
     executor = executor or SerialExecutor()
     out = Path(out)
     with claimed_output(out, folder=True, inputs=[Path(pipeline_path), Path(root)]):
-        pipeline = load_pipeline(Path(pipeline_path))
+        pipeline = load_pipeline(Path(pipeline_path), overrides=overrides)
         if is_model_dir(out):
             raise InvalidInputError(f"{out} already holds a trained model; choose another --out or remove it")
         dataset = load_dataset(dataset_name, root)
