@@ -15,7 +15,7 @@ from pydantic.fields import FieldInfo
 from rich.table import Table
 
 from calcdet_core.cli import output
-from calcdet_core.cli.options import PipelineFile, SetOption
+from calcdet_core.cli.options import OptionalDatasetName, OptionalRootPath, PipelineFile, SeedOption, SetOption
 from calcdet_core.contracts.components import KINDS
 from calcdet_core.errors import CalcdetUserError
 from calcdet_core.plugins.registry import get_registry
@@ -131,13 +131,24 @@ def validate(
     settings: SetOption = None,
     show: Annotated[bool, typer.Option("--print", help="Print the resolved pipeline: every default filled in, "
                                                        "--set applied (YAML, what a model directory keeps).")] = False,
+    dataset: OptionalDatasetName = None,
+    root: OptionalRootPath = None,
+    seed: SeedOption = 0,
 ) -> None:
-    """Check a pipeline YAML completely and report every error with its YAML path."""
+    """Check a pipeline YAML completely and report every error with its YAML path; with --dataset and --root,
+    also what its settings need of that dataset's split (as `calcdet train` checks before any work)."""
     import yaml
 
     from calcdet_core.run.pipeline import load_pipeline
 
     pipeline = load_pipeline(Path(path), overrides=settings or ())
+    if (dataset is None) != (root is None):
+        raise CalcdetUserError("validate: give --dataset and --root together (to check the pipeline against them)")
+    if dataset is not None and root is not None:
+        from calcdet_core.run.preflight import check_data_needs
+        from calcdet_core.run.workflows import load_dataset
+
+        check_data_needs(pipeline, load_dataset(dataset, root).split(seed), dataset)
     if show:
         output.stdout.print(yaml.safe_dump(pipeline.resolved(), sort_keys=False).rstrip(), highlight=False,
                             markup=False)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -31,6 +32,25 @@ from calcdet_core.contracts.training import ImageStream, TrainingContext
 
 KINDS = ("datasets", "proposers", "features", "classifiers", "detectors", "evaluators")
 """Component kinds, in the order a pipeline uses them (also the hook name suffixes)."""
+
+
+@dataclass(frozen=True)
+class SplitFacts:
+    """What one split of the dataset holds, known from the index before any image is read."""
+
+    images: int
+    patients: int
+    normal_images: int
+    targets: int
+
+
+@dataclass(frozen=True)
+class DataNeed:
+    """A setting the data cannot meet: the parameter, why, and a value that would fit (``None``: none does)."""
+
+    param: str
+    reason: str
+    fits: Any = None
 
 
 class ComponentConfig(BaseModel):
@@ -64,6 +84,15 @@ class Component(ABC):
 
     def load_state(self, directory: Path) -> None:  # noqa: B027 - components that learn nothing load nothing
         """Restore learned state written by :meth:`save_state` into ``directory``."""
+
+    def data_needs(self, train: SplitFacts, validation: SplitFacts) -> list[DataNeed]:
+        """What this component's settings need of the training data that it lacks (default: nothing).
+
+        ``calcdet train`` (and ``calcdet validate --dataset``) asks every component after the split and
+        before any work, and refuses the run listing each need at its YAML path with the ``--set`` that
+        fits: a cross-validation with more folds than training patients fails there, not after minutes.
+        """
+        return []
 
 
 class DatasetAdapter(Component):

@@ -25,6 +25,7 @@ from calcdet_core.run.detection import DetectedImage, run_detection
 from calcdet_core.run.executor import Executor, ProcessExecutor, SerialExecutor, job_key, progress_console
 from calcdet_core.run.locks import OutputLock, check_not_input, check_output_dir, check_output_file
 from calcdet_core.run.pipeline import Pipeline, load_pipeline
+from calcdet_core.run.preflight import check_data_needs
 from calcdet_core.run.reporting import TrainingContexts
 from calcdet_core.run.sources import ImageSource, dicom_records
 from calcdet_core.run.stamps import input_stamp, refresh_work
@@ -105,6 +106,7 @@ def train_model(pipeline_path: Path, dataset_name: str, root: Path, out: Path, s
             raise InvalidInputError(f"{out} already holds a trained model; choose another --out or remove it")
         dataset = load_dataset(dataset_name, root)
         splits = dataset.split(seed)
+        check_data_needs(pipeline, splits, dataset_name)
         root_str = str(Path(root).resolve())
         work = out / "work" / _fingerprint(pipeline.resolved(), dataset_name, root_str, seed)
         train = ImageSource(splits["train"], dataset_name, root_str)

@@ -11,9 +11,11 @@ from pydantic import Field, model_validator
 from calcdet_core.api import (
     Candidates,
     ComponentConfig,
+    DataNeed,
     FeatureExtractor,
     InvalidInputError,
     ProgressTask,
+    SplitFacts,
     TrainingContext,
     extract_patches,
     fit_threads,
@@ -100,6 +102,14 @@ class HaarExtractor(FeatureExtractor):
         return build_bank(self.config.patch_size)
 
     # ------------------------------------------------------------------ learning
+
+    def data_needs(self, train: SplitFacts, validation: SplitFacts) -> list[DataNeed]:
+        """The cross-validation groups patches by patient: each fold needs its own training patients."""
+        if train.patients < self.config.cv_folds:
+            return [DataNeed("cv_folds", f"{self.config.cv_folds}-fold patient-grouped cross-validation needs at "
+                                         f"least {self.config.cv_folds} training patients; the train split has "
+                                         f"{train.patients}", train.patients if train.patients >= 2 else None)]
+        return []
 
     def fit(self, patches: np.ndarray, labels: np.ndarray, groups: np.ndarray,
             context: TrainingContext | None = None) -> HaarExtractor:
