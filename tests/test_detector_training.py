@@ -112,7 +112,7 @@ def test_detect_from_the_cli_writes_boxes_in_the_stored_grid(env, trained, study
     run = calcdet(env, "detect", str(model), "--dataset", "synthetic-test", "--root", str(root), "--split", "test",
                   "--out", str(out), "--device", "cpu")
     assert run.returncode == 0, run.stderr
-    assert out.read_text().splitlines()[0] == "image_id,x,y,radius,score,x0,y0,x1,y1"
+    assert out.read_text().splitlines()[0] == "image_id,x,y,radius,score,x0,y0,x1,y1,finding"
     found = read_detections_csv(out)
     truth = {f"img{i:03d}": td.synthetic_truth(i, 160) for i in range(12)}
     hits = 0
