@@ -87,12 +87,21 @@ def trained_text(trained: dict[str, Any]) -> str:
 
 
 def evaluated_text(metrics: dict[str, Any], evaluation: Path) -> str:
-    """``FROC AUC 0.470 [0.381, 0.548] ...``: the test figures rounded; ``metrics.json`` keeps full precision."""
-    from calcdet_core.cli.output import froc_auc
+    """``FROC AUC 0.470 [0.381, 0.548] ...`` and the operating point's figures, rounded; ``metrics.json`` keeps
+    full precision."""
+    from calcdet_core.cli.output import figure, froc_auc
 
-    return (f"{froc_auc(metrics.get('froc', {}))} (0-50 FP per normal image; 95% interval); "
+    text = (f"{froc_auc(metrics.get('froc', {}))} (0-50 FP per normal image; 95% interval); "
             f"{metrics.get('images')} test images, {metrics.get('targets')} targets "
             f"(full precision in {evaluation / 'metrics.json'})")
+    point = metrics.get("operating_point") or {}
+    if point.get("chosen") and isinstance(point.get("test"), dict):
+        test, validation = point["test"], point["validation"]
+        text += (f"\nat the model's operating point (score >= {figure(point['threshold'], 4)}): "
+                 f"{figure(point['findings_per_image'], 1)} findings per test image, sensitivity "
+                 f"{figure(test['sensitivity'])} at {figure(test['fppi'], 2)} FP per normal image (validation, where "
+                 f"it was chosen: {figure(validation['sensitivity'])} at {figure(validation['fppi'], 2)})")
+    return text
 
 
 def run_demo(out: Path, images: int, seed: int, height: int, width: int, workers: int,
