@@ -104,12 +104,13 @@ def _legend(draw, width: int, legend: list[tuple[tuple[int, int, int], str]], fo
     draw.rectangle((x0, 8, width - 8, 14 + len(legend) * (size + 6)), fill=(0, 0, 0))
     for i, (colour, text) in enumerate(legend):
         y = 12 + i * (size + 6)
-        draw.ellipse((x0 + 4, y + 2, x0 + 4 + size - 4, y + size - 2), outline=colour, width=2)
+        mark = draw.rectangle if colour == MISSED_RGB else draw.ellipse  # missed MCs are drawn as squares
+        mark((x0 + 4, y + 2, x0 + 4 + size - 4, y + size - 2), outline=colour, width=2)
         draw.text((x0 + size + 6, y), text, fill=(255, 255, 255), font=font)
 
 
-IGNORE_RGB = (255, 140, 0)
-"""Ignore regions (cluster outlines, calcifications over 1 mm) in the truth overlays."""
+IGNORE_RGB, TRUTH_RGB = (255, 140, 0), (0, 190, 255)
+"""Ignore regions (cluster outlines, calcifications over 1 mm) and MCs in the truth overlays."""
 
 
 def write_truth_overlay(path: Path, pixels: np.ndarray, annotation: Annotation,
@@ -126,10 +127,10 @@ def write_truth_overlay(path: Path, pixels: np.ndarray, annotation: Annotation,
         draw.polygon([tuple(p) for p in np.asarray(region.contour, float)], outline=IGNORE_RGB, width=2)
     for target in annotation.targets:
         r = max(target.diameter / 2, 1.0) + 4
-        draw.ellipse((target.x - r, target.y - r, target.x + r, target.y + r), outline=MISSED_RGB, width=2)
+        draw.ellipse((target.x - r, target.y - r, target.x + r, target.y + r), outline=TRUTH_RGB, width=2)
         if target.contour is not None and len(target.contour) > 2:
             draw.polygon([tuple(p) for p in np.asarray(target.contour, float)], outline=TP_RGB)
-    legend = [(MISSED_RGB, f"{len(annotation.targets)} MC(s) (green: outline where annotated)"),
+    legend = [(TRUTH_RGB, f"{len(annotation.targets)} MC(s) (green: outline where annotated)"),
               (IGNORE_RGB, f"{len(annotation.ignore)} ignore region(s): clusters, calcifications over 1 mm")]
     _legend(draw, image.size[0], legend, font, size)
     _scale_bar(draw, image.size[1], spacing_mm, font)
