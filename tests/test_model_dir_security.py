@@ -131,3 +131,8 @@ def test_model_hash_and_expect_digest_on_the_command_line(model, tmp_path):
     evaluate = runner.invoke(app, ["evaluate", str(model), "--dataset", "inbreast", "--root", str(release),
                                    "--out", str(tmp_path / "eval"), "--expect-digest", "0" * 64])
     assert evaluate.exit_code == 1 and "not the expected" in evaluate.output
+
+
+def test_a_file_no_checksum_covers_is_refused_wherever_it_lies(model):
+    (model / "notes.txt").write_text("added after training")
+    refused(model, r"notes\.txt: not covered by checksums\.json")

@@ -74,6 +74,10 @@ def is_model_dir(path: Path) -> bool:
     return (Path(path) / CHECKSUMS_FILE).is_file()
 
 
+WORK_DIR = "work"
+"""Where ``calcdet train`` keeps an unfinished run's checkpoints; never part of a model."""
+
+
 def _model_files(directory: Path) -> list[Path]:
     top = [directory / name for name in (PIPELINE_FILE, PLUGINS_FILE, METRICS_FILE)]
     top += [directory / name for name in (HISTORY_FILE, HISTORY_PLOT) if (directory / name).is_file()]
@@ -211,7 +215,8 @@ def _check_files(directory: Path) -> list[str]:
             problems.append(f"{name}: listed in {CHECKSUMS_FILE} but missing")
         elif sha256(path) != expected:
             problems.append(f"{name}: SHA-256 does not match {CHECKSUMS_FILE} (the file changed after training)")
-    present = {p.relative_to(directory).as_posix() for p in _model_files(directory) if p.is_file()}
+    present = {p.relative_to(directory).as_posix() for p in directory.rglob("*")
+               if p.is_file() and p.name != CHECKSUMS_FILE and p.relative_to(directory).parts[0] != WORK_DIR}
     problems += [f"{name}: not covered by {CHECKSUMS_FILE} (added after training)"
                  for name in sorted(present - set(recorded))]
     return problems
