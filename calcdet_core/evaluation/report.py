@@ -151,6 +151,19 @@ _CREDITING = {
 """How the report names the FROC's crediting rule (``crediting`` in metrics.json)."""
 
 
+def html_head(title: str, css: str = "") -> str:
+    """The start of a self-contained calcdet page (up to ``<body>``): the report's style, plus ``css``."""
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1180px; color: #222; }}
+table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; }}
+td, th {{ border: 1px solid #ccc; padding: 0.25em 0.7em; text-align: left; font-size: 0.92em; }}
+th {{ background: #f1f1f1; }} img {{ max-width: 100%; }} .note {{ color: #555; font-size: 0.9em; }}
+{css}
+</style></head><body>"""
+
+
 def write_html(path: Path, metrics: dict[str, Any], out: Path, overlay: Path | None, title: str,
                figures: dict[str, list[Path]] | None = None) -> Path:
     """The report: summary, FROC with band, sensitivities with intervals, other metrics, examples.
@@ -188,16 +201,8 @@ def write_html(path: Path, metrics: dict[str, Any], out: Path, overlay: Path | N
                    "</span>, <span style='color:#d62728'>FP red</span>, <span style='color:#1f5fd6'>missed target "
                    "blue</span>.</p>" if overlay is not None else ""))
     created = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1180px; color: #222; }}
-table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; }}
-td, th {{ border: 1px solid #ccc; padding: 0.25em 0.7em; text-align: left; font-size: 0.92em; }}
-th {{ background: #f1f1f1; }} img {{ max-width: 100%; }} .note {{ color: #555; font-size: 0.9em; }}
-.row {{ display: flex; gap: 2em; align-items: flex-start; flex-wrap: wrap; }}
-.row > div {{ flex: 1 1 0; min-width: 420px; }} .row img {{ width: 100%; }}
-</style></head><body>
+    page = html_head(title, ".row { display: flex; gap: 2em; align-items: flex-start; flex-wrap: wrap; }\n"
+                            ".row > div { flex: 1 1 0; min-width: 420px; } .row img { width: 100%; }") + f"""
 <h1>{html.escape(title)}</h1>
 <p class="note">Written {created} from <code>{html.escape(str(out))}</code>.</p>
 <div class="row"><div>{_table(summary)}

@@ -195,7 +195,7 @@ def study_html(study: dict[str, Any], out: Path) -> str:
     """``study.html``: the same as ``study.md``, self-contained (the plot embedded) like ``calcdet evaluate``'s."""
     import html
 
-    from calcdet_core.evaluation.report import _image, _table
+    from calcdet_core.evaluation.report import _image, _table, html_head
 
     header, rows, diff_header, differences, notes = _tables(study)
     head, lead = _title(study)
@@ -204,14 +204,7 @@ def study_html(study: dict[str, Any], out: Path) -> str:
         return [[html.escape(c) for c in row] for row in body]
 
     items = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(head)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1180px; color: #222; }}
-table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; }}
-td, th {{ border: 1px solid #ccc; padding: 0.25em 0.7em; text-align: left; font-size: 0.92em; }}
-th {{ background: #f1f1f1; }} img {{ max-width: 100%; }} .note {{ color: #555; font-size: 0.9em; }}
-</style></head><body>
+    return html_head(head) + f"""
 <h1>{html.escape(head)}</h1>
 <p>{html.escape(lead)}</p>
 {_table(escaped(rows), [html.escape(h) for h in header])}
