@@ -1,30 +1,44 @@
-"""The shipped weights load as a model directory, find MCs on a phantom they never saw, and start a fine-tuning."""
+"""The shipped weights load as a model directory, find MCs on phantoms they never saw, and start a fine-tuning."""
 
 from __future__ import annotations
 
+import csv
+import os
 import subprocess
 import sys
 
 import numpy as np
-from calcdet_phantom import generate_release
 from calcdet_point_weights import model_dir, weights_file
 
-from calcdet_core.api import ImageResult, build_component, froc_data
-from calcdet_core.io.model_dir import load_model, read_metrics
-from calcdet_core.run.detection import detect_record
+from calcdet_core.api import Detections, ImageResult, build_component, froc_data
 
 
-def test_the_model_directory_loads_checked_and_keeps_its_operating_point():
-    pipeline = load_model(model_dir())
-    assert pipeline.detector is not None and pipeline.detector.name == "point-heatmap"
-    assert read_metrics(model_dir())["operating_point"]["chosen"]
+def calcdet(*args) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([sys.executable, "-m", "calcdet_core", *map(str, args)], capture_output=True, text=True,
+                          env=dict(os.environ, COLUMNS="250"), timeout=600)
+    assert done.returncode == 0, done.stderr
+    return done
 
 
-def test_it_finds_mcs_of_phantoms_it_never_saw_above_chance(tmp_path):
-    root = generate_release(tmp_path / "release", 8, seed=101, height=1024, width=800)
-    pipeline = load_model(model_dir())
-    records = build_component("datasets", "inbreast").index(root).records
-    data = froc_data([ImageResult(r.image_id, detect_record(pipeline, r), r.annotation) for r in records])
+def test_the_model_directory_loads_checked_with_its_operating_point():
+    shown = calcdet("model", "show", model_dir()).stdout
+    assert "pipeline point-heatmap (detector point-heatmap" in shown and "findings at score >= 0.3221" in shown
+
+
+def test_it_finds_mcs_of_phantoms_it_never_saw_above_the_normal_images_false_positives(tmp_path):
+    root = tmp_path / "release"
+    calcdet("phantom", root, "--images", 8, "--seed", 101, "--height", 1024, "--width", 800)
+    calcdet("detect", model_dir(), "--dataset", "inbreast", "--root", root, "--out", tmp_path / "d.csv")
+    rows: dict[str, list[list[float]]] = {}
+    with (tmp_path / "d.csv").open() as f:
+        for row in csv.DictReader(f):
+            rows.setdefault(row["image_id"], []).append([float(row[k]) for k in ("x", "y", "radius", "score")])
+    results = []
+    for record in build_component("datasets", "inbreast").index(root).records:
+        found = np.array(rows.get(record.image_id, []), float).reshape(-1, 4)
+        detections = Detections.from_columns(found[:, 0], found[:, 1], found[:, 2], found[:, 3], record.image_id)
+        results.append(ImageResult(record.image_id, detections, record.annotation))
+    data = froc_data(results)
     hits = data.hit_score[np.isfinite(data.hit_score)]
     assert data.n_targets and data.n_normal, "the release holds MCs and normal images"
     assert len(hits) >= 0.2 * data.n_targets, f"{len(hits)} of {data.n_targets} MCs found"
