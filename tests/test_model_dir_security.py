@@ -136,3 +136,9 @@ def test_model_hash_and_expect_digest_on_the_command_line(model, tmp_path):
 def test_a_file_no_checksum_covers_is_refused_wherever_it_lies(model):
     (model / "notes.txt").write_text("added after training")
     refused(model, r"notes\.txt: not covered by checksums\.json")
+
+
+def test_a_component_plugins_json_does_not_list_is_refused(model):
+    (model / "plugins.json").write_text("[]")
+    resign(model)
+    refused(model, r"proposer: plugins\.json holds no record of 'gm'")

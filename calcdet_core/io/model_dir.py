@@ -302,6 +302,12 @@ def load_model(directory: Path, registry: Registry | None = None) -> Pipeline:
         pipeline = build_pipeline(doc, source=str(directory / PIPELINE_FILE), registry=registry)
     except CalcdetUserError as exc:
         raise ModelDirError(directory, [str(exc)]) from None
+    listed = {(p["slot"], p["name"]) for p in json.loads((directory / PLUGINS_FILE).read_text(encoding="utf-8"))}
+    unlisted = [f"{slot}: {PLUGINS_FILE} holds no record of {component.name!r}, so the version it was trained "
+                "with cannot be checked" for slot, component in pipeline.components()
+                if (slot, component.name) not in listed]
+    if unlisted:
+        raise ModelDirError(directory, unlisted)
     for slot, component in pipeline.components():
         folder = directory / COMPONENTS_DIR / slot_folder(slot, component.name)
         if folder.is_dir():
