@@ -63,3 +63,26 @@ def test_train_keeps_the_overridden_setting_in_the_models_pipeline(tmp_path):
                           env=dict(os.environ, COLUMNS="200"), timeout=300)
     assert done.returncode == 0, done.stderr
     assert yaml.safe_load((tmp_path / "model" / "pipeline.yaml").read_text())["operating_point"] == {"fppi": 0.5}
+
+
+def test_detect_takes_set_on_a_pipeline_yaml_and_refuses_it_on_a_trained_model(tmp_path):
+    root = generate_release(tmp_path / "release", 4, seed=1, height=256, width=192)
+    (tmp_path / "p.yaml").write_text("name: gm-only\nproposer: {plugin: gm}\n")
+
+    def detect(model, out, *extra):
+        return subprocess.run([sys.executable, "-m", "calcdet_core", "detect", str(model), "--dataset", "inbreast",
+                               "--root", str(root), "--out", str(tmp_path / out), *extra], capture_output=True,
+                              text=True, env=dict(os.environ, COLUMNS="200"), timeout=300)
+
+    plain, strict = detect(tmp_path / "p.yaml", "a.csv"), detect(
+        tmp_path / "p.yaml", "b.csv", "--set", "proposer.params.first_quantile=0.999")
+    assert plain.returncode == 0 and strict.returncode == 0, strict.stderr
+    rows = [len((tmp_path / name).read_text().splitlines()) for name in ("a.csv", "b.csv")]
+    assert rows[1] < rows[0], "a stricter quantile proposes fewer candidates"
+    trained = tmp_path / "model"
+    done = subprocess.run([sys.executable, "-m", "calcdet_core", "train", str(tmp_path / "p.yaml"), "--dataset",
+                           "inbreast", "--root", str(root), "--out", str(trained)], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    refused = detect(trained, "c.csv", "--set", "proposer.params.first_quantile=0.999")
+    assert refused.returncode == 1 and "--set changes a pipeline YAML" in refused.stderr

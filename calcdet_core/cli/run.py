@@ -83,6 +83,7 @@ def detect(
     dicom_gsps: Annotated[bool, typer.Option(
         "--dicom-gsps", help="Also a Grayscale Softcopy Presentation State per input DICOM in the --dicom-sr folder: "
                              "circles, cluster outlines and scores a viewer draws over the image.")] = False,
+    settings: SetOption = None,
 ) -> None:
     """Detect microcalcifications; one CSV row per detection (image_id, x, y, radius, score), stored grid."""
     from calcdet_core.errors import InvalidInputError
@@ -104,7 +105,7 @@ def detect(
     sr_options = {"min_score": dicom_sr_min_score, "gsps": dicom_gsps}
     with claimed_output(out, others={"--overlay": overlay, "--dicom-sr": dicom_sr},
                         inputs=[model, root, *(inputs or ())]):
-        pipeline, identity = load_runnable(model, expect_digest)
+        pipeline, identity = load_runnable(model, expect_digest, settings or ())
         findings_from = findings_score(min_score, model, needed=overlay is not None)
         if sr_writer is not None:  # refuses its options (no score cutoff) before any detection is run
             sr_run = run_identity(model, pipeline.spec.name, pipeline.evaluators, findings_from)
@@ -130,12 +131,13 @@ def evaluate(
     scheduler: SchedulerOption = None,
     device: DeviceOption = "auto",
     expect_digest: ExpectDigestOption = None,
+    settings: SetOption = None,
 ) -> None:
     """Run a trained pipeline on a dataset split and score it (FROC with bootstrap interval, report)."""
     from calcdet_core.run.workflows import evaluate_model
 
     metrics = evaluate_model(model, dataset, root, out, split.value, seed, make_executor(workers, scheduler), device,
-                             expect_digest)
+                             expect_digest, settings or ())
     output.stdout.print(f"{output.froc_auc(metrics.get('froc', {}))}; report {Path(out) / 'report.html'}",
                         highlight=False)
 

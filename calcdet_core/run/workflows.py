@@ -149,19 +149,24 @@ def choose_on_validation(pipeline: Pipeline, validation: ImageSource, executor: 
     return {"chosen": False, "reason": note} if point is None else {"chosen": True, **point.to_json()}
 
 
-def load_runnable(model_or_yaml: Path, expect_digest: str | None = None) -> tuple[Pipeline, str]:
+def load_runnable(model_or_yaml: Path, expect_digest: str | None = None,
+                  overrides: Sequence[str] = ()) -> tuple[Pipeline, str]:
     """A trained model directory, or a pipeline YAML with nothing to learn; and an identity for work folders.
 
     With ``expect_digest`` (``--expect-digest``), anything but the model whose ``calcdet model hash`` it is
-    is refused before a file of it is used.
+    is refused before a file of it is used. ``overrides`` (``--set``) change a pipeline YAML only: a trained
+    model's pipeline is what it learned with.
     """
     path = Path(model_or_yaml)
     if expect_digest is not None:
         check_digest(path, expect_digest)
+    if path.is_dir() and overrides:
+        raise InvalidInputError(f"--set changes a pipeline YAML; {path} is a trained model, whose pipeline is what it "
+                                "learned with (train it again with --set)")
     if path.is_dir():
         progress_console.print(f"loading the model in {path} ...", highlight=False)
         return load_model(path), (path / "checksums.json").read_text()
-    pipeline = load_pipeline(path)
+    pipeline = load_pipeline(path, overrides=overrides)
     trainable = [slot for slot, c in pipeline.components() if c.trainable and c.kind != "evaluators"]
     if trainable:
         raise InvalidInputError(f"{path}: {', '.join(trainable)} must be trained first; run `calcdet train {path} "
@@ -315,14 +320,14 @@ def _mean_seconds(found: list[DetectedImage]) -> float | None:
 
 def evaluate_model(model_dir: Path, dataset_name: str, root: Path, out: Path, split: str = "test",
                    seed: int | None = None, executor: Executor | None = None, device: str = "auto",
-                   expect_digest: str | None = None) -> dict[str, Any]:
+                   expect_digest: str | None = None, overrides: Sequence[str] = ()) -> dict[str, Any]:
     """Detect on a dataset split with a trained model and write metrics and the report into ``out``."""
     from calcdet_core.evaluation.report import evaluate_results
     from calcdet_core.evaluation.scoring import stored_spacing
 
     out = Path(out)
     with claimed_output(out, folder=True, inputs=[Path(model_dir), Path(root)]):
-        pipeline, identity = load_runnable(model_dir, expect_digest)
+        pipeline, identity = load_runnable(model_dir, expect_digest, overrides)
         if seed is None:
             trained = read_metrics(model_dir).get("dataset", {}) if Path(model_dir).is_dir() else {}
             seed = int(trained.get("seed", 0))
