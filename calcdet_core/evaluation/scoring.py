@@ -87,6 +87,36 @@ def by_dataset_ids(found: dict[str, Candidates], aliases: Mapping[str, str],
     return {new: found[old] for new, old in renamed.items()}
 
 
+def suspicious_rows(selected: Sequence[ImageRecord], found: Mapping[str, Candidates], source: str) -> list[str]:
+    """Rows that are scored as they are but are likely a mistake: repeated detections (each counts, so a
+    duplicated row is an extra FP) and detections outside their image (a wrong grid or flip)."""
+    from calcdet_core.io.images import image_header
+
+    repeated, outside, images_out = 0, 0, []
+    for record in selected:
+        detections = found.get(record.image_id)
+        if detections is None or not len(detections):
+            continue
+        xy = detections.xyr[:, :2]
+        repeated += len(xy) - len(np.unique(xy, axis=0))
+        try:
+            height, width, _ = image_header(Path(record.path))
+        except InvalidInputError:  # a record read some other way than from its path: no size to check against
+            continue
+        off = int(np.count_nonzero((xy[:, 0] < -0.5) | (xy[:, 0] > width - 0.5) | (xy[:, 1] < -0.5)
+                                   | (xy[:, 1] > height - 0.5)))
+        outside += off
+        images_out += [record.image_id] if off else []
+    messages = []
+    if repeated:
+        messages.append(f"{source}: {repeated} detection(s) repeat another row's position in the same image; each is "
+                        "scored, so a repeated row off a target is an extra false positive")
+    if outside:
+        messages.append(f"{source}: {outside} detection(s) lie outside their image (e.g. in {images_out[0]!r}); they "
+                        "are scored as false positives: are the coordinates in the stored grid (x = column, y = row)?")
+    return messages
+
+
 def score_file(detections_csv: Path, selected: Sequence[ImageRecord], out_dir: Path,
                dataset_ids: set[str] | None = None, seed: int = 0, title: str | None = None,
                evaluators: Sequence[Evaluator] | None = None, strict: bool = False,
@@ -104,6 +134,9 @@ def score_file(detections_csv: Path, selected: Sequence[ImageRecord], out_dir: P
 
     found = by_dataset_ids(read_detections_csv(detections_csv), aliases or {}, warn)
     results, left_out = pair_with_records(selected, found, dataset_ids, str(detections_csv))
+    for message in suspicious_rows(selected, found, str(detections_csv)):
+        if warn is not None:
+            warn(message)
     missing, message = without_rows(selected, found, str(detections_csv), strict)
     if message is not None and warn is not None:
         warn(message)
