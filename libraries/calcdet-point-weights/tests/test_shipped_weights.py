@@ -45,6 +45,12 @@ def test_it_finds_mcs_of_phantoms_it_never_saw_above_the_normal_images_false_pos
     assert np.median(hits) > np.median(data.fp_score), "MCs score above the false positives of normal images"
 
 
+def test_a_model_card_lies_beside_the_weights():
+    card = (weights_file().parent / "MODEL_CARD.md").read_text()
+    for section in ("## How it was trained", "## Figures", "## Intended use and limits"):
+        assert section in card
+
+
 def test_its_weights_start_a_fine_tuning_and_the_module_prints_where_they_are():
     detector = build_component("detectors", "point-heatmap", {"initial_weights": str(weights_file())})
     assert detector.config.initial_weights is not None
