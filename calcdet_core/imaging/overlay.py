@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from calcdet_core.contracts.data import Annotation, Candidates
+from calcdet_core.evaluation.plots import FP_COLOUR, MISSED_COLOUR, TP_COLOUR
 
 MIN_DRAWN_RADIUS = 4.0
 """Circles are drawn at least this large so that 1-2 px calcification detections stay visible."""
@@ -39,14 +40,31 @@ def write_png(path: Path, rgb: np.ndarray) -> Path:
     return path
 
 
-TP_RGB, FP_RGB, MISSED_RGB, FINDING_RGB = (26, 158, 63), (214, 39, 40), (31, 95, 214), (255, 200, 0)
-"""The evaluation report's colours; without truth every finding is drawn in yellow."""
+def _rgb(colour: str) -> tuple[int, int, int]:
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
 
 
-def _font(size: int):  # type: ignore[no-untyped-def]
-    from PIL import ImageFont
+TP_RGB, FP_RGB, MISSED_RGB = _rgb(TP_COLOUR), _rgb(FP_COLOUR), _rgb(MISSED_COLOUR)
+"""The evaluation report's colours (:mod:`calcdet_core.evaluation.plots`)."""
+FINDING_RGB = (255, 200, 0)
+"""Without truth every finding is drawn in yellow."""
 
-    return ImageFont.load_default(size=size)
+
+def _canvas(pixels: np.ndarray):  # type: ignore[no-untyped-def]
+    """The windowed image as RGB, a drawing context on it, and a text size and font that fit its size."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.fromarray(np.repeat(to_8bit(pixels)[:, :, None], 3, axis=2))
+    size = max(12, round(min(image.size) / 90))
+    return image, ImageDraw.Draw(image), size, ImageFont.load_default(size=size)
+
+
+def _finish(path: Path, image, draw, legend: list[tuple[tuple[int, int, int], str]],  # type: ignore[no-untyped-def]
+            spacing_mm: tuple[float, float] | None, size: int, font) -> Path:
+    """The legend and scale bar drawn, the picture written."""
+    _legend(draw, image.size[0], legend, font, size)
+    _scale_bar(draw, image.size[1], spacing_mm, font)
+    return write_png(path, np.asarray(image))
 
 
 def _scale_bar(draw, height: int, spacing_mm: tuple[float, float] | None, font) -> None:  # type: ignore[no-untyped-def]
@@ -68,14 +86,9 @@ def write_findings_overlay(path: Path, pixels: np.ndarray, findings: Candidates,
 
     With ``annotation`` (the truth, stored grid) findings are coloured TP / FP and missed MCs are drawn.
     """
-    from PIL import Image, ImageDraw
-
     from calcdet_core.evaluation.matching import FP, TP, match_detections
 
-    image = Image.fromarray(np.repeat(to_8bit(pixels)[:, :, None], 3, axis=2))
-    draw = ImageDraw.Draw(image)
-    size = max(12, round(min(image.size) / 90))
-    font = _font(size)
+    image, draw, size, font = _canvas(pixels)
     cut = f"score >= {min_score:.4g}" if np.isfinite(min_score) else "every detection"
     colours = [FINDING_RGB] * len(findings)
     legend = [(FINDING_RGB, f"finding ({cut})")]
@@ -93,9 +106,7 @@ def write_findings_overlay(path: Path, pixels: np.ndarray, findings: Candidates,
         draw.ellipse((x - radius, y - radius, x + radius, y + radius), outline=colour, width=2)
         draw.text((x + radius + 2, y - radius - size), f"{score:.3g}", fill=colour, font=font, stroke_width=1,
                   stroke_fill=(0, 0, 0))
-    _legend(draw, image.size[0], legend, font, size)
-    _scale_bar(draw, image.size[1], spacing_mm, font)
-    return write_png(path, np.asarray(image))
+    return _finish(path, image, draw, legend, spacing_mm, size, font)
 
 
 def _legend(draw, width: int, legend: list[tuple[tuple[int, int, int], str]], font, size: int) -> None:  # type: ignore[no-untyped-def]
@@ -117,12 +128,7 @@ def write_truth_overlay(path: Path, pixels: np.ndarray, annotation: Annotation,
                         spacing_mm: tuple[float, float] | None = None) -> Path:
     """The stored image with its truth drawn: each MC (outline, or a circle for a point annotation) and each
     ignore region, with a legend counting them and a scale bar; what ``calcdet dataset browse`` writes."""
-    from PIL import Image, ImageDraw
-
-    image = Image.fromarray(np.repeat(to_8bit(pixels)[:, :, None], 3, axis=2))
-    draw = ImageDraw.Draw(image)
-    size = max(12, round(min(image.size) / 90))
-    font = _font(size)
+    image, draw, size, font = _canvas(pixels)
     for region in annotation.ignore:
         draw.polygon([tuple(p) for p in np.asarray(region.contour, float)], outline=IGNORE_RGB, width=2)
     for target in annotation.targets:
@@ -132,6 +138,4 @@ def write_truth_overlay(path: Path, pixels: np.ndarray, annotation: Annotation,
             draw.polygon([tuple(p) for p in np.asarray(target.contour, float)], outline=TP_RGB)
     legend = [(TRUTH_RGB, f"{len(annotation.targets)} MC(s) (green: outline where annotated)"),
               (IGNORE_RGB, f"{len(annotation.ignore)} ignore region(s): clusters, calcifications over 1 mm")]
-    _legend(draw, image.size[0], legend, font, size)
-    _scale_bar(draw, image.size[1], spacing_mm, font)
-    return write_png(path, np.asarray(image))
+    return _finish(path, image, draw, legend, spacing_mm, size, font)
