@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,6 +30,9 @@ from calcdet_core.run.reporting import TrainingContexts
 from calcdet_core.run.sources import ImageSource, dicom_records
 from calcdet_core.run.stamps import input_stamp, refresh_work
 from calcdet_core.run.training import train_pipeline
+
+if TYPE_CHECKING:
+    from calcdet_core.evaluation.operating import OperatingPoint
 
 
 def load_dataset(name: str, root: Path) -> Dataset:
@@ -212,11 +215,18 @@ def detect(pipeline: Pipeline, identity: str, source: ImageSource, work_dir: Pat
     return run_detection(pipeline, source, executor or SerialExecutor(), folder, device=device)
 
 
+def model_operating_point(model: Path) -> tuple[OperatingPoint | None, str | None]:
+    """The operating point a model directory keeps, and the reason it recorded when it has none (a pipeline
+    YAML: neither)."""
+    from calcdet_core.evaluation.operating import stored_operating_point
+
+    metrics = read_metrics(model) if Path(model).is_dir() else {}
+    return stored_operating_point(metrics), (metrics.get("operating_point") or {}).get("reason")
+
+
 def findings_score(min_score: str, model: Path, needed: bool) -> float | None:
     """``--min-score`` as a score: ``all`` is every detection, ``auto`` the model's operating point (``None``
     when it has none, refused when ``needed``), else the number given; anything else is refused by name."""
-    from calcdet_core.evaluation.operating import stored_operating_point
-
     text = min_score.strip().lower()
     if text == "all":
         return float("-inf")
@@ -228,11 +238,9 @@ def findings_score(min_score: str, model: Path, needed: bool) -> float | None:
         if value != value:
             raise InvalidInputError("--min-score: not a number (nan); give a score, auto or all")
         return value
-    metrics = read_metrics(model) if Path(model).is_dir() else {}
-    point = stored_operating_point(metrics)
+    point, reason = model_operating_point(model)
     if point is None and needed:
-        why = (metrics.get("operating_point") or {}).get("reason") or (
-            "a pipeline YAML is not trained" if not Path(model).is_dir() else "the model records none")
+        why = reason or ("a pipeline YAML is not trained" if not Path(model).is_dir() else "the model records none")
         raise InvalidInputError(f"--min-score auto: {model} has no operating point ({why}); give --min-score SCORE "
                                 "or --min-score all")
     return None if point is None else point.threshold
@@ -266,13 +274,11 @@ def write_outputs(found: list[DetectedImage], csv_path: Path, overlay_dir: Path 
 def _operating_on(model_dir: Path, results: list[ImageResult], split: str) -> dict[str, Any]:
     """What the model's stored operating point gives on these images, beside what it gave on validation."""
     from calcdet_core.evaluation.froc import froc_data
-    from calcdet_core.evaluation.operating import at_threshold, stored_operating_point
+    from calcdet_core.evaluation.operating import at_threshold
 
-    metrics = read_metrics(model_dir) if Path(model_dir).is_dir() else {}
-    point = stored_operating_point(metrics)
+    point, reason = model_operating_point(model_dir)
     if point is None:
-        reason = (metrics.get("operating_point") or {}).get("reason", "the model records none")
-        return {"chosen": False, "reason": reason}
+        return {"chosen": False, "reason": reason or "the model records none"}
     marks = [int(np.count_nonzero(r.detections.score >= point.threshold)) for r in results]
     return {"chosen": True, "threshold": point.threshold, "target_fppi": point.target_fppi,
             "validation": {"fppi": point.fppi, "sensitivity": point.sensitivity},
