@@ -264,11 +264,17 @@ def write_outputs(found: list[DetectedImage], csv_path: Path, overlay_dir: Path 
     if overlay_dir is not None:
         floor = float("-inf") if min_score is None else min_score
         for d in found:
-            image = d.record.read()
-            write_findings_overlay(Path(overlay_dir) / overlay_name(d.record.image_id), image.pixels,
-                                   d.detections.subset(d.detections.score >= floor), floor,
-                                   d.record.annotation if with_truth else None, image.spacing_mm)
+            draw_findings(d, Path(overlay_dir), floor, with_truth)
     return csv_path
+
+
+def draw_findings(found: DetectedImage, folder: Path, min_score: float, with_truth: bool) -> Path:
+    """``folder/<image id>.png``: the image with its detections scoring at least ``min_score`` drawn (by the truth
+    when ``with_truth``)."""
+    image = found.record.read()
+    return write_findings_overlay(folder / overlay_name(found.record.image_id), image.pixels,
+                                  found.detections.subset(found.detections.score >= min_score), min_score,
+                                  found.record.annotation if with_truth else None, image.spacing_mm)
 
 
 def _operating_on(model_dir: Path, results: list[ImageResult], split: str) -> dict[str, Any]:
@@ -308,10 +314,7 @@ def worst_images(found: list[DetectedImage], threshold: float, out: Path) -> tup
         if d.record.image_id in drawn:
             continue
         drawn.add(d.record.image_id)
-        image = d.record.read()
-        pictures.append(write_findings_overlay(out / "worst" / overlay_name(d.record.image_id), image.pixels,
-                                               d.detections.subset(d.detections.score >= threshold), threshold,
-                                               d.record.annotation, image.spacing_mm))
+        pictures.append(draw_findings(d, out / "worst", threshold, with_truth=True))
     summary = {"findings_from_score": threshold,
                "most_missed_mcs": ", ".join(f"{t[0].record.image_id} ({t[1]} of {t[2]})" for t in missed) or "none",
                "most_false_positives": ", ".join(f"{t[0].record.image_id} ({t[3]})" for t in noisy) or "none",
