@@ -137,3 +137,14 @@ def test_an_integer_tag_that_is_no_integer_is_named(stored):
     _with_raw_value(stored, 0x0028, 0x0008, b"IS", b"abc")
     with pytest.raises(InvalidInputError, match=r"x.dcm: NumberOfFrames must be an integer, got 'abc"):
         read_dicom(stored)
+
+
+def test_the_header_reader_reads_and_checks_spacing_as_read_dicom_does(stored):
+    from calcdet_core.io.images import image_header
+
+    _with_raw_value(stored, 0x0018, 0x1164, b"DS", b"0.14")
+    with pytest.warns(UserWarning, match="one value"):
+        assert image_header(stored)[2] == (0.14, 0.14)
+    _with_raw_value(stored, 0x0018, 0x1164, b"DS", b"5\\5")
+    with pytest.raises(InvalidInputError, match="no mammogram's pixel spacing"):
+        image_header(stored)

@@ -90,7 +90,7 @@ def _numbers(value: object) -> list[float]:
     return [float(v) for v in items]
 
 
-def _spacing(ds: Dataset, path: Path) -> tuple[float, float] | None:
+def header_spacing(ds: Dataset, path: Path) -> tuple[float, float] | None:
     """(row, column) spacing in mm from ``PixelSpacing``, else ``ImagerPixelSpacing``; checked, errors named.
 
     A single value (some writers store one for square pixels) is read as isotropic, with a warning.
@@ -165,7 +165,7 @@ def read_dicom(path: str | Path, image_id: str | None = None, patient_id: str | 
     return Mammogram(
         pixels=pixels,
         image_id=image_id or path.stem,
-        spacing_mm=_spacing(ds, path),
+        spacing_mm=header_spacing(ds, path),
         laterality=_code(ds, "ImageLaterality", ("L", "R")) or _code(ds, "Laterality", ("L", "R")),
         view=_code(ds, "ViewPosition", ("CC", "MLO", "ML", "LM", "XCC", "XCCL", "XCCM", "FB", "SIO", "LMO")),
         patient_id=patient,

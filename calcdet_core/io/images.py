@@ -15,7 +15,7 @@ import numpy as np
 from calcdet_core.contracts.data import Mammogram
 from calcdet_core.errors import InvalidInputError
 from calcdet_core.imaging.preprocess import require_finite
-from calcdet_core.io.dicom import read_dicom
+from calcdet_core.io.dicom import header_spacing, read_dicom
 
 DICOM_SUFFIXES = {".dcm", ".dicom"}
 PILLOW_SUFFIXES = {".png", ".tif", ".tiff"}
@@ -82,11 +82,10 @@ def image_header(path: Path) -> tuple[int, int, tuple[float, float] | None]:
 
         try:
             header = pydicom.dcmread(path, stop_before_pixels=True)
-            spacing = header.get("PixelSpacing") or header.get("ImagerPixelSpacing")
-            return (int(header.Rows), int(header.Columns),
-                    (float(spacing[0]), float(spacing[1])) if spacing and len(spacing) == 2 else None)
+            rows, columns = int(header.Rows), int(header.Columns)
         except Exception as exc:
             raise InvalidInputError(f"{path}: unreadable DICOM header ({type(exc).__name__}: {exc})") from exc
+        return rows, columns, header_spacing(header, path)  # read and checked as read_dicom reads it
     from PIL import Image, UnidentifiedImageError
 
     try:
