@@ -1,7 +1,7 @@
 """Cluster-level FROC of the AIA-ML pipeline on a phantom release, next to its per-MC FROC.
 
 Generates a phantom INbreast release (``calcdet phantom``, kept outside the repository), trains
-``pipelines/aia-ml.yaml`` on its train split (the demo's cost caps, as ``benchmarks/pipelines.py``)
+``pipelines/aia-ml.yaml`` on its train split (the benchmarks' cost caps, ``benchmarks/caps.py``)
 unless ``--model DIR`` names a trained model, detects the test split (what ``calcdet detect``
 outputs, stored grid) and scores the same detections three ways:
 
@@ -64,7 +64,9 @@ def main() -> None:
                         help="Folder for the release and model (default: a temporary folder, deleted after).")
     args = parser.parse_args()
 
-    from calcdet_core.run.demo import DEMO_OVERRIDES, demo_pipeline, make_release
+    from caps import COST_CAPS, capped_pipeline
+
+    from calcdet_core.run.demo import make_release
 
     with tempfile.TemporaryDirectory(prefix="calcdet-bench-") as tmp:
         work = args.work or Path(tmp)
@@ -74,7 +76,7 @@ def main() -> None:
         generated = time.perf_counter()
         model = args.model
         if model is None:
-            spec = demo_pipeline(args.pipeline, work, DEMO_OVERRIDES)
+            spec = capped_pipeline(args.pipeline, work, COST_CAPS)
             model = work / f"model-{int(time.time())}"
             train_model(spec, "inbreast", release, model, args.seed, make_executor(args.workers))
         trained = time.perf_counter()

@@ -9,7 +9,7 @@ touches): sensitivity and FP per image, each with a 95 % image-bootstrap interva
 draws of the test images).
 
 With ``--train FAMILY`` (repeatable) it also trains ``--pipeline`` (``pipelines/aia-ml.yaml``; any
-trainable pipeline) with the demo's cost caps (``calcdet_core.run.demo.DEMO_OVERRIDES``, as
+trainable pipeline) with the benchmarks' cost caps (``benchmarks/caps.py``, as
 ``benchmarks/pipelines.py`` does; ``--set`` adds settings) on that family's release and tests it on
 every family's test split: FROC AUC (0-50 FP per normal image) with its bootstrap interval, and the
 drop against the same-family AUC. Prints JSON.
@@ -32,6 +32,7 @@ import numpy as np
 import yaml
 from calcdet_phantom import generate_release
 from calcdet_phantom.families import FAMILIES
+from caps import COST_CAPS, capped_pipeline, with_settings
 from proposers import PROPOSERS, Case, run
 
 from calcdet_core.contracts.data import ImageResult
@@ -42,7 +43,7 @@ from calcdet_core.plugins.registry import get_registry
 from calcdet_core.run.pipeline import Pipeline, build_pipeline
 from calcdet_core.run.sources import load_working
 from calcdet_core.run.workflows import load_dataset
-from pipelines import ROOT, with_settings
+from pipelines import ROOT
 
 
 def proposer_pipelines(name: str, variants: dict[str, dict[str, Any]]) -> dict[str, Pipeline]:
@@ -125,13 +126,12 @@ def cross_training(releases: dict[str, Path], train_family: str, work: Path,
                    args: argparse.Namespace) -> dict[str, Any]:
     """``--pipeline`` (AIA-ML by default) trained on ``train_family``'s release, tested on every family's test split."""
     from calcdet_core.io.model_dir import load_model
-    from calcdet_core.run.demo import DEMO_OVERRIDES, demo_pipeline
     from calcdet_core.run.detection import detect_record
     from calcdet_core.run.executor import make_executor
     from calcdet_core.run.workflows import train_model
 
-    overrides = with_settings(DEMO_OVERRIDES, args.set)
-    spec = demo_pipeline(args.pipeline, work, overrides)
+    overrides = with_settings(COST_CAPS, args.set)
+    spec = capped_pipeline(args.pipeline, work, overrides)
     start = time.perf_counter()
     model = work / f"model-{args.pipeline.stem}-{train_family}"
     train_model(spec, "inbreast", releases[train_family], model, args.seed, make_executor(1))
@@ -164,7 +164,7 @@ def main() -> None:
     parser.add_argument("--pipeline", type=Path, default=ROOT / "pipelines" / "aia-ml.yaml",
                         help="The trainable pipeline --train trains (default: AIA-ML).")
     parser.add_argument("--set", action="append", default=[], metavar="PLUGIN.PARAM=VALUE",
-                        help="Extra AIA-ML component parameter on top of the demo's overrides (repeatable).")
+                        help="Extra AIA-ML component parameter on top of the cost caps (caps.py) (repeatable).")
     parser.add_argument("--variant", action="append", default=[], metavar="PROPOSER.PARAM=VALUE",
                         help="Also run this proposer with its defaults and this one change (repeatable).")
     parser.add_argument("--work", type=Path, help="Folder for the releases and model (default: temporary).")

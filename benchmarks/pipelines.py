@@ -13,7 +13,7 @@ for each; the cascade's lead over stage 1 and over the proposer with a *paired* 
 same image draws for both, so what the images share cancels); the training summary and timings.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/pipelines.py --images 60
-    ... --set svm-cascade.stage2=random-forest   # a classifier option on top of the demo's overrides
+    ... --set svm-cascade.stage2=random-forest   # a classifier option on top of the cost caps (caps.py)
 """
 
 from __future__ import annotations
@@ -23,9 +23,6 @@ import json
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 from calcdet_core.contracts.data import ImageResult
 from calcdet_core.evaluation.bootstrap import paired_auc_difference
@@ -63,18 +60,6 @@ def score_three_ways(model_dir: Path, release: Path, seed: int) -> dict[str, lis
     return out
 
 
-def with_settings(overrides: dict[str, dict[str, Any]], settings: list[str]) -> dict[str, dict[str, Any]]:
-    """``overrides`` plus ``PLUGIN.PARAM=VALUE`` settings (VALUE read as YAML: numbers, booleans, strings)."""
-    merged = {plugin: dict(params) for plugin, params in overrides.items()}
-    for setting in settings:
-        key, sep, value = setting.partition("=")
-        plugin, dot, param = key.partition(".")
-        if not (sep and dot and plugin and param):
-            raise ValueError(f"--set expects PLUGIN.PARAM=VALUE, got {setting!r}")
-        merged.setdefault(plugin, {})[param] = yaml.safe_load(value)
-    return merged
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=60, help="Phantom images (at least 60 for the report).")
@@ -89,7 +74,9 @@ def main() -> None:
                         help="Folder for the release and model (default: a temporary folder, deleted after).")
     args = parser.parse_args()
 
-    from calcdet_core.run.demo import DEMO_OVERRIDES, demo_pipeline, make_release
+    from caps import COST_CAPS, capped_pipeline, with_settings
+
+    from calcdet_core.run.demo import make_release
 
     with tempfile.TemporaryDirectory(prefix="calcdet-bench-") as tmp:
         work = args.work or Path(tmp)
@@ -97,8 +84,8 @@ def main() -> None:
         start = time.perf_counter()
         release = make_release(work / "release", args.images, args.seed, args.height, args.width)
         generated = time.perf_counter()
-        overrides = with_settings(DEMO_OVERRIDES, args.set)
-        spec = demo_pipeline(args.pipeline, work, overrides)
+        overrides = with_settings(COST_CAPS, args.set)
+        spec = capped_pipeline(args.pipeline, work, overrides)
         model = work / f"model-{int(time.time())}"
         training = train_model(spec, "inbreast", release, model, args.seed, make_executor(args.workers))
         trained = time.perf_counter()

@@ -3,7 +3,7 @@
 Generates a phantom INbreast release with ``calcdet phantom --inbreast-sizes`` (CC and MLO views,
 each patient on one of INbreast's detectors, 4084x3328 or 3328x2560; the study's patient split;
 ``--height``/``--width`` for one size instead),
-trains ``pipelines/aia-ml.yaml`` on it (``--demo-overrides``: with the demo's cost caps), then
+trains ``pipelines/aia-ml.yaml`` on it (``--cost-caps``: with the benchmarks' cost caps, caps.py), then
 detects its test split, and prints a JSON summary. Per-stage figures come from what calcdet keeps
 anyway: per-image jobs add ``wall_/cpu_/rss_<stage>`` to their results (summed in the training
 metrics' ``stage_costs`` and in each detection's ``costs``), and the fits record their steps' seconds
@@ -29,16 +29,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+from caps import COST_CAPS, capped_pipeline
 from proposers import print_report
 
 from calcdet_core.io.model_dir import load_model
-from calcdet_core.run.demo import DEMO_OVERRIDES, PIPELINES, demo_pipeline, make_release
+from calcdet_core.run.demo import make_release
 from calcdet_core.run.detection import DetectedImage, run_detection
 from calcdet_core.run.executor import make_executor, stage_costs
 from calcdet_core.run.pipeline import Pipeline
 from calcdet_core.run.sources import ImageSource
 from calcdet_core.run.workflows import load_dataset, train_model
 
+ROOT = Path(__file__).resolve().parents[1]
 RELEASE_IMAGES = 410
 """INbreast's full release: what the figures are extrapolated to."""
 
@@ -120,7 +122,7 @@ def reference_run(args: argparse.Namespace, release: Path) -> dict[str, Any]:
     command = [sys.executable, __file__, "--release", str(release), "--out", str(out),
                "--json", str(out / "summary.json"), "--seed", str(args.seed), "--workers", str(args.workers),
                "--pipeline", str(args.reference / "pipelines" / args.pipeline.name),
-               *(["--demo-overrides"] if args.demo_overrides else [])]
+               *(["--cost-caps"] if args.cost_caps else [])]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(package_roots(args.reference.resolve()))}
     subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
     return json.loads((out / "summary.json").read_text())
@@ -150,8 +152,8 @@ def main() -> None:
     parser.add_argument("--width", type=int, help="One image width for every image, px (with --height).")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the release, split and sampling.")
     parser.add_argument("--workers", type=int, default=1, help="Worker processes (and threads of the fits).")
-    parser.add_argument("--pipeline", type=Path, default=PIPELINES / "aia-ml.yaml", help="Pipeline YAML.")
-    parser.add_argument("--demo-overrides", action="store_true", help="Apply the demo's cost caps to the pipeline.")
+    parser.add_argument("--pipeline", type=Path, default=ROOT / "pipelines" / "aia-ml.yaml", help="Pipeline YAML.")
+    parser.add_argument("--cost-caps", action="store_true", help="Apply the cost caps (caps.py) to the pipeline.")
     parser.add_argument("--json", type=Path, help="Also write the summary here.")
     parser.add_argument("--release", type=Path, help="Use this INbreast-layout release instead of writing one.")
     parser.add_argument("--reference", type=Path, help="Another calcdet checkout to run the same way, for ratios.")
@@ -164,7 +166,7 @@ def main() -> None:
     release = args.release or make_release(args.out / "release", args.images, args.seed, args.height, args.width,
                                            inbreast_sizes=args.height is None)
     release_s = time.perf_counter() - start
-    spec = demo_pipeline(args.pipeline, args.out, DEMO_OVERRIDES) if args.demo_overrides else args.pipeline
+    spec = capped_pipeline(args.pipeline, args.out, COST_CAPS) if args.cost_caps else args.pipeline
     model = args.out / "model"
     shutil.rmtree(model, ignore_errors=True)
     executor = make_executor(args.workers)

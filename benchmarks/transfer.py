@@ -4,7 +4,7 @@ For each phantom family F a test release R_F (``--images``, seed ``--seed``) is 
 second, independent release S_F of the same family (``--source-images``, seed + 1) stands for a
 user's own archive: ``calcdet insert S_F --normals-only`` (literature MC model, seed + 2) turns its
 normal images into a training release I_F without using one MC annotation. ``--pipeline`` is then
-trained, with the demo's cost caps, on
+trained, with the benchmarks' cost caps (caps.py), on
 
 * ``annotated``: R_F's own training split and its annotations (the fit, on its own family);
 * ``inserted``:  I_F (normal images of F plus insertions only);
@@ -36,11 +36,12 @@ import numpy as np
 from calcdet_phantom import generate_release
 from calcdet_phantom.families import FAMILIES
 from calcdet_phantom.insert_release import insert_release
+from caps import COST_CAPS, capped_pipeline, with_settings
 
 from calcdet_core.contracts.data import ImageResult
 from calcdet_core.evaluation.bootstrap import bootstrap_froc, paired_auc_difference, percentile_interval
 from calcdet_core.evaluation.froc import FrocData, froc_data, froc_point_estimate
-from pipelines import ROOT, with_settings
+from pipelines import ROOT
 
 ARMS = ("annotated", "inserted", "on-the-fly", "augmented")
 TRANSFORMS = {"on-the-fly": {"plugin": "mc-insertion", "params": {"images": "normal"}},
@@ -50,17 +51,16 @@ TRANSFORMS = {"on-the-fly": {"plugin": "mc-insertion", "params": {"images": "nor
 
 def train(pipeline: Path, release: Path, model: Path, settings: list[str], args: argparse.Namespace,
           transform: dict[str, Any] | None = None) -> float:
-    """Train ``pipeline`` (the demo's caps and ``settings``, ``transform`` as its ``training.transform``) on
+    """Train ``pipeline`` (the cost caps and ``settings``, ``transform`` as its ``training.transform``) on
     ``release`` into ``model``; seconds (0 when the model is there)."""
     import yaml
 
-    from calcdet_core.run.demo import DEMO_OVERRIDES, demo_pipeline
     from calcdet_core.run.executor import make_executor
     from calcdet_core.run.workflows import train_model
 
     if (model / "checksums.json").exists():
         return 0.0
-    spec = demo_pipeline(pipeline, model.parent, with_settings(DEMO_OVERRIDES, settings))
+    spec = capped_pipeline(pipeline, model.parent, with_settings(COST_CAPS, settings))
     if transform is not None:
         doc = yaml.safe_load(spec.read_text())
         doc.setdefault("training", {})["transform"] = transform
@@ -106,7 +106,7 @@ def main() -> None:
     parser.add_argument("--families", default=",".join(FAMILIES), help="Comma-separated (default: all).")
     parser.add_argument("--pipeline", type=Path, default=ROOT / "pipelines" / "aia-ml.yaml")
     parser.add_argument("--set", action="append", default=[], metavar="PLUGIN.PARAM=VALUE",
-                        help="A component parameter on top of the demo's caps (repeatable).")
+                        help="A component parameter on top of the cost caps (repeatable).")
     parser.add_argument("--resamples", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--device", default="auto")

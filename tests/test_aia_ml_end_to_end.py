@@ -1,7 +1,7 @@
-"""pipelines/aia-ml.yaml through every command a user runs, on a few small phantoms read as INbreast.
+"""The shipped aia-ml-demo pipeline through every command a user runs, on a few small phantoms read as INbreast.
 
 Every plugin of the pipeline takes part (gm, fos, gabor, wavelet, haar, context, svm-cascade,
-froc); only costs are shrunk (the demo's overrides, fewer Haar features).
+froc); only costs are shrunk (aia-ml-demo's caps, and fewer Haar features and folds by --set).
 """
 
 from __future__ import annotations
@@ -15,9 +15,8 @@ from calcdet_phantom.release import generate_release
 from typer.testing import CliRunner
 
 from calcdet_core.cli.app import create_app
-from calcdet_core.run.demo import DEMO_OVERRIDES, PIPELINES, demo_pipeline
 
-OVERRIDES = {**DEMO_OVERRIDES, "haar": {**DEMO_OVERRIDES["haar"], "n_selected": 40, "cv_folds": 2}}
+SETTINGS = ["--set", "features[3].params.n_selected=40", "--set", "features[3].params.cv_folds=2"]
 
 
 @pytest.fixture(scope="module")
@@ -25,10 +24,9 @@ def run(tmp_path_factory) -> dict[str, Path]:
     app = create_app()
     folder = tmp_path_factory.mktemp("aia-ml")
     release = generate_release(folder / "release", 24, seed=3, height=640, width=512)
-    spec = demo_pipeline(PIPELINES / "aia-ml.yaml", folder, OVERRIDES)
     runner = CliRunner()
     model = folder / "model"
-    result = runner.invoke(app, ["train", str(spec), "--dataset", "inbreast", "--root", str(release),
+    result = runner.invoke(app, ["train", "aia-ml-demo", *SETTINGS, "--dataset", "inbreast", "--root", str(release),
                                  "--out", str(model)])
     assert result.exit_code == 0, result.output
     detections = folder / "test.csv"

@@ -12,7 +12,7 @@ from calcdet_phantom.release import generate_release
 from typer.testing import CliRunner
 
 from calcdet_core.cli.app import create_app
-from calcdet_core.errors import InvalidInputError
+from calcdet_core.errors import CalcdetUserError, InvalidInputError
 from calcdet_core.io.model_dir import is_model_dir, sha256
 from calcdet_core.run.reproduce import STUDY_PIPELINES, plan_runs, reproduce, study_pipelines
 
@@ -162,12 +162,23 @@ def test_cli_reuses_a_model_trained_before_with_calcdet_train(release, yamls, tm
     assert (out / "hdog-only" / "evaluation" / "report.html").is_file()
 
 
-def test_without_the_pipelines_folder_the_error_says_to_pass_pipeline(monkeypatch, tmp_path):
-    import calcdet_core.run.demo as demo
+def test_set_changes_the_pipeline_it_names_or_every_one(yamls, tmp_path):
+    runs = plan_runs(yamls, tmp_path / "out", ["gm-only:proposer.params.first_quantile=0.9",
+                                               "operating_point.fppi=0.5"])
+    by_name = {run.name: run.resolved for run in runs}
+    assert by_name["gm-only"]["proposer"]["params"]["first_quantile"] == 0.9
+    assert by_name["tiny-aia-ml"]["proposer"]["params"]["first_quantile"] == 0.8
+    assert {r["operating_point"]["fppi"] for r in by_name.values()} == {0.5}
+    with pytest.raises(InvalidInputError, match="'gm-onyl' is no pipeline of this study"):
+        plan_runs(yamls, tmp_path / "out", ["gm-onyl:proposer.params.first_quantile=0.9"])
+    with pytest.raises(CalcdetUserError, match="features"):  # hdog-only has no features to change
+        plan_runs(yamls, tmp_path / "out", ["features[0].plugin=fos"])
 
-    monkeypatch.setattr(demo, "PIPELINES", tmp_path / "pipelines")
-    with pytest.raises(InvalidInputError, match="--pipeline"):
-        study_pipelines()
+
+def test_study_pipelines_are_found_by_name_and_an_unknown_one_is_refused():
+    assert [p.name for p in study_pipelines(["pipelines/hdog.yaml", Path("gm")])] == ["hdog.yaml", "gm.yaml"]
+    with pytest.raises(InvalidInputError, match="no shipped pipeline is named 'hdgo'"):
+        study_pipelines([Path("hdgo.yaml")])
 
 
 def test_box_figures_are_the_box_ap_evaluators_when_the_pipeline_lists_it():

@@ -34,7 +34,18 @@ OptionalRootPath = Annotated[Path | None, _root()]
 SplitChoice = Annotated[Split, typer.Option("--split", case_sensitive=False,
                                             help="Images to use: all, or one patient-level split.")]
 SeedOption = Annotated[int, typer.Option(help="Seed of the patient split (and of sampling and bootstrap where used).")]
-PipelineFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Pipeline YAML file.")]
+def _pipeline_file(value: Path | None) -> Path | None:
+    from calcdet_core.errors import CalcdetUserError
+    from calcdet_core.run.shipped import pipeline_path
+
+    try:
+        return None if value is None else pipeline_path(value)
+    except CalcdetUserError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+PipelineFile = Annotated[Path, typer.Argument(
+    callback=_pipeline_file, help="Pipeline YAML file, or the name of a shipped one (aia-ml, pipelines/hdog.yaml).")]
 WorkersOption = Annotated[int, typer.Option("--workers", "-j", min=1,
                                       help="Worker processes on this machine (1: in this process).")]
 SetOption = Annotated[list[str] | None, typer.Option(

@@ -30,16 +30,21 @@ def reproduce(
     out: Annotated[Path, typer.Option(help="Folder for <pipeline>/model, <pipeline>/evaluation and the study report.")],
     dataset: DatasetName = "inbreast",
     pipeline: Annotated[list[Path] | None, typer.Option(
-        "--pipeline", exists=True, dir_okay=False,
-        help="Pipeline YAML (repeatable; default: the study's aia-ml, resnet-saliency and faster-rcnn).")] = None,
+        "--pipeline", dir_okay=False,
+        help="Pipeline YAML or a shipped pipeline's name (repeatable; default: the study's aia-ml, resnet-saliency "
+             "and faster-rcnn).")] = None,
     seed: SeedOption = 0,
     device: DeviceOption = "auto",
     workers: WorkersOption = 1,
+    settings: Annotated[list[str] | None, typer.Option(
+        "--set", metavar="[NAME:]PATH=VALUE", help="Change one setting of every pipeline, or with NAME: of the "
+                                                   "pipeline of that name (repeatable; VALUE read as YAML): "
+                                                   "aia-ml:features[3].params.cv_folds=3.")] = None,
 ) -> None:
     """Train and evaluate the study's pipelines on its patient split and compare them in one report."""
     from calcdet_core.run.reproduce import reproduce as run
 
-    study = run(dataset, root, out, pipeline, seed, device, workers)
+    study = run(dataset, root, out, pipeline, seed, device, workers, settings or ())
     output.stdout.print(_table(study))
     for d in study["differences"]:
         shown = d.get("note") or f"{output.figure(d['difference'])} {output.interval(d['ci'])}"

@@ -42,16 +42,13 @@ def train(
     settings: SetOption = None,
 ) -> None:
     """Train a pipeline on a dataset's train split (validation split for thresholds) into a model directory."""
-    from calcdet_core.run.executor import progress_console
+    from calcdet_core.run.executor import progress_shown
     from calcdet_core.run.reporting import training_summary
     from calcdet_core.run.workflows import train_model
 
-    shown, progress_console.quiet = progress_console.quiet, quiet or progress_console.quiet
-    try:
+    with progress_shown(not quiet):
         metrics = train_model(pipeline, dataset, root, out, seed, make_executor(workers, scheduler), device, workers,
                               overrides=settings or ())
-    finally:
-        progress_console.quiet = shown
     output.stdout.print(training_summary(out, metrics), highlight=False)
 
 

@@ -78,6 +78,11 @@ WORK_DIR = "work"
 """Where ``calcdet train`` keeps an unfinished run's checkpoints; never part of a model."""
 
 
+def model_files(directory: Path) -> list[Path]:
+    """Every file of a finished model directory: its content and the checksums that cover it."""
+    return [*_model_files(directory), Path(directory) / CHECKSUMS_FILE]
+
+
 def _model_files(directory: Path) -> list[Path]:
     top = [directory / name for name in (PIPELINE_FILE, PLUGINS_FILE, METRICS_FILE)]
     top += [directory / name for name in (HISTORY_FILE, HISTORY_PLOT) if (directory / name).is_file()]

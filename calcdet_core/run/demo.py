@@ -1,16 +1,17 @@
 """The main job behind ``make demo``: the AIA-ML pipeline end to end on a phantom INbreast release.
 
 1. ``calcdet phantom``: a synthetic release (DICOM + XML + table, INbreast layout) with exact truth;
-2. ``calcdet train pipelines/aia-ml.yaml`` on its train split (validation split for the cascade's threshold);
-3. ``calcdet evaluate`` on its test split: detections CSV, FROC with bootstrap interval, HTML report.
+2. ``calcdet.Pipeline.from_yaml("aia-ml-demo").fit(...)`` on its train split (validation split for the
+   cascade's threshold and the operating point);
+3. ``model.evaluate(...)`` on its test split: detections CSV, FROC with bootstrap interval, HTML report.
 
 The release comes from the ``phantom`` command a plugin registers (calcdet-phantom), run as a
-user runs it: the core reaches plugins only through the registry, never by importing one.
+user runs it: the core reaches plugins only through the registry, never by importing one. Training
+and evaluation go through the user API (:mod:`calcdet`), as a user's script would.
 
-The release is smaller than INbreast (images and pixels) and a few costs are capped (see
-:data:`DEMO_OVERRIDES`) so the whole run takes minutes on a 2-core laptop; everything
-else is ``pipelines/aia-ml.yaml`` as shipped (the study's pipeline with the deviations its
-header lists).
+The release is smaller than INbreast (images and pixels) and the pipeline is the shipped
+``aia-ml-demo`` (``aia-ml`` with its costliest fits capped), so the whole run takes minutes on a
+2-core laptop.
 """
 
 from __future__ import annotations
@@ -25,31 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from calcdet_core.errors import CalcdetUserError
-from calcdet_core.run.executor import make_executor, progress_console
-
-PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
-
-DEMO_OVERRIDES: dict[str, dict[str, Any]] = {
-    "haar": {"n_estimators": 30, "cv_folds": 3, "max_training_samples": 3000},
-    "svm-cascade": {"max_train_samples": 3000},
-}
-"""Per-plugin parameter changes for the demo's time budget (fewer selection trees and samples)."""
-
-
-def demo_pipeline(source: Path, out: Path, overrides: dict[str, dict[str, Any]]) -> Path:
-    """Write ``source`` with ``overrides`` applied to the components they name; return the new file."""
-    doc = yaml.safe_load(source.read_text())
-    slots = [doc.get("proposer"), doc.get("classifier"), doc.get("detector"), *doc.get("features", [])]
-    for slot in filter(None, slots):
-        if slot["plugin"] in overrides:
-            slot["params"] = {**(slot.get("params") or {}), **overrides[slot["plugin"]]}
-    doc["description"] = f"{doc.get('description', '')} (demo: {json.dumps(overrides)})".strip()
-    path = out / f"{doc['name']}-demo.yaml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return path
+from calcdet_core.run.executor import progress_console
 
 
 def make_release(root: Path, images: int, seed: int, height: int | None, width: int | None,
@@ -105,21 +83,21 @@ def evaluated_text(metrics: dict[str, Any], evaluation: Path) -> str:
 
 
 def run_demo(out: Path, images: int, seed: int, height: int, width: int, workers: int,
-             pipeline: Path) -> dict[str, Any]:
-    from calcdet_core.run.workflows import evaluate_model, train_model
+             pipeline: str | Path) -> dict[str, Any]:
+    import calcdet
 
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     root = make_release(out / "release", images, seed, height, width)
-    model, evaluation = out / "model", out / "evaluation"
-    shutil.rmtree(model, ignore_errors=True)
+    model_dir, evaluation = out / "model", out / "evaluation"
+    shutil.rmtree(model_dir, ignore_errors=True)
     shutil.rmtree(evaluation, ignore_errors=True)
-    spec = demo_pipeline(pipeline, out, DEMO_OVERRIDES)
-    progress_console.rule(f"train {spec.name}")
-    trained = train_model(spec, "inbreast", root, model, seed, make_executor(workers))
-    progress_console.print(trained_text(trained), highlight=False)
+    chosen = calcdet.Pipeline.from_yaml(pipeline)
+    progress_console.rule(f"train {chosen.name}")
+    model = chosen.fit("inbreast", root, out=model_dir, seed=seed, workers=workers)
+    progress_console.print(trained_text(model.metrics), highlight=False)
     progress_console.rule("evaluate on the test split")
-    metrics = evaluate_model(model, "inbreast", root, evaluation, "test", seed, make_executor(workers))
+    metrics = model.evaluate("inbreast", root, evaluation, seed=seed, workers=workers).metrics
     progress_console.print(evaluated_text(metrics, evaluation), highlight=False)
     progress_console.print(f"done in {time.perf_counter() - start:.0f} s")
     progress_console.print(f"[bold green]report:[/bold green] {(evaluation / 'report.html').resolve()}")
@@ -134,7 +112,7 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=800, help="Phantom image width, px.")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the release, split and sampling.")
     parser.add_argument("--workers", type=int, default=2, help="Worker processes.")
-    parser.add_argument("--pipeline", type=Path, default=PIPELINES / "aia-ml.yaml", help="Pipeline YAML to run.")
+    parser.add_argument("--pipeline", default="aia-ml-demo", help="Pipeline YAML, or a shipped pipeline's name.")
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # worker processes inherit it: one BLAS thread per worker
     run_demo(args.out, args.images, args.seed, args.height, args.width, args.workers, args.pipeline)

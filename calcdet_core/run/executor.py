@@ -48,6 +48,18 @@ def progress_bar(console: Console | None = None) -> Progress:
                     TimeElapsedColumn(), TimeRemainingColumn(), console=console or progress_console)
 
 
+@contextmanager
+def progress_shown(show: bool) -> Iterator[None]:
+    """Progress bars and status lines on stderr only while ``show`` (``--quiet``, the Python API's ``progress``);
+    an outer silence stays."""
+    before = progress_console.quiet
+    progress_console.quiet = before or not show
+    try:
+        yield
+    finally:
+        progress_console.quiet = before
+
+
 def job_key(image_id: str) -> str:
     """A file-name-safe, collision-free key for an image id."""
     readable = re.sub(r"[^A-Za-z0-9._-]", "_", image_id)[:80]

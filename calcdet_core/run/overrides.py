@@ -27,7 +27,7 @@ class OverrideError(CalcdetUserError, ValueError):
     """A ``--set`` that names nothing in the pipeline or cannot be read."""
 
 
-def _steps(path: str) -> list[str | int]:
+def _steps(path: str, flag: str) -> list[str | int]:
     steps: list[str | int] = []
     position = 0
     for match in _STEP.finditer(path):
@@ -36,43 +36,53 @@ def _steps(path: str) -> list[str | int]:
         steps.append(match.group(1) if match.group(1) is not None else int(match.group(2)))
         position = match.end()
     if not steps or position != len(path):
-        raise OverrideError(f"--set {path}: not a setting path (write it as validate names settings, e.g. "
+        raise OverrideError(f"{flag} {path}: not a setting path (write it as validate names settings, e.g. "
                             "detector.params.epochs or features[1].params.cv_folds)")
     return steps
 
 
-def _missing(path: str, key: object, known: Sequence[str]) -> OverrideError:
+def _missing(path: str, key: object, known: Sequence[str], flag: str) -> OverrideError:
     close = difflib.get_close_matches(str(key), list(known), n=3, cutoff=0.5)
     hint = (f"did you mean {', '.join(repr(c) for c in close)}?" if close
             else f"it holds {', '.join(known) or 'nothing'}")
-    return OverrideError(f"--set {path}: {key!r} names nothing here; {hint}")
+    return OverrideError(f"{flag} {path}: {key!r} names nothing here; {hint}")
+
+
+def parse_override(setting: str) -> tuple[str, Any]:
+    """``PATH=VALUE`` as its path and its value read as YAML."""
+    path, sep, text = setting.partition("=")
+    if not sep or not path.strip():
+        raise OverrideError(f"--set expects PATH=VALUE, got {setting!r}")
+    try:
+        return path.strip(), yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise OverrideError(f"--set {path}: the value {text!r} is not YAML ({exc})") from None
 
 
 def apply_overrides(document: Any, settings: Sequence[str]) -> Any:
     """A copy of the parsed pipeline ``document`` with every ``PATH=VALUE`` of ``settings`` applied, in order."""
+    return apply_settings(document, [parse_override(setting) for setting in settings])
+
+
+def apply_settings(document: Any, settings: Sequence[tuple[str, Any]], flag: str = "--set") -> Any:
+    """A copy of ``document`` with every ``(PATH, value)`` applied, in order; messages name each as ``flag PATH``
+    (the Python API's settings say ``setting``)."""
     out = copy.deepcopy(document)
-    for setting in settings:
-        path, sep, text = setting.partition("=")
-        if not sep or not path.strip():
-            raise OverrideError(f"--set expects PATH=VALUE, got {setting!r}")
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise OverrideError(f"--set {path}: the value {text!r} is not YAML ({exc})") from None
-        steps = _steps(path.strip())
+    for path, value in settings:
+        steps = _steps(path, flag)
         node = out
         for i, step in enumerate(steps):
             last = i == len(steps) - 1
             if isinstance(step, int):
                 if not isinstance(node, list) or step >= len(node):
                     size = len(node) if isinstance(node, list) else 0
-                    raise OverrideError(f"--set {path}: index [{step}] is past the {size} entries there")
+                    raise OverrideError(f"{flag} {path}: index [{step}] is past the {size} entries there")
             elif not isinstance(node, dict):
-                raise OverrideError(f"--set {path}: {step!r} names nothing here (not a mapping)")
+                raise OverrideError(f"{flag} {path}: {step!r} names nothing here (not a mapping)")
             elif step not in node:
-                raise _missing(path, step, [str(k) for k in node])
+                raise _missing(path, step, [str(k) for k in node], flag)
             if last:
-                node[step] = value
+                node[step] = copy.deepcopy(value)
             else:
                 node = node[step]
     return out

@@ -344,13 +344,53 @@ def load_yaml(path: Path) -> Any:
         raise PipelineValidationError(str(path), [ValidationIssue("", "nested too deeply to be a pipeline")]) from None
 
 
+@dataclass(frozen=True)
+class PipelineDocument:
+    """A pipeline document that has passed validation, and where it came from.
+
+    What a run starts from: :meth:`build` makes fresh, untrained components every time, so one
+    document can be trained twice without the second run seeing the first one's state.
+    """
+
+    document: dict[str, Any]
+    source: str
+    path: Path | None = None
+    _unused: list[Pipeline] = field(default_factory=list, repr=False, compare=False)
+    """The pipeline validation built, handed out by the first :meth:`build` (components can be costly)."""
+
+    def build(self, registry: Registry | None = None) -> Pipeline:
+        if self._unused and registry is None:
+            return self._unused.pop()
+        return build_pipeline(self.document, source=self.source, registry=registry)
+
+    def with_settings(self, settings: Sequence[tuple[str, Any]], label: str, flag: str = "--set",
+                      registry: Registry | None = None) -> PipelineDocument:
+        """The resolved document (every default filled in) with ``(PATH, value)`` settings applied and
+        validated; ``label`` says how they were given in the new document's source, ``flag`` in messages."""
+        from calcdet_core.run.overrides import apply_settings
+
+        changed = apply_settings(self.build(registry).resolved(), settings, flag)
+        return checked_document(changed, f"{self.source} (with {label})", self.path, registry)
+
+
+def checked_document(document: Any, source: str, path: Path | None = None,
+                     registry: Registry | None = None) -> PipelineDocument:
+    """``document`` validated completely (every problem at its YAML path), as a :class:`PipelineDocument`."""
+    built = build_pipeline(document, source=source, registry=registry)
+    return PipelineDocument(document, source, path, [built] if registry is None else [])
+
+
+def read_pipeline(path: Path, registry: Registry | None = None, overrides: Sequence[str] = ()) -> PipelineDocument:
+    """Read and validate the pipeline in a YAML file, with ``--set PATH=VALUE`` ``overrides`` applied."""
+    from calcdet_core.run.overrides import parse_override
+
+    read = checked_document(load_yaml(path), str(path), Path(path), registry)
+    if not overrides:
+        return read
+    return read.with_settings([parse_override(s) for s in overrides], f"--set {', '.join(overrides)}",
+                              registry=registry)
+
+
 def load_pipeline(path: Path, registry: Registry | None = None, overrides: Sequence[str] = ()) -> Pipeline:
     """Read, validate and build the pipeline in a YAML file, with ``--set PATH=VALUE`` ``overrides`` applied."""
-    from calcdet_core.run.overrides import apply_overrides
-
-    document = load_yaml(path)
-    if not overrides:
-        return build_pipeline(document, source=str(path), registry=registry)
-    resolved = build_pipeline(document, source=str(path), registry=registry).resolved()
-    return build_pipeline(apply_overrides(resolved, overrides), source=f"{path} (with --set {', '.join(overrides)})",
-                          registry=registry)
+    return read_pipeline(path, registry, overrides).build(registry)

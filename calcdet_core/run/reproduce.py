@@ -19,13 +19,14 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from calcdet_core.errors import CalcdetUserError, InvalidInputError
 from calcdet_core.io.model_dir import CHECKSUMS_FILE, PIPELINE_FILE, is_model_dir, read_metrics, sha256
 from calcdet_core.run.executor import make_executor, progress_console
-from calcdet_core.run.pipeline import load_pipeline
+from calcdet_core.run.pipeline import PipelineDocument, load_pipeline, read_pipeline
 
 STUDY_PIPELINES = ("aia-ml.yaml", "resnet-saliency.yaml", "faster-rcnn.yaml")
 """The study's three pipelines, as shipped in the ``pipelines/`` folder beside the package."""
@@ -40,8 +41,12 @@ class StudyRun:
 
     name: str
     yaml: Path
-    resolved: dict[str, Any]
+    document: PipelineDocument
     folder: Path
+
+    @cached_property
+    def resolved(self) -> dict[str, Any]:
+        return self.document.build().resolved()
 
     @property
     def model(self) -> Path:
@@ -64,30 +69,46 @@ class Study:
 
 
 def study_pipelines(given: Sequence[Path] | None = None) -> list[Path]:
-    """The YAMLs given, or the study's three from the ``pipelines/`` folder beside the package."""
-    if given:
-        return [Path(p) for p in given]
-    from calcdet_core.run.demo import PIPELINES
+    """The YAMLs given (or shipped pipelines' names), or the study's three as calcdet ships them."""
+    from calcdet_core.run.shipped import pipeline_path
 
-    missing = [name for name in STUDY_PIPELINES if not (PIPELINES / name).is_file()]
-    if missing:
-        raise InvalidInputError(f"the study's pipelines {', '.join(missing)} are not in {PIPELINES} (calcdet installed "
-                                "without its pipelines folder?); pass each pipeline YAML with --pipeline")
-    return [PIPELINES / name for name in STUDY_PIPELINES]
+    return [pipeline_path(p) for p in (given or STUDY_PIPELINES)]
 
 
-def plan_runs(paths: Sequence[Path], out: Path) -> list[StudyRun]:
-    """Validate every YAML and give each pipeline its folder; two pipelines of one name are refused."""
+def settings_for(settings: Sequence[str], names: Sequence[str]) -> dict[str, list[str]]:
+    """``--set`` settings by pipeline name: ``NAME:PATH=VALUE`` changes the pipeline ``NAME``, ``PATH=VALUE`` every
+    pipeline (each must have the setting); a ``NAME`` that is no pipeline of the study is refused."""
+    chosen: dict[str, list[str]] = {name: [] for name in names}
+    for setting in settings:
+        path, sep, value = setting.partition("=")
+        name, colon, rest = path.partition(":")
+        if not colon:
+            for entries in chosen.values():
+                entries.append(setting)
+        elif name.strip() in chosen:
+            chosen[name.strip()].append(f"{rest}{sep}{value}")
+        else:
+            raise InvalidInputError(f"--set {setting}: {name.strip()!r} is no pipeline of this study "
+                                    f"({', '.join(names)})")
+    return chosen
+
+
+def plan_runs(paths: Sequence[Path], out: Path, settings: Sequence[str] = ()) -> list[StudyRun]:
+    """Validate every YAML (with its ``--set`` settings) and give each pipeline its folder; two pipelines of one
+    name are refused."""
+    documents = [read_pipeline(path) for path in paths]
+    chosen = settings_for(settings, [d.document.get("name", "") for d in documents])
     runs: dict[str, StudyRun] = {}
-    for path in paths:
-        resolved = load_pipeline(path).resolved()
-        name = resolved["name"]
+    for path, document in zip(paths, documents, strict=True):
+        name = document.document["name"]
         if Path(name).name != name or name in (".", ".."):
             raise InvalidInputError(f"{path}: pipeline name {name!r} cannot be a folder name under --out")
         if name in runs:
             raise InvalidInputError(f"{runs[name].yaml} and {path} are both named {name!r}; each pipeline of a study "
                                     "needs its own name (its folder under --out)")
-        runs[name] = StudyRun(name, Path(path), resolved, Path(out) / name)
+        if chosen[name]:
+            document = read_pipeline(path, overrides=chosen[name])
+        runs[name] = StudyRun(name, Path(path), document, Path(out) / name)
     return list(runs.values())
 
 
@@ -158,7 +179,7 @@ def train(run: StudyRun, study: Study) -> dict[str, Any]:
     from calcdet_core.run.workflows import train_model
 
     wall, cpu = time.perf_counter(), _cpu_seconds()
-    train_model(run.yaml, study.dataset, study.root, run.model, study.seed, make_executor(study.workers),
+    train_model(run.document, study.dataset, study.root, run.model, study.seed, make_executor(study.workers),
                 study.device, study.workers)
     return {"wall_seconds": time.perf_counter() - wall, "cpu_seconds": _cpu_seconds() - cpu,
             "source": "measured by this run (dataset indexing included)"}
@@ -205,8 +226,10 @@ def run_pipeline(run: StudyRun, study: Study, previous: dict[str, Any]) -> dict[
 
 
 def reproduce(dataset: str, root: Path, out: Path, pipelines: Sequence[Path] | None = None, seed: int = 0,
-              device: str = "auto", workers: int = 1) -> dict[str, Any]:
+              device: str = "auto", workers: int = 1, settings: Sequence[str] = ()) -> dict[str, Any]:
     """Train and evaluate every pipeline on the study's splits, then write the study report into ``out``.
+
+    ``settings`` are ``--set`` overrides (:func:`settings_for`); a model trained with them stores them.
 
     Every YAML and every model already in ``out`` is checked before anything is trained.
     Returns what ``out/study.json`` holds.
@@ -216,7 +239,7 @@ def reproduce(dataset: str, root: Path, out: Path, pipelines: Sequence[Path] | N
 
     study = Study(dataset, Path(root).resolve(), seed, device, workers)
     with claimed_output(Path(out), folder=True, inputs=[Path(root), *(pipelines or ())]):
-        runs = plan_runs(study_pipelines(pipelines), Path(out))
+        runs = plan_runs(study_pipelines(pipelines), Path(out), settings)
         for run in runs:
             if reusable_model(run, study):
                 reusable_evaluation(run, study)

@@ -24,7 +24,7 @@ from calcdet_core.plugins.registry import get_registry
 from calcdet_core.run.detection import DetectedImage, run_detection
 from calcdet_core.run.executor import Executor, ProcessExecutor, SerialExecutor, job_key, progress_console
 from calcdet_core.run.locks import OutputLock, check_not_input, check_output_dir, check_output_file
-from calcdet_core.run.pipeline import Pipeline, load_pipeline
+from calcdet_core.run.pipeline import Pipeline, PipelineDocument, load_pipeline, read_pipeline
 from calcdet_core.run.preflight import check_data_needs
 from calcdet_core.run.reporting import TrainingContexts
 from calcdet_core.run.sources import ImageSource, dicom_records
@@ -90,10 +90,11 @@ def _resume_note(dropped: list[str], folder: Path) -> None:
                                "input files; computing them again[/yellow]")
 
 
-def train_model(pipeline_path: Path, dataset_name: str, root: Path, out: Path, seed: int = 0,
+def train_model(pipeline_path: Path | PipelineDocument, dataset_name: str, root: Path, out: Path, seed: int = 0,
                 executor: Executor | None = None, device: str = "auto", workers: int | None = None,
                 overrides: Sequence[str] = ()) -> dict[str, Any]:
-    """Train the pipeline on the dataset's train split (validation split at hand) and write ``out``.
+    """Train the pipeline (a YAML file, or a validated document) on the dataset's train split (validation
+    split at hand) and write ``out``.
 
     The work folder ``out/work/<pipeline, dataset, seed>`` keeps per-image results and the
     components' checkpoints until the model directory is written: the same command after an
@@ -103,8 +104,10 @@ def train_model(pipeline_path: Path, dataset_name: str, root: Path, out: Path, s
     """
     executor = executor or SerialExecutor()
     out = Path(out)
-    with claimed_output(out, folder=True, inputs=[Path(pipeline_path), Path(root)]):
-        pipeline = load_pipeline(Path(pipeline_path), overrides=overrides)
+    document = (pipeline_path if isinstance(pipeline_path, PipelineDocument)
+                else read_pipeline(Path(pipeline_path), overrides=overrides))
+    with claimed_output(out, folder=True, inputs=[document.path, Path(root)]):
+        pipeline = document.build()
         if is_model_dir(out):
             raise InvalidInputError(f"{out} already holds a trained model; choose another --out or remove it")
         dataset = load_dataset(dataset_name, root)
