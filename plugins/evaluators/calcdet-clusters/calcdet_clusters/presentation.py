@@ -29,11 +29,13 @@ from calcdet_core.api import Detections, RunIdentity
 
 
 def presentation_state(ds, detections: Detections, clusters: list[Cluster],  # type: ignore[no-untyped-def]
-                       run: RunIdentity):
-    """The GSPS of one image (header ``ds``) showing ``detections`` and ``clusters`` (stored grid)."""
+                       run: RunIdentity, settings: object = ()):
+    """The GSPS of one image (header ``ds``) showing ``detections`` and ``clusters`` (stored grid); its UIDs derive
+    from the image's, the model's and the ``settings`` that chose what it shows."""
     import highdicom as hd
     from highdicom.enum import PresentationLUTShapeValues
-    from pydicom.uid import generate_uid
+
+    from calcdet_clusters.sr import derived_uid
 
     layers = [hd.pr.GraphicLayer("DETECTIONS", 1, "calcdet detections: circle of the radius, score"),
               hd.pr.GraphicLayer("CLUSTERS", 2, "calcdet clusters: convex hull, member count, score")]
@@ -60,8 +62,9 @@ def presentation_state(ds, detections: Detections, clusters: list[Cluster],  # t
     shape = PresentationLUTShapeValues.INVERSE if ds.PhotometricInterpretation == "MONOCHROME1" \
         else PresentationLUTShapeValues.IDENTITY
     pr = hd.pr.GrayscaleSoftcopyPresentationState(
-        referenced_images=[ds], series_instance_uid=generate_uid(), series_number=9002,
-        sop_instance_uid=generate_uid(), instance_number=1, manufacturer="calcdet",
+        referenced_images=[ds], series_instance_uid=derived_uid(ds.StudyInstanceUID, run.model_checksum, "pr"),
+        series_number=9002, sop_instance_uid=derived_uid(ds.SOPInstanceUID, settings, "pr"), instance_number=1,
+        manufacturer="calcdet",
         manufacturer_model_name=run.algorithm, software_versions=run.version,
         device_serial_number=run.model_checksum[:64], content_label="CALCDET",
         content_description=f"{run.algorithm} {run.version}: {len(detections)} detections, {len(clusters)} clusters",

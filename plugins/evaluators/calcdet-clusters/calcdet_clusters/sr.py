@@ -48,7 +48,27 @@ EMPTY_ALLOWED = ("PatientID", "PatientName", "PatientBirthDate", "PatientSex", "
 """Patient and study attributes an SR copies from its image: type 2 (present, may be empty), so an image
 without them gets them empty in the SR, never invented values."""
 SCHEME = "99CALCDET"
-"""Local coding scheme (a designator starting 99 is private by the standard) for calcdet's own measurements."""
+"""Local coding scheme (a designator starting 99 is private by the standard) for calcdet's own measurements,
+declared in each SR's Coding Scheme Identification Sequence."""
+
+
+def derived_uid(*parts: object) -> str:
+    """A UID that is a function of ``parts``: the same image, model and settings give the same SR, so an SR written
+    or sent again (``calcdet serve`` after a crash) is the same instance in a PACS, not a second one."""
+    from pydicom.uid import generate_uid
+
+    return str(generate_uid(entropy_srcs=[str(p) for p in parts]))
+
+
+def coding_scheme_identification():  # type: ignore[no-untyped-def]
+    """The Coding Scheme Identification Sequence item declaring :data:`SCHEME`."""
+    from pydicom.dataset import Dataset
+
+    item = Dataset()
+    item.CodingSchemeDesignator = SCHEME
+    item.CodingSchemeName = "calcdet measurements"
+    item.CodingSchemeResponsibleOrganization = "calcdet"
+    return item
 
 
 def _codes():  # type: ignore[no-untyped-def]
@@ -173,7 +193,8 @@ def write_dicom_sr(images: Sequence[DetectedOutput], run: RunIdentity, out_dir: 
         stem = _safe(image.image_id)
         files.append(_save(_report(ds, d, clusters, run, parameters), out / f"{stem}.sr.dcm"))
         if gsps:
-            files.append(_save(presentation_state(ds, d, clusters, run), out / f"{stem}.pr.dcm"))
+            files.append(_save(presentation_state(ds, d, clusters, run, sorted(parameters.items())),
+                               out / f"{stem}.pr.dcm"))
     return files
 
 
@@ -193,16 +214,17 @@ def _report(ds, detections: Detections, clusters: list[Cluster], run: RunIdentit
             parameters: dict[str, str]):
     import highdicom as hd
     from pydicom.sr.codedict import codes
-    from pydicom.uid import generate_uid
 
     c = _codes()
+    sop_uid = derived_uid(ds.SOPInstanceUID, sorted(parameters.items()), "sr")
     algorithm = hd.sr.AlgorithmIdentification(name=run.algorithm, version=run.version,
                                               parameters=[f"{k}={v}" for k, v in parameters.items()])
     source = hd.sr.SourceImageForRegion.from_source_image(ds)
     xy = detections.xyr[:, :2]
     # one image-level group first: it says how many were found (none is a finding too; TID 1500 needs a group)
     groups = [hd.sr.MeasurementsAndQualitativeEvaluations(
-        tracking_identifier=hd.sr.TrackingIdentifier(uid=generate_uid(), identifier="detections"),
+        tracking_identifier=hd.sr.TrackingIdentifier(uid=derived_uid(sop_uid, "detections"),
+                                                     identifier="detections"),
         source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(ds)], algorithm_id=algorithm,
         measurements=[hd.sr.Measurement(name=c["written"], value=float(len(detections)), unit=codes.UCUM.NoUnits,
                                         algorithm_id=algorithm),
@@ -210,7 +232,8 @@ def _report(ds, detections: Detections, clusters: list[Cluster], run: RunIdentit
                                         algorithm_id=algorithm)])]
     for i, ((x, y), r, s) in enumerate(zip(xy, detections.radius, detections.score, strict=True)):
         groups.append(hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
-            tracking_identifier=hd.sr.TrackingIdentifier(uid=generate_uid(), identifier=f"detection {i}"),
+            tracking_identifier=hd.sr.TrackingIdentifier(uid=derived_uid(sop_uid, "detection", i),
+                                                         identifier=f"detection {i}"),
             referenced_region=hd.sr.ImageRegion(graphic_type=hd.sr.GraphicTypeValues.POINT,
                                                 graphic_data=np.array([[x + 0.5, y + 0.5]]), source_image=source),
             finding_type=codes.DCM.IndividualCalcification,
@@ -225,7 +248,8 @@ def _report(ds, detections: Detections, clusters: list[Cluster], run: RunIdentit
         kind = hd.sr.GraphicTypeValues.POINT if len(hull) == 1 else hd.sr.GraphicTypeValues.POLYLINE
         outline = hull if len(hull) == 1 else np.vstack([hull, hull[:1]])  # closed: the first vertex again
         groups.append(hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
-            tracking_identifier=hd.sr.TrackingIdentifier(uid=generate_uid(), identifier=f"cluster {k}"),
+            tracking_identifier=hd.sr.TrackingIdentifier(uid=derived_uid(sop_uid, "cluster", k),
+                                                         identifier=f"cluster {k}"),
             referenced_region=hd.sr.ImageRegion(graphic_type=kind, graphic_data=outline, source_image=source),
             finding_type=codes.SCT.CalcificationCluster,
             measurements=[hd.sr.Measurement(name=c["cluster_score"], value=cluster.score, unit=codes.UCUM.NoUnits,
@@ -235,16 +259,17 @@ def _report(ds, detections: Detections, clusters: list[Cluster], run: RunIdentit
     observer = hd.sr.ObserverContext(
         observer_type=codes.DCM.Device,
         observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
-            uid=generate_uid(), name=run.algorithm, manufacturer_name="calcdet", model_name=run.algorithm,
-            serial_number=run.model_checksum[:64]))
+            uid=derived_uid(run.model_checksum, "device"), name=run.algorithm, manufacturer_name="calcdet",
+            model_name=run.algorithm, serial_number=run.model_checksum[:64]))
     report = hd.sr.MeasurementReport(
         observation_context=hd.sr.ObservationContext(observer_device_context=observer),
         procedure_reported=codes.LN.BreastFfdMammogram, imaging_measurements=groups)
     sr = hd.sr.Comprehensive3DSR(
-        evidence=[ds], content=report, series_instance_uid=generate_uid(), series_number=9001,
-        sop_instance_uid=generate_uid(), instance_number=1, manufacturer="calcdet",
+        evidence=[ds], content=report, series_instance_uid=derived_uid(ds.StudyInstanceUID, run.model_checksum, "sr"),
+        series_number=9001, sop_instance_uid=sop_uid, instance_number=1, manufacturer="calcdet",
         series_description=f"{run.algorithm} {run.version} microcalcifications", is_complete=True)
     sr.SoftwareVersions = run.version
+    sr.CodingSchemeIdentificationSequence = [coding_scheme_identification()]
     return sr
 
 

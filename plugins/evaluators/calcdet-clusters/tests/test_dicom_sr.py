@@ -2,6 +2,7 @@
 
 import csv
 import hashlib
+import shutil
 import importlib.util
 import subprocess
 import sys
@@ -266,3 +267,34 @@ def test_detect_refuses_an_input_without_uids_with_a_message(tmp_path):
                    "--dicom-sr-min-score", "0")
     assert done.returncode == 1 and "img.dcm: no SeriesInstanceUID" in done.stderr and "Traceback" not in done.stderr
     assert not list((tmp_path / "sr").glob("*.dcm"))
+
+
+def test_uids_derive_from_the_image_model_and_settings_and_the_private_scheme_is_declared(tmp_path):
+    dcm = right_breast(tmp_path / "img.dcm")
+    found = detections([[150.0, 40.0], [120.0, 100.0]], [0.9, 0.5])
+
+    def written(folder: str, run: RunIdentity = RUN, cutoff: float = 0.0) -> list[pydicom.Dataset]:
+        files = write_dicom_sr([DetectedOutput("img", dcm, found)], run, tmp_path / folder, min_score=cutoff,
+                               gsps=True)
+        return [pydicom.dcmread(f) for f in files]
+
+    first, again = written("a"), written("b")
+    assert [d.SOPInstanceUID for d in first] == [d.SOPInstanceUID for d in again]  # written again: the same SR
+    assert [d.SeriesInstanceUID for d in first] == [d.SeriesInstanceUID for d in again]
+    other_model = written("c", RunIdentity("calcdet test", "0.1.0", "sha256:" + "cd" * 32))
+    other_cutoff = written("d", cutoff=0.6)
+    for changed in (other_model, other_cutoff):
+        assert {d.SOPInstanceUID for d in changed}.isdisjoint(d.SOPInstanceUID for d in first)
+    (scheme,) = first[0].CodingSchemeIdentificationSequence
+    assert scheme.CodingSchemeDesignator == "99CALCDET" and scheme.CodingSchemeName
+
+
+@pytest.mark.skipif(shutil.which("dciodvfy") is None, reason="dicom3tools' dciodvfy is not installed "
+                    "(Debian package dicom3tools; `make test` installs it where it can)")
+def test_sr_and_presentation_state_pass_dciodvfy_without_errors(tmp_path):
+    dcm = right_breast(tmp_path / "img.dcm")
+    found = detections([[150.0, 40.0], [156.0, 46.0], [146.0, 50.0]], [0.9, 0.5, 0.4])
+    for path in write_dicom_sr([DetectedOutput("img", dcm, found)], RUN, tmp_path / "sr", min_score=0.0, gsps=True):
+        report = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, check=False)
+        errors = [line for line in (report.stdout + report.stderr).splitlines() if line.startswith("Error")]
+        assert errors == [], (path.name, errors)
