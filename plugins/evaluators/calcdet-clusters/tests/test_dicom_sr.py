@@ -2,8 +2,8 @@
 
 import csv
 import hashlib
-import shutil
 import importlib.util
+import shutil
 import subprocess
 import sys
 from pathlib import Path
