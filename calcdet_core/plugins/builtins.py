@@ -26,7 +26,7 @@ def calcdet_register_evaluators() -> list[type]:
 
 @hookimpl
 def calcdet_register_commands(cli: typer.Typer) -> None:
-    from calcdet_core.cli import dataset, evaluate, model, plugins, reproduce, run
+    from calcdet_core.cli import dataset, evaluate, model, plugins, reproduce, run, serve
 
-    for commands in (plugins, run, evaluate, dataset, model, reproduce):
+    for commands in (plugins, run, evaluate, dataset, model, reproduce, serve):
         commands.register(cli)
