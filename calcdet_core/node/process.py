@@ -1,12 +1,12 @@
 """Running the model on what arrived: worker processes, one image each, then the answer files.
 
-Each worker process loads the model once. Per image (``per="image"``) an instance is detected as soon
-as it is spooled; per study (``per="study"``) a study's instances wait until no new one has arrived
-for ``study_quiet`` seconds, then are detected together and their answers sent in one association.
-An image the model cannot read (a damaged compressed stream, a constant image) is recorded as
-skipped with the reason and logged: the sender was already told it was stored, so it is never lost
-silently. The answer is what ``calcdet detect --dicom-sr`` writes for the image, at the model's
-operating point.
+Each worker process loads the model once, detects and writes the answer files. Per image
+(``per="image"``) an instance is detected as soon as it is spooled; per study (``per="study"``) a
+study's instances wait until no new one has arrived for ``study_quiet`` seconds, then are detected
+together and their answers sent in one association. An image the model cannot read (a damaged
+compressed stream, a constant image) is recorded as skipped with the reason and logged: the sender
+was already told it was stored, so it is never lost silently. The answer is what ``calcdet detect
+--dicom-sr`` writes for the image, at the model's operating point.
 """
 
 from __future__ import annotations
@@ -29,29 +29,6 @@ from calcdet_core.node.spool import ANSWERED, SKIPPED, InstanceRecord, Spool
 
 LOG = logging.getLogger("calcdet.serve")
 
-_PIPELINE: Any = None
-
-
-def _load_model(model: str, device: str) -> None:
-    """A worker's start: the model, loaded once, its detector on ``device``."""
-    global _PIPELINE
-    from calcdet_core.contracts.devices import resolve_device
-    from calcdet_core.run.executor import progress_shown
-    from calcdet_core.run.workflows import load_runnable
-
-    with progress_shown(False):
-        _PIPELINE = load_runnable(Path(model))[0]
-    if _PIPELINE.detector is not None:
-        _PIPELINE.detector.to_device(resolve_device(device))
-
-
-def _detect(path: str, image_id: str) -> Detections:
-    from calcdet_core.io.dicom import read_dicom
-    from calcdet_core.run.detection import detect_record
-
-    record = ImageRecord(image_id, image_id, Path(path), Annotation(), partial(read_dicom, Path(path), image_id))
-    return detect_record(_PIPELINE, record)
-
 
 @dataclass(frozen=True)
 class Answer:
@@ -63,6 +40,35 @@ class Answer:
 
     def write(self, source: Path, uid: str, found: Detections, folder: Path) -> list[Path]:
         return self.writer([DetectedOutput(uid, source, found)], self.run, folder, min_score=None, gsps=self.gsps)
+
+
+_PIPELINE: Any = None
+_ANSWER: Answer | None = None
+
+
+def _load_model(model: str, device: str, answer: Answer) -> None:
+    """A worker's start: the model, loaded once, its detector on ``device``; how it answers."""
+    from calcdet_core.contracts.devices import resolve_device
+    from calcdet_core.run.executor import progress_shown
+    from calcdet_core.run.workflows import load_runnable
+
+    global _PIPELINE, _ANSWER
+    _ANSWER = answer
+    with progress_shown(False):
+        _PIPELINE = load_runnable(Path(model))[0]
+    if _PIPELINE.detector is not None:
+        _PIPELINE.detector.to_device(resolve_device(device))
+
+
+def _detect_and_answer(path: str, image_id: str, folder: str) -> tuple[int, list[Path]]:
+    """Detections of one spooled instance, and the answer files written from them into ``folder``."""
+    from calcdet_core.io.dicom import read_dicom
+    from calcdet_core.run.detection import detect_record
+
+    assert _ANSWER is not None
+    record = ImageRecord(image_id, image_id, Path(path), Annotation(), partial(read_dicom, Path(path), image_id))
+    found = detect_record(_PIPELINE, record)
+    return len(found), _ANSWER.write(Path(path), image_id, found, Path(folder))
 
 
 @dataclass
@@ -86,7 +92,7 @@ class Processor:
 
     def __post_init__(self) -> None:
         self._pool = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"), initializer=_load_model,
-                                         initargs=(str(self.model), self.device))
+                                         initargs=(str(self.model), self.device, self.answer))
         if self.study_quiet is not None:
             threading.Thread(target=self._release_quiet_studies, name="calcdet-study-gate", daemon=True).start()
 
@@ -117,20 +123,19 @@ class Processor:
         remaining = [len(records)]
         for record in records:
             uid = record.sop_instance_uid
-            future = self._pool.submit(_detect, str(self.spool.instance_path(uid)), uid)
+            future = self._pool.submit(_detect_and_answer, str(self.spool.instance_path(uid)), uid,
+                                       str(self.spool.outgoing_dir(uid)))
             future.add_done_callback(partial(self._finish, record, done, remaining))
 
     def _finish(self, record: InstanceRecord, done: list[InstanceRecord], remaining: list[int],
-                future: Future[Detections]) -> None:
+                future: Future[tuple[int, list[Path]]]) -> None:
         uid = record.sop_instance_uid
         try:
-            found = future.result()
-            folder = self.spool.outgoing_dir(uid)
-            files = self.answer.write(self.spool.instance_path(uid), uid, found, folder)
+            found, files = future.result()
             record.outputs = [f.relative_to(self.spool.root).as_posix() for f in files]
             record.state = ANSWERED
             self.spool.save(record)
-            LOG.info("detected %s: %d detections; answer %s", uid, len(found), ", ".join(record.outputs))
+            LOG.info("detected %s: %d detections; answer %s", uid, found, ", ".join(record.outputs))
         except BrokenProcessPool:
             LOG.error("%s: the worker process died; it stays received and is detected at the next start", uid)
         except Exception as exc:  # an image the model cannot use is recorded, never lost

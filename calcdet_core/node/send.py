@@ -1,8 +1,8 @@
 """Delivering the answers: C-STORE to the destination, retried with back-off, kept on disk when it stays down.
 
-A batch (one image's answer, or a study's) goes in one association. A failure (no association, a
-refused context, a non-success status) is retried after ``backoff``, ``2 * backoff``, ... seconds,
-``retries`` times; then each instance is recorded ``unsent`` with a log line, its files stay in
+A batch (one image's answer, or a study's, with those that queued up meanwhile) goes in one
+association. A failure (no association, a refused context, a non-success status) is retried after
+``backoff``, ``2 * backoff``, ... seconds, ``retries`` times; then each instance is recorded ``unsent`` with a log line, its files stay in
 ``SPOOL/outgoing`` and ``calcdet serve --resend`` delivers them later (as does the next start).
 An answer's UIDs are derived from its image's and the model's (the dicom-sr writer's rule), so
 sending it again after a crash stores the same instance again, not a second one.
@@ -22,6 +22,8 @@ from calcdet_core.node.spool import SENT, UNSENT, InstanceRecord, Spool
 
 LOG = logging.getLogger("calcdet.serve")
 
+MAX_BATCH = 64
+"""Instances whose answers go in one association at most."""
 _DESTINATION = re.compile(r"(?P<ae>[^@]{1,16})@(?P<host>[^:]+):(?P<port>\d{1,5})")
 
 
@@ -92,7 +94,18 @@ class Sender:
         self._queue.put(records)
 
     def _run(self) -> None:
-        while (batch := self._queue.get()) is not None:
+        """Deliver batches as they come; those that queued up meanwhile go together, in one association."""
+        closing = False
+        while not closing and (batch := self._queue.get()) is not None:
+            while len(batch) < MAX_BATCH:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    closing = True
+                    break
+                batch = batch + more
             self.deliver(batch)
 
     def deliver(self, batch: list[InstanceRecord]) -> bool:
