@@ -12,7 +12,7 @@ EXAMPLES := $(sort $(patsubst %/pyproject.toml,%,$(wildcard examples/*/pyproject
 DEMO_DIR ?= demo
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint install services clean
 
 install: $(STAMP)
 
@@ -35,7 +35,10 @@ $(STAMP): $(BIN)/python pyproject.toml $(addsuffix /pyproject.toml,$(LIBRARIES) 
 	$(call PIP_INSTALL,-e ".[test]" $(foreach p,$(LIBRARIES) $(PLUGINS) $(EXAMPLES),-e "$(p)[test]"))
 	touch $(STAMP)
 
-test: $(STAMP)
+services:
+	bash scripts/install-test-services.sh
+
+test: $(STAMP) services
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
