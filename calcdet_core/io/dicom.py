@@ -270,6 +270,10 @@ def write_dicom(
     if spacing_mm is not None:
         setattr(ds, spacing_tag, [f"{spacing_mm[0]:.6g}", f"{spacing_mm[1]:.6g}"])
     ds.set_pixel_data(stored, photometric, bits_stored, generate_instance_uid=False)
+    if ds.SOPClassUID == DIGITAL_MAMMOGRAPHY_STORAGE:
+        from calcdet_core.io.mammography_iod import add_mammography_attributes
+
+        add_mammography_attributes(ds, laterality, view, bits_stored)
     if transfer_syntax == "jpeg-lossless":
         frame = encode_lossless_jpeg(stored, precision=max(bits_stored, 2))
         ds.PixelData = encapsulate([frame])
