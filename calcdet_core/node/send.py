@@ -2,8 +2,9 @@
 
 A batch (one image's answer, or a study's, with those that queued up meanwhile) goes in one
 association. A failure (no association, a refused context, a non-success status) is retried after
-``backoff``, ``2 * backoff``, ... seconds, ``retries`` times; then each instance is recorded ``unsent`` with a log line, its files stay in
-``SPOOL/outgoing`` and ``calcdet serve --resend`` delivers them later (as does the next start).
+``backoff``, ``2 * backoff``, ... seconds, ``retries`` times; then each instance is recorded
+``unsent`` with a log line, its files stay in ``SPOOL/outgoing`` and ``calcdet serve --resend``
+delivers them later (as does the next start).
 An answer's UIDs are derived from its image's and the model's (the dicom-sr writer's rule), so
 sending it again after a crash stores the same instance again, not a second one.
 """
