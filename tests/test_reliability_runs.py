@@ -83,17 +83,19 @@ def test_a_changed_file_invalidates_its_saved_result_only(tmp_path):
 
 
 HOLD_LOCK = """
-import sys, time
+import sys
 from calcdet_core.run.locks import OutputLock
 lock = OutputLock(sys.argv[1]).acquire()
 print("held", flush=True)
-time.sleep(120)
+sys.stdin.read()
 """
+"""Holds the lock until killed or its stdin is closed (the test's end, however it ends): no duration to outlast."""
 
 
 def test_second_run_on_the_same_out_is_refused_and_a_dead_holder_is_taken_over(pipeline, release, tmp_path):
     out = tmp_path / "detections.csv"
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(out)], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(out)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         second = calcdet("detect", pipeline, "--dataset", "inbreast", "--root", release, "--out", out)
@@ -220,7 +222,8 @@ from calcdet_core.run.executor import ProcessExecutor
 
 def job(context, item):
     Path(context, f"{os.getpid()}.pid").write_text("")
-    time.sleep(120)
+    while not Path(context, "stop").exists():  # the test's end, however it ends; else killed with the parent
+        time.sleep(0.1)
     return {}
 
 
@@ -243,19 +246,23 @@ def test_workers_end_when_their_parent_is_killed(tmp_path):
     script = tmp_path / "orphans.py"
     script.write_text(textwrap.dedent(ORPHANS))
     parent = subprocess.Popen([sys.executable, str(script), str(tmp_path)], cwd=REPO)
+    workers: list[int] = []
     try:
-        deadline = time.monotonic() + 60
-        while len(list(tmp_path.glob("*.pid"))) < 2 and time.monotonic() < deadline:
+        try:
+            deadline = time.monotonic() + 600  # bounds a broken run only: the wait ends when both workers are up
+            while len(list(tmp_path.glob("*.pid"))) < 2 and parent.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.1)
+            workers = [int(p.stem) for p in tmp_path.glob("*.pid")]
+            assert len(workers) == 2 and all(_alive(pid) for pid in workers)
+        finally:
+            parent.send_signal(signal.SIGKILL)
+            parent.wait()
+        deadline = time.monotonic() + 120
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
             time.sleep(0.1)
-        workers = [int(p.stem) for p in tmp_path.glob("*.pid")]
-        assert len(workers) == 2 and all(_alive(pid) for pid in workers)
+        left = [pid for pid in workers if _alive(pid)]
+        for pid in left:  # do not leave them behind if the check failed
+            os.kill(pid, signal.SIGKILL)
+        assert not left
     finally:
-        parent.send_signal(signal.SIGKILL)
-        parent.wait()
-    deadline = time.monotonic() + 30
-    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    left = [pid for pid in workers if _alive(pid)]
-    for pid in left:  # do not leave them behind if the check failed
-        os.kill(pid, signal.SIGKILL)
-    assert not left
+        (tmp_path / "stop").touch()  # a worker that started late or survived stops waiting
