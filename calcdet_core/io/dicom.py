@@ -11,6 +11,7 @@ MONOCHROME1 included.
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from pathlib import Path
@@ -30,7 +31,8 @@ from pydicom.uid import (
 
 from calcdet_core.contracts.data import Mammogram
 from calcdet_core.errors import InvalidInputError
-from calcdet_core.imaging.preprocess import require_finite
+from calcdet_core.imaging.preprocess import MAX_WORKING_PIXELS, require_finite
+from calcdet_core.io.dicom_header import read_header
 from calcdet_core.io.ljpeg import encode_lossless_jpeg
 
 DIGITAL_MAMMOGRAPHY_STORAGE = "1.2.840.10008.5.1.4.1.1.1.2"
@@ -62,6 +64,15 @@ A few such pixels are overlay graphics some scanners keep in the high bits; more
 ``BitsStored`` is smaller than the data and the cleared image is not the acquired one.
 """
 
+
+MAX_DECODED_PIXELS = MAX_WORKING_PIXELS
+"""The most pixels (Rows x Columns x SamplesPerPixel x NumberOfFrames) an input may declare: 64 M.
+
+A full-field mammogram has at most about 4096x5120 = 21 M pixels; this leaves three times that
+and equals the bound on the working image resampling may make."""
+
+MAX_DECODED_BYTES = MAX_DECODED_PIXELS * 8
+"""The most bytes an input's decoded pixels may take: 64 M pixels of 8-byte (double float) samples, 512 MB."""
 
 SPACING_RANGE_MM = (0.01, 1.0)
 """Pixel spacings a mammogram can have: detectors and digitisers span tens to a few hundred µm.
@@ -117,6 +128,36 @@ def header_spacing(ds: Dataset, path: Path) -> tuple[float, float] | None:
     return None
 
 
+def check_decoded_size(ds: Dataset, path: Path) -> None:
+    """Refuse, naming the tags, a header declaring more pixels or bytes than any mammogram decodes to.
+
+    Called on the header alone, so a file claiming a huge image costs nothing before it is refused.
+    """
+    rows, columns = _int_tag(ds, "Rows", 0, path), _int_tag(ds, "Columns", 0, path)
+    samples, frames = _int_tag(ds, "SamplesPerPixel", 1, path), _int_tag(ds, "NumberOfFrames", 1, path)
+    bits = _int_tag(ds, "BitsAllocated", 16, path)
+    pixels = rows * columns * samples * frames
+    nbytes = pixels * max(1, math.ceil(bits / 8))
+    if pixels > MAX_DECODED_PIXELS or nbytes > MAX_DECODED_BYTES:
+        raise InvalidInputError(
+            f"{path}: Rows x Columns x SamplesPerPixel x NumberOfFrames = {rows} x {columns} x {samples} x {frames} "
+            f"at BitsAllocated {bits} is {pixels / 1e6:.0f} M pixels ({nbytes / 1e6:.0f} MB decoded); calcdet reads "
+            f"at most {MAX_DECODED_PIXELS / 1e6:.0f} M pixels and {MAX_DECODED_BYTES / 1e6:.0f} MB (a full-field "
+            "mammogram has about 21 M pixels): the header is wrong or this is no mammogram")
+
+
+def read_checked_header(path: Path) -> Dataset:
+    """The header without pixel data (:func:`read_header`), its declared decoded size checked; errors name the file."""
+    try:
+        header = read_header(path)
+    except InvalidInputError:
+        raise
+    except Exception as exc:
+        raise InvalidInputError(f"{path}: not a readable DICOM file ({type(exc).__name__}: {exc})") from exc
+    check_decoded_size(header, path)
+    return header
+
+
 def _code(ds: Dataset, keyword: str, allowed: tuple[str, ...]) -> str | None:
     value = str(ds.get(keyword, "") or "").strip().upper()
     return value if value in allowed else None
@@ -127,9 +168,12 @@ def read_dicom(path: str | Path, image_id: str | None = None, patient_id: str | 
 
     MONOCHROME1 pixels are inverted so that bright always means dense; bits above
     ``BitsStored`` are cleared; spacing comes from ``PixelSpacing`` or else
-    ``ImagerPixelSpacing`` (mm, row then column). Every error names the file.
+    ``ImagerPixelSpacing`` (mm, row then column). A header declaring more than
+    :data:`MAX_DECODED_PIXELS` or :data:`MAX_DECODED_BYTES` is refused before any pixel
+    data is inflated or decoded. Every error names the file.
     """
     path = Path(path)
+    read_checked_header(path)  # a huge declared image is refused before pydicom inflates or decodes anything
     try:
         ds = pydicom.dcmread(path)
     except Exception as exc:

@@ -8,14 +8,17 @@ it holds the usual tokens (``_L_``, ``RIGHT``, ``CC``, ``MLO``, ...).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from calcdet_core.contracts.data import Mammogram
 from calcdet_core.errors import InvalidInputError
 from calcdet_core.imaging.preprocess import require_finite
-from calcdet_core.io.dicom import header_spacing, read_dicom
+from calcdet_core.io.dicom import MAX_DECODED_PIXELS, header_spacing, read_checked_header, read_dicom
 
 DICOM_SUFFIXES = {".dcm", ".dicom"}
 PILLOW_SUFFIXES = {".png", ".tif", ".tiff"}
@@ -33,16 +36,31 @@ def name_tokens(path: Path) -> tuple[str | None, str | None]:
     return laterality, view
 
 
-def _pillow_pixels(path: Path) -> np.ndarray:
+@contextmanager
+def _opened(path: Path) -> Iterator[Any]:
+    """The image opened lazily by Pillow (its size known, nothing decoded), refused when larger than a mammogram."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as img:
-            if getattr(img, "n_frames", 1) != 1:
-                raise InvalidInputError(f"{path}: expected one image, found {img.n_frames} frames")
-            arr = np.asarray(img)
+            if img.height * img.width > MAX_DECODED_PIXELS:
+                raise InvalidInputError(
+                    f"{path}: the image declares {img.width}x{img.height} = {img.height * img.width / 1e6:.0f} M "
+                    f"pixels; calcdet reads at most {MAX_DECODED_PIXELS / 1e6:.0f} M (a full-field mammogram has "
+                    "about 21 M)")
+            yield img
+    except Image.DecompressionBombError as exc:  # Pillow's own bound, past ours: refused while opening
+        raise InvalidInputError(f"{path}: {exc}; calcdet reads at most {MAX_DECODED_PIXELS / 1e6:.0f} M "
+                                "pixels") from exc
     except (OSError, UnidentifiedImageError) as exc:
         raise InvalidInputError(f"{path}: not a readable image ({type(exc).__name__}: {exc})") from exc
+
+
+def _pillow_pixels(path: Path) -> np.ndarray:
+    with _opened(path) as img:
+        if getattr(img, "n_frames", 1) != 1:
+            raise InvalidInputError(f"{path}: expected one image, found {img.n_frames} frames")
+        arr = np.asarray(img)
     if arr.ndim == 3:
         channels = arr[..., :3]
         if not (np.array_equal(channels[..., 0], channels[..., 1])
@@ -78,18 +96,11 @@ def read_image(path: str | Path, image_id: str | None = None, patient_id: str | 
 def image_header(path: Path) -> tuple[int, int, tuple[float, float] | None]:
     """(height, width, spacing in mm or ``None``) without decoding the pixels."""
     if path.suffix.lower() in DICOM_SUFFIXES:
-        import pydicom
-
+        header = read_checked_header(path)  # size checked as read_dicom checks it, nothing inflated past it
         try:
-            header = pydicom.dcmread(path, stop_before_pixels=True)
             rows, columns = int(header.Rows), int(header.Columns)
         except Exception as exc:
             raise InvalidInputError(f"{path}: unreadable DICOM header ({type(exc).__name__}: {exc})") from exc
         return rows, columns, header_spacing(header, path)  # read and checked as read_dicom reads it
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as img:
-            return img.height, img.width, None
-    except (OSError, UnidentifiedImageError) as exc:
-        raise InvalidInputError(f"{path}: not a readable image ({type(exc).__name__}: {exc})") from exc
+    with _opened(path) as img:
+        return img.height, img.width, None
