@@ -51,6 +51,9 @@ WorkersOption = Annotated[int, typer.Option("--workers", "-j", min=1,
 SetOption = Annotated[list[str] | None, typer.Option(
     "--set", metavar="PATH=VALUE", help="Change one pipeline setting, named as validate names it (repeatable; VALUE "
                                        "read as YAML): detector.params.epochs=3, features[1].params.cv_folds=3.")]
+VerifyInputsOption = Annotated[bool, typer.Option(
+    "--verify-inputs", help="On a resume, reuse a saved per-image result only if its input file has the same SHA-256 "
+                            "(each file read once per run), not just the same size and modification time.")]
 SchedulerOption = Annotated[str | None, typer.Option(
     help="Dask scheduler address (tcp://host:8786): run the per-image jobs on that cluster instead.")]
 

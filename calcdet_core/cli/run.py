@@ -20,6 +20,7 @@ from calcdet_core.cli.options import (
     SetOption,
     Split,
     SplitChoice,
+    VerifyInputsOption,
     WorkersOption,
 )
 from calcdet_core.run.executor import make_executor
@@ -40,6 +41,7 @@ def train(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or per-epoch lines on stderr "
                                         "(for logs); the summary line still prints.")] = False,
     settings: SetOption = None,
+    verify_inputs: VerifyInputsOption = False,
 ) -> None:
     """Train a pipeline on a dataset's train split (validation split for thresholds) into a model directory."""
     from calcdet_core.run.executor import progress_shown
@@ -48,7 +50,7 @@ def train(
 
     with progress_shown(not quiet):
         metrics = train_model(pipeline, dataset, root, out, seed, make_executor(workers, scheduler), device, workers,
-                              overrides=settings or ())
+                              overrides=settings or (), verify_inputs=verify_inputs)
     output.stdout.print(training_summary(out, metrics), highlight=False)
 
 
@@ -81,6 +83,7 @@ def detect(
         "--dicom-gsps", help="Also a Grayscale Softcopy Presentation State per input DICOM in the --dicom-sr folder: "
                              "circles, cluster outlines and scores a viewer draws over the image.")] = False,
     settings: SetOption = None,
+    verify_inputs: VerifyInputsOption = False,
 ) -> None:
     """Detect microcalcifications; one CSV row per detection (image_id, x, y, radius, score), stored grid."""
     from calcdet_core.errors import InvalidInputError
@@ -109,7 +112,7 @@ def detect(
             sr_writer([], sr_run, dicom_sr, **sr_options)
         source = Selection(tuple(inputs or ()), dataset, root, split.value, seed).source()
         work = out.with_name(out.name + ".work")
-        found = run(pipeline, identity, source, work, make_executor(workers, scheduler), device)
+        found = run(pipeline, identity, source, work, make_executor(workers, scheduler), device, verify_inputs)
         write_outputs(found, out, overlay, findings_from, with_truth=dataset is not None)
         if sr_writer is not None:
             sr_writer(detected_outputs(found), sr_run, dicom_sr, **sr_options)
@@ -129,12 +132,13 @@ def evaluate(
     device: DeviceOption = "auto",
     expect_digest: ExpectDigestOption = None,
     settings: SetOption = None,
+    verify_inputs: VerifyInputsOption = False,
 ) -> None:
     """Run a trained pipeline on a dataset split and score it (FROC with bootstrap interval, report)."""
     from calcdet_core.run.workflows import evaluate_model
 
     metrics = evaluate_model(model, dataset, root, out, split.value, seed, make_executor(workers, scheduler), device,
-                             expect_digest, settings or ())
+                             expect_digest, settings or (), verify_inputs)
     output.stdout.print(f"{output.froc_auc(metrics.get('froc', {}))}; report {Path(out) / 'report.html'}",
                         highlight=False)
 

@@ -2,9 +2,16 @@
 
 A work folder's name already fingerprints the model and the pipeline. Within it, ``inputs.json``
 records each image's *stamp*: the dataset and root (or nothing, for DICOM inputs), the image file's
-resolved path, size and modification time in nanoseconds, and for training the annotation too.
-Before a run resumes, every saved result whose stamp differs from the image it would now stand
-for is deleted, so it is computed again; a result without a stamp counts as stale.
+resolved path, size and modification time in nanoseconds (with ``--verify-inputs`` the SHA-256 of
+its content instead, which also sees pixels rewritten under the same size and time), and for
+training the annotation too. Before a run resumes, every saved result whose stamp differs from the
+image it would now stand for is deleted, so it is computed again; a result without a stamp counts
+as stale.
+
+Images that exist only in memory need no stamp of their own: a record without a file (a generated
+test dataset) is stamped by its dataset, root, id and truth, and the images a training transform
+makes (``mc-insertion``) are drawn from stamped records with the run's seed and the pipeline's
+settings, which the work folder's fingerprint already holds.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -41,12 +49,31 @@ def _digest(value: Any, h: Any) -> None:
         h.update(repr(value).encode())
 
 
-def input_stamp(record: ImageRecord, dataset: str | None, root: str | None, with_truth: bool = False) -> str:
-    """The identity of one image's input: where it is read from, its size and mtime (and its truth if asked)."""
+class FileDigests:
+    """SHA-256 of input files by content, each file read (streaming) at most once for the run that holds this."""
+
+    def __init__(self) -> None:
+        self._known: dict[Path, str] = {}
+
+    def of(self, path: Path) -> str:
+        path = path.resolve()
+        if path not in self._known:
+            with path.open("rb") as f:
+                self._known[path] = hashlib.file_digest(f, "sha256").hexdigest()
+        return self._known[path]
+
+
+def input_stamp(record: ImageRecord, dataset: str | None, root: str | None, with_truth: bool = False,
+                digests: FileDigests | None = None) -> str:
+    """The identity of one image's input: where it is read from, its size and mtime, or with ``digests`` its
+    content's SHA-256 (and its truth if asked)."""
     path = Path(record.path)
     try:
-        stat = os.stat(path)
-        file = {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+        if digests is not None:
+            file: dict[str, Any] = {"path": str(path.resolve()), "sha256": digests.of(path)}
+        else:
+            stat = os.stat(path)
+            file = {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
     except OSError:
         file = {"path": str(path), "size": None, "mtime_ns": None}
     stamp: dict[str, Any] = {"dataset": dataset, "root": root, "image_id": record.image_id, **file}
@@ -63,6 +90,21 @@ def _read_stamps(folder: Path) -> dict[str, str]:
     except (OSError, ValueError):
         return {}
     return {k: v for k, v in doc.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(doc, dict) else {}
+
+
+def restart_if_inputs_changed(folder: Path, stamps: Mapping[str, str]) -> bool:
+    """Delete ``folder`` when it holds work and the inputs it recorded are not exactly ``stamps``; whether it did.
+
+    For training: a checkpoint or fitted state depends on every input together, so an image changed,
+    added or removed (or work without recorded inputs) makes all of it stale, saved per-image results or not.
+    """
+    folder = Path(folder)
+    if not folder.is_dir() or not any(p.name != STAMPS_FILE for p in folder.iterdir()):
+        return False
+    if _read_stamps(folder) == dict(stamps):
+        return False
+    shutil.rmtree(folder)
+    return True
 
 
 def refresh_work(folder: Path, stamps: Mapping[str, str]) -> list[str]:

@@ -28,7 +28,7 @@ from calcdet_core.run.pipeline import Pipeline, PipelineDocument, load_pipeline,
 from calcdet_core.run.preflight import check_data_needs
 from calcdet_core.run.reporting import TrainingContexts
 from calcdet_core.run.sources import ImageSource, dicom_records
-from calcdet_core.run.stamps import input_stamp, refresh_work
+from calcdet_core.run.stamps import FileDigests, input_stamp, refresh_work, restart_if_inputs_changed
 from calcdet_core.run.training import train_pipeline
 
 if TYPE_CHECKING:
@@ -79,8 +79,8 @@ def discard_work(work_dir: Path, folder: Path) -> None:
         Path(work_dir).rmdir()
 
 
-def _stamps(source: ImageSource, with_truth: bool = False) -> dict[str, str]:
-    return {key: input_stamp(r, source.dataset, source.root, with_truth)
+def _stamps(source: ImageSource, with_truth: bool = False, digests: FileDigests | None = None) -> dict[str, str]:
+    return {key: input_stamp(r, source.dataset, source.root, with_truth, digests)
             for r, key in zip(source.records, source.job_keys(), strict=True)}
 
 
@@ -92,7 +92,7 @@ def _resume_note(dropped: list[str], folder: Path) -> None:
 
 def train_model(pipeline_path: Path | PipelineDocument, dataset_name: str, root: Path, out: Path, seed: int = 0,
                 executor: Executor | None = None, device: str = "auto", workers: int | None = None,
-                overrides: Sequence[str] = ()) -> dict[str, Any]:
+                overrides: Sequence[str] = (), verify_inputs: bool = False) -> dict[str, Any]:
     """Train the pipeline (a YAML file, or a validated document) on the dataset's train split (validation
     split at hand) and write ``out``.
 
@@ -100,7 +100,8 @@ def train_model(pipeline_path: Path | PipelineDocument, dataset_name: str, root:
     components' checkpoints until the model directory is written: the same command after an
     interruption resumes there. ``device`` and ``workers`` (default: the executor's local processes)
     reach every ``fit`` in its context. ``overrides`` (``--set PATH=VALUE``) change the pipeline first; the
-    model's ``pipeline.yaml`` holds the result.
+    model's ``pipeline.yaml`` holds the result. Any input changed since the work was saved (by content with
+    ``verify_inputs``, else by size and mtime) starts the work folder afresh.
     """
     executor = executor or SerialExecutor()
     out = Path(out)
@@ -117,12 +118,12 @@ def train_model(pipeline_path: Path | PipelineDocument, dataset_name: str, root:
         work = out / "work" / _fingerprint(pipeline.resolved(), dataset_name, root_str, seed)
         train = ImageSource(splits["train"], dataset_name, root_str)
         validation = ImageSource(splits["validation"], dataset_name, root_str)
-        stamps = {**_stamps(train, True), **_stamps(validation, True)}
-        dropped = refresh_work(work, stamps)
-        if dropped:  # what was fitted on the old inputs is stale too: start this work folder afresh
-            _resume_note(dropped, work)
-            shutil.rmtree(work)
-            refresh_work(work, stamps)
+        digests = FileDigests() if verify_inputs else None
+        stamps = {**_stamps(train, True, digests), **_stamps(validation, True, digests)}
+        if restart_if_inputs_changed(work, stamps):  # what was fitted on other inputs is stale, checkpoints too
+            progress_console.print(f"[yellow]the inputs changed since the work in {work} was saved; training "
+                                   "starts afresh[/yellow]")
+        refresh_work(work, stamps)
         if workers is None:
             workers = executor.workers if isinstance(executor, ProcessExecutor) else 1
         contexts = TrainingContexts(work / "fit", seed, device, workers)
@@ -207,14 +208,16 @@ def work_folder(work_dir: Path, identity: str) -> Path:
 
 
 def detect(pipeline: Pipeline, identity: str, source: ImageSource, work_dir: Path,
-           executor: Executor | None = None, device: str = "auto") -> list[DetectedImage]:
+           executor: Executor | None = None, device: str = "auto", verify_inputs: bool = False
+           ) -> list[DetectedImage]:
     """Run the pipeline on every image (a detector on ``device``); finished images are kept under ``work_dir``.
 
-    A saved result is reused only when its input file (path, size, mtime) is the one it was computed from;
-    the caller deletes the work with :func:`discard_work` once its final files are written.
+    A saved result is reused only when its input file (path, size, mtime; with ``verify_inputs`` path and
+    SHA-256 of the content) is the one it was computed from; the caller deletes the work with
+    :func:`discard_work` once its final files are written.
     """
     folder = work_folder(work_dir, identity)
-    _resume_note(refresh_work(folder, _stamps(source)), folder)
+    _resume_note(refresh_work(folder, _stamps(source, digests=FileDigests() if verify_inputs else None)), folder)
     return run_detection(pipeline, source, executor or SerialExecutor(), folder, device=device)
 
 
@@ -332,8 +335,10 @@ def _mean_seconds(found: list[DetectedImage]) -> float | None:
 
 def evaluate_model(model_dir: Path, dataset_name: str, root: Path, out: Path, split: str = "test",
                    seed: int | None = None, executor: Executor | None = None, device: str = "auto",
-                   expect_digest: str | None = None, overrides: Sequence[str] = ()) -> dict[str, Any]:
-    """Detect on a dataset split with a trained model and write metrics and the report into ``out``."""
+                   expect_digest: str | None = None, overrides: Sequence[str] = (),
+                   verify_inputs: bool = False) -> dict[str, Any]:
+    """Detect on a dataset split with a trained model and write metrics and the report into ``out``
+    (``verify_inputs``: saved results are reused only for inputs of the same content, as :func:`detect`)."""
     from calcdet_core.evaluation.report import evaluate_results
     from calcdet_core.evaluation.scoring import stored_spacing
 
@@ -344,7 +349,7 @@ def evaluate_model(model_dir: Path, dataset_name: str, root: Path, out: Path, sp
             trained = read_metrics(model_dir).get("dataset", {}) if Path(model_dir).is_dir() else {}
             seed = int(trained.get("seed", 0))
         source = Selection(dataset=dataset_name, root=Path(root), split=split, seed=seed).source()
-        found = detect(pipeline, identity, source, out / "work", executor, device)
+        found = detect(pipeline, identity, source, out / "work", executor, device, verify_inputs)
         records = {d.record.image_id: d.record for d in found}
         results = [ImageResult(d.record.image_id, d.detections, d.record.annotation, d.seconds,
                                spacing_mm=stored_spacing(d.record)) for d in found]
