@@ -88,9 +88,9 @@ def fitted(cls: type[FeatureExtractor], ref: ModuleType | None, image: np.ndarra
         return extractor
     if ref is not None and hasattr(ref, "prepare"):
         return ref.prepare(extractor, image, candidates)
-    from calcdet_core.testing import _fitted
+    from calcdet_core.testing.features import fitted_extractor
 
-    return _fitted(extractor)
+    return fitted_extractor(extractor)
 
 
 def best_of(fn: Any, repeats: int) -> tuple[float, Any]:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from pathlib import Path
+from typing import ClassVar
+
 import numpy as np
 import pytest
 from pydantic import ConfigDict, Field
 
 from calcdet_core.api import (
+    STUDY_DIAMETER_PX,
     Candidates,
     ComponentConfig,
     Detections,
@@ -16,12 +21,15 @@ from calcdet_core.api import (
     load_arrays,
     save_arrays,
 )
+from calcdet_core.errors import InvalidInputError
 from calcdet_core.testing import (
+    FOUND_WITHIN_PX,
     check_component,
     check_config_rejects_unknown_key,
     check_detector_constant_images,
     check_detector_deterministic,
     check_detector_finds_trained_disks,
+    check_detector_output_after_fit,
     check_detector_pickles,
     check_detector_respects_mask,
     check_detector_resumes_after_interruption,
@@ -32,6 +40,8 @@ from calcdet_core.testing import (
     check_proposer_survives_bright_object,
     parametrize_with_checks,
 )
+
+pytest_plugins = ["pytester"]
 
 
 class TransposedProposer(Proposer):
@@ -94,26 +104,50 @@ def test_non_finite_features_are_caught():
         check_features_flat_image_finite(NaNOnFlat())
 
 
-def test_waived_checks_are_skipped_by_check_component():
-    check_component(TransposedProposer(), expected_failed_checks={
-        "check_proposer_finds_bright_disk": "demonstration", "check_proposer_respects_mask": "demonstration",
-        "check_proposer_constant_image": "demonstration", "check_proposer_zero_image": "demonstration",
-        "check_proposer_rejects_bad_arrays": "demonstration"})
+TRANSPOSED_FAILS = ("check_proposer_finds_bright_disk", "check_proposer_respects_mask", "check_proposer_constant_image",
+                    "check_proposer_zero_image", "check_proposer_rejects_bad_arrays")
 
+
+def test_check_component_runs_waived_checks_and_accepts_their_failure():
+    assert check_component(TransposedProposer(), expected_failed_checks=dict.fromkeys(TRANSPOSED_FAILS, "demo")) == {}
+
+
+def test_check_component_fails_a_waived_check_that_passes():
+    waived = {**dict.fromkeys(TRANSPOSED_FAILS, "demo"), "check_proposer_tiny_image": "assumed broken"}
+    with pytest.raises(AssertionError, match=r"check_proposer_tiny_image is waived for transposed .* but passes"):
+        check_component(TransposedProposer(), expected_failed_checks=waived)
+
+
+def test_a_waiver_naming_no_check_is_refused_with_the_closest_names():
+    with pytest.raises(InvalidInputError, match="'check_proposer_finds_bright_disks', which is no check of transposed; "
+                                                "closest: check_proposer_finds_bright_disk"):
+        parametrize_with_checks([TransposedProposer()], {"check_proposer_finds_bright_disks": "renamed"})
+    with pytest.raises(InvalidInputError, match="'check_detector_pickles', which is no check of transposed"):
+        check_component(TransposedProposer(), {"check_detector_pickles": "another kind's check"})
+
+
+STRICT_WAIVERS = """
+from calcdet_core.testing import parametrize_with_checks
+from test_conformance_kit import TransposedProposer
 
 @parametrize_with_checks([TransposedProposer()], expected_failed_checks={
-    "check_proposer_finds_bright_disk": "swaps x and y on purpose"})
-def test_parametrize_waives_with_xfail(component, check, request):
-    if request.node.callspec.id.endswith("check_proposer_finds_bright_disk"):
-        with pytest.raises(pytest.xfail.Exception, match="swaps x and y on purpose"):
-            check(component)
-    elif request.node.callspec.id.split("-", 1)[1] in ("check_proposer_respects_mask", "check_proposer_constant_image",
-                                                       "check_proposer_zero_image",
-                                                       "check_proposer_rejects_bad_arrays"):
-        with pytest.raises(AssertionError):
-            check(component)
-    else:
-        check(component)
+    "check_proposer_finds_bright_disk": "swaps x and y on purpose",
+    "check_proposer_respects_mask": "ignores the mask",
+    "check_proposer_constant_image": "always answers", "check_proposer_zero_image": "always answers",
+    "check_proposer_rejects_bad_arrays": "accepts anything",
+    "check_proposer_tiny_image": "waived although it passes"})
+def test_kit(component, check):
+    check(component)
+"""
+
+
+def test_parametrize_runs_waived_checks_strictly(pytester):
+    pytester.syspathinsert(Path(__file__).parent)
+    pytester.makepyfile(test_strict=STRICT_WAIVERS)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=7, xfailed=5, failed=1)
+    result.stdout.fnmatch_lines(["*test_kit?transposed-check_proposer_tiny_image?*",
+                                 "?XPASS(strict)? waived for transposed: waived although it passes"])
 
 
 # --------------------------------------------------------------------------- detectors
@@ -225,6 +259,88 @@ def test_a_sound_detector_passes_every_check():
 def test_broken_detectors_are_caught(detector, check, message):
     with pytest.raises(AssertionError, match=message):
         check(detector)
+
+
+class Checkpointless(LevelDetector):
+    """Learns its level in one pass and saves no checkpoint: it has nothing to resume."""
+
+    def fit(self, train, validation, context):
+        self.level_ = 0.75 * float(np.median([image.pixels[round(t.y), round(t.x)]
+                                              for image in train for t in image.annotation.targets]))
+        return self
+
+
+def test_a_detector_that_saves_no_checkpoint_skips_the_resume_check():
+    with pytest.raises(pytest.skip.Exception, match=r"level's fit\(\) saves no checkpoint"):
+        check_detector_resumes_after_interruption(Checkpointless())
+    assert list(check_component(Checkpointless())) == ["check_detector_resumes_after_interruption"]
+
+
+class Counted(LevelDetector):
+    """Counts the fits started, per configuration (number of epochs)."""
+
+    fits: ClassVar[Counter[int]] = Counter()
+
+    def fit(self, train, validation, context):
+        Counted.fits[self.config.epochs] += 1
+        return super().fit(train, validation, context)
+
+
+def test_the_detector_checks_share_one_fit_per_configuration():
+    check_component(Counted(epochs=2))
+    check_component(Counted(epochs=3))
+    # per configuration: the shared fit, one more by the determinism check, two (cut, resumed) by the resume check
+    assert Counted.fits == {2: 4, 3: 4}
+
+
+class ThreadsSeen(LevelDetector):
+    """Records the threads torch and the native thread pools may use while it fits."""
+
+    seen: ClassVar[list[tuple[int, set[int]]]] = []
+
+    def fit(self, train, validation, context):
+        import torch
+        from threadpoolctl import threadpool_info
+
+        ThreadsSeen.seen.append((torch.get_num_threads(), {pool["num_threads"] for pool in threadpool_info()}))
+        return super().fit(train, validation, context)
+
+
+def test_a_check_runs_on_one_thread_and_restores_the_setting():
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        check_detector_output_after_fit(ThreadsSeen())
+        assert ThreadsSeen.seen == [(1, {1})]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+class Shifted(LevelDetector):
+    """Detections ``shift`` px right of the peaks (kept in the image): how far off the kit still credits."""
+
+    shift: ClassVar[float] = 0.0
+
+    def detect(self, image, mask=None):
+        out = super().detect(image, mask)
+        return Detections.from_columns(np.minimum(out.x + self.shift, image.shape[1] - 1), out.y, out.radius, out.score)
+
+
+class FiveRight(Shifted):
+    shift = 5.0
+
+
+class NineRight(Shifted):
+    shift = 9.0
+
+
+def test_trained_disks_count_as_found_within_the_study_s_crediting_distance():
+    assert FOUND_WITHIN_PX == STUDY_DIAMETER_PX / 2 == 7
+    check_detector_finds_trained_disks(FiveRight())
+    with pytest.raises(AssertionError, match=r"within 7 px \(the study's crediting distance\).*found [0-2] of 6"):
+        check_detector_finds_trained_disks(NineRight())
 
 
 class ThresholdedMaxima(Proposer):
