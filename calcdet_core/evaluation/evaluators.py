@@ -10,7 +10,7 @@ import csv
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import Field
@@ -35,6 +35,14 @@ from calcdet_core.evaluation.plots import CurveToPlot, plot_froc
 from calcdet_core.io.detections_csv import neutralised
 
 _DIAMETER = "Matching disc diameter in px: a detection hits a target this disc around it touches (study: 14)."
+_MAX_DIAMETER_PX = 200.0
+"""A 14 mm disc at 70 um: far wider than any calcification, the plausibility limit of the matching discs."""
+_MAX_RESAMPLES = 100_000
+"""Bootstrap resamples beyond which the intervals stop changing and only the run time grows."""
+_MAX_SEED = 2**32 - 1
+"""numpy's largest seed."""
+FppiRate = Annotated[float, Field(gt=0, le=1000)]
+"""An FP rate per normal image at which a figure is reported."""
 
 
 def _csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]]) -> Path:
@@ -66,14 +74,16 @@ class FrocEvaluator(Evaluator):
     description = "FROC (sensitivity vs FP per normal image, cut at 50) with AUC and image-bootstrap intervals."
 
     class Config(ComponentConfig):
-        diameter_px: float = Field(STUDY_DIAMETER_PX, gt=0, description=_DIAMETER)
+        diameter_px: float = Field(STUDY_DIAMETER_PX, gt=0, le=_MAX_DIAMETER_PX, description=_DIAMETER)
         crediting: Literal["study", "strict"] = Field(
             "study", description="study: a detection finds every target its disc touches (the study's code); "
                                  "strict: only its nearest one.")
-        max_fppi: float = Field(MAX_FPPI, gt=0, description="FP per normal image where the curve and AUC stop.")
-        fppi_at: tuple[float, ...] = Field(STUDY_FPPI, description="FP rates at which sensitivity is reported.")
-        bootstrap_resamples: int = Field(1000, ge=0, description="Image resamples for the intervals (0 = none).")
-        seed: int = Field(0, description="Seed of the bootstrap draws (same seed, same intervals).")
+        max_fppi: float = Field(MAX_FPPI, gt=0, le=1000,
+                                description="FP per normal image where the curve and AUC stop.")
+        fppi_at: tuple[FppiRate, ...] = Field(STUDY_FPPI, description="FP rates at which sensitivity is reported.")
+        bootstrap_resamples: int = Field(1000, ge=0, le=_MAX_RESAMPLES,
+                                         description="Image resamples for the intervals (0 = none).")
+        seed: int = Field(0, ge=0, le=_MAX_SEED, description="Seed of the bootstrap draws (same seed, same intervals).")
 
     config: Config
 
@@ -140,7 +150,7 @@ class CandidatesEvaluator(Evaluator):
     description = "Candidate sensitivity, FP per image, FP per TP per image and seconds per image."
 
     class Config(ComponentConfig):
-        diameter_px: float = Field(STUDY_DIAMETER_PX, gt=0, description=_DIAMETER)
+        diameter_px: float = Field(STUDY_DIAMETER_PX, gt=0, le=_MAX_DIAMETER_PX, description=_DIAMETER)
 
     config: Config
 
@@ -162,7 +172,7 @@ class ClassificationEvaluator(Evaluator):
     description = "AUROC and AUPRC of detection scores against matching labels, at the data's prevalence."
 
     class Config(ComponentConfig):
-        diameter_px: float = Field(STUDY_DIAMETER_PX, gt=0, description=_DIAMETER)
+        diameter_px: float = Field(STUDY_DIAMETER_PX, gt=0, le=_MAX_DIAMETER_PX, description=_DIAMETER)
 
     config: Config
 
@@ -177,8 +187,10 @@ class BoxEvaluator(Evaluator):
     description = "AP at IoU 0.5 and AR over IoU 0.5:0.95 with 14 px target boxes, COCO style."
 
     class Config(ComponentConfig):
-        box_size_px: float = Field(STUDY_BOX_PX, gt=0, description="Side of the square box around each target.")
-        max_detections: int = Field(100, ge=1, description="Detections kept per image, best first (COCO: 100).")
+        box_size_px: float = Field(STUDY_BOX_PX, gt=0, le=_MAX_DIAMETER_PX,
+                                   description="Side of the square box around each target.")
+        max_detections: int = Field(100, ge=1, le=100_000,
+                                    description="Detections kept per image, best first (COCO: 100).")
 
     config: Config
 

@@ -82,9 +82,10 @@ class FolderDataset(DatasetAdapter):
 
     class Config(ComponentConfig):
         annotations: str = Field("annotations.csv", description="CSV of MCs under the root; absent = all normal.")
-        spacing_mm: float = Field(0.07, gt=0, description="Pixel spacing (mm) of images that state none (PNG/TIFF).")
+        spacing_mm: float = Field(0.07, ge=0.01, le=1.0,
+                                  description="Pixel spacing (mm) of images that state none (PNG/TIFF), 0.01-1 mm.")
         max_mc_diameter_mm: float = Field(
-            MC_MAX_DIAMETER_MM, gt=0, description="Wider calcifications become ignore regions, as in the study.")
+            MC_MAX_DIAMETER_MM, gt=0, le=10, description="Wider calcifications become ignore regions, as in the study.")
 
     def index(self, root: Path) -> Dataset:
         root = Path(root)

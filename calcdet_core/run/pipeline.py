@@ -56,9 +56,10 @@ class TrainingSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     negatives_per_image: int | None = Field(
-        None, ge=1, description="False-positive candidates kept per train or validation image, drawn at random "
-                                "with the run's seed; every true positive stays. Bounds the feature matrices "
-                                "(full-size mammograms propose 10,000+ candidates each); null keeps every one.")
+        None, ge=1, le=1_000_000,
+        description="False-positive candidates kept per train or validation image, drawn at random with the run's "
+                    "seed; every true positive stays. Bounds the feature matrices (full-size mammograms propose "
+                    "10,000+ candidates each); null keeps every one.")
     transform: ComponentSpec | None = Field(
         None, description="A training transform a plugin registers (`mc-insertion`: simulated MCs inserted "
                           "afresh every epoch) that a detector's training images pass through each time they are "
