@@ -39,8 +39,8 @@ class LocalContrastProposer(Proposer):
 
     class Config(ComponentConfig):
         surround_radius: int = Field(7, ge=1, le=64, description="Half-width of the surround box, px.")
-        k: float = Field(4.0, gt=0, description="Threshold in robust standard deviations (1.4826 * MAD).")
-        radius: float = Field(3.0, gt=0, description="Radius reported for every candidate, px.")
+        k: float = Field(4.0, gt=0, le=100, description="Threshold in robust standard deviations (1.4826 * MAD).")
+        radius: float = Field(3.0, gt=0, le=100, description="Radius reported for every candidate, px.")
 
     def propose(self, image: np.ndarray, mask: np.ndarray | None = None) -> Candidates:
         image = np.asarray(image)

@@ -29,13 +29,13 @@ class GMConfig(ComponentConfig):
         "(study: 0.95; 0.97 is its stricter variant)."))
     second_quantile: float = Field(0.80, ge=0, lt=1, description=(
         "Second threshold: this quantile of the top-hat values above the first threshold (study: 0.80)."))
-    max_area: float = Field(154.0, gt=0, description=(
+    max_area: float = Field(154.0, gt=0, le=100_000, description=(
         "Largest area of a component's outer contour, px^2; a single pixel counts 1. Default: a 1 mm MC "
         "(14 px wide at 70 um, pi * 7^2). The study's code compares its 'area' 14 with this contour area, "
         "which drops every MC wider than ~5 px whose whole body passes the thresholds."))
-    max_radius: float = Field(10.0, gt=0, description=(
+    max_radius: float = Field(10.0, gt=0, le=500, description=(
         "Largest radius of a component's minimum enclosing circle through pixel centres, px (study: 10)."))
-    min_distance: float = Field(6.0, ge=0, description=(
+    min_distance: float = Field(6.0, ge=0, le=1000, description=(
         "Candidates this close (px) to a higher-contrast one are dropped (study: 6)."))
 
 

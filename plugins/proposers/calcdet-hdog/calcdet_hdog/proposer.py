@@ -30,26 +30,27 @@ MIN_SIDE = 32
 class HDoGConfig(ComponentConfig):
     """The scale ladder, the DoG threshold, the suppression and the Hessian condition (study values)."""
 
-    min_sigma: float = Field(1.0, gt=0, description="Smallest Gaussian scale, px (study: 1).")
-    max_sigma: float = Field(3.0, gt=0, description="Largest Gaussian scale, px (study: 3).")
+    min_sigma: float = Field(1.0, gt=0, le=100, description="Smallest Gaussian scale, px (study: 1).")
+    max_sigma: float = Field(3.0, gt=0, le=100, description="Largest Gaussian scale, px (study: 3).")
     n_scales: int | None = Field(20, ge=1, le=200, description=(
         "Number of DoG layers; the ratio between scales is then (max/min)^(1/n_scales) (study: 20). "
         "null: use sigma_ratio instead."))
-    sigma_ratio: float = Field(1.05, gt=1, description=(
+    sigma_ratio: float = Field(1.05, gt=1, le=10, description=(
         "Ratio between consecutive scales, used only when n_scales is null (study: 1.05)."))
-    dog_threshold: float = Field(0.006, ge=0, description=(
+    dog_threshold: float = Field(0.006, ge=0, le=100, description=(
         "Smallest normalised DoG response of a scale-space maximum (study: 0.006)."))
     overlap: float = Field(0.2, ge=0, le=1, description=(
         "A blob overlapping a stronger one by more than this fraction of the smaller disk (radius "
         "sigma * sqrt 2) is dropped (study: 0.2)."))
-    min_distance: float = Field(6.0, ge=0, description=(
+    min_distance: float = Field(6.0, ge=0, le=1000, description=(
         "A blob closer than this to a stronger one is dropped, px (study: 6)."))
     method: Literal["eigenval", "marasinou"] = Field("eigenval", description=(
         "Hessian condition: 'eigenval' = multiscale products of eigenvalues of scales j and j+1 at least "
         "their maximum over the breast / hessian_divider (study's choice); 'marasinou' = trace < 0 and "
         "(det < 0 or |det| / trace^2 <= hessian_threshold)."))
-    hessian_threshold: float = Field(1.4, gt=0, description="Threshold of the 'marasinou' test (study: 1.4).")
-    hessian_divider: float = Field(300.0, gt=0, description=(
+    hessian_threshold: float = Field(1.4, gt=0, le=10_000,
+                                     description="Threshold of the 'marasinou' test (study: 1.4).")
+    hessian_divider: float = Field(300.0, gt=0, le=1_000_000, description=(
         "Divider of the 'eigenval' test (study: 300). 50, tuned on calcdet's default phantom generator, "
         "is the pipeline variant hdog-tuned.yaml: fewer false positives there, far fewer MCs kept on "
         "images made another way."))

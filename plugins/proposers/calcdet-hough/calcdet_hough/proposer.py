@@ -33,32 +33,34 @@ class HoughConfig(ComponentConfig):
     """The enhancement chain, the thresholds and the two transforms (the study's Appendix 1 values)."""
 
     omega: float = Field(0.9, gt=0, lt=1, description="Dehazing strength (dark channel prior omega).")
-    dehaze_window: int = Field(11, ge=1, description="Side of the dark-channel minimum filter, px.")
-    guided_radius: int = Field(40, ge=1, description="Radius of the guided filter that refines the dehazed image.")
-    guided_eps: float = Field(1e-5, gt=0, description="Regularisation of the guided filter.")
-    ball_radius: float = Field(50.0, gt=0, description="Rolling-ball radius for background subtraction.")
-    gaussian_sigma: float = Field(2.0, gt=0, description="Sigma of the Gaussian between the two Sobel filters.")
-    erosion_size: int = Field(5, ge=1, description="Side of the square that erodes the breast border.")
-    erosion_iterations: int = Field(20, ge=0, description="Number of breast-border erosions.")
+    dehaze_window: int = Field(11, ge=1, le=101, description="Side of the dark-channel minimum filter, px.")
+    guided_radius: int = Field(40, ge=1, le=500,
+                               description="Radius of the guided filter that refines the dehazed image.")
+    guided_eps: float = Field(1e-5, gt=0, le=1, description="Regularisation of the guided filter.")
+    ball_radius: float = Field(50.0, gt=0, le=1000, description="Rolling-ball radius for background subtraction.")
+    gaussian_sigma: float = Field(2.0, gt=0, le=50, description="Sigma of the Gaussian between the two Sobel filters.")
+    erosion_size: int = Field(5, ge=1, le=101, description="Side of the square that erodes the breast border.")
+    erosion_iterations: int = Field(20, ge=0, le=1000, description="Number of breast-border erosions.")
     global_quantile: float = Field(0.97, gt=0, lt=1, description="Quantile threshold before the global Hough.")
     local_quantile: float = Field(0.95, gt=0, lt=1, description="Quantile threshold in each local patch.")
     local_transform: bool = Field(True, description="Run the second, local transform (False: global only).")
-    patch_size: int = Field(200, ge=16, description="Side of the local patches around global circles, px.")
-    patch_grid: int = Field(1, ge=1, description=(
+    patch_size: int = Field(200, ge=16, le=1024, description="Side of the local patches around global circles, px.")
+    patch_grid: int = Field(1, ge=1, le=1000, description=(
         "Global circles whose centres share a cell of this side (px) share one local window; "
         "1 = one window per circle, as in the study (hough-tuned.yaml: 35, chosen on calcdet's phantoms)."))
     union_transform: bool = Field(False, description=(
         "Also run one local transform on the union of the windows' binary images (ours, not the study's; "
         "hough-tuned.yaml turns it on with patch_grid 35)."))
-    dp: float = Field(1.0, gt=0, description="Inverse accumulator resolution of cv2.HoughCircles.")
-    min_dist: float = Field(10.0, gt=0, description="cv2.HoughCircles minDist between circle centres, px.")
-    canny_high: float = Field(300.0, gt=0, description="cv2.HoughCircles param1 (upper Canny threshold).")
-    global_votes: float = Field(5.0, gt=0, description="cv2.HoughCircles param2 of the global transform.")
-    local_votes: float = Field(3.0, gt=0, description="cv2.HoughCircles param2 of the local transforms.")
-    min_radius: int = Field(2, ge=0, description="Smallest circle radius searched, px.")
-    max_radius: int = Field(10, ge=1, description="Largest circle radius searched, px.")
-    min_distance: float = Field(6.0, ge=0, description="Candidates closer than this keep the better supported.")
-    radius_offset: float = Field(2.0, ge=0, description=(
+    dp: float = Field(1.0, gt=0, le=8, description="Inverse accumulator resolution of cv2.HoughCircles.")
+    min_dist: float = Field(10.0, gt=0, le=1000, description="cv2.HoughCircles minDist between circle centres, px.")
+    canny_high: float = Field(300.0, gt=0, le=10_000, description="cv2.HoughCircles param1 (upper Canny threshold).")
+    global_votes: float = Field(5.0, gt=0, le=10_000, description="cv2.HoughCircles param2 of the global transform.")
+    local_votes: float = Field(3.0, gt=0, le=10_000, description="cv2.HoughCircles param2 of the local transforms.")
+    min_radius: int = Field(2, ge=0, le=100, description="Smallest circle radius searched, px.")
+    max_radius: int = Field(10, ge=1, le=100, description="Largest circle radius searched, px.")
+    min_distance: float = Field(6.0, ge=0, le=1000,
+                                description="Candidates closer than this keep the better supported.")
+    radius_offset: float = Field(2.0, ge=0, le=100, description=(
         "Subtracted from the Hough radius to report the blob's radius: the Sobel-Gaussian-Sobel ring lies "
         "about one Gaussian sigma outside the blob edge (0 = raw Hough radius, as the study reported)."))
 
