@@ -12,6 +12,7 @@ detection; they do not depend on the candidates' order.
 from __future__ import annotations
 
 from itertools import pairwise
+from typing import Annotated
 
 import numpy as np
 from pydantic import Field, field_validator
@@ -22,20 +23,21 @@ from calcdet_core.api import Candidates, ComponentConfig, FeatureExtractor, Inva
 class ContextConfig(ComponentConfig):
     """The neighbourhood radii, what counts as a strong neighbour, and how scores compare."""
 
-    radii: list[float] = Field([14.0, 28.0, 56.0], min_length=1, description="Neighbourhood radii (px, increasing; "
-                               "defaults 1, 2 and 4 mm at INbreast's 70 um): one neighbour count per radius; the "
-                               "largest also bounds the strong-neighbour count and the neighbours' scores.")
+    radii: list[Annotated[float, Field(gt=0, le=1000)]] = Field([14.0, 28.0, 56.0], min_length=1,
+                                       description="Neighbourhood radii (px, increasing; defaults 1, 2 and 4 mm at "
+                                                   "INbreast's 70 um): one neighbour count per radius; the largest "
+                                                   "also bounds the strong-neighbour count and the neighbours' scores.")
     strong_share: float = Field(0.1, gt=0, lt=1, description="Share of the image's candidates, by proposer score, "
                                 "that count as strong neighbours (0.1: the top 10%).")
-    nearest: int = Field(3, ge=1, description="k of the distance to the k-th nearest other candidate.")
+    nearest: int = Field(3, ge=1, le=100, description="k of the distance to the k-th nearest other candidate.")
     log_score: bool = Field(True, description="Compare proposer scores on a log scale (they must then be "
                             "positive, as GM's contrasts); false compares them as they are.")
 
     @field_validator("radii")
     @classmethod
-    def _increasing_positive(cls, radii: list[float]) -> list[float]:
-        if any(r <= 0 for r in radii) or any(b <= a for a, b in pairwise(radii)):
-            raise ValueError(f"radii must be positive and strictly increasing; got {radii}")
+    def _increasing(cls, radii: list[float]) -> list[float]:
+        if any(b <= a for a, b in pairwise(radii)):
+            raise ValueError(f"radii must be strictly increasing; got {radii}")
         return radii
 
 

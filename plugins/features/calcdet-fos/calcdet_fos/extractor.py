@@ -40,9 +40,10 @@ FEATURES: tuple[tuple[str, str], ...] = (
 class FosConfig(ComponentConfig):
     """The patch and the histogram the statistics are taken over."""
 
-    patch_size: int = Field(14, ge=3, description="Side of the square patch centred on each candidate (px)")
+    patch_size: int = Field(14, ge=3, le=256, description="Side of the square patch centred on each candidate (px)")
     histogram_bins: int = Field(
-        16, ge=2, description="Bins of the histogram (spanning each patch's min..max) for entropy and uniformity")
+        16, ge=2, le=1024,
+        description="Bins of the histogram (spanning each patch's min..max) for entropy and uniformity")
 
 
 class FirstOrderStatistics(FeatureExtractor):

@@ -3,6 +3,8 @@ take energy, mean, standard deviation, skewness and kurtosis of each candidate's
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from pydantic import Field
 
@@ -16,14 +18,16 @@ STATISTICS = ("energy", "mean", "std", "skewness", "kurtosis")
 class GaborConfig(ComponentConfig):
     """The patch, and the bank: orientations x frequencies of one Gaussian envelope."""
 
-    patch_size: int = Field(14, ge=2, description="Side of the square patch centred on each candidate (px)")
-    n_orientations: int = Field(3, ge=1, description="Orientations theta = k * 180 / n_orientations degrees")
-    n_frequencies: int = Field(2, ge=1, description="Frequencies max_frequency / sqrt(2)**i, i < n_frequencies")
+    patch_size: int = Field(14, ge=2, le=256, description="Side of the square patch centred on each candidate (px)")
+    n_orientations: int = Field(3, ge=1, le=36, description="Orientations theta = k * 180 / n_orientations degrees")
+    n_frequencies: int = Field(2, ge=1, le=16, description="Frequencies max_frequency / sqrt(2)**i, i < n_frequencies")
     max_frequency: float = Field(0.2, gt=0, le=0.5, description="Highest frequency of the bank (cycles/px)")
-    kernel_size: int = Field(20, ge=3, description="cv2.getGaborKernel ksize; the kernel is 2*(ksize//2)+1 wide")
-    sigma: float = Field(3.0, gt=0, description="Standard deviation of the Gaussian envelope (px)")
-    gamma: float = Field(0.5, gt=0, description="Spatial aspect ratio of the envelope")
-    phase: float = Field(0.0, description="Phase offset psi of the carrier (radians); 0 = even (symmetric)")
+    kernel_size: int = Field(20, ge=3, le=256,
+                             description="cv2.getGaborKernel ksize; the kernel is 2*(ksize//2)+1 wide")
+    sigma: float = Field(3.0, gt=0, le=100, description="Standard deviation of the Gaussian envelope (px)")
+    gamma: float = Field(0.5, gt=0, le=10, description="Spatial aspect ratio of the envelope")
+    phase: float = Field(0.0, ge=-2 * math.pi, le=2 * math.pi,
+                         description="Phase offset psi of the carrier (radians); 0 = even (symmetric)")
 
 
 class GaborFeatures(FeatureExtractor):

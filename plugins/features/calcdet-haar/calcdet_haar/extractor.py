@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 _CHUNK = 256
 """Patches per block when the whole bank is computed for selection (bounds the float64 temporary to 64 MB)."""
+_MAX_SELECTION_BYTES = 32 * 2**30
+"""Most memory the selection matrices may need (about twice samples x bank size x 4 bytes): a workstation's."""
 
 
 def bank_features(patches: np.ndarray, bank: HaarBank, task: ProgressTask | None = None) -> np.ndarray:
@@ -54,21 +56,22 @@ class HaarConfig(ComponentConfig):
 
     patch_size: int = Field(14, ge=2, le=24, description="Side of the square patch centred on each "
                             "candidate, px (the study: 14). The bank grows as patch_size^4.")
-    n_selected: int = Field(500, gt=0, description="Haar features kept after selection (the study: 500, "
+    n_selected: int = Field(500, gt=0, le=100_000, description="Haar features kept after selection (the study: 500, "
                             "where validation AUROC/AUPRC reached a plateau).")
-    n_estimators: int = Field(100, ge=1, description="Trees of each cross-validation fold's random forest.")
-    cv_folds: int = Field(5, ge=2, description="Folds of the case-grouped, stratified cross-validation whose "
+    n_estimators: int = Field(100, ge=1, le=10_000, description="Trees of each cross-validation fold's random forest.")
+    cv_folds: int = Field(5, ge=2, le=20, description="Folds of the case-grouped, stratified cross-validation whose "
                           "forests' Gini importances are averaged (the study: 5).")
-    negatives_per_positive: float | None = Field(10.0, gt=0, description="Downsample negatives to at most "
+    negatives_per_positive: float | None = Field(10.0, gt=0, le=1000, description="Downsample negatives to at most "
                                                  "this many per positive before selection (the study: 10); "
                                                  "null keeps all.")
-    max_training_samples: int = Field(10_000, ge=2, description="Cap on patches used for selection, both "
+    max_training_samples: int = Field(10_000, ge=2, le=1_000_000, description="Cap on patches used for selection, both "
                                       "classes thinned in proportion; memory is about twice samples x "
                                       "bank size (31,219 for 14x14) x 4 bytes.")
-    n_jobs: int | None = Field(None, description="Threads of each random forest (scikit-learn n_jobs; -1: all "
-                               "cores); null: the run's --workers, at most the cores. The forests are the "
-                               "same for any value.")
-    seed: int = Field(0, ge=0, description="Seed of downsampling, folds and forests.")
+    n_jobs: int | None = Field(None, ge=-1, le=256,
+                               description="Threads of each random forest (scikit-learn n_jobs; -1: all "
+                                           "cores); null: the run's --workers, at most the cores. The forests are the "
+                                           "same for any value.")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="Seed of downsampling, folds and forests.")
 
     @model_validator(mode="after")
     def _consistent(self) -> HaarConfig:
@@ -78,6 +81,11 @@ class HaarConfig(ComponentConfig):
         if self.n_selected > available:
             raise ValueError(f"n_selected={self.n_selected} exceeds the {available} Haar features of a "
                              f"{self.patch_size}x{self.patch_size} patch")
+        need = 2 * self.max_training_samples * available * 4
+        if need > _MAX_SELECTION_BYTES:
+            raise ValueError(f"max_training_samples={self.max_training_samples} patches x the {available} Haar "
+                             f"features of patch_size={self.patch_size} need about {need / 2**30:.0f} GiB for "
+                             f"selection, over {_MAX_SELECTION_BYTES // 2**30} GiB; lower either")
         return self
 
 

@@ -3,6 +3,8 @@ GLCM summaries of its first-level detail sub-bands (Fanizzi et al. 2019/2020, as
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import numpy as np
 from pydantic import Field, model_validator
 
@@ -19,13 +21,15 @@ GLCM_BANDS = ("LH1", "HL1", "HH1")
 class WaveletConfig(ComponentConfig):
     """The patch, the sub-band histograms and the detail-band GLCMs."""
 
-    patch_size: int = Field(14, ge=4, description="Side of the square patch centred on each candidate (px)")
+    patch_size: int = Field(14, ge=4, le=256, description="Side of the square patch centred on each candidate (px)")
     histogram_bins: int = Field(
-        16, ge=2, description="Bins of the histogram (spanning each sub-band's min..max) for entropy, uniformity")
+        16, ge=2, le=1024,
+        description="Bins of the histogram (spanning each sub-band's min..max) for entropy, uniformity")
     glcm_levels: int = Field(
         8, ge=2, le=256, description="Grey levels each detail sub-band's min..max is quantised to for its GLCM")
-    glcm_distance: int = Field(2, ge=1, description="GLCM pixel-pair distance (scikit-image's convention)")
-    glcm_angles: tuple[int, ...] = Field((0, 45, 90), min_length=1, description="GLCM angles in degrees")
+    glcm_distance: int = Field(2, ge=1, le=64, description="GLCM pixel-pair distance (scikit-image's convention)")
+    glcm_angles: tuple[Annotated[int, Field(ge=0, lt=360)], ...] = Field((0, 45, 90), min_length=1,
+                                            description="GLCM angles in degrees")
 
     @model_validator(mode="after")
     def _pairs_fit(self) -> WaveletConfig:
