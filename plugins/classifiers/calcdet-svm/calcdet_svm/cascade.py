@@ -31,7 +31,7 @@ from pydantic import Field, model_validator
 from calcdet_core.api import Reporter, TrainingContext, fit_threads, grow_forest, reporter_of, timed_step
 from calcdet_svm.base import SkopsClassifier
 from calcdet_svm.kernels import decision_values
-from calcdet_svm.models import SvmConfig, svm_from_config, tune_svm, tuned_params
+from calcdet_svm.models import SvmConfig, check_forest_memory, svm_from_config, tune_svm, tuned_params
 from calcdet_svm.persist import EXTRA_TREES_TYPES, FOREST_TYPES, SVM_TYPES
 from calcdet_svm.sampling import cap_negatives, check_training_set, downsample, keep_sensitivity_threshold
 
@@ -44,7 +44,7 @@ class CascadeConfig(SvmConfig):
 
     stage1_sensitivity: float = Field(0.98, gt=0, le=1, description="Share of validation TPs stage 1 must keep; "
                                       "sets its threshold (study: 98%).")
-    threshold_folds: int = Field(3, ge=2, description="Without validation TPs: folds of the case-grouped "
+    threshold_folds: int = Field(3, ge=2, le=20, description="Without validation TPs: folds of the case-grouped "
                                  "out-of-fold scoring used to set the stage-1 threshold instead.")
     stage2: Literal["svm", "random-forest", "extra-trees"] = Field(
         "svm", description="Stage-2 learner on the stage-1 positives: 'svm' (the study), 'random-forest' or "
@@ -53,10 +53,11 @@ class CascadeConfig(SvmConfig):
         "downsample", description="Stage-1-positive FPs that train stage 2: 'downsample' to 1:negatives_per_positive "
         "as stage 1 (the study), or 'all' hard negatives with the classes weighted 'balanced' (an SVM takes at "
         "most max_train_samples rows, ratio kept; a tree ensemble every stage-1 positive, up to stage2_max_rows).")
-    stage2_trees: int = Field(300, ge=1, description="Trees of a 'random-forest' or 'extra-trees' stage 2.")
-    stage2_max_rows: int = Field(200_000, ge=20, description="Cap on the rows of a tree-ensemble stage 2 with "
-                                 "stage2_negatives 'all': every TP stays, FPs are drawn at random to fill it "
-                                 "(bounds time and memory on full-size mammograms).")
+    stage2_trees: int = Field(300, ge=1, le=10_000, description="Trees of a 'random-forest' or 'extra-trees' stage 2.")
+    stage2_max_rows: int = Field(200_000, ge=20, le=5_000_000,
+                                 description="Cap on the rows of a tree-ensemble stage 2 with stage2_negatives 'all': "
+                                             "every TP stays, FPs are drawn at random to fill it (bounds time and "
+                                             "memory on full-size mammograms).")
     stage2_score: Literal["stage2", "sum"] = Field(
         "stage2", description="How stage-1 positives are ranked: by the stage-2 score alone (the study) or by "
         "the sum of both stages' scores, each mapped to (0, 1), as a soft cascade accumulates its stages "
@@ -69,6 +70,10 @@ class CascadeConfig(SvmConfig):
     def _tune_needs_svm(self) -> CascadeConfig:
         if self.stage2_tune and self.stage2 != "svm":
             raise ValueError(f"stage2_tune grid-searches an SVM; stage2 is {self.stage2!r}")
+        if self.stage2 != "svm":
+            rows = (("stage2_max_rows", self.stage2_max_rows) if self.stage2_negatives == "all"
+                    else ("max_train_samples", self.max_train_samples))
+            check_forest_memory(("stage2_trees", self.stage2_trees), rows, min_leaf=2)
         return self
 
 

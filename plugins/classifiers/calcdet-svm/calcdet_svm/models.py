@@ -7,7 +7,7 @@ configurations are read when calcdet starts (every command), the models only whe
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 from pydantic import Field
@@ -27,15 +27,37 @@ APPENDIX_GRID: list[dict[str, list[Any]]] = [
 TUNE_MAX_ITER = 200_000
 """Iteration cap for grid-search fits only: high-degree polynomial kernels may otherwise never converge."""
 
+MAX_FOREST_BYTES = 64 * 2**30
+"""Most memory a forest's trees may take at worst: a workstation's."""
+_NODE_BYTES = 80
+"""One node of a scikit-learn tree: its 64-byte record and two class counts."""
+
+
+def check_forest_memory(trees: tuple[str, int], rows: tuple[str, int], min_leaf: int = 1,
+                        max_depth: int | None = None) -> None:
+    """Refuse a forest whose trees, grown as far as the settings allow, could outgrow :data:`MAX_FOREST_BYTES`.
+
+    Why: tree count and training rows multiply; each is plausible alone, together they can ask for terabytes.
+    ``trees`` and ``rows`` are (YAML key, value), named in the message.
+    """
+    nodes = 2 * rows[1] // min_leaf
+    if max_depth is not None:
+        nodes = min(nodes, 2 ** (max_depth + 1))
+    need = trees[1] * nodes * _NODE_BYTES
+    if need > MAX_FOREST_BYTES:
+        raise ValueError(f"{trees[0]}={trees[1]} trees x {rows[0]}={rows[1]} rows may grow to about "
+                         f"{need / 2**30:.0f} GiB of tree nodes, over {MAX_FOREST_BYTES // 2**30} GiB; lower either")
+
 
 class BalancedConfig(ComponentConfig):
     """Sampling parameters every classifier here shares."""
 
-    negatives_per_positive: float = Field(10.0, gt=0, description="FP candidates kept per TP when training "
+    negatives_per_positive: float = Field(10.0, gt=0, le=1000, description="FP candidates kept per TP when training "
                                           "(the study balanced TP:FP 1:10 by downsampling).")
-    max_train_samples: int = Field(6000, ge=20, description="Cap on training rows after balancing, ratio kept; "
-                                   "kernel SVM training grows ~quadratically with rows, this keeps it to seconds.")
-    seed: int = Field(0, description="Seed of the downsampling (and of the forest).")
+    max_train_samples: int = Field(6000, ge=20, le=1_000_000,
+                                   description="Cap on training rows after balancing, ratio kept; kernel SVM training "
+                                               "grows ~quadratically with rows, this keeps it to seconds.")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="Seed of the downsampling (and of the forest).")
 
 
 class SvmConfig(BalancedConfig):
@@ -46,15 +68,16 @@ class SvmConfig(BalancedConfig):
         "(the study 'normalized' its features; its gamma 0.1 assumes such a range) or 'standard' (z-scores; with "
         "hundreds of features gamma 0.1 then makes every RBF kernel value ~0, so use gamma 'scale' with it).")
     kernel: Literal["rbf", "linear", "poly"] = Field("rbf", description="SVC kernel.")
-    C: float = Field(10.0, gt=0, description="SVC regularisation C (study: 10).")
-    gamma: float | Literal["scale"] = Field(0.1, description="RBF/poly kernel coefficient on the normalised "
-                                            "features, or 'scale' (study: 0.1).")
-    degree: int = Field(3, ge=1, description="Polynomial kernel degree.")
+    C: float = Field(10.0, gt=0, le=1_000_000, description="SVC regularisation C (study: 10).")
+    gamma: Annotated[float, Field(gt=0, le=10_000)] | Literal["scale"] = Field(
+        0.1, description="RBF/poly kernel coefficient on the normalised features, or 'scale' (study: 0.1).")
+    degree: int = Field(3, ge=1, le=10, description="Polynomial kernel degree.")
     tune: bool = Field(False, description="Grid-search kernel, C, gamma and degree over the study's Appendix 1 "
                        "grid with case-grouped cross-validation (GroupKFold) before training.")
-    tune_folds: int = Field(5, ge=2, description="Folds of the grouped cross-validation (study: 5).")
-    tune_max_samples: int = Field(2000, ge=20, description="Rows (balanced) used by the grid search, to bound "
-                                  "its 27 x folds fits.")
+    tune_folds: int = Field(5, ge=2, le=20, description="Folds of the grouped cross-validation (study: 5).")
+    tune_max_samples: int = Field(2000, ge=20, le=100_000,
+                                  description="Rows (balanced) used by the grid search, to bound its 27 x folds "
+                                              "fits.")
     tune_scoring: Literal["roc_auc", "average_precision"] = Field(
         "average_precision", description="Cross-validation score the grid search maximises (AUROC or AUPRC).")
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from calcdet_core.api import TrainingContext, fit_threads, grow_forest, reporter_of, timed_step
 from calcdet_svm.base import SkopsClassifier
 from calcdet_svm.kernels import decision_values
-from calcdet_svm.models import BalancedConfig, SvmConfig, train_svm, tuned_params
+from calcdet_svm.models import BalancedConfig, SvmConfig, check_forest_memory, train_svm, tuned_params
 from calcdet_svm.persist import FOREST_TYPES, SVM_TYPES
 from calcdet_svm.sampling import check_training_set, downsample
 
@@ -45,9 +45,15 @@ class Svm(SkopsClassifier):
 class RandomForestConfig(BalancedConfig):
     """scikit-learn's defaults, as the study's untuned Table 2 comparison used."""
 
-    n_estimators: int = Field(100, ge=1, description="Number of trees.")
-    max_depth: int | None = Field(None, ge=1, description="Maximum tree depth (None: grow fully).")
-    min_samples_leaf: int = Field(1, ge=1, description="Minimum candidates per leaf.")
+    n_estimators: int = Field(100, ge=1, le=10_000, description="Number of trees.")
+    max_depth: int | None = Field(None, ge=1, le=1000, description="Maximum tree depth (None: grow fully).")
+    min_samples_leaf: int = Field(1, ge=1, le=100_000, description="Minimum candidates per leaf.")
+
+    @model_validator(mode="after")
+    def _fits_in_memory(self) -> RandomForestConfig:
+        check_forest_memory(("n_estimators", self.n_estimators), ("max_train_samples", self.max_train_samples),
+                            self.min_samples_leaf, self.max_depth)
+        return self
 
 
 class RandomForest(SkopsClassifier):
