@@ -67,11 +67,11 @@ class InbreastConfig(ComponentConfig):
     """How ROIs become targets or ignore regions, and the spacing of a DICOM that states none."""
 
     max_mc_diameter_mm: float = Field(
-        1.0, gt=0, description="Calcifications wider than this (Feret diameter) become ignore regions.")
+        1.0, gt=0, le=10, description="Calcifications wider than this (Feret diameter) become ignore regions.")
     point_diameter_px: float = Field(
-        1.0, gt=0, description="Diameter of point-annotated MCs (the study treated them as one pixel).")
+        1.0, gt=0, le=100, description="Diameter of point-annotated MCs (the study treated them as one pixel).")
     default_spacing_mm: float = Field(
-        0.07, gt=0, description="Pixel spacing used when a DICOM states none (INbreast: 70 µm).")
+        0.07, ge=0.01, le=1.0, description="Pixel spacing used when a DICOM states none, 0.01-1 mm (INbreast: 70 µm).")
     roi_names: dict[str, Literal["calcification", "cluster", "other"]] = Field(
         default_factory=dict,
         description="Further ROI names and their kind, e.g. {'Calcificaton': 'calcification', 'Nodule': 'other'}; "

@@ -15,7 +15,7 @@ import csv
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import Field
@@ -37,20 +37,24 @@ RULE = ("a truth cluster is found by a detected cluster whose convex hull, widen
         "one of its MCs; each truth cluster counts once, at the highest such score")
 DENOMINATORS = {"per_normal_image": "FP clusters on normal images / normal images",
                 "per_image": "FP clusters on all images / all images"}
+Spacing = Annotated[float, Field(ge=0.01, le=1.0)]
+"""A pixel spacing, mm: the range calcdet's DICOM reader accepts."""
 
 
 class ClusterSettings(ComponentConfig):
     """How clusters are formed: shared by the evaluator and the DICOM SR writer."""
 
-    distance_mm: float = Field(5.0, gt=0, description="Single-linkage distance: MCs at most this far apart (mm) "
-                                                      "belong to one cluster.")
-    min_count: int = Field(3, ge=1, description="Fewest MCs in a cluster (BI-RADS: several, usually 3).")
+    distance_mm: float = Field(5.0, gt=0, le=100,
+                               description="Single-linkage distance: MCs at most this far apart (mm) "
+                                           "belong to one cluster.")
+    min_count: int = Field(3, ge=1, le=1000, description="Fewest MCs in a cluster (BI-RADS: several, usually 3).")
     score: Literal["max", "top_k_mean", "count_weighted"] = Field(
         "max", description="Cluster score from its members: max, mean of the top_k best, or their sum (scores >= 0).")
-    top_k: int = Field(3, ge=1, description="Members averaged by score: top_k_mean.")
-    min_score: float | None = Field(None, description="Only detections scoring at least this are clustered "
-                                                      "(None: see the evaluator's detections_per_normal_image; "
-                                                      "for the DICOM SR, the cutoff unless --dicom-sr-min-score).")
+    top_k: int = Field(3, ge=1, le=1000, description="Members averaged by score: top_k_mean.")
+    min_score: float | None = Field(None, ge=-1e6, le=1e6,
+                                    description="Only detections scoring at least this are clustered "
+                                                "(None: see the evaluator's detections_per_normal_image; "
+                                                "for the DICOM SR, the cutoff unless --dicom-sr-min-score).")
 
 
 @dataclass(frozen=True)
@@ -85,21 +89,25 @@ class ClusterFrocEvaluator(Evaluator):
     description = "Cluster-level FROC (MC clusters by single linkage in mm), per normal image and per image."
 
     class Config(ClusterSettings):
-        pixel_spacing_mm: tuple[float, float] | None = Field(
+        pixel_spacing_mm: tuple[Spacing, Spacing] | None = Field(
             None, description="(row, column) pixel spacing of the evaluated grid, mm, for every image; default: "
                               "each image's own (DICOM PixelSpacing/ImagerPixelSpacing), 0.07 assumed where "
                               "unknown, and the metrics say so.")
-        tolerance_px: float = Field(STUDY_DIAMETER_PX / 2, ge=0, description="A detected cluster's hull widened by "
-                                                                             "this (px) must hold an MC of the truth "
-                                                                             "cluster.")
-        max_fp: float = Field(2.0, gt=0, description="FP clusters per image where the curve and AUC stop.")
-        fp_at: tuple[float, ...] = Field((0.25, 0.5, 1.0, 2.0), description="FP cluster rates at which the "
-                                                                             "sensitivity is reported.")
-        bootstrap_resamples: int = Field(1000, ge=0, description="Image resamples for the intervals (0 = none).")
-        seed: int = Field(0, description="Seed of the bootstrap draws.")
+        tolerance_px: float = Field(STUDY_DIAMETER_PX / 2, ge=0, le=200,
+                                    description="A detected cluster's hull widened by "
+                                                "this (px) must hold an MC of the truth "
+                                                "cluster.")
+        max_fp: float = Field(2.0, gt=0, le=1000, description="FP clusters per image where the curve and AUC stop.")
+        fp_at: tuple[Annotated[float, Field(gt=0, le=1000)], ...] = Field((0.25, 0.5, 1.0, 2.0),
+                                            description="FP cluster rates at which the "
+                                                        "sensitivity is reported.")
+        bootstrap_resamples: int = Field(1000, ge=0, le=100_000,
+                                         description="Image resamples for the intervals (0 = none).")
+        seed: int = Field(0, ge=0, le=2**32 - 1, description="Seed of the bootstrap draws.")
         detections_per_normal_image: float | None = Field(
-            10.0, gt=0, description="Without min_score: only the detections above the score at which normal images "
-                                    "hold at most this many per image are clustered (None: all detections).")
+            10.0, gt=0, le=100_000,
+            description="Without min_score: only the detections above the score at which normal images hold at most "
+                        "this many per image are clustered (None: all detections).")
 
     config: Config
 
