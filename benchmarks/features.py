@@ -4,7 +4,9 @@ How an extractor is included
 ----------------------------
 Every feature plugin in the registry (``calcdet list-plugins``, kind ``features``) is benchmarked
 automatically. Its per-patch reference lives in ``benchmarks/references/features_<name>.py``
-(``-`` in the plugin name becomes ``_``) and defines::
+(``-`` in the plugin name becomes ``_``), or, for a plugin of this repository whose tests use it as
+their oracle, beside those tests in ``plugins/features/calcdet-<name>/tests/per_patch_reference.py``
+(context, fos, gabor, wavelet). It defines::
 
     def reference(extractor, image, candidates) -> np.ndarray:
         '''(N, F) float64: the same features as extractor.extract(image, candidates), computed one
@@ -49,6 +51,7 @@ from calcdet_core.plugins.registry import build_registry
 from calcdet_core.testing import add_disks, textured_background
 
 REFERENCES = Path(__file__).parent / "references"
+PLUGINS = Path(__file__).resolve().parents[1] / "plugins" / "features"
 GOALS: dict[str, tuple[tuple[str, ...], float]] = {
     "fos+gabor+wavelet": (("fos", "gabor", "wavelet"), 2.0),
     "haar": (("haar",), 1.0),
@@ -58,11 +61,13 @@ GOAL_SPEEDUP = 10.0
 
 
 def load_reference(name: str) -> ModuleType | None:
-    """The reference module ``references/features_<name>.py``, or ``None`` when there is none."""
-    path = REFERENCES / f"features_{name.replace('-', '_')}.py"
-    if not path.exists():
+    """The reference module for extractor ``name`` (see the module docstring), or ``None`` when there is none."""
+    places = [REFERENCES / f"features_{name.replace('-', '_')}.py",
+              PLUGINS / f"calcdet-{name}" / "tests" / "per_patch_reference.py"]
+    path = next((p for p in places if p.exists()), None)
+    if path is None:
         return None
-    spec = importlib.util.spec_from_file_location(f"calcdet_bench_ref_{path.stem}", path)
+    spec = importlib.util.spec_from_file_location(f"calcdet_bench_ref_{name.replace('-', '_')}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -50,14 +50,17 @@ class FcnDetector(Detector):
         patches_per_image: int = Field(8, ge=1, le=1024, description="Crops drawn from each training image per epoch.")
         positive_fraction: float = Field(0.5, ge=0, le=1, description="Share of crops centred near an annotated MC.")
         sigma: float = Field(1.5, gt=0, le=20, description="Width of the Gaussian target at each MC centre, px.")
-        positive_weight: float = Field(10.0, ge=0, description="Extra loss weight where the target is 1 (MCs are rare)")
+        positive_weight: float = Field(10.0, ge=0, le=1000,
+                                       description="Extra loss weight where the target is 1 (MCs are rare)")
         learning_rate: float = Field(0.01, gt=0, le=1, description="Adam learning rate.")
         crops_per_step: int = Field(8, ge=1, le=4096, description="Training crops per optimizer step.")
         batch_size: int = Field(4, ge=1, le=256, description="Images of one shape that detect_batch runs at once.")
-        patience: int = Field(0, ge=0, description="Stop after this many epochs without a better validation loss "
-                                                   "(0: train every epoch). The best validation epoch's weights win.")
+        patience: int = Field(0, ge=0, le=10_000,
+                              description="Stop after this many epochs without a better validation loss "
+                                          "(0: train every epoch). The best validation epoch's weights win.")
         threshold: float = Field(0.1, gt=0, lt=1, description="Lowest heat (0-1) reported as a detection.")
-        min_distance: float = Field(14.0, ge=1, description="Non-maximum suppression: no two detections closer, px.")
+        min_distance: float = Field(14.0, ge=1, le=1000,
+                                    description="Non-maximum suppression: no two detections closer, px.")
 
     weights_: dict[str, np.ndarray] | None = None
     radius_: float = 0.0

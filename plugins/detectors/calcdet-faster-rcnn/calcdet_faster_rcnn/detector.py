@@ -8,7 +8,7 @@ Learned state is numpy arrays (safetensors on disk, what a pickle carries).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from calcdet_torch.detector import TorchDetector
@@ -36,30 +36,33 @@ class FasterRCNNConfig(ComponentConfig):
                           "safetensors file is checked against checksums.json and the backbone's tensors.")
     fpn_channels: int = Field(256, ge=8, le=1024, description="Channels of the feature pyramid and the RPN head.")
     representation: int = Field(1024, ge=8, le=4096, description="Units of the box head's two hidden layers.")
-    anchor_sizes: tuple[int, ...] = Field((14,), min_length=1, description="Anchor sides, px, on every level.")
-    aspect_ratios: tuple[float, ...] = Field((1.0,), min_length=1, description="Anchor height/width ratios.")
+    anchor_sizes: tuple[Annotated[int, Field(ge=1, le=512)], ...] = Field((14,), min_length=1,
+                                             description="Anchor sides, px, on every level.")
+    aspect_ratios: tuple[Annotated[float, Field(gt=0, le=10)], ...] = Field((1.0,), min_length=1,
+                                                description="Anchor height/width ratios.")
     box_size: float = Field(14.0, gt=0, le=224, description="Side of the training box centred on each target, px.")
     window: int = Field(224, ge=32, le=2048, multiple_of=32, description="Side of the square windows, px.")
-    train_stride: int = Field(100, ge=1, description="Step between training windows, px.")
-    stride: int = Field(200, ge=1, description="Step between detection windows, px (windows overlap when below "
-                                               "window; NMS joins the seams).")
+    train_stride: int = Field(100, ge=1, le=2048, description="Step between training windows, px.")
+    stride: int = Field(200, ge=1, le=2048,
+                        description="Step between detection windows, px (windows overlap when below "
+                                    "window; NMS joins the seams).")
     negative_share: float = Field(0.2, ge=0, le=100, description="Windows without targets per window with targets, "
                                                                  "per image (at least one per image when above 0).")
     augment: bool = Field(True, description="Random flips and 90-degree rotations of training windows.")
     epochs: int = Field(20, ge=1, le=1000, description="Most passes over the training images.")
     learning_rate: float = Field(1e-4, gt=0, le=1, description="Adam learning rate.")
-    lr_step: int = Field(3, ge=1, description="StepLR: epochs between learning-rate cuts.")
+    lr_step: int = Field(3, ge=1, le=1000, description="StepLR: epochs between learning-rate cuts.")
     lr_gamma: float = Field(0.1, gt=0, le=1, description="StepLR: factor of each cut.")
-    patience: int = Field(3, ge=1, description="Early stopping: epochs without a better validation loss.")
-    min_delta: float = Field(1e-4, ge=0, description="Early stopping: the smallest improvement that counts.")
+    patience: int = Field(3, ge=1, le=1000, description="Early stopping: epochs without a better validation loss.")
+    min_delta: float = Field(1e-4, ge=0, le=10, description="Early stopping: the smallest improvement that counts.")
     froc_images: int = Field(4, ge=0, le=10000, description="Validation images (about half normal) on which each "
                                                             "epoch's FROC AUC is measured by detection; below 2, or "
                                                             "without both normal images and images with MCs: none. "
                                                             "A figure only: stopping follows the validation loss.")
     froc_every: int = Field(1, ge=1, le=1000, description="Measure the validation FROC AUC every this many epochs.")
     window_batch: int = Field(8, ge=1, le=1024, description="Windows per optimizer step and per inference pass.")
-    rpn_samples: int = Field(256, ge=2, description="Anchors sampled per window for the RPN loss.")
-    roi_samples: int = Field(512, ge=2, description="Proposals sampled per window for the box-head loss.")
+    rpn_samples: int = Field(256, ge=2, le=4096, description="Anchors sampled per window for the RPN loss.")
+    roi_samples: int = Field(512, ge=2, le=4096, description="Proposals sampled per window for the box-head loss.")
     threshold: float = Field(0.05, ge=0, lt=1, description="Lowest score (0-1) reported as a detection.")
     nms_iou: float = Field(0.5, gt=0, le=1, description="NMS IoU, per window and over the whole image.")
     per_window: int = Field(100, ge=1, le=10000, description="Most detections kept per window.")

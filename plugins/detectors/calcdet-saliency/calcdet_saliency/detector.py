@@ -78,18 +78,19 @@ class SaliencyConfig(ComponentConfig):
                               "patch as z-scores of its own pixels (the study; study inference only).")
     epochs: int = Field(12, ge=1, le=1000, description="Most passes over the training images.")
     learning_rate: float = Field(1e-4, gt=0, le=1, description="AdamW learning rate.")
-    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
-    lr_step: int = Field(7, ge=1, description="StepLR: epochs between learning-rate cuts.")
+    weight_decay: float = Field(0.01, ge=0, le=1, description="AdamW weight decay.")
+    lr_step: int = Field(7, ge=1, le=1000, description="StepLR: epochs between learning-rate cuts.")
     lr_gamma: float = Field(0.1, gt=0, le=1, description="StepLR: factor of each cut.")
-    patience: int = Field(3, ge=1, description="Early stopping: epochs without a better validation loss.")
-    min_delta: float = Field(1e-4, ge=0, description="Early stopping: the smallest improvement that counts.")
+    patience: int = Field(3, ge=1, le=1000, description="Early stopping: epochs without a better validation loss.")
+    min_delta: float = Field(1e-4, ge=0, le=10, description="Early stopping: the smallest improvement that counts.")
     patch_batch: int = Field(128, ge=1, le=65536, description="Patches per optimizer step.")
     negative_ratio: float = Field(10.0, gt=0, le=1000, description="Negatives per positive, redrawn each epoch.")
     iterations_per_epoch: int | None = Field(
         None, ge=1, le=100_000, description="Optimizer steps per epoch, patches drawn with replacement from the "
                                             "epoch's pool (the study: 500); none: one pass over the pool.")
     jitter: float = Field(2.0, ge=0, le=32, description="Positives' centres move up to this far from the target, px.")
-    exclusion: float = Field(8.0, ge=0, description="Negatives' centres lie farther than this from every target, px.")
+    exclusion: float = Field(8.0, ge=0, le=1000,
+                             description="Negatives' centres lie farther than this from every target, px.")
     augment: bool = Field(True, description="Random flips, 90-degree rotations, contrast and brightness changes.")
     contrast: float = Field(0.2, ge=0, lt=1, description="Contrast gain drawn from 1 +- this.")
     brightness: float = Field(0.2, ge=0, le=5, description="Brightness shift drawn from +- this (z-score units).")
@@ -99,7 +100,7 @@ class SaliencyConfig(ComponentConfig):
     stride: int = Field(4, ge=1, le=64, description="Dense map step, px; divides the net's stride (patch / 4).")
     tile: int = Field(512, ge=16, le=8192, description="Dense inference works on tiles of about this side, px.")
     threshold: float = Field(0.1, gt=0, lt=1, description="Lowest score (0-1) reported as a detection.")
-    min_distance: float = Field(14.0, ge=1, description="Dense: no two detections closer than this, px.")
+    min_distance: float = Field(14.0, ge=1, le=1000, description="Dense: no two detections closer than this, px.")
     study_stride: int = Field(8, ge=1, le=64, description="Study inference: window step, px.")
     smoothing: int = Field(9, ge=1, le=99, description="Study inference: side of the box filter on the map, px.")
     peak_window: int = Field(14, ge=1, le=99, description="Study inference: detections are maxima of windows this "

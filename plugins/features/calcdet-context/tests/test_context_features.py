@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from calcdet_context import CandidateContext, context_features
 
-from benchmarks.features import load_reference
 from calcdet_core.api import CalcdetUserError, Candidates
 from calcdet_core.testing import parametrize_with_checks
 
@@ -17,14 +16,14 @@ def test_conformance(component, check):
 
 
 @pytest.mark.parametrize(("radii", "share", "k"), [([14.0, 28.0, 56.0], 0.1, 3), ([3.0, 9.5], 0.3, 1)])
-def test_every_feature_matches_brute_force(radii, share, k):
+def test_every_feature_matches_brute_force(radii, share, k, per_patch_reference):
     rng = np.random.default_rng(len(radii))
     cluster = rng.normal((40, 60), 6, size=(25, 2))
     scattered = rng.uniform(0, 200, size=(30, 2))
     xy = np.vstack([cluster, scattered, cluster[:3]])  # three candidates exactly on others
     score = np.round(rng.normal(0, 1, len(xy)), 1)  # ties on purpose
     got = context_features(xy, score, radii, share, k, 300.0)
-    want = load_reference("context").brute_force(xy, score, radii, share, k, 300.0)
+    want = per_patch_reference.brute_force(xy, score, radii, share, k, 300.0)
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from calcdet_fos import FEATURES, FirstOrderStatistics
 
-from benchmarks.features import load_reference
 from calcdet_core.api import Candidates, entropy_uniformity, moments, quantiles
 from calcdet_core.testing import parametrize_with_checks, textured_background
 
@@ -24,14 +23,14 @@ def random_candidates(h: int, w: int, n: int, seed: int = 0) -> Candidates:
 
 
 @pytest.mark.parametrize(("size", "bins"), [(14, 16), (7, 5), (16, 32)])
-def test_every_feature_matches_per_patch_computation(size, bins):
+def test_every_feature_matches_per_patch_computation(size, bins, per_patch_reference):
     rng = np.random.default_rng(size)
     image = rng.random((60, 80)).astype(np.float32)  # random patches: every statistic varies
     image[20:40, 30:50] = textured_background((20, 20), seed=1)
     cands = random_candidates(60, 80, 40)
     extractor = FirstOrderStatistics(patch_size=size, histogram_bins=bins)
     got = extractor.extract(image, cands)
-    want = load_reference("fos").reference(extractor, image, cands)
+    want = per_patch_reference.reference(extractor, image, cands)
     for j, name in enumerate(extractor.feature_names()):
         np.testing.assert_allclose(got[:, j], want[:, j], rtol=1e-9, atol=1e-12, err_msg=name)
 

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from calcdet_gabor import GaborFeatures, gabor_bank
 
-from benchmarks.features import load_reference
 from calcdet_core.api import Candidates
 from calcdet_core.testing import add_disks, parametrize_with_checks, textured_background
 
@@ -37,7 +36,7 @@ def candidates(xs, ys) -> Candidates:
         ("everywhere", {"patch_size": 7, "n_orientations": 4, "kernel_size": 9, "phase": math.pi / 2}),
     ],
 )
-def test_every_feature_matches_whole_image_filtering(where, params):
+def test_every_feature_matches_whole_image_filtering(where, params, per_patch_reference):
     image = scene()
     rng = np.random.default_rng(1)
     if where == "everywhere":
@@ -47,7 +46,7 @@ def test_every_feature_matches_whole_image_filtering(where, params):
         cands = candidates(rng.integers(45, 60, 15), rng.integers(40, 50, 15))
     extractor = GaborFeatures(**params)
     got = extractor.extract(image, cands)
-    want = load_reference("gabor").reference(extractor, image, cands)
+    want = per_patch_reference.reference(extractor, image, cands)
     assert got.shape == (len(cands), 5 * len(extractor.bank()))
     for j, name in enumerate(extractor.feature_names()):
         np.testing.assert_allclose(got[:, j], want[:, j], rtol=1e-9, atol=1e-12, err_msg=name)

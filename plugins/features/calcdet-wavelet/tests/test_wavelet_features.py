@@ -9,7 +9,6 @@ from calcdet_wavelet import glcm as vglcm
 from pydantic import ValidationError
 from skimage.feature import graycomatrix, graycoprops
 
-from benchmarks.features import load_reference
 from calcdet_core.api import Candidates
 from calcdet_core.testing import parametrize_with_checks, textured_background
 
@@ -30,7 +29,7 @@ def random_candidates(h: int, w: int, n: int, seed: int = 0) -> Candidates:
     "params",
     [{}, {"patch_size": 9, "histogram_bins": 5, "glcm_levels": 16}, {"glcm_distance": 1, "glcm_angles": (0, 135)}],
 )
-def test_every_feature_matches_per_patch_computation(params):
+def test_every_feature_matches_per_patch_computation(params, per_patch_reference):
     rng = np.random.default_rng(len(params))
     image = rng.random((50, 70)).astype(np.float32)
     image[10:40, 20:50] = textured_background((30, 30), seed=2)
@@ -39,7 +38,7 @@ def test_every_feature_matches_per_patch_computation(params):
     cands = Candidates.from_columns(np.r_[cands.x, 62], np.r_[cands.y, 7], np.full(41, 3.0), np.zeros(41))
     extractor = WaveletFeatures(**params)
     got = extractor.extract(image, cands)
-    want = load_reference("wavelet").reference(extractor, image, cands)
+    want = per_patch_reference.reference(extractor, image, cands)
     for j, name in enumerate(extractor.feature_names()):
         np.testing.assert_allclose(got[:, j], want[:, j], rtol=1e-9, atol=1e-12, err_msg=name)
 

@@ -1,6 +1,7 @@
 """Per-candidate reference for the ``context`` extractor: one candidate at a time, from the definitions.
 
-Also the oracle of calcdet-context's tests, so the benchmark's speed ratio compares equal work.
+The oracle of calcdet-context's tests (their ``per_patch_reference`` fixture), and what ``benchmarks/features.py``
+times ``extract`` against, so its speed ratio compares equal work.
 """
 
 from __future__ import annotations

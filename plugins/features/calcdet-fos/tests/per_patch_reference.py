@@ -1,6 +1,7 @@
 """Per-patch reference for the ``fos`` extractor: one patch at a time, plain numpy and scipy.stats.
 
-Also the oracle of calcdet-fos's tests, so the benchmark's speed ratio compares equal work.
+The oracle of calcdet-fos's tests (their ``per_patch_reference`` fixture), and what ``benchmarks/features.py``
+times ``extract`` against, so its speed ratio compares equal work.
 """
 
 from __future__ import annotations

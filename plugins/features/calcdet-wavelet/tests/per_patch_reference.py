@@ -1,7 +1,8 @@
 """Per-patch reference for the ``wavelet`` extractor: ``pywt.dwt2`` on one patch at a time,
 scipy.stats / numpy.histogram per sub-band, and scikit-image's ``graycomatrix`` / ``graycoprops``.
 
-Also the oracle of calcdet-wavelet's tests, so the benchmark's speed ratio compares equal work.
+The oracle of calcdet-wavelet's tests (their ``per_patch_reference`` fixture), and what ``benchmarks/features.py``
+times ``extract`` against, so its speed ratio compares equal work.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Per-patch reference for the ``gabor`` extractor: the whole image filtered once per kernel with
 ``cv2.filter2D`` (as the study did), then one patch at a time with numpy and scipy.stats.
 
-Also the oracle of calcdet-gabor's tests, so the benchmark's speed ratio compares equal work.
+The oracle of calcdet-gabor's tests (their ``per_patch_reference`` fixture), and what ``benchmarks/features.py``
+times ``extract`` against, so its speed ratio compares equal work.
 """
 
 from __future__ import annotations
