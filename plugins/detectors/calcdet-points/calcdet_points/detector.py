@@ -59,15 +59,16 @@ class PointConfig(ComponentConfig):
     augment: bool = Field(True, description="Random flips and 90-degree turns of training windows.")
     epochs: int = Field(20, ge=1, le=10000, description="Most passes over the training images.")
     learning_rate: float = Field(2e-3, gt=0, le=1, description="Adam learning rate.")
-    lr_step: int = Field(14, ge=1, description="StepLR: epochs between learning-rate cuts.")
+    lr_step: int = Field(14, ge=1, le=10_000, description="StepLR: epochs between learning-rate cuts.")
     lr_gamma: float = Field(0.1, gt=0, le=1, description="StepLR: factor of each cut.")
     select_on: Literal["val_froc_auc", "val_loss"] = Field(
         "val_froc_auc", description="The validation figure that picks the best epoch and stops training: the FROC "
                                     "AUC (0-50 FP per normal image, by detection on froc_images images; the loss "
                                     "when the validation images lack normal images or images with MCs) or the "
                                     "focal loss on validation windows.")
-    patience: int = Field(8, ge=1, description="Early stopping: measured epochs without a better select_on figure.")
-    min_delta: float = Field(1e-3, ge=0, description="Early stopping: the smallest improvement that counts.")
+    patience: int = Field(8, ge=1, le=10_000,
+                          description="Early stopping: measured epochs without a better select_on figure.")
+    min_delta: float = Field(1e-3, ge=0, le=10, description="Early stopping: the smallest improvement that counts.")
     froc_images: int = Field(8, ge=0, le=10000, description="Validation images (about half normal) on which each "
                                                             "measured epoch's FROC AUC is computed by detection.")
     froc_every: int = Field(1, ge=1, le=1000, description="Measure the validation FROC AUC every this many epochs.")
