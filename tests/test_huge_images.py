@@ -18,20 +18,24 @@ from typer.testing import CliRunner
 from calcdet_core.cli.app import create_app
 from calcdet_core.errors import InvalidInputError
 from calcdet_core.io.dicom import DIGITAL_MAMMOGRAPHY_STORAGE, read_dicom
-from calcdet_core.io.dicom_header import read_header
+from calcdet_core.io.dicom_header import MAX_HEADER_BYTES, read_header
 from calcdet_core.io.images import image_header, read_image
 
 SIZE_MESSAGE = (r"Rows x Columns x SamplesPerPixel x NumberOfFrames = 16000 x 16000 x 1 x 1 at BitsAllocated 16 "
                 r"is 256 M pixels \(512 MB decoded\); calcdet reads at most 64 M pixels")
 
 
-def write_deflated_dicom(path: Path, rows: int, columns: int, pixels: np.ndarray | None = None) -> Path:
-    """A Deflated Explicit VR Little Endian mammogram; the pixel data (zeros unless given) streamed through zlib."""
+def write_deflated_dicom(path: Path, rows: int, columns: int, pixels: np.ndarray | None = None,
+                         private_bytes: int = 0) -> Path:
+    """A Deflated Explicit VR Little Endian mammogram; the pixel data (zeros unless given) streamed through zlib,
+    after a private element of ``private_bytes`` zeros when asked."""
     ds = Dataset()
     ds.SOPClassUID, ds.SOPInstanceUID, ds.Modality = DIGITAL_MAMMOGRAPHY_STORAGE, generate_uid(), "MG"
     ds.Rows, ds.Columns, ds.SamplesPerPixel = rows, columns, 1
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 14, 13, 0
     ds.PhotometricInterpretation, ds.ImagerPixelSpacing = "MONOCHROME2", [0.07, 0.07]
+    if private_bytes:
+        ds.private_block(0x0009, "BLOAT", create=True).add_new(0x10, "OB", bytes(private_bytes))
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = ds.SOPClassUID, ds.SOPInstanceUID
     meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
@@ -76,6 +80,12 @@ def test_a_deflated_header_is_read_without_inflating_the_pixels(huge):
     header = read_header(huge)
     assert (header.Rows, header.Columns, header.Modality) == (16000, 16000, "MG")
     assert "PixelData" not in header and header.file_meta.TransferSyntaxUID == DeflatedExplicitVRLittleEndian
+
+
+def test_a_deflated_header_that_inflates_past_its_limit_is_refused(tmp_path):
+    path = write_deflated_dicom(tmp_path / "bloated.dcm", 40, 30, private_bytes=MAX_HEADER_BYTES + 1)
+    with pytest.raises(InvalidInputError, match=rf"^{path}: the deflated DICOM header inflates past 64 MiB"):
+        read_dicom(path)
 
 
 def test_a_small_deflated_dicom_still_reads_exactly(tmp_path):
