@@ -8,10 +8,10 @@ training the annotation too. Before a run resumes, every saved result whose stam
 image it would now stand for is deleted, so it is computed again; a result without a stamp counts
 as stale.
 
-Images that exist only in memory need no stamp of their own: a record without a file (a generated
-test dataset) is stamped by its dataset, root, id and truth, and the images a training transform
-makes (``mc-insertion``) are drawn from stamped records with the run's seed and the pipeline's
-settings, which the work folder's fingerprint already holds.
+A record without a file (a generated test dataset) can only be stamped by its dataset, root, id and,
+for training, truth: its pixels are not seen. The images a training transform makes
+(``mc-insertion``) need no stamp of their own: they are drawn from stamped records with the run's
+seed and the pipeline's settings, which the work folder's fingerprint already holds.
 """
 
 from __future__ import annotations
