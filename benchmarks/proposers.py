@@ -58,7 +58,7 @@ from typing import Any
 
 import numpy as np
 
-from calcdet_core import Annotation, Candidates, GridTransform, ImageResult, Mammogram
+from calcdet_core.api import Annotation, Candidates, GridTransform, ImageResult, Mammogram
 from calcdet_core.evaluation.candidates import candidate_metrics
 from calcdet_core.imaging.preprocess import preprocess
 from calcdet_core.plugins.registry import get_registry

@@ -44,7 +44,7 @@ from calcdet_saliency.inference import Inference, build_net
 from calcdet_torch.patches import standardised
 from proposers import print_report
 
-from calcdet_core import Mammogram
+from calcdet_core.api import Mammogram
 from calcdet_core.imaging.preprocess import preprocess
 
 SEED_BASE = 910_000

@@ -7,9 +7,10 @@ their tests), never from calcdet's other modules, whose layout may change betwee
 
 Importing this package loads nothing else (every ``calcdet_core.*`` import starts here, so
 it stays light). The names the first edition exported here (``from calcdet_core import
-Candidates``) still work: they are looked up in :mod:`calcdet_core.api` on first use.
+Candidates``) still work, with a warning (once per name) giving the import to use instead.
 """
 
+import warnings
 from typing import Any
 
 __version__ = "0.1.0"
@@ -21,11 +22,18 @@ _FIRST_EDITION_NAMES = frozenset({
 })
 
 
+_warned: set[str] = set()
+
+
 def __getattr__(name: str) -> Any:
     """``calcdet_core.Candidates`` and the like, from :mod:`calcdet_core.api` (imported on first use)."""
     if name in _FIRST_EDITION_NAMES:
         from calcdet_core import api
 
+        if name not in _warned:
+            _warned.add(name)
+            warnings.warn(f"'from calcdet_core import {name}' is the first edition's import; write "
+                          f"'from calcdet_core.api import {name}' (docs/migrating.md)", FutureWarning, stacklevel=2)
         return getattr(api, name)
     raise AttributeError(f"module 'calcdet_core' has no attribute {name!r}")
 

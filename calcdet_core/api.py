@@ -38,6 +38,7 @@ from calcdet_core.contracts.data import (
     SkippedItem,
     Target,
 )
+from calcdet_core.contracts.editions import CONTRACT_EDITION
 from calcdet_core.contracts.fitting import fit_threads, grow_forest, reporter_of, timed_step
 from calcdet_core.contracts.hookspecs import hookimpl
 from calcdet_core.contracts.training import (
@@ -65,7 +66,8 @@ from calcdet_core.imaging.regions import fill_holes, label_regions, largest_regi
 from calcdet_core.imaging.stats import FLAT_TOL, entropy_uniformity, histogram_counts, is_flat, moments, quantiles
 from calcdet_core.io.arrays import load_arrays, save_arrays
 from calcdet_core.io.dicom import read_dicom, write_dicom
-from calcdet_core.io.output_writers import DetectedOutput, RunIdentity
+from calcdet_core.io.model_dir import load_model
+from calcdet_core.io.output_writers import DetectedOutput, OutputWriter, RunIdentity, WriterFactory
 from calcdet_core.run.executor import progress_bar
 from calcdet_core.run.pipeline import Pipeline, load_pipeline
 
@@ -117,6 +119,7 @@ def labelled_features(pipeline: Pipeline, dataset: str, root: str | Path, work_d
 
 __all__ = [
     "BACKGROUND_FRACTION",
+    "CONTRACT_EDITION",
     "FLAT_TOL",
     "MC_MAX_DIAMETER_MM",
     "STUDY_DIAMETER_PX",
@@ -144,6 +147,7 @@ __all__ = [
     "ImageStream",
     "InvalidInputError",
     "Mammogram",
+    "OutputWriter",
     "Pipeline",
     "ProgressTask",
     "Proposer",
@@ -156,6 +160,7 @@ __all__ = [
     "TrainingContext",
     "TrainingImage",
     "TrainingTransform",
+    "WriterFactory",
     "bootstrap_froc",
     "bounding_box",
     "box_metrics",
@@ -182,6 +187,7 @@ __all__ = [
     "labelled_features",
     "largest_region",
     "load_arrays",
+    "load_model",
     "load_pipeline",
     "moments",
     "operating_points",

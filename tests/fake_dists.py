@@ -19,12 +19,14 @@ def write_dist(root: Path, dist: str, module: str, source: str, version: str = "
 
 
 BROKEN_IMPORT = """
+    calcdet_contract = 2
     import no_such_module_for_calcdet_tests  # noqa: F401
 """
 
 CLASHING = """
+    calcdet_contract = 2
     import numpy as np
-    from calcdet_core import Candidates, Proposer, hookimpl
+    from calcdet_core.api import Candidates, Proposer, hookimpl
 
     class Other(Proposer):
         name = "local-contrast"
@@ -47,7 +49,8 @@ CLASHING = """
 """
 
 MISSPELLED_HOOK = """
-    from calcdet_core import hookimpl
+    calcdet_contract = 2
+    from calcdet_core.api import hookimpl
 
     @hookimpl
     def calcdet_register_proposer():
@@ -55,7 +58,8 @@ MISSPELLED_HOOK = """
 """
 
 WRONG_RETURN = """
-    from calcdet_core import hookimpl
+    calcdet_contract = 2
+    from calcdet_core.api import hookimpl
 
     class NotAComponent:
         name = "nothing"
@@ -66,7 +70,8 @@ WRONG_RETURN = """
 """
 
 THIRD_PARTY_FROC = """
-    from calcdet_core import hookimpl
+    calcdet_contract = 2
+    from calcdet_core.api import hookimpl
     from calcdet_core.evaluation.evaluators import BUILTIN_EVALUATORS
 
     (BuiltinFroc,) = [e for e in BUILTIN_EVALUATORS if e.name == "froc"]
@@ -80,9 +85,26 @@ THIRD_PARTY_FROC = """
 """
 
 RAISING_HOOK = """
-    from calcdet_core import hookimpl
+    calcdet_contract = 2
+    from calcdet_core.api import hookimpl
 
     @hookimpl
     def calcdet_register_classifiers():
         raise RuntimeError("no licence file")
+"""
+
+GM_NAMED_OUTSIDE = """
+    calcdet_contract = 2
+    from calcdet_core.api import Candidates, Proposer, hookimpl
+
+    class TopHat(Proposer):
+        name = "gm"
+        description = "An outside top-hat proposer that picked the name calcdet-gm uses."
+
+        def propose(self, image, mask=None):
+            return Candidates.empty()
+
+    @hookimpl
+    def calcdet_register_proposers():
+        return [TopHat]
 """

@@ -60,6 +60,8 @@ def test_help_lists_every_command_without_importing_a_heavy_library():
 class Commands:
     """A plugin whose commands fail on purpose: once as a user's mistake, once as a bug."""
 
+    calcdet_contract = 2
+
     @hookimpl
     def calcdet_register_commands(self, cli: typer.Typer) -> None:
         @cli.command()
@@ -111,6 +113,8 @@ def test_a_bug_shows_its_traceback_to_the_user(tmp_path):
         import typer
         from calcdet_core.api import hookimpl
 
+        calcdet_contract = 2
+
         @hookimpl
         def calcdet_register_commands(cli):
             @cli.command()
@@ -126,6 +130,8 @@ def test_a_bug_shows_its_traceback_to_the_user(tmp_path):
 class Rival:
     """Commands that clash: `validate` is calcdet's own, `hello` is also another plugin's."""
 
+    calcdet_contract = 2
+
     def __init__(self, greeting: str) -> None:
         self.greeting = greeting
 
@@ -138,6 +144,8 @@ class Rival:
 class NoCli:
     """A commands hook that takes none of the spec's arguments is still called (through pluggy)."""
 
+    calcdet_contract = 2
+
     called = False
 
     @hookimpl
@@ -146,6 +154,8 @@ class NoCli:
 
 
 class Broken:
+    calcdet_contract = 2
+
     @hookimpl
     def calcdet_register_commands(self, cli: typer.Typer) -> None:
         raise ImportError("optional dependency missing")
@@ -159,10 +169,17 @@ def test_plugin_commands_follow_the_registry_rules(tmp_path):
     assert "no proposer plugin named 'nope'" in result.stderr
     hello = invoke("hello", plugins=plugins)
     assert hello.exit_code == 2 and "No such command" in hello.output, "a name two plugins add is refused for both"
-    for text in ("'hello' is added by both aaa-rival and zzz-rival", "'validate' of aaa-rival is not added",
-                 "plugin 'broken' (broken) failed to add its commands: ImportError"):
+    for text in ("'hello' of aaa-rival is not added: aaa-rival and zzz-rival both add it",
+                 "'validate' of aaa-rival is not added: it is calcdet's",
+                 "calcdet_register_commands of broken raised ImportError: optional dependency missing"):
         assert text in " ".join(hello.stderr.split())
     assert NoCli.called
+    listed = invoke("list-plugins", "--strict", "--json", plugins=plugins)
+    assert listed.exit_code == 1, "every refused command and raising hook is an error row: --strict fails"
+    rows = [r for r in json.loads(listed.stdout) if r["kind"] == "commands"]
+    assert {(r["name"], r["distribution"]) for r in rows} == {
+        ("validate", "aaa-rival"), ("validate", "zzz-rival"), ("hello", "aaa-rival"), ("hello", "zzz-rival"),
+        ("broken", "broken")}
     alone = invoke("hello", plugins=[("zzz-rival", Rival("zzz"))])
     assert alone.exit_code == 0 and alone.stdout == "zzz\n"
 

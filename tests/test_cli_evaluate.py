@@ -21,7 +21,9 @@ TINY_ADAPTER = """
     from pathlib import Path
 
     import numpy as np
-    from calcdet_core import Annotation, Dataset, DatasetAdapter, ImageRecord, Mammogram, Target, hookimpl
+    from calcdet_core.api import Annotation, Dataset, DatasetAdapter, ImageRecord, Mammogram, Target, hookimpl
+
+    calcdet_contract = 2
 
 
     def _record(i):

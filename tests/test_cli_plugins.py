@@ -22,9 +22,12 @@ def test_list_plugins_json_shows_builtins_and_third_party():
     out = calcdet("list-plugins", "--json")
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)
-    assert all(set(r) == {"kind", "name", "distribution", "version", "module", "description", "error"} for r in rows)
+    assert all(set(r) == {"kind", "name", "qualified", "note", "distribution", "version", "module", "description",
+                          "error"} for r in rows)
     example = [r for r in rows if r["name"] == "local-contrast"]
-    assert example == [{"kind": "proposers", "name": "local-contrast", "distribution": "calcdet-example-plugin",
+    assert example == [{"kind": "proposers", "name": "local-contrast",
+                        "qualified": "calcdet-example-plugin:local-contrast", "note": None,
+                        "distribution": "calcdet-example-plugin",
                         "version": "0.1.0", "module": "calcdet_example.local_contrast:LocalContrastProposer",
                         "description": example[0]["description"], "error": None}]
     assert any(r["distribution"] == "calcdet" for r in rows), "built-ins register through the same hooks"
@@ -37,7 +40,7 @@ def test_list_plugins_kind_filter():
     assert bad.returncode != 0 and "unknown kind 'proposerz'" in bad.stderr
 
 
-def test_broken_and_clashing_plugins_are_listed_without_hiding_others(tmp_path):
+def test_broken_and_name_sharing_plugins_are_listed_without_hiding_others(tmp_path):
     write_dist(tmp_path, "broken-dist", "broken_calcdet_mod", BROKEN_IMPORT)
     write_dist(tmp_path, "aaa-clash-dist", "clash_calcdet_mod", CLASHING)
     out = calcdet("list-plugins", "--json", pythonpath=str(tmp_path))
@@ -45,9 +48,11 @@ def test_broken_and_clashing_plugins_are_listed_without_hiding_others(tmp_path):
     rows = json.loads(out.stdout)
     errors = {r["distribution"]: r["error"] for r in rows if r["error"]}
     assert "no_such_module_for_calcdet_tests" in errors["broken-dist"]
-    assert "calcdet-example-plugin" in errors["aaa-clash-dist"], "a clash names both distributions"
-    names = {r["name"] for r in rows if not r["error"]}
-    assert "always-centre" in names and "local-contrast" not in names
+    assert "aaa-clash-dist" not in errors, "a shared name is no error"
+    shared = {r["qualified"]: r["note"] for r in rows if r["name"] == "local-contrast"}
+    assert set(shared) == {"aaa-clash-dist:local-contrast", "calcdet-example-plugin:local-contrast"}
+    assert all("calcdet-example-plugin" in note and "aaa-clash-dist" in note for note in shared.values())
+    assert "always-centre" in {r["name"] for r in rows if not r["error"]}
     table = calcdet("list-plugins", pythonpath=str(tmp_path))
     assert table.returncode == 0 and "broken-dist" in table.stdout and "local-contrast" in table.stdout
     strict = calcdet("list-plugins", "--strict", pythonpath=str(tmp_path))

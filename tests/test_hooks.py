@@ -179,18 +179,20 @@ def test_hook_calcdet_register_commands():
 
 def test_hook_calcdet_output_writers(tmp_path):
     from calcdet_core.api import DetectedOutput, Detections, InvalidInputError, RunIdentity
-    from calcdet_core.io.output_writers import output_writer
-    from calcdet_core.plugins.registry import use_registry
+    from calcdet_core.io.output_writers import prepare_writer
+    from calcdet_core.plugins.registry import UnknownPluginError, use_registry
 
     module = example_module("calcdet_output_writers")
     found = Detections.from_columns([1.5, 7.0], [2.0, 3.25], [3.0, 3.0], [0.9, 0.1], "img")
+    run = RunIdentity("a", "1", "sha256:0")
     with use_registry(build_registry(extra_plugins=[("docs-writers", module)], autoload=False)):
-        (path,) = output_writer("points-csv")([DetectedOutput("img", None, found)], RunIdentity("a", "1", "sha256:0"),
-                                              tmp_path)
-        with pytest.raises(InvalidInputError, match="install calcdet-clusters"):
-            output_writer("dicom-sr")
+        (path,) = prepare_writer("points-csv", tmp_path, run, {"decimals": 0})([DetectedOutput("img", None, found)])
+        with pytest.raises(InvalidInputError, match="decimals: a whole number"):
+            prepare_writer("points-csv", tmp_path, run, {"decimals": 9})
+        with pytest.raises(UnknownPluginError, match="install calcdet-clusters"):
+            prepare_writer("dicom-sr", tmp_path, run)
     with path.open() as f:
-        assert [r["x"] for r in csv.DictReader(f)] == ["1.5", "7.0"]
+        assert [r["x"] for r in csv.DictReader(f)] == ["2.0", "7.0"]
 
 
 def test_hook_calcdet_training_transforms():

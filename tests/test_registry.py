@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-import pytest
+import json
 
-from calcdet_core import Candidates, Proposer
+import pytest
+from typer.testing import CliRunner
+
+from calcdet_core.api import Candidates, Proposer
+from calcdet_core.cli.app import create_app
 from calcdet_core.contracts.hookspecs import hookimpl
-from calcdet_core.plugins.registry import UnknownPluginError, build_registry
+from calcdet_core.plugins.registry import UnknownPluginError, build_registry, use_registry
+from calcdet_core.run.pipeline import build_pipeline, load_pipeline
+from calcdet_core.run.shipped import pipeline_path
 from tests.fake_dists import (
     BROKEN_IMPORT,
     CLASHING,
+    GM_NAMED_OUTSIDE,
     MISSPELLED_HOOK,
     RAISING_HOOK,
     THIRD_PARTY_FROC,
@@ -43,17 +50,20 @@ def test_broken_import_is_reported_and_others_still_load(fake_site):
 
 
 @pytest.mark.parametrize("dist", ["aaa-clash-dist", "zzz-clash-dist"])  # sorts before / after the example plugin
-def test_two_outside_plugins_with_one_name_are_both_refused(fake_site, dist):
+def test_two_outside_plugins_with_one_name_are_both_loaded_under_their_qualified_names(fake_site, dist):
     write_dist(fake_site, dist, "clash_calcdet_mod", CLASHING)
     registry = build_registry()
     rows = [e for e in registry.entries if e.kind == "proposers" and e.name == "local-contrast"]
     assert {e.distribution for e in rows} == {dist, "calcdet-example-plugin"}
-    assert all(e.error and e.component is None for e in rows), "neither plugin may win the name"
-    for row in rows:
-        assert dist in row.error and "calcdet-example-plugin" in row.error
-    with pytest.raises(UnknownPluginError, match="claimed by"):
+    assert not registry.errors(), "a shared name is no error: each component is reached by its qualified name"
+    assert not any(e.bare for e in rows), "neither wins the bare name, whatever the install order"
+    assert registry.get("proposers", f"{dist}:local-contrast").__name__ == "Other"
+    assert registry.get("proposers", "calcdet-example-plugin:local-contrast").__module__.startswith("calcdet_example")
+    with pytest.raises(UnknownPluginError) as info:
         registry.get("proposers", "local-contrast")
-    assert registry.entry("proposers", "always-centre").distribution == dist, "its other names still load"
+    for qualified in (f"{dist}:local-contrast", "calcdet-example-plugin:local-contrast"):
+        assert repr(qualified) in str(info.value)
+    assert registry.entry("proposers", "always-centre").distribution == dist, "its other names resolve bare"
 
 
 @pytest.mark.parametrize("dists", [["aaa-froc-dist"], ["zzz-froc-dist"], ["aaa-froc-dist", "zzz-froc-dist"]])
@@ -63,11 +73,34 @@ def test_a_builtin_name_always_stays_the_builtin(fake_site, dists):
     registry = build_registry()
     winner = registry.entry("evaluators", "froc")
     assert winner.distribution == "calcdet" and winner.component.__name__ != "ThirdPartyFroc"
-    refused = [e for e in registry.errors() if e.name == "froc"]
-    assert sorted(e.distribution for e in refused) == dists
-    for row in refused:
-        assert row.kind == "evaluators" and "calcdet" in row.error and row.distribution in row.error
-        assert "built-in" in row.error
+    assert not registry.errors()
+    for dist in dists:
+        outside = registry.entry("evaluators", f"{dist}:froc")
+        assert outside.component.__name__ == "ThirdPartyFroc" and not outside.bare
+        assert "calcdet's built-in" in outside.note and f"'{dist}:froc'" in outside.note
+
+
+def test_an_outside_component_named_like_calcdets_own_never_changes_a_shipped_pipeline(fake_site):
+    write_dist(fake_site, "aaa-tophat-dist", "tophat_calcdet_mod", GM_NAMED_OUTSIDE)
+    registry = build_registry()
+    own = registry.entry("proposers", "gm")
+    assert own.distribution == "calcdet-gm" and own.bare
+    outside = registry.entry("proposers", "aaa-tophat-dist:gm")
+    assert outside.component.__name__ == "TopHat" and outside.usable_name == "aaa-tophat-dist:gm"
+    assert "calcdet-gm's (calcdet's own)" in outside.note
+    assert not registry.errors()
+    with use_registry(registry):
+        for name in ("aia-ml", "gm"):
+            pipeline = load_pipeline(pipeline_path(name))
+            assert type(pipeline.proposer).__module__.startswith("calcdet_gm")
+        chosen = build_pipeline({"name": "t", "proposer": {"plugin": "aaa-tophat-dist:gm"}})
+        assert type(chosen.proposer).__name__ == "TopHat"
+        assert chosen.resolved()["proposer"]["plugin"] == "aaa-tophat-dist:gm", "a model keeps the qualified name"
+        assert build_pipeline(chosen.resolved()).proposer.__class__ is type(chosen.proposer)
+    result = CliRunner().invoke(create_app(registry), ["list-plugins", "--strict", "--kind", "proposers", "--json"])
+    assert result.exit_code == 0, result.output
+    (row,) = [r for r in json.loads(result.output) if r["distribution"] == "aaa-tophat-dist"]
+    assert row["qualified"] == "aaa-tophat-dist:gm" and row["error"] is None and "calcdet-gm" in row["note"]
 
 
 def test_same_name_in_another_kind_is_no_clash():
@@ -78,6 +111,8 @@ def test_same_name_in_another_kind_is_no_clash():
             return Candidates.empty()
 
     class Plugin:
+        calcdet_contract = 2
+
         @hookimpl
         def calcdet_register_proposers(self):
             return [Folder]
@@ -99,6 +134,8 @@ def test_hooks_are_called_through_pluggy_so_fewer_arguments_are_fine():
     calls = []
 
     class Plugin:
+        calcdet_contract = 2
+
         @hookimpl
         def calcdet_register_commands(self):  # the spec passes `cli`; this implementation does not want it
             calls.append("called")

@@ -262,6 +262,9 @@ class SyntheticDataset(DatasetAdapter):
         return Dataset(self.name, Path(root), synthetic_records(int(spec["images"]), int(spec["size"])))
 
 
+calcdet_contract = 2
+
+
 @hookimpl
 def calcdet_register_detectors() -> list[type[Detector]]:
     return [ThresholdDetector]

@@ -74,28 +74,43 @@ INTERRUPTED = ("interrupted: what was finished is kept; detect, train and evalua
 
 
 def _registered_commands(registry: Registry) -> dict[str, Any]:
-    """Every plugin's commands, built-ins first; a name two plugins add is refused for both, as for components."""
-    commands: dict[str, Any] = {}
-    owners: dict[str, Any] = {}
+    """Every plugin's commands, built-ins first. A command name is not qualified, so it goes to calcdet's built-ins,
+    then calcdet's own distributions; two others adding one name get neither added. Every refusal and every
+    raising hook is an error row of ``calcdet list-plugins`` (``--strict`` fails) and a warning here."""
+    from calcdet_core.plugins.registry import FIRST_PARTY, PluginEntry, canonical_distribution, hook_failure
+
+    def rank(source: Any) -> int:
+        return 0 if source.builtin else 1 if canonical_distribution(source.distribution) in FIRST_PARTY else 2
+
+    def refuse(entry: PluginEntry) -> None:
+        if entry not in registry.entries:
+            registry.entries.append(entry)
+            output.warn(entry.error or "")
+
+    claims: dict[str, list[tuple[Any, Any]]] = {}
     for source, call in registry.hook_callers("calcdet_register_commands"):
         added = typer.Typer()
         try:
             call(cli=added)
             group = typer.main.get_group(added)
         except Exception as exc:  # one plugin's broken commands must not take the others down
-            output.warn(f"plugin {source.plugin_name!r} ({source.distribution}) failed to add its commands: "
-                        f"{type(exc).__name__}: {exc}")
+            refuse(hook_failure(source, "commands", "calcdet_register_commands", exc))
             continue
         for name, command in group.commands.items():
-            owner = owners.setdefault(name, source)
-            if owner is source:
-                commands[name] = command
-            elif owner.builtin:
-                output.warn(f"command {name!r} of {source.distribution} is not added: it is calcdet's own")
-            else:
-                output.warn(f"command {name!r} is added by both {owner.distribution} and {source.distribution}; "
-                            "neither is available: uninstall one")
-                commands.pop(name, None)
+            claims.setdefault(name, []).append((source, command))
+    commands: dict[str, Any] = {}
+    for name, rivals in claims.items():
+        best = min(rank(source) for source, _ in rivals)
+        first = [(source, command) for source, command in rivals if rank(source) == best]
+        if len(first) == 1:
+            commands[name] = first[0][1]
+        for source, _ in rivals:
+            if len(first) == 1 and source is first[0][0]:
+                continue
+            why = (f"it is {first[0][0].distribution}'s" if len(first) == 1 else
+                   f"{' and '.join(s.distribution for s, _ in first)} both add it, so neither is added: uninstall one")
+            refuse(PluginEntry("commands", name, source.distribution, source.version, source.module,
+                               error=f"command {name!r} of {source.distribution} is not added: {why}"))
     return commands
 
 

@@ -3,6 +3,7 @@ pipeline is right, before any work starts."""
 
 from __future__ import annotations
 
+import difflib
 import json
 import types
 from collections.abc import Iterable, Iterator
@@ -18,28 +19,36 @@ from calcdet_core.cli import output
 from calcdet_core.cli.options import OptionalDatasetName, OptionalRootPath, PipelineFile, SeedOption, SetOption
 from calcdet_core.contracts.components import KINDS
 from calcdet_core.errors import CalcdetUserError
-from calcdet_core.plugins.registry import get_registry
+from calcdet_core.plugins.registry import NAMED_HOOKS, Registry, get_registry
+
+LISTED_KINDS = (*KINDS, *NAMED_HOOKS, "commands")
+"""What ``list-plugins`` lists: the six component kinds, the named hooks' values and plugin commands."""
 
 
 def _kind_option(kind: str | None) -> str | None:
     if kind is None:
         return None
-    matches = [k for k in KINDS if k == kind or k[:-1] == kind]
+    matches = [k for k in LISTED_KINDS if k == kind or k[:-1] == kind]
     if not matches:
-        raise typer.BadParameter(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
+        raise typer.BadParameter(f"unknown kind {kind!r}; choose one of {', '.join(LISTED_KINDS)}")
     return matches[0]
 
 
-KindOption = Annotated[str | None, typer.Option(callback=_kind_option, help=f"Only this kind: {', '.join(KINDS)}.")]
+KindOption = Annotated[str | None, typer.Option(callback=_kind_option,
+                                                help=f"Only this kind: {', '.join(LISTED_KINDS)}.")]
 
 
 def list_plugins(
     kind: KindOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list instead of a table.")] = False,
-    strict: Annotated[bool, typer.Option(help="Exit 1 if any plugin failed to load.")] = False,
+    strict: Annotated[bool, typer.Option(help="Exit 1 if any plugin, component, hook or command failed to load.")
+                      ] = False,
 ) -> None:
-    """List installed components, and every plugin that failed to load."""
-    registry = get_registry()
+    """List installed components, output writers and training transforms, and every plugin that failed to load.
+
+    NAME is what a pipeline writes: the bare name where it resolves to that component, else the qualified
+    DISTRIBUTION:NAME (a note says why)."""
+    registry = get_registry().collect_all()
     entries = [e for e in registry.entries if kind is None or e.kind in (kind, "?")]
     if as_json:
         typer.echo(json.dumps([e.as_json() for e in entries], indent=2))
@@ -49,7 +58,9 @@ def list_plugins(
             table.add_column(column)
         for e in entries:
             description = f"[red]ERROR: {e.error}[/red]" if e.error else e.description
-            table.add_row(e.kind, e.name, e.distribution, e.version, description)
+            if e.note:
+                description += f" [yellow]({e.note})[/yellow]"
+            table.add_row(e.kind, e.usable_name if e.error is None else e.name, e.distribution, e.version, description)
         output.stdout.print(table)
     if strict and registry.errors():
         raise typer.Exit(1)
@@ -104,10 +115,9 @@ def describe(
 ) -> None:
     """Show a component's parameters: type, default, limits and description."""
     registry = get_registry()
-    found = [e for e in registry.find(name) if kind is None or e.kind == kind]
+    found = [e for e in registry.find(name) if (kind is None or e.kind == kind) and e.kind in KINDS]
     if not found:
-        messages = {registry.unknown_message(k, name) for k in ([kind] if kind else KINDS)}
-        raise CalcdetUserError(f"{name!r} is not an installed component: " + " | ".join(sorted(messages)))
+        raise CalcdetUserError(_not_installed(registry, name, kind))
     for entry in found:
         assert entry.component is not None
         config = entry.component.Config
@@ -124,6 +134,17 @@ def describe(
             default = "required" if info.is_required() else repr(info.get_default(call_default_factory=True))
             table.add_row(field_name, _type_name(info.annotation), default, field_limits(info), info.description or "")
         output.stdout.print(table)
+
+
+def _not_installed(registry: Registry, name: str, kind: str | None) -> str:
+    """One message for a name ``describe`` cannot find: the kind's own message, or the closest names of any kind."""
+    if kind is not None:
+        return registry.unknown_message(kind, name)
+    known = {usable: k for k in KINDS for usable in registry.components(k)}
+    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
+    hint = (f"did you mean {', '.join(f'{c!r} ({known[c][:-1]})' for c in close)}?" if close
+            else "`calcdet list-plugins` lists what is installed")
+    return f"no installed component is named {name!r}; {hint}"
 
 
 def validate(

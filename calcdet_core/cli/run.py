@@ -65,16 +65,22 @@ def detect(
     overlay: Annotated[Path | None, typer.Option(help="Folder for PNG overlays circling the findings "
                                                      "(detections scoring at least --min-score).")] = None,
     min_score: Annotated[str, typer.Option(
-        "--min-score", help="Where findings start, for --overlay and --dicom-sr: auto (the model's operating point, "
+        "--min-score", help="Where findings start, for --overlay and the writers: auto (the model's operating point, "
                             "see `calcdet model show`), a score, or all. The CSV always holds every detection.")
                          ] = "auto",
     workers: WorkersOption = 1,
     scheduler: SchedulerOption = None,
     device: DeviceOption = "auto",
     expect_digest: ExpectDigestOption = None,
+    write: Annotated[list[str] | None, typer.Option(
+        "--write", metavar="NAME=DIR", help="Also write the detections with the output writer NAME into DIR "
+                                            "(repeatable; `calcdet list-plugins --kind writers` lists them).")] = None,
+    write_option: Annotated[list[str] | None, typer.Option(
+        "--write-option", metavar="NAME.KEY=VALUE", help="An option of the writer NAME (repeatable; VALUE read as "
+                                                         "YAML): dicom-sr.gsps=true.")] = None,
     dicom_sr: Annotated[Path | None, typer.Option(
         "--dicom-sr", help="Folder for one DICOM SR (TID 1500) per input DICOM: detections and clusters "
-                           "(needs the calcdet-clusters plugin).")] = None,
+                           "(needs the calcdet-clusters plugin; the same as --write dicom-sr=DIR).")] = None,
     dicom_sr_min_score: Annotated[float | None, typer.Option(
         "--dicom-sr-min-score", help="Only detections scoring at least this are written to the SR and clustered "
                                      "(default: the pipeline's cluster-froc min_score; one of the two is needed; "
@@ -87,7 +93,7 @@ def detect(
 ) -> None:
     """Detect microcalcifications; one CSV row per detection (image_id, x, y, radius, score), stored grid."""
     from calcdet_core.errors import InvalidInputError
-    from calcdet_core.io.output_writers import detected_outputs, output_writer, run_identity
+    from calcdet_core.io.output_writers import detected_outputs, prepare_writer, requested_writers, run_identity
     from calcdet_core.run.workflows import (
         Selection,
         claimed_output,
@@ -101,21 +107,22 @@ def detect(
 
     if dicom_sr is None and (dicom_gsps or dicom_sr_min_score is not None):
         raise InvalidInputError("--dicom-gsps and --dicom-sr-min-score go with --dicom-sr DIR (where they write)")
-    sr_writer = output_writer("dicom-sr") if dicom_sr is not None else None
-    sr_options = {"min_score": dicom_sr_min_score, "gsps": dicom_gsps}
-    with claimed_output(out, others={"--overlay": overlay, "--dicom-sr": dicom_sr},
-                        inputs=[model, root, *(inputs or ())]):
+    requested = requested_writers([*(write or ()), *([f"dicom-sr={dicom_sr}"] if dicom_sr is not None else [])],
+                                  write_option or ())
+    if dicom_sr is not None:  # the shortcut's own options, as typed values
+        requested["dicom-sr"][1].update({"min_score": dicom_sr_min_score, "gsps": dicom_gsps})
+    folders = {f"--write {name}": folder for name, (folder, _) in requested.items()}
+    with claimed_output(out, others={"--overlay": overlay, **folders}, inputs=[model, root, *(inputs or ())]):
         pipeline, identity = load_runnable(model, expect_digest, settings or ())
         findings_from = findings_score(min_score, model, needed=overlay is not None)
-        if sr_writer is not None:  # refuses its options (no score cutoff) before any detection is run
-            sr_run = run_identity(model, pipeline.spec.name, pipeline.evaluators, findings_from)
-            sr_writer([], sr_run, dicom_sr, **sr_options)
+        run_id = run_identity(model, pipeline.spec.name, pipeline.evaluators, findings_from)
+        writers = [prepare_writer(name, folder, run_id, options) for name, (folder, options) in requested.items()]
         source = Selection(tuple(inputs or ()), dataset, root, split.value, seed).source()
         work = out.with_name(out.name + ".work")
         found = run(pipeline, identity, source, work, make_executor(workers, scheduler), device, verify_inputs)
         write_outputs(found, out, overlay, findings_from, with_truth=dataset is not None)
-        if sr_writer is not None:
-            sr_writer(detected_outputs(found), sr_run, dicom_sr, **sr_options)
+        for writer in writers:
+            writer(detected_outputs(found))
         discard_work(work, work_folder(work, identity))
     output.stdout.print(f"wrote {out}: {sum(len(d.detections) for d in found)} detections", highlight=False)
 

@@ -103,7 +103,7 @@ def save_model(directory: Path, pipeline: Pipeline, metrics: dict[str, Any], reg
     directory.mkdir(parents=True, exist_ok=True)
     plugins = []
     for slot, component in pipeline.components():
-        entry = registry.entry(component.kind, component.name)
+        entry = registry.entry_of(type(component))
         plugins.append({"slot": slot, "kind": entry.kind, "name": entry.name,
                         "distribution": entry.distribution, "version": entry.version})
     _stage_components(directory, pipeline)
@@ -241,8 +241,12 @@ def _check_plugins(directory: Path, registry: Registry) -> list[str]:
     problems = []
     for p in plugins:
         trained = f"{p['distribution']} {p['version']}"
+        try:  # the distribution it was trained with, else whatever the name now resolves to (to say so)
+            entry = registry.entry(p["kind"], f"{p['distribution']}:{p['name']}")
+        except UnknownPluginError:
+            entry = None
         try:
-            entry = registry.entry(p["kind"], p["name"])
+            entry = entry or registry.entry(p["kind"], p["name"])
         except UnknownPluginError:
             problems.append(f"{p['slot']}: {p['kind'][:-1]} plugin {p['name']!r} ({trained}) is not installed; "
                             f"install {p['distribution']}=={p['version']}")

@@ -1,9 +1,16 @@
-"""Output writers from plugins: how ``calcdet detect --dicom-sr DIR`` reaches a writer calcdet does not ship.
+"""Output writers from plugins: how ``calcdet detect --write NAME=DIR`` reaches a writer calcdet does not ship.
 
-A plugin returns ``{name: writer}`` from the ``calcdet_output_writers`` hook; calcdet
-looks a writer up by name through the plugin registry and never imports the plugin. A writer is
-called once per run, after the detections CSV is written, with every image's detections (stored
-grid, the CSV's very numbers), the input file it came from, and what identifies the run.
+A plugin returns ``{name: factory}`` from the ``calcdet_output_writers`` hook; calcdet looks a
+factory up by name through the plugin registry (bare or ``DISTRIBUTION:NAME``, the components'
+rule) and never imports the plugin. One signature, called in two steps so that a wrong option
+stops a run before any work::
+
+    writer = factory(run, **options)     # before detection: refuse an unusable option here
+    files = writer(images, out_dir)      # once, after the detections CSV is written
+
+``run`` is the :class:`RunIdentity`; ``images`` every image's :class:`DetectedOutput` (stored grid,
+the CSV's very numbers). The writer is sent to worker processes by ``calcdet serve``: keep it
+picklable (a ``functools.partial`` of a module-level function is).
 """
 
 from __future__ import annotations
@@ -14,10 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from calcdet_core.contracts.data import Detections
-from calcdet_core.errors import InvalidInputError
-
-WRITER_PLUGINS = {"dicom-sr": "calcdet-clusters (pip install -e plugins/evaluators/calcdet-clusters)"}
-"""Where the writers calcdet's own options name come from, for the message when none is installed."""
+from calcdet_core.errors import CalcdetUserError, InvalidInputError
 
 
 @dataclass(frozen=True)
@@ -46,24 +50,70 @@ class RunIdentity:
     min_score: float | None = None
 
 
-OutputWriter = Callable[..., list[Path]]
-"""``writer(images, run, out_dir, **options) -> files written``; refuses unusable input before writing any file.
-``calcdet detect`` calls it first with no images, before detecting, so refused options stop the run before any
-work; the options are the command's (``--dicom-sr``: ``min_score``, ``gsps``)."""
+OutputWriter = Callable[[Sequence[DetectedOutput], Path], list[Path]]
+"""``writer(images, out_dir) -> files written``: what a factory returns, called once per run."""
+
+WriterFactory = Callable[..., OutputWriter]
+"""``factory(run, **options) -> OutputWriter``: what ``calcdet_output_writers`` returns by name."""
 
 
-def output_writer(name: str) -> OutputWriter:
-    """The writer registered as ``name``; a :class:`InvalidInputError` saying which plugin to install if none."""
+@dataclass(frozen=True)
+class PreparedWriter:
+    """A writer made for this run, with where it writes and whose it is (for the messages)."""
+
+    name: str
+    distribution: str
+    out_dir: Path
+    writer: OutputWriter
+
+    def __call__(self, images: Sequence[DetectedOutput]) -> list[Path]:
+        """Write; a writer's failure is one line naming it and its plugin, never a traceback."""
+        try:
+            return self.writer(images, self.out_dir)
+        except CalcdetUserError:
+            raise
+        except Exception as exc:
+            raise InvalidInputError(f"output writer {self.name!r} ({self.distribution}) failed writing into "
+                                    f"{self.out_dir}: {type(exc).__name__}: {exc}") from exc
+
+
+def prepare_writer(name: str, out_dir: Path, run: RunIdentity, options: dict[str, Any] | None = None
+                   ) -> PreparedWriter:
+    """The writer ``name`` makes for ``run`` with ``options``; a refused option or a missing writer is one line."""
     from calcdet_core.plugins.registry import get_registry
 
-    writers: dict[str, Any] = {}
-    for _, call in get_registry().hook_callers("calcdet_output_writers"):
-        for returned in call():
-            writers.update(returned or {})
-    if name not in writers:
-        where = WRITER_PLUGINS.get(name, "a plugin that registers it")
-        raise InvalidInputError(f"no installed plugin writes {name} output; install {where}")
-    return writers[name]
+    entry = get_registry().entry("writers", name)
+    try:
+        writer = entry.component(run, **(options or {}))
+    except CalcdetUserError as exc:
+        raise InvalidInputError(f"output writer {name!r}: {exc}") from exc
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"output writer {name!r} ({entry.distribution}) refused its options "
+                                f"{options or {}}: {exc}") from exc
+    return PreparedWriter(name, entry.distribution, Path(out_dir), writer)
+
+
+def requested_writers(write: Sequence[str], options: Sequence[str]) -> dict[str, tuple[Path, dict[str, Any]]]:
+    """``--write NAME=DIR`` and ``--write-option NAME.KEY=VALUE`` (VALUE read as YAML) as ``{name: (dir, options)}``."""
+    from calcdet_core.run.overrides import parse_override
+
+    requested: dict[str, tuple[Path, dict[str, Any]]] = {}
+    for item in write:
+        name, sep, folder = item.partition("=")
+        if not sep or not name.strip() or not folder.strip():
+            raise InvalidInputError(f"--write expects NAME=DIR (e.g. dicom-sr=sr/), got {item!r}")
+        if name.strip() in requested:
+            raise InvalidInputError(f"--write {name.strip()} is given twice; one folder per writer")
+        requested[name.strip()] = (Path(folder.strip()), {})
+    for item in options:
+        path, value = parse_override(item, flag="--write-option")
+        name, dot, key = path.rpartition(".")
+        if not dot or not name or not key:
+            raise InvalidInputError(f"--write-option expects NAME.KEY=VALUE (e.g. dicom-sr.gsps=true), got {item!r}")
+        if name not in requested:
+            raise InvalidInputError(f"--write-option {path}: no --write {name}=DIR to give it to")
+        requested[name][1][key] = value
+    return requested
 
 
 def run_identity(model: Path, pipeline_name: str, evaluators: Sequence[Any] = (),

@@ -42,17 +42,16 @@ class NodeSettings:
 
 def answer_for(settings: NodeSettings) -> Answer:
     """The dicom-sr writer and the run it reports, checked before the node takes any instance."""
-    from calcdet_core.io.output_writers import output_writer, run_identity
+    from calcdet_core.io.output_writers import prepare_writer, run_identity
     from calcdet_core.run.executor import progress_shown
     from calcdet_core.run.workflows import findings_score, load_runnable
 
     with progress_shown(False):
         pipeline, _ = load_runnable(settings.model)
     threshold = findings_score(settings.min_score, settings.model, needed=True)
-    writer = output_writer("dicom-sr")
     run = run_identity(settings.model, pipeline.spec.name, pipeline.evaluators, threshold)
-    writer([], run, settings.spool / "outgoing", min_score=None, gsps=settings.gsps)  # refuses bad options now
-    return Answer(writer, run, settings.gsps)
+    prepared = prepare_writer("dicom-sr", settings.spool / "outgoing", run, {"gsps": settings.gsps})
+    return Answer(prepared.writer)
 
 
 def resend(spool_dir: Path, destination: Destination, ae_title: str, by_study: bool = False, retries: int = 2,

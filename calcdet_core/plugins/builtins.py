@@ -6,6 +6,9 @@ from typing import TYPE_CHECKING
 
 from calcdet_core.contracts.hookspecs import hookimpl
 
+calcdet_contract = 2
+"""The edition of calcdet's plugin contract these hooks follow."""
+
 if TYPE_CHECKING:
     import typer
 

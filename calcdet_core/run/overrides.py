@@ -48,15 +48,15 @@ def _missing(path: str, key: object, known: Sequence[str], flag: str) -> Overrid
     return OverrideError(f"{flag} {path}: {key!r} names nothing here; {hint}")
 
 
-def parse_override(setting: str) -> tuple[str, Any]:
-    """``PATH=VALUE`` as its path and its value read as YAML."""
+def parse_override(setting: str, flag: str = "--set") -> tuple[str, Any]:
+    """``PATH=VALUE`` as its path and its value read as YAML; messages name the option as ``flag``."""
     path, sep, text = setting.partition("=")
     if not sep or not path.strip():
-        raise OverrideError(f"--set expects PATH=VALUE, got {setting!r}")
+        raise OverrideError(f"{flag} expects PATH=VALUE, got {setting!r}")
     try:
         return path.strip(), yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise OverrideError(f"--set {path}: the value {text!r} is not YAML ({exc})") from None
+        raise OverrideError(f"{flag} {path}: the value {text!r} is not YAML ({exc})") from None
 
 
 def apply_overrides(document: Any, settings: Sequence[str]) -> Any:

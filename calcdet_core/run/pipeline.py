@@ -28,7 +28,6 @@ from calcdet_core.contracts.training import TrainingTransform
 from calcdet_core.errors import CalcdetUserError
 from calcdet_core.io.text import read_text_file
 from calcdet_core.plugins.registry import Registry, UnknownPluginError, get_registry
-from calcdet_core.plugins.transforms import training_transforms, unknown_transform
 
 
 class PreprocessSpec(BaseModel):
@@ -203,11 +202,20 @@ class Pipeline:
                                else self.spec.operating_point.model_dump()}
         for key, (_, is_list) in SLOTS.items():
             value = getattr(self, key)
-            entries = [{"plugin": c.name, "params": c.config.model_dump(mode="json")}
+            entries = [{"plugin": _plugin_name(c), "params": c.config.model_dump(mode="json")}
                        for c in (value if is_list else [value] if value is not None else [])]
             if entries:
                 doc[key] = entries if is_list else entries[0]
         return doc
+
+
+def _plugin_name(component: Component) -> str:
+    """What the resolved pipeline names ``component`` by: a name that resolves to its very class (its qualified
+    name when an outside component shares a bare name calcdet's own holds); its bare name when unregistered."""
+    try:
+        return get_registry().entry_of(type(component)).usable_name
+    except UnknownPluginError:
+        return component.name
 
 
 def _structure_issues(raw: dict[str, Any]) -> list[ValidationIssue]:
@@ -295,12 +303,13 @@ def build_pipeline(raw: Any, source: str = "<pipeline>", registry: Registry | No
 def _build_transform(spec: ComponentSpec, registry: Registry, issues: list[ValidationIssue]
                      ) -> TrainingTransform | None:
     """``training.transform`` built by its plugin's factory; a refusal is an issue at its YAML path."""
-    factories = training_transforms(registry)
-    if spec.plugin not in factories:
-        issues.append(ValidationIssue("training.transform.plugin", unknown_transform(spec.plugin, factories)))
+    try:
+        factory = registry.get("transforms", spec.plugin)
+    except UnknownPluginError as exc:
+        issues.append(ValidationIssue("training.transform.plugin", str(exc)))
         return None
     try:
-        return factories[spec.plugin](**spec.params)
+        return factory(**spec.params)
     except (ValueError, TypeError, CalcdetUserError) as exc:
         issues.append(ValidationIssue("training.transform.params", f"{spec.plugin}: {exc}"))
         return None

@@ -10,6 +10,9 @@ from calcdet_core.api import hookimpl
 from calcdet_example.fcn import FcnDetector
 from calcdet_example.local_contrast import LocalContrastProposer
 
+calcdet_contract = 2
+"""The edition of calcdet's plugin contract these hooks follow."""
+
 
 @hookimpl
 def calcdet_register_proposers() -> list[type]:

@@ -8,6 +8,9 @@ from calcdet_core.api import hookimpl
 from calcdet_svm.cascade import SvmCascade, SvmHardNegative
 from calcdet_svm.single import RandomForest, Svm
 
+calcdet_contract = 2
+"""The edition of calcdet's plugin contract these hooks follow."""
+
 if TYPE_CHECKING:
     import typer
 

@@ -12,6 +12,9 @@ import typer
 from calcdet_core.api import CalcdetUserError, hookimpl, progress_bar
 from calcdet_phantom.families import DEFAULT, FAMILIES
 
+calcdet_contract = 2
+"""The edition of calcdet's plugin contract these hooks follow."""
+
 PEAK_BYTES_PER_PIXEL = 80
 """Memory one image takes while it is synthesised (measured: ~60 B/pixel at 1664x1280, plus margin)."""
 

@@ -35,12 +35,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from calcdet_clusters.grouping import DEFAULT_SPACING_MM, Cluster, find_clusters
-from calcdet_core.api import DetectedOutput, Detections, InvalidInputError, RunIdentity
+from calcdet_core.api import DetectedOutput, Detections, InvalidInputError, OutputWriter, RunIdentity
 
 REQUIRED_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID")
 EMPTY_ALLOWED = ("PatientID", "PatientName", "PatientBirthDate", "PatientSex", "AccessionNumber", "StudyID",
@@ -157,17 +158,25 @@ def score_cutoff(cluster_settings, settings_source: str,  # type: ignore[no-unty
     raise InvalidInputError(MISSING_CUTOFF)
 
 
-def write_dicom_sr(images: Sequence[DetectedOutput], run: RunIdentity, out_dir: Path,
-                   settings: dict | None = None, *, min_score: float | None = None,  # type: ignore[type-arg]
+def dicom_sr_writer(run: RunIdentity, *, min_score: float | None = None, gsps: bool = False,
+                    settings: dict | None = None) -> OutputWriter:  # type: ignore[type-arg]
+    """The ``dicom-sr`` output writer for ``run`` (``calcdet detect --write dicom-sr=DIR``): its options are
+    checked here, before any detection, and the writer it returns is :func:`write_dicom_sr` with them."""
+    cluster_settings_of(run, settings)  # refuses settings a cluster cannot take
+    score_cutoff(*cluster_settings_of(run, settings), min_score, run.min_score)  # refuses a run with no cutoff
+    return partial(write_dicom_sr, run=run, settings=settings, min_score=min_score, gsps=bool(gsps))
+
+
+def write_dicom_sr(images: Sequence[DetectedOutput], out_dir: Path, *, run: RunIdentity,
+                   settings: dict | None = None, min_score: float | None = None,  # type: ignore[type-arg]
                    gsps: bool = False) -> list[Path]:
     """One SR per image into ``out_dir`` (``<image_id>.sr.dcm``), with ``gsps`` also a Grayscale Softcopy
     Presentation State (``<image_id>.pr.dcm``); returns the files.
 
     Only detections scoring at least the cutoff (:func:`score_cutoff`) are written and clustered. Clusters are
     formed with ``settings`` when given, else as the pipeline's cluster-froc evaluator forms them
-    (:func:`cluster_settings_of`); the SR's ``cluster_settings`` parameter says which. Everything is checked
-    before any file is written; with no ``images`` that check is all that happens (``calcdet detect`` runs it
-    before detecting).
+    (:func:`cluster_settings_of`); the SR's ``cluster_settings`` parameter says which. Every input is checked
+    before any file is written.
     """
     from calcdet_clusters.presentation import presentation_state
 

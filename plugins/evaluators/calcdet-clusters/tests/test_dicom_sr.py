@@ -43,7 +43,7 @@ def test_round_trip_gives_the_detections_clusters_and_references(tmp_path):
     dcm = right_breast(tmp_path / "img.dcm")
     xy = [[150.0, 40.0], [156.25, 46.5], [146.75, 50.0], [120.0, 100.0], [3.5, 127.0]]
     found = detections(xy, [0.9, 0.5, 0.25, 0.125, 0.0625])
-    (path,) = write_dicom_sr([DetectedOutput("img", dcm, found)], RUN, tmp_path / "sr", min_score=0.0)
+    (path,) = write_dicom_sr([DetectedOutput("img", dcm, found)], tmp_path / "sr", run=RUN, min_score=0.0)
     back = read_detections(path)
     assert np.array_equal(back["xy"], found.xyr[:, :2]), "exactly the detections' coordinates"
     assert np.array_equal(back["drawn_xy"], found.xyr[:, :2]), "these all fit a float32"
@@ -73,19 +73,19 @@ def test_clusters_follow_the_pipelines_cluster_froc_settings_else_the_defaults(t
     pipeline = ClusterFrocEvaluator(distance_mm=0.9, min_count=2, bootstrap_resamples=0)
     run = replace(RUN, evaluators={"cluster-froc": pipeline.config.model_dump(mode="json")})
     assert run.evaluators["cluster-froc"]["distance_mm"] == 0.9
-    (path,) = write_dicom_sr(found, run, tmp_path / "sr", min_score=0.0)
+    (path,) = write_dicom_sr(found, tmp_path / "sr", run=run, min_score=0.0)
     back = read_detections(path)
     (hull,) = back["clusters"]
     assert np.array_equal(hull[:-1], find_clusters(xy, None, (0.1, 0.1), 0.9, 2)[0].hull) and len(hull) == 3
     assert back["parameters"]["cluster_settings"] == "the pipeline's cluster-froc evaluator"
     assert (back["parameters"]["cluster_distance_mm"], back["parameters"]["cluster_min_count"]) == ("0.9", "2")
-    (path,) = write_dicom_sr(found, replace(run, evaluators={}), tmp_path / "sr", min_score=0.0)
+    (path,) = write_dicom_sr(found, tmp_path / "sr", run=replace(run, evaluators={}), min_score=0.0)
     back = read_detections(path)
     assert len(back["clusters"]) == 1 and len(back["clusters"][0]) == 4  # 5 mm, 3 MCs: the triangle
     assert back["parameters"]["cluster_settings"] == "defaults (the pipeline has no cluster-froc evaluator)"
     assert back["parameters"]["cluster_distance_mm"] == "5.0"
     # the pipeline's min_score is the cutoff when none is given: only 0.9 and 0.5 are written and clustered
-    (path,) = write_dicom_sr(found, replace(run, evaluators={"cluster-froc": {"min_score": 0.3}}), tmp_path / "sr")
+    (path,) = write_dicom_sr(found, tmp_path / "sr", run=replace(run, evaluators={"cluster-froc": {"min_score": 0.3}}))
     back = read_detections(path)
     assert back["clusters"] == [] and back["score"].tolist() == [0.9, 0.5]
     assert back["parameters"]["min_score"] == "0.3 (min_score of the pipeline's cluster-froc evaluator)"
@@ -98,10 +98,10 @@ def test_only_detections_above_the_cutoff_are_written_and_clustered(tmp_path):
     xy = np.vstack([DISKS, low])
     scores = np.concatenate([[0.9, 0.8, 0.7, 0.6], rng.uniform(0.0, 0.4, 300)])
     found = [DetectedOutput("img", dcm, detections(xy, scores))]
-    (path,) = write_dicom_sr(found, RUN, tmp_path / "all", min_score=float("-inf"))
+    (path,) = write_dicom_sr(found, tmp_path / "all", run=RUN, min_score=float("-inf"))
     everything = read_detections(path)
     assert len(everything["xy"]) == 304 and len(everything["clusters"]) == 1 and len(everything["clusters"][0]) > 4
-    (path,) = write_dicom_sr(found, RUN, tmp_path / "sr", min_score=0.5)
+    (path,) = write_dicom_sr(found, tmp_path / "sr", run=RUN, min_score=0.5)
     back = read_detections(path)
     assert np.array_equal(back["xy"], np.array(DISKS)) and back["score"].tolist() == [0.9, 0.8, 0.7, 0.6]
     (hull,) = back["clusters"]  # the three disks within 5 mm; the fourth 6 mm away
@@ -112,10 +112,10 @@ def test_only_detections_above_the_cutoff_are_written_and_clustered(tmp_path):
     from dataclasses import replace
 
     run = replace(RUN, evaluators={"cluster-froc": {"min_score": 0.0}})
-    (path,) = write_dicom_sr(found, run, tmp_path / "sr", min_score=0.75)
+    (path,) = write_dicom_sr(found, tmp_path / "sr", run=run, min_score=0.75)
     assert read_detections(path)["score"].tolist() == [0.9, 0.8]
     with pytest.raises(InvalidInputError, match=r"--dicom-sr needs a score cutoff.*--dicom-sr-min-score SCORE"):
-        write_dicom_sr(found, RUN, tmp_path / "none")
+        write_dicom_sr(found, tmp_path / "none", run=RUN)
     assert not (tmp_path / "none").exists()
 
 
@@ -136,7 +136,7 @@ def test_presentation_state_references_the_image_and_draws_detections_and_cluste
     # float32-exact coordinates; the last at the right edge: its circle's rim point goes to the left
     xy = np.array([[150.0, 40.0], [156.25, 46.5], [146.75, 50.0], [120.0, 100.0], [190.5, 64.0], [100.0, 20.0]])
     found = detections(xy, [0.9, 0.8, 0.7, 0.6, 0.55, 0.1])
-    sr_path, pr_path = write_dicom_sr([DetectedOutput("img", dcm, found)], RUN, tmp_path / "sr", min_score=0.5,
+    sr_path, pr_path = write_dicom_sr([DetectedOutput("img", dcm, found)], tmp_path / "sr", run=RUN, min_score=0.5,
                                       gsps=True)
     assert (sr_path.name, pr_path.name) == ("img.sr.dcm", "img.pr.dcm")
     source, pr = pydicom.dcmread(dcm), pydicom.dcmread(pr_path)
@@ -164,7 +164,7 @@ def test_presentation_state_references_the_image_and_draws_detections_and_cluste
 def test_presentation_state_of_a_monochrome2_image_without_detections(tmp_path):
     dcm = write_dicom(tmp_path / "flat.dcm", np.zeros((32, 48), np.uint16), photometric="MONOCHROME2")
     found = [DetectedOutput("flat", dcm, detections([[10.0, 10.0]], [0.25], "flat"))]
-    _, pr_path = write_dicom_sr(found, RUN, tmp_path / "sr", min_score=0.5, gsps=True)
+    _, pr_path = write_dicom_sr(found, tmp_path / "sr", run=RUN, min_score=0.5, gsps=True)
     pr = pydicom.dcmread(pr_path)
     assert pr.PresentationLUTShape == "IDENTITY" and "GraphicAnnotationSequence" not in pr
     back = read_detections(tmp_path / "sr" / "flat.sr.dcm")  # an SR saying that nothing reached the cutoff
@@ -179,7 +179,7 @@ def test_unknown_spacing_is_said_in_the_sr(tmp_path):
     ds = pydicom.dcmread(dcm)
     del ds.ImagerPixelSpacing
     ds.save_as(dcm)
-    (path,) = write_dicom_sr([DetectedOutput("img", dcm, detections([[1.0, 1.0]], [1.0]))], RUN, tmp_path / "sr",
+    (path,) = write_dicom_sr([DetectedOutput("img", dcm, detections([[1.0, 1.0]], [1.0]))], tmp_path / "sr", run=RUN,
                              min_score=0.0)
     assert read_detections(path)["parameters"]["pixel_spacing_mm"] == "unknown: 70 um assumed"
 
@@ -193,12 +193,12 @@ def test_an_input_without_the_uids_is_refused_before_any_sr_is_written(tmp_path,
     ds.save_as(bad)
     images = [DetectedOutput(p.stem, p, detections([[1.0, 1.0]], [1.0], p.stem)) for p in (good, bad)]
     with pytest.raises(InvalidInputError, match=f"bad.dcm: no {missing}; an SR must reference"):
-        write_dicom_sr(images, RUN, tmp_path / "sr", min_score=0.0)
+        write_dicom_sr(images, tmp_path / "sr", run=RUN, min_score=0.0)
     assert not (tmp_path / "sr").exists()
     text = tmp_path / "not.dcm"
     text.write_text("image_id,x,y\n")
     with pytest.raises(InvalidInputError, match=r"not\.dcm: --dicom-sr needs DICOM inputs"):
-        write_dicom_sr([DetectedOutput("t", text, detections([[1.0, 1.0]], [1.0]))], RUN, tmp_path / "sr",
+        write_dicom_sr([DetectedOutput("t", text, detections([[1.0, 1.0]], [1.0]))], tmp_path / "sr", run=RUN,
                        min_score=0.0)
 
 
@@ -274,7 +274,7 @@ def test_uids_derive_from_the_image_model_and_settings_and_the_private_scheme_is
     found = detections([[150.0, 40.0], [120.0, 100.0]], [0.9, 0.5])
 
     def written(folder: str, run: RunIdentity = RUN, cutoff: float = 0.0) -> list[pydicom.Dataset]:
-        files = write_dicom_sr([DetectedOutput("img", dcm, found)], run, tmp_path / folder, min_score=cutoff,
+        files = write_dicom_sr([DetectedOutput("img", dcm, found)], tmp_path / folder, run=run, min_score=cutoff,
                                gsps=True)
         return [pydicom.dcmread(f) for f in files]
 
@@ -294,7 +294,7 @@ def test_uids_derive_from_the_image_model_and_settings_and_the_private_scheme_is
 def test_sr_and_presentation_state_pass_dciodvfy_without_errors(tmp_path):
     dcm = right_breast(tmp_path / "img.dcm")
     found = detections([[150.0, 40.0], [156.0, 46.0], [146.0, 50.0]], [0.9, 0.5, 0.4])
-    for path in write_dicom_sr([DetectedOutput("img", dcm, found)], RUN, tmp_path / "sr", min_score=0.0, gsps=True):
+    for path in write_dicom_sr([DetectedOutput("img", dcm, found)], tmp_path / "sr", run=RUN, min_score=0.0, gsps=True):
         report = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, check=False)
         errors = [line for line in (report.stdout + report.stderr).splitlines() if line.startswith("Error")]
         assert errors == [], (path.name, errors)
