@@ -8,8 +8,11 @@ of all plugins. calcdet's own built-ins are registered through these same hooks.
 The ``register_*`` hooks of components are called once, when the registry is first built
 (:func:`calcdet_core.plugins.registry.get_registry`), each plugin's separately through pluggy;
 an implementation may accept fewer arguments than its spec, so new opt-in arguments never
-break existing plugins. A component name calcdet's built-ins use stays theirs; a name two
-other distributions register is refused for both (``calcdet list-plugins`` shows why).
+break existing plugins. The module declares the contract edition it follows
+(``calcdet_contract = 2``, :mod:`calcdet_core.contracts.editions`). Every component, writer and
+transform is reached by its qualified name ``DISTRIBUTION:NAME``; a bare name goes to calcdet's
+built-ins, then calcdet's own distributions, then others, and names none where two tie
+(:mod:`calcdet_core.plugins.registry`).
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ import pluggy
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from pathlib import Path
 
     import typer
 
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
         Proposer,
     )
     from calcdet_core.contracts.training import TrainingTransform
+    from calcdet_core.io.output_writers import WriterFactory
 
 PROJECT_NAME = "calcdet"
 
@@ -95,22 +98,23 @@ def calcdet_register_commands(cli: typer.Typer) -> None:
     Called when the CLI first looks a command up (never for ``calcdet --version``), with a
     :class:`typer.Typer` of this plugin's own whose commands join the root application; add
     commands with ``@cli.command()`` or groups with ``cli.add_typer(...)``. A name calcdet's
-    own commands use stays theirs, and a name two plugins add is refused for both (with a
-    warning). Raise :class:`calcdet_core.api.CalcdetUserError` for a user's mistake: calcdet
-    prints its message and exits 1. Write results to stdout and messages to stderr, and spell
+    own commands use stays theirs, and a name two plugins add is refused for both (an error
+    row of ``calcdet list-plugins``). Raise :class:`calcdet_core.api.CalcdetUserError` for a
+    user's mistake: calcdet prints its message and exits 1. Write results to stdout and messages to stderr, and spell
     shared options as calcdet's commands do (``--dataset``, ``--root``, ``--split``).
     """
 
 
 @hookspec
-def calcdet_output_writers() -> dict[str, Callable[..., list[Path]]]:
-    """Return named writers of detection outputs, ``{name: writer}``.
+def calcdet_output_writers() -> dict[str, WriterFactory]:
+    """Return named factories of detection-output writers, ``{name: factory}``.
 
-    ``writer(images, run, out_dir, **options)`` gets every image's detections in the stored grid
-    (:class:`calcdet_core.api.DetectedOutput`), the run's identity (:class:`calcdet_core.api.RunIdentity`)
-    and a folder, and returns the files it wrote; keyword options come from the command
-    (``calcdet_core.io.output_writers.OutputWriter``). ``calcdet detect --dicom-sr DIR`` calls the
-    writer named ``dicom-sr``; calcdet finds it here and never imports the plugin.
+    ``calcdet detect --write NAME=DIR`` (with ``--write-option NAME.KEY=VALUE``) calls
+    ``factory(run, **options)`` before any detection, with the run's identity
+    (:class:`calcdet_core.api.RunIdentity`): refuse an unusable option there. The writer it
+    returns is called once, ``writer(images, out_dir)``, with every image's detections in the
+    stored grid (:class:`calcdet_core.api.DetectedOutput`), and returns the files it wrote.
+    calcdet finds writers here and never imports the plugin.
     """
 
 
