@@ -67,7 +67,6 @@ from calcdet_core.imaging.stats import FLAT_TOL, entropy_uniformity, histogram_c
 from calcdet_core.io.arrays import load_arrays, save_arrays
 from calcdet_core.io.dicom import read_dicom, write_dicom
 from calcdet_core.io.model_dir import load_model
-from calcdet_core.io.model_dir import load_model
 from calcdet_core.io.output_writers import DetectedOutput, OutputWriter, RunIdentity, WriterFactory
 from calcdet_core.run.executor import progress_bar
 from calcdet_core.run.pipeline import Pipeline, load_pipeline
@@ -188,7 +187,6 @@ __all__ = [
     "labelled_features",
     "largest_region",
     "load_arrays",
-    "load_model",
     "load_model",
     "load_pipeline",
     "moments",
