@@ -3,34 +3,28 @@
 The component imports numpy and the calcdet API only; torch lives in
 :mod:`calcdet_saliency.train` and :mod:`calcdet_saliency.inference`, imported when it fits,
 detects or loads weights. Learned state is numpy arrays (safetensors on disk, what a pickle
-carries).
+carries), held by :class:`calcdet_torch.detector.TorchDetector`.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+from calcdet_torch.backbone import BackboneSpec
+from calcdet_torch.detector import Arrays, TorchDetector, median_radius
 from calcdet_torch.patches import standardised
-from calcdet_torch.pickling import ArrayPickling
 from calcdet_torch.points import local_maxima, neighbourhood_max, subpixel_offsets, suppress
 from pydantic import Field, model_validator
 
 from calcdet_core.api import (
     ComponentConfig,
     Detections,
-    Detector,
     ImageStream,
     InvalidInputError,
     Proposer,
     TrainingContext,
     build_component,
-    checked_image,
-    checked_mask,
-    load_arrays,
-    save_arrays,
 )
 
 WEIGHTS_FILE = "resnet.safetensors"
@@ -130,52 +124,34 @@ class SaliencyConfig(ComponentConfig):
         return self
 
 
-class SaliencyDetector(ArrayPickling, Detector):
+class SaliencyDetector(TorchDetector):
     """Patch classifier (small ResNet) whose score map's peaks are the detections."""
 
     name = "resnet-saliency"
     description = "The study's small-patch ResNet classifier as a saliency-map detector, dense by default (torch)."
     Config = SaliencyConfig
-    _transient = ("_inference",)
+    weights_file = WEIGHTS_FILE
+    facts_file = FACTS_FILE
+    facts = ("radius_",)
 
     def __init__(self, config: ComponentConfig | None = None, **params: Any) -> None:
         super().__init__(config, **params)
-        self.weights_: dict[str, np.ndarray] | None = None
         self.radius_ = 0.0
-        self._device = "cpu"
-        self._inference: Any = None
 
     def fit(self, train: ImageStream, validation: ImageStream, context: TrainingContext) -> SaliencyDetector:
         from calcdet_saliency.train import fit_weights
 
-        diameters = [t.diameter for e in train.entries for t in e.annotation.targets]
-        if not diameters:
-            raise InvalidInputError("resnet-saliency: no annotated MC in the training images; nothing to learn from")
-        self.radius_ = float(np.median(diameters)) / 2
+        self.radius_ = median_radius(train, self.name)
         self.weights_ = fit_weights(self.config, train, validation, context)
-        self._inference = None
         context.reporter.record(radius=self.radius_)
         return self
 
-    def to_device(self, device: str) -> None:
-        if device != self._device:
-            self._device, self._inference = device, None
+    def _inference_for(self, weights: Arrays, device: str, source: str) -> Any:
+        from calcdet_saliency.inference import Inference
 
-    def _net(self) -> Any:
-        if self.weights_ is None:
-            raise ValueError("resnet-saliency: detect() before fit() or load_state(): the net has no weights")
-        if self._inference is None:
-            from calcdet_saliency.inference import Inference
+        return Inference(self.config, weights, device, source)
 
-            self._inference = Inference(self.config, self.weights_, self._device)
-        return self._inference
-
-    def detect(self, image: np.ndarray, mask: np.ndarray | None = None) -> Detections:
-        image = checked_image(image, self.name)
-        mask = None if mask is None else checked_mask(mask, image.shape, self.name)
-        if np.ptp(image) == 0:
-            return Detections.empty()  # a flat image holds no blob
-        net = self._net()
+    def _detect(self, net: Any, image: np.ndarray, mask: np.ndarray | None) -> Detections:
         if self.config.inference == "study":
             x, y, score = self._study_peaks(net, image, mask)
         else:
@@ -189,6 +165,16 @@ class SaliencyDetector(ArrayPickling, Detector):
             x, y, score = x[inside], y[inside], score[inside]
         chosen = suppress(np.column_stack([x, y]), score, self.config.min_distance)
         return Detections.from_columns(x[chosen], y[chosen], np.full(len(chosen), self.radius_), score[chosen])
+
+    def _backbone(self, weights: Arrays) -> tuple[BackboneSpec, Arrays]:
+        """The small ResNet's stem and stages (``stages.<i>.`` named ``layer<i+1>.``); its head stays behind."""
+        cfg = self.config
+        if cfg.architecture != "study-resnet":
+            raise InvalidInputError(f"{self.name}: architecture {cfg.architecture!r} has no exportable backbone; "
+                                    "only study-resnet's trunk is in the backbone format")
+        stages = len({k.split(".")[1] for k in weights if k.startswith("stages.")})
+        spec = BackboneSpec("small-resnet", cfg.width, stages, "same" if cfg.padding else "valid", cfg.patch_size)
+        return spec, {_backbone_name(k): v for k, v in weights.items() if k.startswith(("stem.", "stages."))}
 
     def _dense_peaks(self, net: Any, image: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, ...]:
         cfg = self.config
@@ -222,22 +208,14 @@ class SaliencyDetector(ArrayPickling, Detector):
         rows, cols = np.nonzero(peaks)
         return cols.astype(np.float64), rows.astype(np.float64), heat[rows, cols]
 
-    def save_state(self, directory: Path) -> list[Path]:
-        if self.weights_ is None:
-            raise ValueError("resnet-saliency: nothing to save; fit() first")
-        weights = save_arrays(Path(directory) / WEIGHTS_FILE, self.weights_)
-        facts = Path(directory) / FACTS_FILE
-        facts.write_text(json.dumps({"radius": self.radius_}))
-        return [weights, facts]
 
-    def load_state(self, directory: Path) -> None:
-        from calcdet_saliency.inference import Inference
-
-        path = Path(directory) / WEIGHTS_FILE
-        weights = load_arrays(path)
-        self._inference = Inference(self.config, weights, self._device, source=str(path))  # checks names and shapes
-        self.weights_ = weights
-        self.radius_ = float(json.loads((Path(directory) / FACTS_FILE).read_text())["radius"])
+def _backbone_name(name: str) -> str:
+    """The backbone format's name of a small-ResNet tensor: ``stages.<i>.`` becomes ``layer<i+1>.``."""
+    head, _, rest = name.partition(".")
+    if head != "stages":
+        return name
+    index, _, rest = rest.partition(".")
+    return f"layer{int(index) + 1}.{rest}"
 
 
 def _box_mean(values: np.ndarray, size: int) -> np.ndarray:

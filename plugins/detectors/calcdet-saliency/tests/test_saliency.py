@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 import torch
 from calcdet_saliency.detector import SaliencyDetector
-from calcdet_saliency.inference import Inference
+from calcdet_saliency.inference import Inference, build_net
 from calcdet_saliency.net import SmallResNet, folded
+from calcdet_torch.backbone import BackboneSpec, read_spec
 from calcdet_torch.state import module_arrays
 
-from calcdet_core.api import TrainingContext
+from calcdet_core.api import InvalidInputError, TrainingContext, build_component, load_arrays
 from calcdet_core.testing import detector_streams, detector_test_image, write_detector_dataset
 
 SMALL = {"width": 4, "hidden": 16, "epochs": 6, "learning_rate": 0.01, "negative_ratio": 4, "patch_batch": 32}
@@ -90,6 +91,29 @@ def test_checkpoint_and_state_round_trip_through_safetensors(trained, tmp_path):
         SaliencyDetector(**{**SMALL, "width": 8}).load_state(tmp_path)
 
 
+def test_export_backbone_writes_the_trunk_under_the_format_names(trained, tmp_path):
+    detector, _ = trained
+    path = detector.export_backbone(tmp_path / "trunk.safetensors")
+    assert read_spec(path) == BackboneSpec("small-resnet", width=4, stages=3, padding="same", input_size=16)
+    arrays = load_arrays(path)
+    trunk = {k for k in detector.weights_ if k.startswith(("stem.", "stages."))}
+    assert len(arrays) == len(trunk) and not any(k.startswith("fc") for k in arrays)  # the head stays behind
+    for name in trunk:
+        exported = name if name.startswith("stem.") else "layer" + str(int(name.split(".")[1]) + 1) + name[8:]
+        np.testing.assert_array_equal(arrays[exported].reshape(-1), detector.weights_[name].reshape(-1))
+
+
+def test_export_backbone_refuses_a_torchvision_net_and_an_unfitted_detector(tmp_path):
+    config = SaliencyDetector.Config(architecture="efficientnet_b0", patch_size=32, inference="study")
+    detector = SaliencyDetector(config)
+    with pytest.raises(ValueError, match="no backbone to export; fit"):
+        detector.export_backbone(tmp_path / "trunk.safetensors")
+    detector.weights_ = module_arrays(build_net(config))
+    with pytest.raises(InvalidInputError, match="resnet-saliency: architecture 'efficientnet_b0' has no exportable"):
+        detector.export_backbone(tmp_path / "trunk.safetensors")
+    assert not (tmp_path / "trunk.safetensors").exists()
+
+
 def test_study_inference_finds_the_disks_too(trained):
     detector, _ = trained
     study = pickle.loads(pickle.dumps(detector))
@@ -121,16 +145,27 @@ def test_train_then_detect_from_the_command_line_in_the_stored_grid(tmp_path):
         return out
 
     calcdet("train", str(tmp_path / "saliency.yaml"), *where, "--out", str(tmp_path / "model"))
-    assert (tmp_path / "model" / "components" / "detector-resnet-saliency" / "resnet.safetensors").is_file()
+    weights = tmp_path / "model" / "components" / "detector-resnet-saliency" / "resnet.safetensors"
+    assert weights.is_file()
+    exported = calcdet("export-backbone", str(tmp_path / "model"), str(tmp_path / "trunk.safetensors"))
+    assert "small-resnet (width 4, 3 stages, padding same" in exported.stdout
+    assert read_spec(tmp_path / "trunk.safetensors").input_size == 16
     calcdet("detect", str(tmp_path / "model"), *where, "--split", "test", "--out", str(tmp_path / "found.csv"))
     found = {}
     for line in (tmp_path / "found.csv").read_text().splitlines()[1:]:
         image_id, x, y, _, score = line.split(",")[:5]
         found.setdefault(image_id, []).append((float(x), float(y), float(score)))
     hits = total = 0
-    for image_id, rows in found.items():  # in the stored grid: right breasts mapped back through the flip
-        best = np.array(sorted(rows, key=lambda r: -r[2])[:6])[:, :2]
-        for x, y in truth[image_id]:
+    # every MC of the test split counts, on an image without a detection too; in the stored grid (right breasts
+    # mapped back through the flip)
+    for record in build_component("datasets", "folder").index(data).select("test"):
+        best = np.array(sorted(found.get(record.image_id, []), key=lambda r: -r[2])[:6]).reshape(-1, 3)[:, :2]
+        for x, y in truth[record.image_id]:
             total += 1
-            hits += np.hypot(*(best - (x, y)).T).min() <= 3
+            hits += bool(len(best)) and np.hypot(*(best - (x, y)).T).min() <= 3
     assert len(found) >= 2 and hits >= 0.5 * total, (hits, total)
+    weights.write_bytes(weights.read_bytes()[:-4] + b"\0\0\0\0")  # changed after training: exported from no more
+    refused = subprocess.run([sys.executable, "-m", "calcdet_core", "export-backbone", str(tmp_path / "model"),
+                              str(tmp_path / "again.safetensors")], capture_output=True, text=True)
+    assert refused.returncode == 1 and "resnet.safetensors" in refused.stderr and "Traceback" not in refused.stderr
+    assert not (tmp_path / "again.safetensors").exists()
