@@ -120,3 +120,66 @@ def test_every_distribution_under_plugins_is_first_party_and_declares_the_editio
     registry = build_registry()
     assert not [e.error for e in registry.errors() if canonical_distribution(e.distribution) in FIRST_PARTY]
     assert {canonical_distribution(s.distribution) for _, s in registry.plugins} >= FIRST_PARTY
+
+
+CAPABILITIES = f"""
+    calcdet_contract = {CONTRACT_EDITION}
+    import numpy as np
+    from pydantic import Field
+    from calcdet_core.api import ComponentConfig, Detections, Detector, Evaluator, FeatureExtractor, hookimpl
+
+    class SideConfig(ComponentConfig):
+        side: int = Field(9, ge=3, le=64)
+
+    class Learner(FeatureExtractor):
+        name = "learner"
+        trainable = True
+        Config = SideConfig
+
+        def feature_names(self):
+            return ["mean"]
+
+        def extract(self, image, candidates):
+            return np.zeros((len(candidates), 1))
+
+    class Drawer(Evaluator):
+        name = "drawer"
+        seed_setting = "seed"
+
+        def metrics(self, computed):
+            return {{}}
+
+    class TrainsInBatches(Detector):
+        name = "trains-in-batches"
+
+        class Config(ComponentConfig):
+            batch_size: int = Field(64, ge=1, le=512, description="Training images per step.")
+
+        def fit(self, train, validation, context):
+            return self
+
+        def detect(self, image, mask=None):
+            return Detections.empty()
+
+    @hookimpl
+    def calcdet_register_features():
+        return [Learner]
+
+    @hookimpl
+    def calcdet_register_evaluators():
+        return [Drawer]
+
+    @hookimpl
+    def calcdet_register_detectors():
+        return [TrainsInBatches]
+"""
+
+
+def test_capabilities_are_declared_so_a_renamed_setting_never_falls_back_silently(fake_site):
+    write_dist(fake_site, "capable-dist", "capable_calcdet_mod", CAPABILITIES)
+    registry = build_registry()
+    errors = {e.name: e.error for e in registry.errors() if e.distribution == "capable-dist"}
+    assert "declares no patch size" in errors["learner"], "no silent 14 px patch for a setting named 'side'"
+    assert "seed_setting names 'seed', which its Config does not have" in errors["drawer"]
+    detector = registry.get("detectors", "trains-in-batches")()
+    assert detector.batch_size == 1, "a training batch_size is never taken for the detection batch"

@@ -98,7 +98,7 @@ class ThresholdConfig(ComponentConfig):
                         "epoch's estimate (midway between MC contrast and the background's 99th percentile).")
     negatives_per_image: int = Field(256, ge=1, description="Background pixels sampled per image and epoch.")
     max_detections: int = Field(200, ge=1, description="Most detections kept per image, by contrast.")
-    batch_size: int = Field(1, ge=1, description="Images per detect_batch call.")
+    batch_size: int = Field(1, ge=1, le=64, description="Images per detect_batch call.")
 
 
 class ThresholdDetector(Detector):
@@ -110,6 +110,10 @@ class ThresholdDetector(Detector):
         super().__init__(config, **params)
         self.level_: float | None = None
         self.device_ = "cpu"
+
+    @property
+    def batch_size(self) -> int:
+        return self.config.batch_size
 
     # ------------------------------------------------------------------ learning
 

@@ -36,7 +36,7 @@ def score(
         chosen = None
         if evaluator:
             classes = [registry.get("evaluators", name) for name in evaluator]
-            chosen = [cls(seed=seed) if "seed" in cls.Config.model_fields else cls() for cls in classes]
+            chosen = [cls(**{cls.seed_setting: seed}) if cls.seed_setting else cls() for cls in classes]
         data = registry.dataset_adapter(dataset).index(root)
         selected = data.select(split.value, seed)
         if data.skipped:

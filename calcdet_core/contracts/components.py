@@ -126,8 +126,16 @@ class FeatureExtractor(Component):
 
     @property
     def patch_size(self) -> int:
-        """Side of the square patch centred on each candidate."""
-        return int(getattr(self.config, "patch_size", 14))
+        """Side of the square training patch a supervised extractor's ``fit`` gets: its Config's ``patch_size``.
+
+        Only a trainable extractor needs one. One whose setting has another name overrides this
+        property; there is no default size to fall back on, so a renamed setting fails loudly
+        (at registration: ``calcdet list-plugins`` shows the error row).
+        """
+        if "patch_size" not in type(self.config).model_fields:
+            raise TypeError(f"feature extractor {self.name!r} learns from patches but its Config has no patch_size; "
+                            "add the setting or override the patch_size property")
+        return int(self.config.patch_size)  # type: ignore[attr-defined]
 
     @abstractmethod
     def feature_names(self) -> list[str]:
@@ -176,7 +184,7 @@ class Detector(Component):
     Training reads images lazily from an :class:`ImageStream` (never all of them in
     memory) and gets a :class:`TrainingContext` (work folder for checkpoints, device, seed,
     workers, reporter). Detection may be batched: the engine hands ``detect_batch`` up to
-    ``batch_size`` images at once (a GPU model wins from that; the default loops).
+    :attr:`batch_size` images at once (a GPU model wins from that; the default is 1 and loops).
     """
 
     kind = "detectors"
@@ -196,8 +204,12 @@ class Detector(Component):
 
     @property
     def batch_size(self) -> int:
-        """How many images :meth:`detect_batch` takes at once (``batch_size`` of the config, else 1)."""
-        return int(getattr(self.config, "batch_size", 1))
+        """How many images :meth:`detect_batch` takes at once: 1 unless the detector overrides this property.
+
+        Never read from a Config field by its name: a training ``batch_size`` is not a detection batch.
+        A detector that batches returns its own setting here (faster-rcnn: ``batch_size``).
+        """
+        return 1
 
     def detect_batch(self, images: Sequence[np.ndarray], masks: Sequence[np.ndarray | None]) -> list[Detections]:
         """Detections for several images at once, in order; override when batching is faster."""
@@ -218,6 +230,8 @@ class Evaluator(Component):
     """
 
     kind = "evaluators"
+    seed_setting: ClassVar[str | None] = None
+    """The Config field that takes the run's ``--seed`` (``calcdet score``), when the evaluator draws at random."""
 
     def compute(self, results: Sequence[ImageResult]) -> Any:
         """The work over per-image results (stored grid), done once per report; default: the results as they are."""

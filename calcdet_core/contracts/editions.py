@@ -84,6 +84,13 @@ def signature_problems(kind: str, cls: type) -> list[str]:
             problems.append(f"{method}{inspect.signature(function)} cannot be called as {method}({call})")
         except ValueError:  # no signature to read (a builtin): nothing to check
             continue
+    if kind == "features" and getattr(cls, "trainable", False) and _defined(cls, "patch_size") is None \
+            and "patch_size" not in cls.Config.model_fields:
+        problems.append("learns from patches but declares no patch size (a Config patch_size, or override the "
+                        "patch_size property)")
+    seed_setting = getattr(cls, "seed_setting", None)
+    if kind == "evaluators" and seed_setting is not None and seed_setting not in cls.Config.model_fields:
+        problems.append(f"seed_setting names {seed_setting!r}, which its Config does not have")
     renamed = {old: new for (of_kind, old), new in _RENAMED.items() if of_kind is None}
     renamed |= {old: new for (of_kind, old), new in _RENAMED.items() if of_kind == kind}
     for old, new in renamed.items():

@@ -71,6 +71,7 @@ class FrocEvaluator(Evaluator):
     """FROC per normal image with image-bootstrap intervals; see :mod:`calcdet_core.evaluation.froc`."""
 
     name = "froc"
+    seed_setting = "seed"
     description = "FROC (sensitivity vs FP per normal image, cut at 50) with AUC and image-bootstrap intervals."
 
     class Config(ComponentConfig):

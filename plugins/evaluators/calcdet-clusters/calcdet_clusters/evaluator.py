@@ -86,6 +86,7 @@ class ClusterFrocEvaluator(Evaluator):
     """Cluster-level FROC with image-bootstrap intervals; see the module docstring."""
 
     name = "cluster-froc"
+    seed_setting = "seed"
     description = "Cluster-level FROC (MC clusters by single linkage in mm), per normal image and per image."
 
     class Config(ClusterSettings):
