@@ -12,13 +12,21 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from calcdet_torch.loading import read_items
+from calcdet_torch.state import (
+    Arrays,
+    load_module_arrays,
+    load_optimizer_arrays,
+    module_arrays,
+    optimizer_arrays,
+    prefixed,
+    unprefixed,
+)
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from calcdet_core.api import ImageStream, TrainingContext
 from calcdet_example.patches import CropSpec, sample_crops
-
-Arrays = dict[str, np.ndarray]
 
 
 def build_net(channels: int, dilations: Sequence[int]) -> nn.Sequential:
@@ -39,42 +47,6 @@ def new_net(channels: int, dilations: Sequence[int], seed: int) -> nn.Sequential
         return build_net(channels, dilations)
 
 
-def net_arrays(net: nn.Module) -> Arrays:
-    return {k: v.detach().cpu().numpy().copy() for k, v in net.state_dict().items()}
-
-
-def load_net_arrays(net: nn.Module, arrays: Arrays) -> None:
-    net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in arrays.items()})
-
-
-def optimizer_arrays(optimizer: torch.optim.Optimizer) -> Arrays:
-    """The optimizer's per-parameter state (Adam's moments and step) flattened to ``"<param>.<name>"`` arrays."""
-    out = {}
-    for index, state in optimizer.state_dict()["state"].items():
-        for name, value in state.items():
-            array = value.detach().cpu().numpy().copy() if torch.is_tensor(value) else np.asarray(value)
-            out[f"{index}.{name}"] = array
-    return out
-
-
-def load_optimizer_arrays(optimizer: torch.optim.Optimizer, arrays: Arrays) -> None:
-    doc = optimizer.state_dict()
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for key, value in arrays.items():
-        index, name = key.split(".", 1)
-        state.setdefault(int(index), {})[name] = torch.from_numpy(np.array(value))
-    doc["state"] = state
-    optimizer.load_state_dict(doc)
-
-
-def _prefixed(prefix: str, arrays: Arrays) -> Arrays:
-    return {f"{prefix}.{k}": v for k, v in arrays.items()}
-
-
-def _unprefixed(prefix: str, arrays: Arrays) -> Arrays:
-    return {k[len(prefix) + 1 :]: v for k, v in arrays.items() if k.startswith(prefix + ".")}
-
-
 class _Crops(Dataset):
     """Item ``k``: crops of image ``order[k]``, drawn with its own seed (same crops whatever the worker count)."""
 
@@ -88,15 +60,10 @@ class _Crops(Dataset):
         return sample_crops(self.stream[self.order[k]], self.spec, np.random.default_rng(self.seeds[k]))
 
 
-def _as_is(item: Any) -> Any:
-    return item
-
-
 def _batches(crops: _Crops, batch_size: int, workers: int) -> Iterator[tuple[int, list[np.ndarray]]]:
     """Batches of about ``batch_size`` crops, images read lazily (by ``workers - 1`` processes when > 1)."""
-    loader = DataLoader(crops, batch_size=None, collate_fn=_as_is, num_workers=max(0, workers - 1))
     buffer: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    for images_done, item in enumerate(loader, 1):
+    for images_done, item in enumerate(read_items(crops, workers), 1):
         buffer.append(item)
         if sum(len(b[0]) for b in buffer) >= batch_size or images_done == len(crops):
             yield images_done, [np.concatenate(part) for part in zip(*buffer, strict=True)]
@@ -125,14 +92,14 @@ def fit_weights(config: Any, train: ImageStream, validation: ImageStream, contex
     spec = CropSpec(config.patch_size, config.patches_per_image, config.positive_fraction, config.sigma,
                     config.positive_weight)
     best: dict[str, Any] = {"loss": None, "epoch": 0, "stopped": False}
-    best_weights = net_arrays(net)
+    best_weights = module_arrays(net)
     start = 1
     checkpoint = context.last_checkpoint()
     if checkpoint is not None:
-        load_net_arrays(net, _unprefixed("model", checkpoint.arrays))
+        load_module_arrays(net, unprefixed("model", checkpoint.arrays), "checkpoint")
         net.to(device)
-        load_optimizer_arrays(optimizer, _unprefixed("optim", checkpoint.arrays))
-        best_weights = _unprefixed("best", checkpoint.arrays)
+        load_optimizer_arrays(optimizer, unprefixed("optim", checkpoint.arrays))
+        best_weights = unprefixed("best", checkpoint.arrays)
         best.update(checkpoint.state)
         start = checkpoint.epoch + 1
     validation_seeds = context.rng(0).integers(2**63, size=len(validation))
@@ -147,15 +114,15 @@ def fit_weights(config: Any, train: ImageStream, validation: ImageStream, contex
                                                                spec), config, context, device)
             if best["loss"] is None or metrics["val_loss"] < best["loss"]:
                 best.update(loss=metrics["val_loss"], epoch=epoch)
-                best_weights = net_arrays(net)
+                best_weights = module_arrays(net)
             best["stopped"] = bool(config.patience) and epoch - best["epoch"] >= config.patience
         context.reporter.log_epoch(epoch, **metrics)
-        context.save_checkpoint(epoch, {**_prefixed("model", net_arrays(net)),
-                                        **_prefixed("optim", optimizer_arrays(optimizer)),
-                                        **_prefixed("best", best_weights)}, dict(best))
+        context.save_checkpoint(epoch, {**prefixed("model", module_arrays(net)),
+                                        **prefixed("optim", optimizer_arrays(optimizer)),
+                                        **prefixed("best", best_weights)}, dict(best))
     context.reporter.record(epochs=len(context.reporter.history), best_epoch=best["epoch"] or None,
                             best_val_loss=best["loss"])
-    return best_weights if best["epoch"] else net_arrays(net)
+    return best_weights if best["epoch"] else module_arrays(net)
 
 
 def _train_epoch(net: nn.Module, optimizer: torch.optim.Optimizer, crops: _Crops, config: Any,
@@ -191,10 +158,10 @@ def _validation_loss(net: nn.Module, crops: _Crops, config: Any, context: Traini
 class Inference:
     """A net built from weights on one device, ready to turn images into logit maps."""
 
-    def __init__(self, config: Any, weights: Arrays, device: str) -> None:
+    def __init__(self, config: Any, weights: Arrays, device: str, source: str = "weights") -> None:
         self.device = torch.device(device)
         self.net = build_net(config.channels, config.dilations)
-        load_net_arrays(self.net, weights)
+        load_module_arrays(self.net, weights, source)  # a clear error naming source when they do not fit
         self.net.to(self.device).eval()
 
     def logits(self, images: Sequence[np.ndarray]) -> np.ndarray:

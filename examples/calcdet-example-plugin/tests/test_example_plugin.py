@@ -102,7 +102,7 @@ def test_pickle_carries_numpy_weights_not_torch(trained):
 def test_load_state_refuses_weights_of_another_shape(trained, tmp_path):
     detector, _ = trained
     detector.save_state(tmp_path)
-    with pytest.raises(ValueError, match=r"fcn\.safetensors: weights do not fit example-fcn"):
+    with pytest.raises(ValueError, match=r"fcn\.safetensors: do not fit the network"):
         FcnDetector(channels=4).load_state(tmp_path)
 
 

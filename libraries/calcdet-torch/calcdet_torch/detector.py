@@ -99,13 +99,13 @@ class TorchDetector(ArrayPickling, Detector):
         return self._detect(self._net(), image, mask)
 
     def detect_batch(self, images: Sequence[np.ndarray], masks: Sequence[np.ndarray | None]) -> list[Detections]:
-        """Images of one shape go to :meth:`_detect_many` together, ``batch_size`` (when configured) at a time;
-        each gets what :meth:`detect` gives."""
+        """Images of one shape go to :meth:`_detect_many` together, :attr:`batch_size` (the detector's property) at a
+        time; each gets what :meth:`detect` gives."""
         images = [checked_image(i, self.name) for i in images]
         masks = [None if m is None else checked_mask(m, i.shape, self.name) for i, m in zip(images, masks, strict=True)]
         out = [Detections.empty() for _ in images]
         todo = [k for k, image in enumerate(images) if np.ptp(image) > 0]  # a flat image holds no MC
-        size = int(getattr(self.config, "batch_size", 1))
+        size = self.batch_size
         for shape in dict.fromkeys(images[k].shape for k in todo):
             same = [k for k in todo if images[k].shape == shape]
             for start in range(0, len(same), size):
