@@ -7,7 +7,6 @@ or loads weights. Learned state is numpy arrays (safetensors on disk, what a pic
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -23,8 +22,6 @@ from calcdet_core.api import (
     ImageStream,
     InvalidInputError,
     TrainingContext,
-    checked_image,
-    checked_mask,
 )
 from calcdet_points.architecture import mismatch
 from calcdet_points.decode import DecodeSpec, decode
@@ -175,17 +172,7 @@ class PointDetector(TorchDetector):
         (heat,) = net.heatmaps([standardised(image, mask)])
         return decode(heat, mask, self._decoding())
 
-    def detect_batch(self, images: Sequence[np.ndarray], masks: Sequence[np.ndarray | None]) -> list[Detections]:
-        """Images of one size go through the net together, ``batch_size`` at a time; each gets what detect gives."""
-        images = [checked_image(i, self.name) for i in images]
-        masks = [None if m is None else checked_mask(m, i.shape, self.name) for i, m in zip(images, masks, strict=True)]
-        out: list[Detections] = [Detections.empty() for _ in images]
-        todo = [k for k, image in enumerate(images) if np.ptp(image) > 0]  # a flat image holds no MC
-        for shape in dict.fromkeys(images[k].shape for k in todo):
-            same = [k for k in todo if images[k].shape == shape]
-            for start in range(0, len(same), self.batch_size):
-                chunk = same[start : start + self.batch_size]
-                heats = self._net().heatmaps([standardised(images[k], masks[k]) for k in chunk])
-                for k, heat in zip(chunk, heats, strict=True):
-                    out[k] = decode(heat, masks[k], self._decoding())
-        return out
+    def _detect_many(self, net: Any, images: list[np.ndarray], masks: list[np.ndarray | None]) -> list[Detections]:
+        """Images of one size go through the net together (the base class hands over ``batch_size`` at a time)."""
+        heats = net.heatmaps([standardised(image, mask) for image, mask in zip(images, masks, strict=True)])
+        return [decode(heat, mask, self._decoding()) for heat, mask in zip(heats, masks, strict=True)]
