@@ -8,13 +8,16 @@ Learned state is numpy arrays (safetensors on disk, what a pickle carries).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
+from calcdet_torch.backbone import checked_spec
 from calcdet_torch.detector import TorchDetector
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from calcdet_core.api import ComponentConfig, Detections, ImageStream, InvalidInputError, TrainingContext
+from calcdet_faster_rcnn.transfer import wanted_spec
 
 WEIGHTS_FILE = "faster_rcnn.safetensors"
 
@@ -24,16 +27,16 @@ class FasterRCNNConfig(ComponentConfig):
 
     backbone: Literal["resnet18", "resnet50", "densenet121", "efficientnet-b3", "saliency-resnet"] = Field(
         "resnet18", description="Feature extractor, with a feature pyramid over its stages; weights start random "
-                                "(nothing is downloaded) or, for saliency-resnet, from backbone_from. resnet18 is the "
-                                "light one for CPUs; saliency-resnet is the saliency plugin's small ResNet.")
+                                "(nothing is downloaded) or, for saliency-resnet, from backbone_weights. resnet18 is "
+                                "the light one for CPUs; saliency-resnet is the saliency plugin's small ResNet.")
     saliency_width: int = Field(8, ge=1, le=256, description="saliency-resnet: stem channels (the saliency net's "
                                                              "width; each stage doubles them).")
     saliency_stages: int = Field(3, ge=1, le=6, description="saliency-resnet: stages (the saliency net's: 3 for "
                                                             "16 px patches, 4 for 32, 5 for 64).")
-    backbone_from: str | None = Field(
-        None, description="A saliency model directory (calcdet train of pipelines/resnet-saliency.yaml) whose "
-                          "patch classifier initialises the saliency-resnet backbone before training; its "
-                          "safetensors file is checked against checksums.json and the backbone's tensors.")
+    backbone_weights: Path | None = Field(
+        None, description="A backbone file (calcdet export-backbone of a resnet-saliency model: a small ResNet of "
+                          "saliency_width and saliency_stages) that initialises the saliency-resnet backbone before "
+                          "training; refused at validation when of another architecture. Read by fit only.")
     fpn_channels: int = Field(256, ge=8, le=1024, description="Channels of the feature pyramid and the RPN head.")
     representation: int = Field(1024, ge=8, le=4096, description="Units of the box head's two hidden layers.")
     anchor_sizes: tuple[Annotated[int, Field(ge=1, le=512)], ...] = Field((14,), min_length=1,
@@ -72,10 +75,25 @@ class FasterRCNNConfig(ComponentConfig):
     def _consistent(self) -> FasterRCNNConfig:
         if self.stride > self.window or self.train_stride > self.window:
             raise ValueError(f"stride and train_stride must not exceed window {self.window}: windows would leave gaps")
-        if self.backbone_from is not None and self.backbone != "saliency-resnet":
-            raise ValueError(f"backbone_from needs backbone 'saliency-resnet', not {self.backbone!r}: the saliency "
-                             "net's 3x3 one-channel stem and full-resolution first stage fit no torchvision backbone")
         return self
+
+    @field_validator("backbone_weights")
+    @classmethod
+    def _backbone_weights_fit(cls, path: Path | None, info: ValidationInfo) -> Path | None:
+        """Refused here, at ``calcdet validate``, not after a long fit: a file of another architecture."""
+        if path is None:
+            return path
+        backbone = info.data.get("backbone")
+        if backbone != "saliency-resnet":
+            raise ValueError(f"backbone_weights needs backbone 'saliency-resnet', not {backbone!r}: a small ResNet's "
+                             "3x3 stem and full-resolution first stage fit no torchvision backbone")
+        width, stages = info.data.get("saliency_width"), info.data.get("saliency_stages")
+        if width is not None and stages is not None:  # otherwise their own errors are reported
+            try:
+                checked_spec(path, wanted_spec(width, stages))
+            except InvalidInputError as exc:
+                raise ValueError(str(exc)) from None
+        return path
 
 
 class FasterRCNNDetector(TorchDetector):
@@ -97,6 +115,8 @@ class FasterRCNNDetector(TorchDetector):
     def _inference_for(self, weights: dict[str, np.ndarray], device: str, source: str) -> Any:
         from calcdet_faster_rcnn.inference import Inference
 
+        # The fitted weights stand alone: the model directory must load after the backbone file is moved or deleted.
+        self.config = self.config.model_copy(update={"backbone_weights": None})
         return Inference(self.config, weights, device, source)
 
     def _detect(self, net: Any, image: np.ndarray, mask: np.ndarray | None) -> Detections:

@@ -97,13 +97,13 @@ def build_model(config: Any) -> FasterRCNN:
     return model
 
 
-def initialise_backbone(model: FasterRCNN, directory: str | Path) -> None:
-    """Load a saliency model directory's patch classifier into the backbone (the study's transfer step)."""
+def initialise_backbone(model: FasterRCNN, path: str | Path, config: Any) -> None:
+    """Load a backbone file's small-ResNet trunk into the saliency-resnet backbone (the study's transfer step)."""
     from calcdet_faster_rcnn.transfer import backbone_arrays
 
     body = model.backbone.body
     expected = {k: tuple(v.shape) for k, v in body.state_dict().items()}
-    arrays = backbone_arrays(Path(directory), expected)
+    arrays = backbone_arrays(Path(path), config, expected)
     body.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()})
 
 

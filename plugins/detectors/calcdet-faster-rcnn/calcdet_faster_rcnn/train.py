@@ -32,8 +32,8 @@ def fit_weights(config: Any, train: ImageStream, validation: ImageStream, contex
     device = context_device(context)
     seed_torch(context.seed)
     model = build_model(config)
-    if config.backbone_from is not None:
-        initialise_backbone(model, config.backbone_from)
+    if config.backbone_weights is not None:
+        initialise_backbone(model, config.backbone_weights, config)
     model = model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     spec = WindowSpec(config.window, config.train_stride, config.box_size, config.negative_share)

@@ -1,16 +1,17 @@
 """faster-rcnn with `calcdet train` output: train and detect on flipped, cropped DICOMs (boxes in the stored
-grid); its backbone initialised from a saliency model directory, mismatches and changed files refused."""
+grid); its backbone initialised from a saliency model's exported backbone file, other architectures refused."""
 
-import json
 import os
-import shutil
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from calcdet_faster_rcnn.detector import FasterRCNNDetector
 from calcdet_faster_rcnn.model import build_model, initialise_backbone
+from calcdet_torch.backbone import read_spec, save_backbone
+from pydantic import ValidationError
 
 from calcdet_core.api import TrainingContext, load_arrays
 from calcdet_core.testing import detector_streams, write_detector_dataset
@@ -62,65 +63,78 @@ def saliency_model(tmp_path_factory):
     return root / "model"
 
 
+@pytest.fixture(scope="module")
+def backbone_file(saliency_model):
+    """The saliency model's trunk as `calcdet export-backbone` writes it: the only file faster-rcnn reads."""
+    out = saliency_model.parent / "trunk.safetensors"
+    done = subprocess.run([sys.executable, "-m", "calcdet_core", "export-backbone", str(saliency_model), str(out)],
+                          capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr
+    assert "small-resnet (width 8, 3 stages, padding same" in done.stdout
+    return out
+
+
 TRANSFER = {**PARAMS, "backbone": "saliency-resnet", "saliency_width": 8, "saliency_stages": 3}
 
 
-def test_backbone_transfer_starts_training_from_the_saliency_classifier(saliency_model):
-    (weights,) = saliency_model.glob("components/*/resnet.safetensors")
-    source = load_arrays(weights)
-    detector = FasterRCNNDetector(**{**TRANSFER, "backbone_from": str(saliency_model), "epochs": 1,
+def test_backbone_transfer_starts_training_from_the_exported_saliency_trunk(backbone_file):
+    source = load_arrays(backbone_file)
+    detector = FasterRCNNDetector(**{**TRANSFER, "backbone_weights": str(backbone_file), "epochs": 1,
                                      "learning_rate": 1e-12})
     model = build_model(detector.config)
-    initialise_backbone(model, saliency_model)
+    initialise_backbone(model, backbone_file, detector.config)
     body = {k: v.numpy() for k, v in model.backbone.body.state_dict().items()}
+    assert body.keys() == source.keys()
     stem = body["stem.0.weight"]  # the grey filter spread over three equal channels: the same response
     np.testing.assert_array_equal(stem, np.repeat(stem[:, :1], 3, axis=1))
     np.testing.assert_allclose(stem.sum(axis=1, keepdims=True), source["stem.0.weight"], rtol=1e-6, atol=1e-7)
     for name in body:
         if name.startswith("layer"):
-            stage, rest = name.split(".", 1)
-            key = f"stages.{int(stage[5:]) - 1}.{rest}"
-            np.testing.assert_array_equal(body[name].reshape(-1), source[key].reshape(-1))
+            np.testing.assert_array_equal(body[name].reshape(-1), source[name].reshape(-1))
     train, validation = detector_streams()
     detector.fit(train, validation, TrainingContext.temporary(seed=0))  # fit starts from them (lr ~ 0: stays)
     np.testing.assert_allclose(detector.weights_["backbone.body.layer3.1.conv2.weight"],
-                               source["stages.2.1.conv2.weight"], atol=1e-6)
+                               source["layer3.1.conv2.weight"], atol=1e-6)
+    assert detector.config.backbone_weights is None  # the trained model no longer needs the file
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"saliency_width": 16}, r"resnet\.safetensors tensor 'stem\.0\.weight' has shape \(8, 1, 3, 3\)"),
-    ({"saliency_stages": 4}, r"resnet\.safetensors has no tensor 'stages\.3\.0\.conv1\.weight'"),
-    ({"saliency_stages": 2}, r"resnet\.safetensors tensor 'stages\.2\.\S+' has no place in the backbone"),
+@pytest.mark.parametrize(("change", "wanted"), [
+    ({"saliency_width": 16}, "width 16, 3 stages"),
+    ({"saliency_stages": 4}, "width 8, 4 stages"),
+    ({"saliency_stages": 2}, "width 8, 2 stages"),
 ])
-def test_backbone_transfer_refuses_a_saliency_net_of_another_architecture(saliency_model, change, message):
-    detector = FasterRCNNDetector(**{**TRANSFER, **change, "backbone_from": str(saliency_model)})
-    with pytest.raises(ValueError, match=message):
-        initialise_backbone(build_model(detector.config), saliency_model)
+def test_a_backbone_file_of_another_architecture_is_refused_at_validation_naming_both(backbone_file, change, wanted):
+    with pytest.raises(ValidationError, match=rf"backbone_weights\n.*trunk\.safetensors: holds a small-resnet "
+                                              rf"\(width 8, 3 stages, padding same, 1 input channel\(s\)\) backbone; "
+                                              rf"this one is small-resnet \({wanted}, padding same"):
+        FasterRCNNDetector(**{**TRANSFER, **change, "backbone_weights": str(backbone_file)})
 
 
-def test_backbone_transfer_refuses_a_file_that_changed_after_training(saliency_model, tmp_path):
-    copy = tmp_path / "model"
-    shutil.copytree(saliency_model, copy)
-    sums = json.loads((copy / "checksums.json").read_text())
-    (name,) = [k for k in sums["files"] if k.endswith("resnet.safetensors")]
-    sums["files"][name] = "0" * 64
-    (copy / "checksums.json").write_text(json.dumps(sums))
-    detector = FasterRCNNDetector(**{**TRANSFER, "backbone_from": str(copy)})
-    with pytest.raises(ValueError, match=r"resnet\.safetensors has SHA-256 [0-9a-f]{64}, .*checksums\.json records 0"):
-        initialise_backbone(build_model(detector.config), copy)
+def test_a_padding_free_trunk_is_refused_naming_both(backbone_file, tmp_path):
+    valid = tmp_path / "valid.safetensors"
+    save_backbone(valid, replace(read_spec(backbone_file), padding="valid"), load_arrays(backbone_file))
+    with pytest.raises(ValidationError, match=r"valid\.safetensors: holds a small-resnet \(width 8, 3 stages, "
+                                              r"padding valid.*this one is small-resnet \(width 8, 3 stages, padding "
+                                              r"same"):
+        FasterRCNNDetector(**{**TRANSFER, "backbone_weights": str(valid)})
 
 
-def test_backbone_transfer_is_refused_for_a_torchvision_backbone(saliency_model):
-    with pytest.raises(ValueError, match="backbone_from needs backbone 'saliency-resnet'"):
-        FasterRCNNDetector(backbone="resnet18", backbone_from=str(saliency_model))
+def test_another_plugins_private_weights_are_not_a_backbone_file(saliency_model):
+    (private,) = saliency_model.glob("components/*/resnet.safetensors")
+    with pytest.raises(ValidationError, match=r"resnet\.safetensors: not a calcdet backbone file"):
+        FasterRCNNDetector(**{**TRANSFER, "backbone_weights": str(private)})
 
 
-def test_backbone_transfer_refuses_a_padding_free_saliency_net(saliency_model, tmp_path):
-    copy = tmp_path / "model"
-    shutil.copytree(saliency_model, copy)
-    pipeline = copy / "pipeline.yaml"
-    assert "padding: true" in pipeline.read_text()
-    pipeline.write_text(pipeline.read_text().replace("padding: true", "padding: false"))
-    detector = FasterRCNNDetector(**{**TRANSFER, "backbone_from": str(copy)})
-    with pytest.raises(ValueError, match=r"pipeline\.yaml has detector\.params\.padding false"):
-        initialise_backbone(build_model(detector.config), copy)
+def test_a_backbone_file_missing_a_tensor_is_refused_naming_it(backbone_file, tmp_path):
+    short = tmp_path / "short.safetensors"
+    arrays = load_arrays(backbone_file)
+    del arrays["layer2.0.bn1.running_var"]
+    save_backbone(short, read_spec(backbone_file), arrays)
+    detector = FasterRCNNDetector(**{**TRANSFER, "backbone_weights": str(short)})
+    with pytest.raises(ValueError, match=r"short\.safetensors has no tensor 'layer2\.0\.bn1\.running_var'"):
+        initialise_backbone(build_model(detector.config), short, detector.config)
+
+
+def test_backbone_transfer_is_refused_for_a_torchvision_backbone(backbone_file):
+    with pytest.raises(ValueError, match="backbone_weights needs backbone 'saliency-resnet'"):
+        FasterRCNNDetector(backbone="resnet18", backbone_weights=str(backbone_file))
