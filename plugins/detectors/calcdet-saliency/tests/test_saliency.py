@@ -91,6 +91,16 @@ def test_checkpoint_and_state_round_trip_through_safetensors(trained, tmp_path):
         SaliencyDetector(**{**SMALL, "width": 8}).load_state(tmp_path)
 
 
+def test_load_state_refuses_a_missing_facts_file_naming_it_and_keeps_no_weights(trained, tmp_path):
+    detector, _ = trained
+    detector.save_state(tmp_path)
+    (tmp_path / "saliency.json").unlink()
+    again = SaliencyDetector(**SMALL)
+    with pytest.raises(InvalidInputError, match=r"saliency\.json: unreadable or incomplete resnet-saliency facts"):
+        again.load_state(tmp_path)
+    assert again.weights_ is None
+
+
 def test_export_backbone_writes_the_trunk_under_the_format_names(trained, tmp_path):
     detector, _ = trained
     path = detector.export_backbone(tmp_path / "trunk.safetensors")
