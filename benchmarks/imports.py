@@ -1,4 +1,4 @@
-"""Start-up cost: importing the user module and the plugin authors' module, and ``calcdet --help``.
+"""Start-up cost: importing the user module and the plugin authors' module, ``calcdet --help``, ``list-plugins``.
 
 Each command runs in a fresh interpreter ``--repeats`` times; the JSON gives the median wall
 seconds and, as the comparable figure, the ratio to the bare interpreter's start on the same
@@ -27,6 +27,7 @@ COMMANDS = {
     "calcdet.Pipeline (first use)": (["-c", "import calcdet; calcdet.Pipeline"], "calcdet"),
     "import calcdet_core.api": (["-c", "import calcdet_core.api"], "calcdet_core.api"),
     "calcdet --help": (["-m", "calcdet_core", "--help"], "calcdet_core.cli.app"),
+    "calcdet list-plugins": (["-m", "calcdet_core", "list-plugins", "--json"], "calcdet_core.cli.app"),
 }
 
 

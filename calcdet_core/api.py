@@ -6,9 +6,13 @@ calcdet's other modules, whose layout may change between releases::
     from calcdet_core.api import ComponentConfig, Candidates, Proposer, hookimpl
 
 Heavy libraries (torch, scikit-learn, OpenCV, numba) are best imported inside the methods
-that use them: every ``calcdet`` command imports every plugin module at start-up.
+that use them: every ``calcdet`` command imports every plugin module at start-up. This module
+follows its own advice: the contracts load with it, and the engine's helpers (DICOM reading and
+writing, pipelines, model directories, progress bars: pydicom, YAML, rich) load on first use of
+their name, so a plugin that only declares components costs no more.
 """
 
+from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,14 +69,32 @@ from calcdet_core.imaging.preprocess import BACKGROUND_FRACTION, breast_mask, pr
 from calcdet_core.imaging.regions import fill_holes, label_regions, largest_region
 from calcdet_core.imaging.stats import FLAT_TOL, entropy_uniformity, histogram_counts, is_flat, moments, quantiles
 from calcdet_core.io.arrays import load_arrays, save_arrays
-from calcdet_core.io.dicom import read_dicom, write_dicom
-from calcdet_core.io.model_dir import load_model
 from calcdet_core.io.output_writers import DetectedOutput, OutputWriter, RunIdentity, WriterFactory
-from calcdet_core.run.executor import progress_bar
-from calcdet_core.run.pipeline import Pipeline, load_pipeline
 
 if TYPE_CHECKING:
+    from calcdet_core.io.dicom import read_dicom, write_dicom
+    from calcdet_core.io.model_dir import load_model
+    from calcdet_core.run.executor import progress_bar
+    from calcdet_core.run.pipeline import Pipeline, load_pipeline
     from calcdet_core.run.training import TrainingData
+
+_ON_FIRST_USE = {
+    "read_dicom": "calcdet_core.io.dicom",
+    "write_dicom": "calcdet_core.io.dicom",
+    "load_model": "calcdet_core.io.model_dir",
+    "progress_bar": "calcdet_core.run.executor",
+    "Pipeline": "calcdet_core.run.pipeline",
+    "load_pipeline": "calcdet_core.run.pipeline",
+}
+"""Engine helpers and the modules that define them, imported when a name is first looked up."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ON_FIRST_USE:
+        value = getattr(import_module(_ON_FIRST_USE[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'calcdet_core.api' has no attribute {name!r}")
 
 
 def build_component(kind: str, name: str, params: dict[str, Any] | None = None) -> Component:
@@ -87,7 +109,7 @@ def build_component(kind: str, name: str, params: dict[str, Any] | None = None) 
     return cls(cls.Config.model_validate(params or {}))
 
 
-def labelled_features(pipeline: Pipeline, dataset: str, root: str | Path, work_dir: str | Path, seed: int = 0,
+def labelled_features(pipeline: "Pipeline", dataset: str, root: str | Path, work_dir: str | Path, seed: int = 0,
                       workers: int = 1, scheduler: str | None = None) -> "TrainingData":
     """The labelled candidate features ``calcdet train`` would fit ``pipeline``'s classifier on.
 

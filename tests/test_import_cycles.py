@@ -162,3 +162,17 @@ def test_importing_the_package_loads_no_library_and_old_names_still_resolve():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
     assert out[0] == "[]"
     assert out[1].startswith("True ")
+
+
+def test_the_plugin_authors_module_loads_the_engine_helpers_on_first_use():
+    import subprocess
+    import sys
+
+    code = ("import sys, calcdet_core.api as api\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in {'pydicom', 'yaml', 'rich', 'matplotlib'}\n"
+            "      or m in {'calcdet_core.run.pipeline', 'calcdet_core.io.dicom', 'calcdet_core.evaluation.report'}))\n"
+            "from calcdet_core.api import read_dicom, Pipeline\n"
+            "print(read_dicom.__module__, Pipeline.__module__, 'pydicom' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0] == "[]", "contracts only: no DICOM, YAML, rich or report modules"
+    assert out[1] == "calcdet_core.io.dicom calcdet_core.run.pipeline True"
