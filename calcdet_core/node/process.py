@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from calcdet_core.contracts.data import Annotation, Detections, ImageRecord
-from calcdet_core.io.output_writers import DetectedOutput, OutputWriter
+from calcdet_core.io.output_writers import DetectedOutput, OutputWriter, RunIdentity
 from calcdet_core.node.spool import ANSWERED, SKIPPED, InstanceRecord, Spool
 
 LOG = logging.getLogger("calcdet.serve")
@@ -35,6 +35,7 @@ class Answer:
     """How an image's detections become the files sent back: the ``dicom-sr`` writer made for this node's run."""
 
     writer: OutputWriter
+    run: RunIdentity
 
     def write(self, source: Path, uid: str, found: Detections, folder: Path) -> list[Path]:
         return self.writer([DetectedOutput(uid, source, found)], folder)

@@ -51,7 +51,7 @@ def answer_for(settings: NodeSettings) -> Answer:
     threshold = findings_score(settings.min_score, settings.model, needed=True)
     run = run_identity(settings.model, pipeline.spec.name, pipeline.evaluators, threshold)
     prepared = prepare_writer("dicom-sr", settings.spool / "outgoing", run, {"gsps": settings.gsps})
-    return Answer(prepared.writer)
+    return Answer(prepared.writer, run)
 
 
 def resend(spool_dir: Path, destination: Destination, ae_title: str, by_study: bool = False, retries: int = 2,
