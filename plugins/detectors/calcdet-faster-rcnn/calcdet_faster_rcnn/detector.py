@@ -104,19 +104,24 @@ class FasterRCNNDetector(TorchDetector):
     Config = FasterRCNNConfig
     weights_file = WEIGHTS_FILE
 
+    @property
+    def batch_size(self) -> int:
+        """Images the engine hands :meth:`detect_batch` at once: this detector's ``batch_size`` setting."""
+        return int(self.config.batch_size)
+
     def fit(self, train: ImageStream, validation: ImageStream, context: TrainingContext) -> FasterRCNNDetector:
         from calcdet_faster_rcnn.train import fit_weights
 
         if not any(e.annotation.targets for e in train.entries):
             raise InvalidInputError("faster-rcnn: no annotated MC in the training images; nothing to learn from")
         self.weights_ = fit_weights(self.config, train, validation, context)
+        # The fitted weights stand alone: the model directory must load after the backbone file is moved or deleted.
+        self.config = self.config.model_copy(update={"backbone_weights": None})
         return self
 
     def _inference_for(self, weights: dict[str, np.ndarray], device: str, source: str) -> Any:
         from calcdet_faster_rcnn.inference import Inference
 
-        # The fitted weights stand alone: the model directory must load after the backbone file is moved or deleted.
-        self.config = self.config.model_copy(update={"backbone_weights": None})
         return Inference(self.config, weights, device, source)
 
     def _detect(self, net: Any, image: np.ndarray, mask: np.ndarray | None) -> Detections:

@@ -145,6 +145,11 @@ class PointDetector(TorchDetector):
     Config = PointConfig
     weights_file = WEIGHTS_FILE
 
+    @property
+    def batch_size(self) -> int:
+        """Images the engine hands :meth:`detect_batch` at once: this detector's ``batch_size`` setting."""
+        return int(self.config.batch_size)
+
     def fit(self, train: ImageStream, validation: ImageStream, context: TrainingContext) -> PointDetector:
         from calcdet_points.train import fit_weights
 

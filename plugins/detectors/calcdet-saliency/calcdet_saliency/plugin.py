@@ -10,6 +10,9 @@ from calcdet_saliency.detector import SaliencyDetector
 if TYPE_CHECKING:
     import typer
 
+calcdet_contract = 2
+"""The edition of calcdet's plugin contract these hooks follow."""
+
 
 @hookimpl
 def calcdet_register_detectors() -> list[type]:
