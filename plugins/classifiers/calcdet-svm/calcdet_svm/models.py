@@ -124,11 +124,16 @@ def tune_svm(X: np.ndarray, y: np.ndarray, groups: np.ndarray, config: SvmConfig
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # capped fits are ranked by their CV score anyway
         search.fit(X, y, groups=groups)
+    folds = min(config.tune_folds, n_groups)
+    if not np.isfinite(search.best_score_):  # every grid point failed or scored nan: no fold split fits the data
+        raise InvalidInputError(f"{key}: no grid point has a {config.tune_scoring} score by {folds}-fold case-grouped "
+                                "cross-validation (a fold whose validation cases hold one class only leaves it "
+                                f"undefined); lower tune_folds (now {config.tune_folds}) or train on more cases")
     best = {key.removeprefix("svc__"): value for key, value in search.best_params_.items()}
     table = [{**{k.removeprefix("svc__"): v for k, v in p.items()}, "score": float(s) if np.isfinite(s) else None}
              for p, s in zip(search.cv_results_["params"], search.cv_results_["mean_test_score"], strict=True)]
     return {"best": best, "best_score": float(search.best_score_), "scoring": config.tune_scoring,
-            "folds": min(config.tune_folds, n_groups), "rows": len(y), "grid": table}
+            "folds": folds, "rows": len(y), "grid": table}
 
 
 def train_svm(X: np.ndarray, y: np.ndarray, groups: np.ndarray, config: SvmConfig,

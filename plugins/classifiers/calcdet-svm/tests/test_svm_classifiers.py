@@ -254,3 +254,12 @@ def test_a_folder_without_a_model_is_a_user_error(tmp_path: Path):
     (tmp_path / "classifier.json").write_text(json.dumps({"models": ["svm"], "info": {}}))
     with pytest.raises(CalcdetUserError, match=r"model file .*svm\.skops is missing"):
         Svm().load_state(tmp_path)
+
+
+def test_a_grid_search_no_fold_can_score_is_refused_naming_tune_folds():
+    from calcdet_svm.models import tune_svm
+
+    X, y, _ = problem(3, n=120)
+    groups = np.where(y == 1, 0, 1 + np.arange(len(y)) % 3)  # every MC in one case: its fold has no negative
+    with pytest.raises(CalcdetUserError, match=r"tune: no grid point has a .* lower tune_folds \(now 3\)"):
+        tune_svm(X, y, groups, Svm(tune_folds=3, tune_scoring="roc_auc").config)
