@@ -151,6 +151,18 @@ class Node:
         self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
         self.process.wait(timeout=120)
 
+    def children(self) -> list[int]:
+        """Process ids whose parent is the node (its detection workers), from /proc."""
+        found = []
+        for status in Path("/proc").glob("[0-9]*/status"):
+            try:
+                fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+            except OSError:  # the process ended while being read
+                continue
+            if fields.get("PPid", "").strip() == str(self.process.pid):
+                found.append(int(status.parent.name))
+        return found
+
 
 @contextmanager
 def running(*things: Orthanc | Node) -> Iterator[None]:
@@ -330,7 +342,11 @@ def test_a_node_killed_mid_stream_loses_nothing_and_answers_each_instance_once(t
         sender = threading.Thread(target=send_until_stored, args=(node.port, made))
         sender.start()
         wait_for(lambda: len(node.records()) >= 12, 120, "12 instances received before the kill")
+        workers = node.children()
+        assert workers, "the node detects in worker processes"
         node.stop(kill=True)
+        wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), 30,
+                 "the killed node's workers ended with it")
         node.start()  # same spool, same port: resumes
         sender.join()
         wait_for(lambda: pacs.count("SR") == 40, 300, "40 SRs in Orthanc after the restart")

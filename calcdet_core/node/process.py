@@ -12,6 +12,7 @@ was already told it was stored, so it is never lost silently. The answer is what
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -45,13 +46,14 @@ _PIPELINE: Any = None
 _ANSWER: Answer | None = None
 
 
-def _load_model(model: str, device: str, answer: Answer) -> None:
-    """A worker's start: the model, loaded once, its detector on ``device``; how it answers."""
+def _load_model(parent: int, model: str, device: str, answer: Answer) -> None:
+    """A worker's start: end with the node (even a SIGKILLed one), the model loaded once, how it answers."""
     from calcdet_core.contracts.devices import resolve_device
-    from calcdet_core.run.executor import progress_shown
+    from calcdet_core.run.executor import progress_shown, watch_parent
     from calcdet_core.run.workflows import load_runnable
 
     global _PIPELINE, _ANSWER
+    watch_parent(parent, by_kernel=False)  # started from whichever association's thread submitted first
     _ANSWER = answer
     with progress_shown(False):
         _PIPELINE = load_runnable(Path(model))[0]
@@ -91,7 +93,7 @@ class Processor:
 
     def __post_init__(self) -> None:
         self._pool = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"), initializer=_load_model,
-                                         initargs=(str(self.model), self.device, self.answer))
+                                         initargs=(os.getpid(), str(self.model), self.device, self.answer))
         if self.study_quiet is not None:
             threading.Thread(target=self._release_quiet_studies, name="calcdet-study-gate", daemon=True).start()
 

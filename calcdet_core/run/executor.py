@@ -132,13 +132,15 @@ def stage_costs(results: Iterable[Result]) -> dict[str, dict[str, float]]:
 _worker_context: Any = None
 
 
-def _watch_parent(parent: int, interval: float = 0.5) -> None:
+def watch_parent(parent: int, interval: float = 0.5, by_kernel: bool = True) -> None:
     """End this worker when the process that started it is gone (killed, even with SIGKILL).
 
-    On Linux the kernel sends SIGKILL at the parent's death (``PR_SET_PDEATHSIG``); everywhere, a
-    daemon thread also polls the parent id, which changes when the worker is re-parented.
+    With ``by_kernel`` on Linux the kernel sends SIGKILL at the parent's death (``PR_SET_PDEATHSIG``),
+    which it ties to the parent *thread* that started the worker: only for workers started from a thread
+    that lives as long as the process. Everywhere, a daemon thread also polls the parent id, which
+    changes when the worker is re-parented.
     """
-    if sys.platform.startswith("linux"):
+    if by_kernel and sys.platform.startswith("linux"):
         try:
             import ctypes
 
@@ -159,7 +161,7 @@ def _watch_parent(parent: int, interval: float = 0.5) -> None:
 def _start_worker(parent: int, context: Any) -> None:
     """Worker initializer: watch the parent, then keep the context every job of this worker gets."""
     global _worker_context
-    _watch_parent(parent)
+    watch_parent(parent)
     _worker_context = context
 
 
