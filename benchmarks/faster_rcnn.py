@@ -37,8 +37,7 @@ from calcdet_torch.windows import cut, grid
 from proposers import print_report
 from saliency import SEED_BASE, run_facts, timed
 
-from calcdet_core.api import Mammogram
-from calcdet_core.api import load_pipeline
+from calcdet_core.api import Mammogram, load_pipeline
 from calcdet_core.imaging.preprocess import preprocess
 from pipelines import ROOT
 
