@@ -88,6 +88,7 @@ from calcdet_core.testing.images import (
     textured_background,
     write_detector_dataset,
 )
+from calcdet_core.testing.learning import Learning, detector_learning, held_out_froc_auc, learning_scene
 from calcdet_core.testing.proposers import (
     check_proposer_constant_image,
     check_proposer_deterministic,
@@ -113,6 +114,7 @@ __all__ = [
     "DETECTOR_IMAGE_SIZE",
     "FOUND_WITHIN_PX",
     "Check",
+    "Learning",
     "RecordingReporter",
     "add_disks",
     "breast_like_mask",
@@ -158,9 +160,12 @@ __all__ = [
     "check_proposer_tiny_image",
     "check_proposer_zero_image",
     "checks_for",
+    "detector_learning",
     "detector_streams",
     "detector_test_image",
     "disk_test_image",
+    "held_out_froc_auc",
+    "learning_scene",
     "parametrize_with_checks",
     "textured_background",
     "write_detector_dataset",
