@@ -198,3 +198,11 @@ def test_the_demo_module_runs_end_to_end_at_the_size_asked(pipeline, tmp_path):
     assert metrics["split"] == "test" and 0 <= metrics["froc"]["auc"] <= 1
     assert (out / "model" / "checksums.json").is_file() and (out / "evaluation" / "report.html").is_file()
     assert f"{metrics['images']} test images" in done.stderr and "report:" in done.stderr
+
+
+def test_the_demo_module_refuses_a_wrong_pipeline_in_one_line_before_any_work(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "calcdet_core.run.demo", "--out", str(tmp_path / "demo"),
+                           "--pipeline", "no-such-pipeline"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("error: pipeline file no-such-pipeline does not exist")
+    assert not (tmp_path / "demo").exists(), "no release made for a run that cannot train"

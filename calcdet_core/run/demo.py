@@ -87,12 +87,12 @@ def run_demo(out: Path, images: int, seed: int, height: int, width: int, workers
     import calcdet
 
     start = time.perf_counter()
+    chosen = calcdet.Pipeline.from_yaml(pipeline)  # a wrong pipeline is refused before the release is made
     out.mkdir(parents=True, exist_ok=True)
     root = make_release(out / "release", images, seed, height, width)
     model_dir, evaluation = out / "model", out / "evaluation"
     shutil.rmtree(model_dir, ignore_errors=True)
     shutil.rmtree(evaluation, ignore_errors=True)
-    chosen = calcdet.Pipeline.from_yaml(pipeline)
     progress_console.rule(f"train {chosen.name}")
     model = chosen.fit("inbreast", root, out=model_dir, seed=seed, workers=workers)
     progress_console.print(trained_text(model.metrics), highlight=False)
@@ -115,7 +115,10 @@ def main() -> None:
     parser.add_argument("--pipeline", default="aia-ml-demo", help="Pipeline YAML, or a shipped pipeline's name.")
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # worker processes inherit it: one BLAS thread per worker
-    run_demo(args.out, args.images, args.seed, args.height, args.width, args.workers, args.pipeline)
+    try:
+        run_demo(args.out, args.images, args.seed, args.height, args.width, args.workers, args.pipeline)
+    except CalcdetUserError as exc:  # a user's mistake is one line, as in every calcdet command
+        sys.exit(f"error: {exc}")
 
 
 if __name__ == "__main__":
