@@ -166,3 +166,18 @@ def test_the_same_settings_within_memory_validate(tmp_path):
     text = text.replace("{plugin: random-forest}", "{plugin: random-forest, params: {n_estimators: 10000}}")
     code, stderr = validate(tmp_path, text)
     assert code == 0, stderr
+
+
+@pytest.mark.parametrize(("params", "where", "keys"), [
+    ("{plugin: point-heatmap, params: {window: 4096, window_batch: 4096}}", "detector.params.window_batch",
+     ("window_batch=4096", "window=4096")),
+    ("{plugin: resnet-saliency, params: {patch_size: 64, patch_batch: 65536, width: 256}}", "detector.params",
+     ("patch_batch=65536", "patch_size=64")),
+    ("{plugin: example-fcn, params: {patch_size: 1024, crops_per_step: 4096}}", "detector.params",
+     ("crops_per_step=4096", "patch_size=1024")),
+], ids=["point-heatmap", "resnet-saliency", "example-fcn"])
+def test_a_training_batch_that_cannot_fit_in_memory_is_refused_naming_both(tmp_path, params, where, keys):
+    code, stderr = validate(tmp_path, f"name: big\ndetector: {params}\n")
+    assert code == 1
+    line = next(row for row in " ".join(stderr.split("\n    ")).splitlines() if row.startswith(f"  {where}: "))
+    assert all(k in line for k in keys) and "GiB" in line

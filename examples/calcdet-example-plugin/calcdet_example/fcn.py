@@ -14,8 +14,9 @@ from typing import Annotated, Any
 
 import numpy as np
 from calcdet_torch.detector import Arrays, TorchDetector, median_radius
+from calcdet_torch.memory import check_batch_memory
 from calcdet_torch.points import neighbourhood_max, suppress
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from calcdet_core.api import ComponentConfig, Detections, ImageStream, TrainingContext, label_regions
 from calcdet_example.patches import standardised
@@ -54,6 +55,11 @@ class FcnDetector(TorchDetector):
         threshold: float = Field(0.1, gt=0, lt=1, description="Lowest heat (0-1) reported as a detection.")
         min_distance: float = Field(14.0, ge=1, le=1000,
                                     description="Non-maximum suppression: no two detections closer, px.")
+
+        @model_validator(mode="after")
+        def _batch_fits_memory(self) -> Any:
+            check_batch_memory("crops_per_step", self.crops_per_step, "patch_size", self.patch_size, self.channels)
+            return self
 
     radius_: float = 0.0
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from calcdet_torch.detector import TorchDetector
+from calcdet_torch.memory import check_batch_memory
 from calcdet_torch.patches import standardised
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -86,6 +87,14 @@ class PointConfig(ComponentConfig):
 
     # Field validators, not one model validator: each error is reported at its own YAML key
     # (detector.params.window, ...), and all of them at once. Each reads fields declared before it.
+
+    @field_validator("window_batch")
+    @classmethod
+    def _batch_fits_memory(cls, batch: int, info: ValidationInfo) -> int:
+        widths, window = info.data.get("widths"), info.data.get("window")
+        if widths and window:
+            check_batch_memory("window_batch", batch, "window", window, widths[0])
+        return batch
 
     @field_validator("window")
     @classmethod

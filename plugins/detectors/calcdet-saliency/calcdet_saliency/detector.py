@@ -13,6 +13,7 @@ from typing import Any, Literal
 import numpy as np
 from calcdet_torch.backbone import BackboneSpec
 from calcdet_torch.detector import Arrays, TorchDetector, median_radius
+from calcdet_torch.memory import check_batch_memory
 from calcdet_torch.patches import standardised
 from calcdet_torch.points import local_maxima, neighbourhood_max, subpixel_offsets, suppress
 from pydantic import Field, model_validator
@@ -121,6 +122,7 @@ class SaliencyConfig(ComponentConfig):
             raise ValueError("normalisation 'patch' needs inference 'study': a dense map cannot z-score every patch")
         if self.inference == "dense" and (self.patch_size // 4) % self.stride:
             raise ValueError(f"stride {self.stride} must divide the network's stride {self.patch_size // 4}")
+        check_batch_memory("patch_batch", self.patch_batch, "patch_size", self.patch_size, self.width)
         return self
 
 
