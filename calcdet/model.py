@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -22,6 +22,7 @@ from calcdet_core.io.model_dir import is_model_dir, model_files, read_metrics
 from calcdet_core.run.detection import DetectedImage, detect_record
 from calcdet_core.run.executor import make_executor, progress_shown
 from calcdet_core.run.pipeline import Pipeline, PipelineDocument
+from calcdet_core.run.sources import DatasetChoice
 from calcdet_core.run.workflows import Selection, detect, evaluate_model, findings_score, load_runnable, train_model
 
 
@@ -68,7 +69,7 @@ class Model:
             weakref.finalize(self, shutil.rmtree, self.directory.parent, True)
 
     @classmethod
-    def train(cls, document: PipelineDocument, dataset: str, root: Path, out: Path | None, *, seed: int,
+    def train(cls, document: PipelineDocument, dataset: DatasetChoice, root: Path, out: Path | None, *, seed: int,
               workers: int, scheduler: str | None, device: str, progress: bool) -> Model:
         """What :meth:`calcdet.Pipeline.fit` does: ``calcdet train`` into ``out`` or a temporary folder."""
         temporary = out is None
@@ -114,9 +115,12 @@ class Model:
     def detect_many(self, inputs: Sequence[str | Path] = (), *, dataset: str | None = None,
                     root: str | Path | None = None, split: str = "all", seed: int = 0,
                     min_score: float | str = "auto", workers: int = 1, scheduler: str | None = None,
-                    device: str = "auto", progress: bool = True) -> list[Detections]:
-        """Detections on DICOM files and folders, or on a dataset's split, in parallel (as ``calcdet detect``)."""
-        selection = Selection(tuple(map(Path, inputs)), dataset, None if root is None else Path(root), split, seed)
+                    device: str = "auto", progress: bool = True,
+                    dataset_options: Mapping[str, Any] | None = None) -> list[Detections]:
+        """Detections on DICOM files and folders, or on a dataset's split (read with the adapter's
+        ``dataset_options``), in parallel (as ``calcdet detect``)."""
+        chosen = None if dataset is None else DatasetChoice.of(dataset, dataset_options, "dataset_options")
+        selection = Selection(tuple(map(Path, inputs)), chosen, None if root is None else Path(root), split, seed)
         with tempfile.TemporaryDirectory(prefix="calcdet-detect-") as work, progress_shown(progress):
             source = selection.source()
             found: list[DetectedImage] = detect(self._pipeline, self._identity, source, Path(work),
@@ -125,11 +129,13 @@ class Model:
 
     def evaluate(self, dataset: str, root: str | Path, out: str | Path, *, split: str = "test",
                  seed: int | None = None, workers: int = 1, scheduler: str | None = None, device: str = "auto",
-                 progress: bool = True) -> Evaluation:
-        """FROC (bootstrap interval), the operating point's figures and the report on a dataset split, into
-        ``out`` (as ``calcdet evaluate``); the split seed defaults to the one the model was trained with."""
+                 progress: bool = True, dataset_options: Mapping[str, Any] | None = None) -> Evaluation:
+        """FROC (bootstrap interval), the operating point's figures and the report on a dataset split (read with
+        the adapter's ``dataset_options``), into ``out`` (as ``calcdet evaluate``); the split seed defaults to the
+        one the model was trained with."""
+        chosen = DatasetChoice.of(dataset, dataset_options, "dataset_options")
         with progress_shown(progress):
-            metrics = evaluate_model(self.directory, dataset, Path(root), Path(out), split, seed,
+            metrics = evaluate_model(self.directory, chosen, Path(root), Path(out), split, seed,
                                      make_executor(workers, scheduler), device)
         return Evaluation(metrics, Path(out))
 

@@ -64,16 +64,20 @@ class Pipeline:
         return yaml.safe_dump(self.resolved(), sort_keys=False)
 
     def fit(self, dataset: str, root: str | Path, *, out: str | Path | None = None, seed: int = 0,
-            workers: int = 1, scheduler: str | None = None, device: str = "auto", progress: bool = True) -> Model:
+            workers: int = 1, scheduler: str | None = None, device: str = "auto", progress: bool = True,
+            dataset_options: Mapping[str, Any] | None = None) -> Model:
         """Train on the dataset's train split (its validation split chooses thresholds and the operating point).
 
         ``out`` is the model directory to write (resumable: the same call after an interruption continues
         there); without it the model lives in a temporary folder until :meth:`Model.save`. ``dataset`` is a
-        dataset adapter's name (``calcdet list-plugins --kind datasets``), ``root`` its folder.
+        dataset adapter's name (``calcdet list-plugins --kind datasets``), ``root`` its folder, ``dataset_options``
+        the adapter's settings (``calcdet describe NAME`` lists them; the model records them).
         """
         from calcdet.model import Model
+        from calcdet_core.run.sources import DatasetChoice
 
-        return Model.train(self._document, dataset, Path(root), None if out is None else Path(out), seed=seed,
+        chosen = DatasetChoice.of(dataset, dataset_options, "dataset_options")
+        return Model.train(self._document, chosen, Path(root), None if out is None else Path(out), seed=seed,
                            workers=workers, scheduler=scheduler, device=device, progress=progress)
 
     def __repr__(self) -> str:

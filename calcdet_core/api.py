@@ -79,6 +79,8 @@ if TYPE_CHECKING:
     from calcdet_core.run.training import TrainingData
 
 _ON_FIRST_USE = {
+    "DatasetOptions": "calcdet_core.cli.options",
+    "dataset_choice": "calcdet_core.cli.options",
     "read_dicom": "calcdet_core.io.dicom",
     "write_dicom": "calcdet_core.io.dicom",
     "load_model": "calcdet_core.io.model_dir",

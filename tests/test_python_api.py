@@ -120,3 +120,16 @@ def test_a_model_trained_without_out_is_deleted_with_its_object(release, capfd):
     del trained
     gc.collect()
     assert not folder.exists()
+
+
+def test_dataset_options_are_checked_before_training_and_reach_the_adapter(model, release, tmp_path):
+    with pytest.raises(calcdet.CalcdetError, match=r"dataset_options max_mc_diameter: unknown inbreast setting "
+                                                   r"'max_mc_diameter'; did you mean 'max_mc_diameter_mm'\?"):
+        calcdet.Pipeline.from_dict(TINY).fit("inbreast", release, out=tmp_path / "never",
+                                             dataset_options={"max_mc_diameter": 0.3})
+    assert not (tmp_path / "never").exists()
+    default = model.evaluate("inbreast", release, tmp_path / "default", progress=False)
+    strict = model.evaluate("inbreast", release, tmp_path / "strict", progress=False,
+                            dataset_options={"max_mc_diameter_mm": 0.3})
+    assert strict.metrics["dataset_settings"] == {"max_mc_diameter_mm": 0.3}
+    assert 0 < strict.metrics["targets"] < default.metrics["targets"], "MCs over 0.3 mm become ignore regions"

@@ -17,7 +17,15 @@ import typer
 from rich.table import Table
 
 from calcdet_core.cli import output
-from calcdet_core.cli.options import DatasetName, RootPath, SeedOption, Split, SplitChoice
+from calcdet_core.cli.options import (
+    DatasetName,
+    DatasetOptions,
+    RootPath,
+    SeedOption,
+    Split,
+    SplitChoice,
+    dataset_choice,
+)
 from calcdet_core.contracts.data import Dataset, ImageRecord
 from calcdet_core.errors import CalcdetUserError
 
@@ -62,11 +70,10 @@ def summary(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
     check: Annotated[bool, typer.Option(
         "--check", help="Also decode every image's pixel data; exit 1 when any image cannot be read.")] = False,
+    dataset_options: DatasetOptions = None,
 ) -> None:
     """Count images, normal images, targets, ignore regions and patients, overall and per split."""
-    from calcdet_core.plugins.registry import get_registry
-
-    adapter = get_registry().dataset_adapter(dataset)
+    adapter = dataset_choice(dataset, dataset_options).adapter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         indexed = adapter.index(root)
@@ -91,6 +98,7 @@ def browse(
     seed: SeedOption = 0,
     image: Annotated[list[str] | None, typer.Option(
         "--image", help="Only this image id (repeatable); default: every image of the split.")] = None,
+    dataset_options: DatasetOptions = None,
 ) -> None:
     """Draw each image's truth (MCs, cluster outlines and other ignore regions) with a legend and a scale bar."""
     from calcdet_core.imaging.overlay import write_truth_overlay
@@ -98,7 +106,7 @@ def browse(
     from calcdet_core.run.workflows import claimed_output, load_dataset, overlay_name
 
     with claimed_output(out, folder=True, inputs=[root]):
-        records = load_dataset(dataset, root).select(split.value, seed)
+        records = load_dataset(dataset_choice(dataset, dataset_options), root).select(split.value, seed)
         if image:
             unknown = sorted(set(image) - {r.image_id for r in records})
             if unknown:

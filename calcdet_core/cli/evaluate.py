@@ -9,7 +9,15 @@ import typer
 from rich.table import Table
 
 from calcdet_core.cli import output
-from calcdet_core.cli.options import DatasetName, RootPath, SeedOption, Split, SplitChoice
+from calcdet_core.cli.options import (
+    DatasetName,
+    DatasetOptions,
+    RootPath,
+    SeedOption,
+    Split,
+    SplitChoice,
+    dataset_choice,
+)
 
 
 def score(
@@ -25,19 +33,21 @@ def score(
                                   "add box-ap for box detectors).")] = None,
     strict: Annotated[bool, typer.Option(help="Fail when a selected image has no row in the detections file "
                                                "(default: warn and score it as empty).")] = False,
+    dataset_options: DatasetOptions = None,
 ) -> None:
     """Score a detections file against a dataset's annotations (FROC with intervals, report)."""
     from calcdet_core.evaluation.scoring import file_aliases, score_file
     from calcdet_core.plugins.registry import get_registry
     from calcdet_core.run.workflows import claimed_output
 
+    read_with = dataset_choice(dataset, dataset_options)
     with claimed_output(out, folder=True, inputs=[detections, root]):  # refused before any reading
         registry = get_registry()
         chosen = None
         if evaluator:
             classes = [registry.get("evaluators", name) for name in evaluator]
             chosen = [cls(**{cls.seed_setting: seed}) if cls.seed_setting else cls() for cls in classes]
-        data = registry.dataset_adapter(dataset).index(root)
+        data = read_with.adapter().index(root)
         selected = data.select(split.value, seed)
         if data.skipped:
             output.note(f"{dataset}: skipped {len(data.skipped)} item(s), e.g. {data.skipped[0].path}: "

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from calcdet_core.run.sources import DatasetChoice
 
 
 class Split(StrEnum):
@@ -29,6 +32,10 @@ def _root() -> typer.models.OptionInfo:
 
 DatasetName = Annotated[str, _dataset()]
 OptionalDatasetName = Annotated[str | None, _dataset()]
+DatasetOptions = Annotated[list[str] | None, typer.Option(
+    "--dataset-option", metavar="KEY=VALUE",
+    help="A setting of the --dataset adapter (repeatable; VALUE read as YAML; `calcdet describe NAME` lists them): "
+         "spacing_mm=0.05, roi_names='{Calcificaton: calcification}'.")]
 RootPath = Annotated[Path, _root()]
 OptionalRootPath = Annotated[Path | None, _root()]
 SplitChoice = Annotated[Split, typer.Option("--split", case_sensitive=False,
@@ -69,3 +76,16 @@ def _device(value: str) -> str:
 
 DeviceOption = Annotated[str, typer.Option(callback=_device, help="Where a learning detector computes: auto (CUDA when "
                                                             "torch sees one), cpu, cuda or cuda:N.")]
+
+
+def dataset_choice(name: str | None, options: list[str] | None) -> DatasetChoice | None:
+    """``--dataset NAME`` with its ``--dataset-option KEY=VALUE`` settings, validated against the adapter (no
+    ``--dataset``: ``None``, and options without it are refused)."""
+    from calcdet_core.errors import InvalidInputError
+    from calcdet_core.run.sources import DATASET_OPTION, DatasetChoice, parse_dataset_options
+
+    if name is None:
+        if options:
+            raise InvalidInputError(f"{DATASET_OPTION} sets the --dataset adapter; give --dataset NAME too")
+        return None
+    return DatasetChoice.of(name, parse_dataset_options(options or ()))

@@ -16,7 +16,15 @@ from pydantic.fields import FieldInfo
 from rich.table import Table
 
 from calcdet_core.cli import output
-from calcdet_core.cli.options import OptionalDatasetName, OptionalRootPath, PipelineFile, SeedOption, SetOption
+from calcdet_core.cli.options import (
+    DatasetOptions,
+    OptionalDatasetName,
+    OptionalRootPath,
+    PipelineFile,
+    SeedOption,
+    SetOption,
+    dataset_choice,
+)
 from calcdet_core.contracts.components import KINDS
 from calcdet_core.errors import CalcdetUserError
 from calcdet_core.plugins.registry import NAMED_HOOKS, Registry, get_registry
@@ -134,6 +142,9 @@ def describe(
             default = "required" if info.is_required() else repr(info.get_default(call_default_factory=True))
             table.add_row(field_name, _type_name(info.annotation), default, field_limits(info), info.description or "")
         output.stdout.print(table)
+        if entry.kind == "datasets" and config.model_fields:
+            output.stdout.print(f"Set them with --dataset {entry.usable_name} --dataset-option KEY=VALUE (train, "
+                                "detect, evaluate, score, validate, reproduce, dataset).", highlight=False)
 
 
 def _not_installed(registry: Registry, name: str, kind: str | None) -> str:
@@ -155,6 +166,7 @@ def validate(
     dataset: OptionalDatasetName = None,
     root: OptionalRootPath = None,
     seed: SeedOption = 0,
+    dataset_options: DatasetOptions = None,
 ) -> None:
     """Check a pipeline YAML completely and report every error with its YAML path; with --dataset and --root,
     also what its settings need of that dataset's split (as `calcdet train` checks before any work)."""
@@ -163,13 +175,14 @@ def validate(
     from calcdet_core.run.pipeline import load_pipeline
 
     pipeline = load_pipeline(Path(path), overrides=settings or ())
+    chosen = dataset_choice(dataset, dataset_options)
     if (dataset is None) != (root is None):
         raise CalcdetUserError("validate: give --dataset and --root together (to check the pipeline against them)")
     if dataset is not None and root is not None:
         from calcdet_core.run.preflight import check_data_needs
         from calcdet_core.run.workflows import load_dataset
 
-        check_data_needs(pipeline, load_dataset(dataset, root).split(seed), dataset)
+        check_data_needs(pipeline, load_dataset(chosen, root).split(seed), dataset)
     if show:
         output.stdout.print(yaml.safe_dump(pipeline.resolved(), sort_keys=False).rstrip(), highlight=False,
                             markup=False)

@@ -9,7 +9,15 @@ import typer
 from rich.table import Table
 
 from calcdet_core.cli import output
-from calcdet_core.cli.options import DatasetName, DeviceOption, RootPath, SeedOption, WorkersOption
+from calcdet_core.cli.options import (
+    DatasetName,
+    DatasetOptions,
+    DeviceOption,
+    RootPath,
+    SeedOption,
+    WorkersOption,
+    dataset_choice,
+)
 
 
 def _table(study: dict[str, Any]) -> Table:
@@ -40,11 +48,12 @@ def reproduce(
         "--set", metavar="[NAME:]PATH=VALUE", help="Change one setting of every pipeline, or with NAME: of the "
                                                    "pipeline of that name (repeatable; VALUE read as YAML): "
                                                    "aia-ml:features[3].params.cv_folds=3.")] = None,
+    dataset_options: DatasetOptions = None,
 ) -> None:
     """Train and evaluate the study's pipelines on its patient split and compare them in one report."""
     from calcdet_core.run.reproduce import reproduce as run
 
-    study = run(dataset, root, out, pipeline, seed, device, workers, settings or ())
+    study = run(dataset_choice(dataset, dataset_options), root, out, pipeline, seed, device, workers, settings or ())
     output.stdout.print(_table(study))
     for d in study["differences"]:
         shown = d.get("note") or f"{output.figure(d['difference'])} {output.interval(d['ci'])}"

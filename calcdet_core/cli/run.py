@@ -10,6 +10,7 @@ import typer
 from calcdet_core.cli import output
 from calcdet_core.cli.options import (
     DatasetName,
+    DatasetOptions,
     DeviceOption,
     OptionalDatasetName,
     OptionalRootPath,
@@ -22,6 +23,7 @@ from calcdet_core.cli.options import (
     SplitChoice,
     VerifyInputsOption,
     WorkersOption,
+    dataset_choice,
 )
 from calcdet_core.run.executor import make_executor
 
@@ -42,14 +44,16 @@ def train(
                                         "(for logs); the summary line still prints.")] = False,
     settings: SetOption = None,
     verify_inputs: VerifyInputsOption = False,
+    dataset_options: DatasetOptions = None,
 ) -> None:
     """Train a pipeline on a dataset's train split (validation split for thresholds) into a model directory."""
     from calcdet_core.run.executor import progress_shown
     from calcdet_core.run.reporting import training_summary
     from calcdet_core.run.workflows import train_model
 
+    chosen = dataset_choice(dataset, dataset_options)
     with progress_shown(not quiet):
-        metrics = train_model(pipeline, dataset, root, out, seed, make_executor(workers, scheduler), device, workers,
+        metrics = train_model(pipeline, chosen, root, out, seed, make_executor(workers, scheduler), device, workers,
                               overrides=settings or (), verify_inputs=verify_inputs)
     output.stdout.print(training_summary(out, metrics), highlight=False)
 
@@ -90,6 +94,7 @@ def detect(
                              "circles, cluster outlines and scores a viewer draws over the image.")] = False,
     settings: SetOption = None,
     verify_inputs: VerifyInputsOption = False,
+    dataset_options: DatasetOptions = None,
 ) -> None:
     """Detect microcalcifications; one CSV row per detection (image_id, x, y, radius, score), stored grid."""
     from calcdet_core.errors import InvalidInputError
@@ -112,12 +117,13 @@ def detect(
     if dicom_sr is not None:  # the shortcut's own options, as typed values
         requested["dicom-sr"][1].update({"min_score": dicom_sr_min_score, "gsps": dicom_gsps})
     folders = {f"--write {name}": folder for name, (folder, _) in requested.items()}
+    chosen = dataset_choice(dataset, dataset_options)
     with claimed_output(out, others={"--overlay": overlay, **folders}, inputs=[model, root, *(inputs or ())]):
         pipeline, identity = load_runnable(model, expect_digest, settings or ())
         findings_from = findings_score(min_score, model, needed=overlay is not None)
         run_id = run_identity(model, pipeline.spec.name, pipeline.evaluators, findings_from)
         writers = [prepare_writer(name, folder, run_id, options) for name, (folder, options) in requested.items()]
-        source = Selection(tuple(inputs or ()), dataset, root, split.value, seed).source()
+        source = Selection(tuple(inputs or ()), chosen, root, split.value, seed).source()
         work = out.with_name(out.name + ".work")
         found = run(pipeline, identity, source, work, make_executor(workers, scheduler), device, verify_inputs)
         write_outputs(found, out, overlay, findings_from, with_truth=dataset is not None)
@@ -140,11 +146,13 @@ def evaluate(
     expect_digest: ExpectDigestOption = None,
     settings: SetOption = None,
     verify_inputs: VerifyInputsOption = False,
+    dataset_options: DatasetOptions = None,
 ) -> None:
     """Run a trained pipeline on a dataset split and score it (FROC with bootstrap interval, report)."""
     from calcdet_core.run.workflows import evaluate_model
 
-    metrics = evaluate_model(model, dataset, root, out, split.value, seed, make_executor(workers, scheduler), device,
+    chosen = dataset_choice(dataset, dataset_options)
+    metrics = evaluate_model(model, chosen, root, out, split.value, seed, make_executor(workers, scheduler), device,
                              expect_digest, settings or (), verify_inputs)
     output.stdout.print(f"{output.froc_auc(metrics.get('froc', {}))}; report {Path(out) / 'report.html'}",
                         highlight=False)

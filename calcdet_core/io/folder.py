@@ -158,4 +158,5 @@ class FolderDataset(DatasetAdapter):
         laterality, view = name_tokens(path)
         return ImageRecord(image_id=image_id, patient_id=patient, path=path,
                            annotation=Annotation(tuple(targets), tuple(ignore)),
-                           read=partial(read_image, path, image_id, patient), laterality=laterality, view=view)
+                           read=partial(read_image, path, image_id, patient, self.config.spacing_mm),
+                           laterality=laterality, view=view)

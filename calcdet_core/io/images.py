@@ -75,9 +75,17 @@ def _pillow_pixels(path: Path) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def read_image(path: str | Path, image_id: str | None = None, patient_id: str | None = None) -> Mammogram:
-    """Read a DICOM, PNG or TIFF mammogram; errors name the file."""
-    path = Path(path)
+def read_image(path: str | Path, image_id: str | None = None, patient_id: str | None = None,
+               spacing_mm: float | None = None) -> Mammogram:
+    """Read a DICOM, PNG or TIFF mammogram; errors name the file. ``spacing_mm`` is the pixel spacing of an image
+    that states none (PNG, TIFF, a DICOM without the tags), so the pipeline resamples it as it does the others."""
+    image = _read_image(Path(path), image_id, patient_id)
+    if image.spacing_mm is None and spacing_mm is not None:
+        image.spacing_mm = (spacing_mm, spacing_mm)
+    return image
+
+
+def _read_image(path: Path, image_id: str | None, patient_id: str | None) -> Mammogram:
     suffix = path.suffix.lower()
     if suffix in DICOM_SUFFIXES:
         image = read_dicom(path, image_id=image_id, patient_id=patient_id)

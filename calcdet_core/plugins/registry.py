@@ -19,7 +19,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -164,9 +164,10 @@ class Registry:
                 return e
         raise UnknownPluginError(f"{component.__module__}.{component.__qualname__} is not a registered component")
 
-    def dataset_adapter(self, name: str) -> DatasetAdapter:
-        """A new instance of the dataset adapter registered as ``name`` (default settings)."""
-        adapter = self.get("datasets", name)()
+    def dataset_adapter(self, name: str, settings: Mapping[str, Any] | None = None) -> DatasetAdapter:
+        """A new instance of the dataset adapter registered as ``name``, with ``settings`` (default: its defaults)."""
+        cls = self.get("datasets", name)
+        adapter = cls(cls.Config.model_validate(dict(settings or {})))
         assert isinstance(adapter, DatasetAdapter)
         return adapter
 

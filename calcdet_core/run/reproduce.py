@@ -27,6 +27,7 @@ from calcdet_core.errors import CalcdetUserError, InvalidInputError
 from calcdet_core.io.model_dir import CHECKSUMS_FILE, PIPELINE_FILE, is_model_dir, read_metrics, sha256
 from calcdet_core.run.executor import make_executor, progress_console
 from calcdet_core.run.pipeline import PipelineDocument, load_pipeline, read_pipeline
+from calcdet_core.run.sources import DatasetChoice
 
 STUDY_PIPELINES = ("aia-ml.yaml", "resnet-saliency.yaml", "faster-rcnn.yaml")
 """The study's three pipelines, as shipped in the ``pipelines/`` folder beside the package."""
@@ -61,7 +62,7 @@ class StudyRun:
 class Study:
     """What the study runs on: dataset adapter, root (resolved), split seed, device and workers."""
 
-    dataset: str
+    dataset: DatasetChoice
     root: Path
     seed: int = 0
     device: str = "auto"
@@ -129,8 +130,9 @@ def reusable_model(run: StudyRun, study: Study) -> bool:
         _refuse(run.model, run, [f"its stored pipeline no longer validates ({exc})"])
     changed = sorted(k for k in set(stored) | set(run.resolved) if stored.get(k) != run.resolved.get(k))
     problems = [f"its pipeline differs from {run.yaml} in {', '.join(changed)}"] if changed else []
-    trained = read_metrics(run.model).get("dataset", {})
-    wanted = {"name": study.dataset, "root": str(study.root), "seed": study.seed}
+    trained = {"settings": {}, **read_metrics(run.model).get("dataset", {})}  # no settings: the adapter's defaults
+    wanted = {"name": study.dataset.name, "settings": study.dataset.settings, "root": str(study.root),
+              "seed": study.seed}
     problems += [f"it was trained with dataset {key} {trained.get(key)!r}, not {value!r}"
                  for key, value in wanted.items() if trained.get(key) != value]
     _refuse(run.model, run, problems)
@@ -151,8 +153,9 @@ def reusable_evaluation(run: StudyRun, study: Study) -> bool:
     model was written; a different one is refused."""
     if not all((run.evaluation / name).is_file() for name in EVALUATION_FILES):
         return False
-    metrics = _json_or_empty(run.evaluation / "metrics.json")
-    wanted = {"dataset": study.dataset, "split": "test", "seed": study.seed}
+    metrics = {"dataset_settings": {}, **_json_or_empty(run.evaluation / "metrics.json")}
+    wanted = {"dataset": study.dataset.name, "dataset_settings": study.dataset.settings, "split": "test",
+              "seed": study.seed}
     problems = [f"it evaluated {key} {metrics.get(key)!r}, not {value!r}" for key, value in wanted.items()
                 if metrics.get(key) != value]
     if Path(str(metrics.get("model"))).resolve() != run.model.resolve():
@@ -225,8 +228,8 @@ def run_pipeline(run: StudyRun, study: Study, previous: dict[str, Any]) -> dict[
             "evaluated_now": not evaluated_before, "training": training}
 
 
-def reproduce(dataset: str, root: Path, out: Path, pipelines: Sequence[Path] | None = None, seed: int = 0,
-              device: str = "auto", workers: int = 1, settings: Sequence[str] = ()) -> dict[str, Any]:
+def reproduce(dataset: DatasetChoice | str, root: Path, out: Path, pipelines: Sequence[Path] | None = None,
+              seed: int = 0, device: str = "auto", workers: int = 1, settings: Sequence[str] = ()) -> dict[str, Any]:
     """Train and evaluate every pipeline on the study's splits, then write the study report into ``out``.
 
     ``settings`` are ``--set`` overrides (:func:`settings_for`); a model trained with them stores them.
@@ -237,7 +240,7 @@ def reproduce(dataset: str, root: Path, out: Path, pipelines: Sequence[Path] | N
     from calcdet_core.run.reproduce_report import write_study
     from calcdet_core.run.workflows import claimed_output
 
-    study = Study(dataset, Path(root).resolve(), seed, device, workers)
+    study = Study(DatasetChoice.of(dataset), Path(root).resolve(), seed, device, workers)
     with claimed_output(Path(out), folder=True, inputs=[Path(root), *(pipelines or ())]):
         runs = plan_runs(study_pipelines(pipelines), Path(out), settings)
         for run in runs:

@@ -229,9 +229,11 @@ def write_study(out: Path, entries: Sequence[dict[str, Any]], study: Study) -> d
     results = {e["name"]: split_results(Path(e["evaluation"]), selected, ids) for e in entries}
     compare_runs([Path(e["evaluation"]) for e in entries], out, labels=[e["name"] for e in entries])
     first = metrics[entries[0]["name"]]
-    data, comparable = data_description(study.dataset, study.root)
+    data, comparable = data_description(study.dataset.name, study.root)
     summary = json_ready({
-        "dataset": study.dataset, "root": str(study.root), "data": data, "comparable_with_published": comparable,
+        "dataset": study.dataset.name, **({"dataset_settings": study.dataset.settings} if study.dataset.settings
+                                          else {}),
+        "root": str(study.root), "data": data, "comparable_with_published": comparable,
         "split": "test", "seed": study.seed,
         "device": study.device, "workers": study.workers, "images": first.get("images"),
         "normal_images": first.get("normal_images"), "targets": first.get("targets"),

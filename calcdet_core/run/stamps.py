@@ -24,11 +24,14 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from calcdet_core.contracts.data import ImageRecord
+
+if TYPE_CHECKING:
+    from calcdet_core.run.sources import DatasetChoice
 
 STAMPS_FILE = "inputs.json"
 
@@ -63,10 +66,10 @@ class FileDigests:
         return self._known[path]
 
 
-def input_stamp(record: ImageRecord, dataset: str | None, root: str | None, with_truth: bool = False,
+def input_stamp(record: ImageRecord, dataset: DatasetChoice | None, root: str | None, with_truth: bool = False,
                 digests: FileDigests | None = None) -> str:
-    """The identity of one image's input: where it is read from, its size and mtime, or with ``digests`` its
-    content's SHA-256 (and its truth if asked)."""
+    """The identity of one image's input: where it is read from (with the dataset adapter's settings), its size
+    and mtime, or with ``digests`` its content's SHA-256 (and its truth if asked)."""
     path = Path(record.path)
     try:
         if digests is not None:
@@ -76,7 +79,8 @@ def input_stamp(record: ImageRecord, dataset: str | None, root: str | None, with
             file = {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
     except OSError:
         file = {"path": str(path), "size": None, "mtime_ns": None}
-    stamp: dict[str, Any] = {"dataset": dataset, "root": root, "image_id": record.image_id, **file}
+    stamp: dict[str, Any] = {"dataset": None if dataset is None else dataset.identity, "root": root,
+                             "image_id": record.image_id, **file}
     if with_truth:
         h = hashlib.sha256()
         _digest(record.annotation, h)

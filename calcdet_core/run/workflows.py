@@ -20,14 +20,13 @@ from calcdet_core.errors import InvalidInputError
 from calcdet_core.imaging.overlay import write_findings_overlay
 from calcdet_core.io.detections_csv import write_detections_csv
 from calcdet_core.io.model_dir import check_digest, is_model_dir, load_model, read_metrics, save_model
-from calcdet_core.plugins.registry import get_registry
 from calcdet_core.run.detection import DetectedImage, run_detection
 from calcdet_core.run.executor import Executor, ProcessExecutor, SerialExecutor, job_key, progress_console
 from calcdet_core.run.locks import OutputLock, check_not_input, check_output_dir, check_output_file
 from calcdet_core.run.pipeline import Pipeline, PipelineDocument, load_pipeline, read_pipeline
 from calcdet_core.run.preflight import check_data_needs
 from calcdet_core.run.reporting import TrainingContexts
-from calcdet_core.run.sources import ImageSource, dicom_records
+from calcdet_core.run.sources import DatasetChoice, ImageSource, dicom_records
 from calcdet_core.run.stamps import FileDigests, input_stamp, refresh_work, restart_if_inputs_changed
 from calcdet_core.run.training import train_pipeline
 
@@ -35,17 +34,19 @@ if TYPE_CHECKING:
     from calcdet_core.evaluation.operating import OperatingPoint
 
 
-def load_dataset(name: str, root: Path) -> Dataset:
-    """Index a dataset with its adapter and say what it skipped (nothing is dropped silently)."""
-    adapter = get_registry().dataset_adapter(name)
+def load_dataset(dataset: DatasetChoice | str, root: Path) -> Dataset:
+    """Index a dataset with its adapter (and the adapter's settings) and say what it skipped (nothing is dropped
+    silently)."""
+    name = str(dataset)
+    adapter = DatasetChoice.of(dataset).adapter()
     progress_console.print(f"{name}: indexing {root} ...", highlight=False)
-    dataset = adapter.index(Path(root))
-    if dataset.skipped:
-        progress_console.print(f"[yellow]{name}: skipped {len(dataset.skipped)} item(s)[/yellow], e.g. "
-                               f"{dataset.skipped[0].path}: {dataset.skipped[0].reason}")
-    if not dataset.records:
+    indexed = adapter.index(Path(root))
+    if indexed.skipped:
+        progress_console.print(f"[yellow]{name}: skipped {len(indexed.skipped)} item(s)[/yellow], e.g. "
+                               f"{indexed.skipped[0].path}: {indexed.skipped[0].reason}")
+    if not indexed.records:
         raise InvalidInputError(f"dataset {name!r} at {root} holds no usable image")
-    return dataset
+    return indexed
 
 
 def _fingerprint(*parts: Any) -> str:
@@ -90,11 +91,12 @@ def _resume_note(dropped: list[str], folder: Path) -> None:
                                "input files; computing them again[/yellow]")
 
 
-def train_model(pipeline_path: Path | PipelineDocument, dataset_name: str, root: Path, out: Path, seed: int = 0,
+def train_model(pipeline_path: Path | PipelineDocument, dataset: DatasetChoice | str, root: Path, out: Path,
+                seed: int = 0,
                 executor: Executor | None = None, device: str = "auto", workers: int | None = None,
                 overrides: Sequence[str] = (), verify_inputs: bool = False) -> dict[str, Any]:
     """Train the pipeline (a YAML file, or a validated document) on the dataset's train split (validation
-    split at hand) and write ``out``.
+    split at hand) and write ``out``; ``dataset`` is an adapter's name or a :class:`DatasetChoice` with settings.
 
     The work folder ``out/work/<pipeline, dataset, seed>`` keeps per-image results and the
     components' checkpoints until the model directory is written: the same command after an
@@ -111,13 +113,13 @@ def train_model(pipeline_path: Path | PipelineDocument, dataset_name: str, root:
         pipeline = document.build()
         if is_model_dir(out):
             raise InvalidInputError(f"{out} already holds a trained model; choose another --out or remove it")
-        dataset = load_dataset(dataset_name, root)
-        splits = dataset.split(seed)
-        check_data_needs(pipeline, splits, dataset_name)
+        chosen = DatasetChoice.of(dataset)
+        splits = load_dataset(chosen, root).split(seed)
+        check_data_needs(pipeline, splits, chosen.name)
         root_str = str(Path(root).resolve())
-        work = out / "work" / _fingerprint(pipeline.resolved(), dataset_name, root_str, seed)
-        train = ImageSource(splits["train"], dataset_name, root_str)
-        validation = ImageSource(splits["validation"], dataset_name, root_str)
+        work = out / "work" / _fingerprint(pipeline.resolved(), chosen.identity, root_str, seed)
+        train = ImageSource(splits["train"], chosen, root_str)
+        validation = ImageSource(splits["validation"], chosen, root_str)
         digests = FileDigests() if verify_inputs else None
         stamps = {**_stamps(train, True, digests), **_stamps(validation, True, digests)}
         if restart_if_inputs_changed(work, stamps):  # what was fitted on other inputs is stale, checkpoints too
@@ -129,8 +131,8 @@ def train_model(pipeline_path: Path | PipelineDocument, dataset_name: str, root:
         contexts = TrainingContexts(work / "fit", seed, device, workers)
         metrics = train_pipeline(pipeline, train, validation, executor, work, seed, contexts=contexts)
         metrics["operating_point"] = choose_on_validation(pipeline, validation, executor, work / "validation", device)
-        metrics["dataset"] = {"name": dataset_name, "root": root_str, "seed": seed,
-                              "split_images": {k: len(v) for k, v in splits.items()}}
+        metrics["dataset"] = {"name": chosen.name, **({"settings": chosen.settings} if chosen.settings else {}),
+                              "root": root_str, "seed": seed, "split_images": {k: len(v) for k, v in splits.items()}}
         save_model(out, pipeline, metrics, history=contexts.history())
         discard_work(out / "work", work)
     return metrics
@@ -186,7 +188,7 @@ class Selection:
     """Which images to run on: DICOM inputs, or one split of a dataset."""
 
     inputs: tuple[Path, ...] = ()
-    dataset: str | None = None
+    dataset: DatasetChoice | str | None = None
     root: Path | None = None
     split: str = "all"
     seed: int = 0
@@ -198,8 +200,9 @@ class Selection:
             return ImageSource(dicom_records(self.inputs))
         if not self.dataset or self.root is None:
             raise InvalidInputError("give INPUT DICOM files/folders, or --dataset NAME with --root PATH")
-        dataset = load_dataset(self.dataset, self.root)
-        return ImageSource(dataset.select(self.split, self.seed), self.dataset, str(Path(self.root).resolve()))
+        chosen = DatasetChoice.of(self.dataset)
+        dataset = load_dataset(chosen, self.root)
+        return ImageSource(dataset.select(self.split, self.seed), chosen, str(Path(self.root).resolve()))
 
 
 def work_folder(work_dir: Path, identity: str) -> Path:
@@ -333,12 +336,13 @@ def _mean_seconds(found: list[DetectedImage]) -> float | None:
     return sum(d.seconds for d in found) / len(found) if found else None
 
 
-def evaluate_model(model_dir: Path, dataset_name: str, root: Path, out: Path, split: str = "test",
+def evaluate_model(model_dir: Path, dataset: DatasetChoice | str, root: Path, out: Path, split: str = "test",
                    seed: int | None = None, executor: Executor | None = None, device: str = "auto",
                    expect_digest: str | None = None, overrides: Sequence[str] = (),
                    verify_inputs: bool = False) -> dict[str, Any]:
-    """Detect on a dataset split with a trained model and write metrics and the report into ``out``
-    (``verify_inputs``: saved results are reused only for inputs of the same content, as :func:`detect`)."""
+    """Detect on a dataset split (``dataset``: an adapter's name or a :class:`DatasetChoice` with settings) with a
+    trained model and write metrics and the report into ``out`` (``verify_inputs``: saved results are reused only
+    for inputs of the same content, as :func:`detect`)."""
     from calcdet_core.evaluation.report import evaluate_results
     from calcdet_core.evaluation.scoring import stored_spacing
 
@@ -348,7 +352,8 @@ def evaluate_model(model_dir: Path, dataset_name: str, root: Path, out: Path, sp
         if seed is None:
             trained = read_metrics(model_dir).get("dataset", {}) if Path(model_dir).is_dir() else {}
             seed = int(trained.get("seed", 0))
-        source = Selection(dataset=dataset_name, root=Path(root), split=split, seed=seed).source()
+        chosen = DatasetChoice.of(dataset)
+        source = Selection(dataset=chosen, root=Path(root), split=split, seed=seed).source()
         found = detect(pipeline, identity, source, out / "work", executor, device, verify_inputs)
         records = {d.record.image_id: d.record for d in found}
         results = [ImageResult(d.record.image_id, d.detections, d.record.annotation, d.seconds,
@@ -358,8 +363,10 @@ def evaluate_model(model_dir: Path, dataset_name: str, root: Path, out: Path, sp
         worst, pictures = ({}, []) if "threshold" not in operating else worst_images(found, operating["threshold"], out)
         metrics = evaluate_results(results, out, evaluators=pipeline.evaluators or None, seed=seed,
                                    load_image=lambda image_id: records[image_id].read().pixels,
-                                   title=f"calcdet evaluate: {pipeline.spec.name} on {dataset_name} ({split})",
-                                   extra={"model": str(model_dir), "dataset": dataset_name, "split": split,
+                                   title=f"calcdet evaluate: {pipeline.spec.name} on {chosen.name} ({split})",
+                                   extra={"model": str(model_dir), "dataset": chosen.name,
+                                          **({"dataset_settings": chosen.settings} if chosen.settings else {}),
+                                          "split": split,
                                           "seed": seed, "detection_seconds_per_image": _mean_seconds(found),
                                           "operating_point": operating,
                                           **({"worst_images": worst} if worst else {})},

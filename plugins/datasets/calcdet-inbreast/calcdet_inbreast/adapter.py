@@ -51,11 +51,14 @@ class IncompleteTruth(Exception):
     """An MC-relevant ROI cannot be used, so the image's truth is unknown."""
 
 
-def load_mammogram(path: Path, image_id: str, patient_id: str, laterality: str, view: str) -> Mammogram:
-    """Read one INbreast image; laterality and view come from the file name when the DICOM lacks them."""
+def load_mammogram(path: Path, image_id: str, patient_id: str, laterality: str, view: str,
+                   spacing_mm: float | None = None) -> Mammogram:
+    """Read one INbreast image; laterality, view and spacing come from the file name and the adapter's
+    ``default_spacing_mm`` when the DICOM lacks them (so such an image is resampled like the others)."""
     image = read_dicom(path, image_id=image_id, patient_id=patient_id)
     return replace(image, patient_id=patient_id, laterality=image.laterality or laterality,
-                   view=image.view or view)
+                   view=image.view or view,
+                   spacing_mm=image.spacing_mm or (None if spacing_mm is None else (spacing_mm, spacing_mm)))
 
 
 def _inside(points: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -154,7 +157,7 @@ class InbreastDataset(DatasetAdapter):
             annotation, other = self._annotation(rel, name, rois.rois, width, height, spacing_mm)
         return ImageRecord(
             image_id=name, patient_id=match["patient"], path=path, annotation=annotation,
-            read=partial(load_mammogram, path, name, match["patient"], laterality, view),
+            read=partial(load_mammogram, path, name, match["patient"], laterality, view, spacing_mm),
             laterality=laterality, view=view,
             metadata={"acr": row.acr if row else None, "birads": row.birads if row else None,
                       "spacing_mm": spacing_mm, "shape": (height, width), "other_findings": dict(other)},

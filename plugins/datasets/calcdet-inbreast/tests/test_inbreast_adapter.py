@@ -334,6 +334,34 @@ def test_a_misspelled_roi_name_leaves_its_image_out_unless_declared(tmp_path):
     assert as_other["records"]["20586908"].metadata["other_findings"] == {"Calcificaton": 2}
 
 
+def test_roi_names_are_set_on_the_command_line(tmp_path):
+    root = _mini_release(tmp_path)
+    _write_xml(root, "20586908", [_roi("Calcification", [(10, 12)]), _roi("Calcificaton", [(20, 22)])])
+    summary = ("dataset", "summary", "--dataset", "inbreast", "--root", str(root), "--json")
+    done = calcdet(*summary)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["targets"] == 1, "image 20586908 left out: 'Calcificaton' is no known ROI name"
+    done = calcdet(*summary, "--dataset-option", "roi_names={Calcificaton: calcification}")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["targets"] == 3
+    done = calcdet(*summary, "--dataset-option", "roi_names={Calcificaton: calcium}")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert ("--dataset-option roi_names.Calcificaton: Input should be 'calcification', 'cluster' or 'other'"
+            in done.stderr)
+
+
+def test_a_dicom_stating_no_spacing_is_read_at_the_default_spacing(tmp_path):
+    root = _mini_release(tmp_path)
+    path = next((root / "AllDICOMs").glob("24055355_*.dcm"))
+    write_dicom(path, np.full((H, W), 900, np.uint16), laterality="L", view="MLO", spacing_mm=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        record = next(r for r in InbreastDataset(default_spacing_mm=0.1).index(root).records
+                      if r.image_id == "24055355")
+    assert read_dicom(path).spacing_mm is None
+    assert record.read().spacing_mm == (0.1, 0.1), "so the pipeline resamples it to its working spacing"
+
+
 def test_summary_check_decodes_every_image_and_names_a_truncated_one(tmp_path):
     root = _mini_release(tmp_path)
     done = calcdet("dataset", "summary", "--dataset", "inbreast", "--root", str(root), "--check", "--json")

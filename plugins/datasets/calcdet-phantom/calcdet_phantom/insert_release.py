@@ -12,9 +12,10 @@ import dataclasses
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -125,9 +126,10 @@ def _insert_one(record: ImageRecord, out: Path, file_name: str, patient: str, ab
 
 def insert_release(source: str | Path, out: str | Path, *, dataset: str = "inbreast", seed: int = 0,
                    normals_only: bool = False, settings: InsertSettings | None = None,
-                   spacing_mm: float | None = None,
+                   spacing_mm: float | None = None, dataset_settings: Mapping[str, Any] | None = None,
                    progress: Callable[[int, int], None] | None = None) -> InsertReport:
-    """Insert MCs into the images of ``source`` (read by the ``dataset`` adapter) and write a release to ``out``.
+    """Insert MCs into the images of ``source`` (read by the ``dataset`` adapter with its ``dataset_settings``)
+    and write a release to ``out``; ``spacing_mm`` is the pixel size of images neither they nor the adapter size.
 
     ``normals_only`` leaves out every image with an MC target, so no MC annotation is used at all;
     otherwise the source's truth is kept and insertions are added to it. Each breast (all its
@@ -137,7 +139,7 @@ def insert_release(source: str | Path, out: str | Path, *, dataset: str = "inbre
     settings = settings or InsertSettings()
     source, out = Path(source), Path(out)
     check_paths(source, out)
-    indexed = build_component("datasets", dataset).index(source)
+    indexed = build_component("datasets", dataset, dict(dataset_settings or {})).index(source)
     report = InsertReport(skipped=list(indexed.skipped))
     records = indexed.records
     if normals_only:
@@ -175,7 +177,8 @@ def insert_release(source: str | Path, out: str | Path, *, dataset: str = "inbre
             if progress is not None:
                 progress(done, len(records))
     (out / "INbreast.csv").write_text("\n".join(rows) + "\n")
-    head = {"seed": seed, "inserted_into": str(source.resolve()), "dataset": dataset, "normals_only": normals_only,
+    head = {"seed": seed, "inserted_into": str(source.resolve()), "dataset": dataset,
+            **({"dataset_settings": dict(dataset_settings)} if dataset_settings else {}), "normals_only": normals_only,
             "settings": dataclasses.asdict(settings)}
     (out / TRUTH_FILE).write_text(json.dumps({**head, "images": truth,
                                               "skipped": [dataclasses.asdict(s) for s in report.skipped]}))

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from calcdet_core.api import CalcdetUserError, hookimpl, progress_bar
+from calcdet_core.api import CalcdetUserError, DatasetOptions, hookimpl, progress_bar
 from calcdet_phantom.families import DEFAULT, FAMILIES
 
 calcdet_contract = 2
@@ -109,14 +109,20 @@ def insert(
     settings: Annotated[Path | None, typer.Option(help="A YAML of changes to the insertion model (keys mcs, "
                                                        "clusters, imprint, ...; see the plugin's README).")] = None,
     spacing_mm: Annotated[float | None, typer.Option(min=0.01, max=1.0, help="Pixel spacing (mm) of source images "
-                                                                             "that state none.")] = None,
+                                                                             "that state none, for an adapter that "
+                                                                             "gives them none (folder and inbreast "
+                                                                             "do: set theirs with --dataset-option)."
+                                                     )] = None,
+    dataset_options: DatasetOptions = None,
 ) -> None:
     """Insert simulated MCs and clusters into a dataset's mammograms; write an INbreast release with exact truth."""
+    from calcdet_core.api import dataset_choice
     from calcdet_phantom.families import get_family
     from calcdet_phantom.insert_release import insert_release
     from calcdet_phantom.insert_settings import SettingsError, read_settings
     from calcdet_phantom.insertion import InsertSettings
 
+    chosen_dataset = dataset_choice(dataset, dataset_options)
     spec = get_family(family.value)
     try:
         chosen = read_settings(settings, InsertSettings(mcs=spec.mcs, clusters=spec.clusters))
@@ -131,7 +137,8 @@ def insert(
 
     try:
         report = insert_release(source, out, dataset=dataset, seed=seed, normals_only=normals_only,
-                                settings=chosen, spacing_mm=spacing_mm, progress=done)
+                                settings=chosen, spacing_mm=spacing_mm, dataset_settings=chosen_dataset.settings,
+                                progress=done)
     except ValueError as exc:
         raise CalcdetUserError(f"insert: {exc}") from exc
     except OSError as exc:

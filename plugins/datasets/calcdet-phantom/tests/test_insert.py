@@ -123,6 +123,22 @@ def test_monochrome1_and_another_bit_depth_and_spacing_are_kept(tmp_path):
     assert not (changed & ~near).any(), "pixels away from the inserted MCs are left exactly as they were"
 
 
+def test_the_adapter_states_the_spacing_of_images_that_state_none(tmp_path):
+    from PIL import Image
+
+    root = tmp_path / "pngs"
+    root.mkdir()
+    Image.fromarray(synthesize(256, 200, seed=2, normal=True).image).save(root / "a_L_CC.png")
+    done = insert_command(str(root), str(tmp_path / "out"), "--dataset", "folder", "--dataset-option",
+                          "spacing_mm=0.1")
+    assert done.returncode == 0, done.stderr
+    (path,) = (tmp_path / "out" / "AllDICOMs").glob("*.dcm")
+    assert [float(v) for v in pydicom.dcmread(path, stop_before_pixels=True).ImagerPixelSpacing] == [0.1, 0.1]
+    assert json.loads((tmp_path / "out" / "phantom_truth.json").read_text())["dataset_settings"] == {"spacing_mm": 0.1}
+    done = insert_command(str(root), str(tmp_path / "bad"), "--dataset", "folder", "--dataset-option", "spacing=0.1")
+    assert done.returncode == 1 and "unknown folder setting 'spacing'" in done.stderr and "Traceback" not in done.stderr
+
+
 def test_contrast_is_relative_to_the_image_s_own_signal():
     phantom = synthesize(640, 512, seed=5, normal=True, laterality="L", view="CC")
     low = (phantom.image >> 2).astype(np.uint16)  # the same breast, a quarter of the signal
