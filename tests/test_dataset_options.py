@@ -109,3 +109,12 @@ def test_a_wrong_option_is_one_line_naming_it(root, args, message):
 
 def test_describe_says_how_to_set_an_adapters_settings():
     assert "--dataset folder --dataset-option KEY=VALUE" in calcdet("describe", "folder")
+
+
+def test_train_records_the_settings_and_model_show_prints_them(root, tmp_path):
+    (tmp_path / "gm.yaml").write_text("name: gm-only\nproposer: {plugin: gm}\n")
+    calcdet("train", tmp_path / "gm.yaml", "--dataset", "folder", "--root", root, "--out", tmp_path / "model",
+            "--dataset-option", "spacing_mm=0.035", "--quiet")
+    trained = json.loads((tmp_path / "model" / "training_metrics.json").read_text())["dataset"]
+    assert (trained["name"], trained["settings"]) == ("folder", {"spacing_mm": 0.035})
+    assert "trained on folder --dataset-option spacing_mm=0.035 at" in calcdet("model", "show", tmp_path / "model")

@@ -40,7 +40,9 @@ def show_model(
     trained = metrics.get("dataset", {})
     components = ", ".join(f"{slot} {c.name}" for slot, c in pipeline.components())
     lines = [f"model {directory}: pipeline {pipeline.spec.name} ({components})",
-             f"trained on {trained.get('name', '?')} at {trained.get('root', '?')}, split seed "
+             f"trained on {trained.get('name', '?')}"
+             + "".join(f" --dataset-option {k}={json.dumps(v)}" for k, v in trained.get("settings", {}).items())
+             + f" at {trained.get('root', '?')}, split seed "
              f"{trained.get('seed', '?')} ({json.dumps(trained.get('split_images', {}))})",
              "operating point: " + _operating_line(metrics.get("operating_point"))]
     output.stdout.print("\n".join(lines), highlight=False)
