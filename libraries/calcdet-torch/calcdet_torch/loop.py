@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from calcdet_core.api import TrainingContext
+from calcdet_core.api import InvalidInputError, TrainingContext
 from calcdet_torch.runtime import seed_torch
 from calcdet_torch.state import (
     Arrays,
@@ -69,7 +69,7 @@ def train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Call
     from ``context.seed``, so a resumed fit ends as an uninterrupted one.
     """
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, settings.step_size, settings.gamma)
-    best: dict[str, Any] = {"value": None, "epoch": 0, "bad": 0, "stopped": False}
+    best: dict[str, Any] = {"value": None, "epoch": 0, "bad": 0, "stopped": False, "monitor": settings.monitor}
     best_weights = module_arrays(model)
     start = 1
     checkpoint = context.last_checkpoint()
@@ -77,7 +77,7 @@ def train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Call
         load_module_arrays(model, unprefixed("model", checkpoint.arrays), "checkpoint")
         load_optimizer_arrays(optimizer, unprefixed("optim", checkpoint.arrays))
         best_weights = unprefixed("best", checkpoint.arrays)
-        best.update(_best_state(checkpoint.state["best"]))
+        best.update(_best_state(checkpoint.state["best"], settings.monitor))
         scheduler.load_state_dict(checkpoint.state["scheduler"])
         for group, lr in zip(optimizer.param_groups, scheduler.get_last_lr(), strict=True):
             group["lr"] = lr
@@ -121,11 +121,20 @@ def train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Call
     return best_weights if best["epoch"] else module_arrays(model)
 
 
-def _best_state(state: dict[str, Any]) -> dict[str, Any]:
-    """A checkpoint's stopping state; one written before ``monitor`` existed kept its validation loss as ``loss``."""
+def _best_state(state: dict[str, Any], monitor: str) -> dict[str, Any]:
+    """A checkpoint's stopping state; one written before ``monitor`` existed kept its validation loss as ``loss``.
+
+    Refused when it followed another figure: its best value (a loss against an AUC) and best weights
+    do not compare with this fit's. A state without ``monitor`` (written before it was kept) is taken as is.
+    """
     state = dict(state)
     if "loss" in state and "value" not in state:
         state["value"] = state.pop("loss")
+        state["monitor"] = "val_loss"
+    if state.setdefault("monitor", monitor) != monitor:
+        raise InvalidInputError(f"the checkpoint to resume from chose its best epoch on {state['monitor']}, this fit "
+                                f"chooses on {monitor}: resume with the same select_on, or start afresh (remove "
+                                "the work folder)")
     return state
 
 

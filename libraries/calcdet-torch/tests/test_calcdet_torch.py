@@ -9,7 +9,7 @@ from calcdet_torch.patches import Augment, EpochPatches, PatchSpec, cut, zscore
 from calcdet_torch.points import suppress
 from calcdet_torch.state import load_module_arrays, module_arrays
 
-from calcdet_core.api import TrainingContext, load_arrays, save_arrays
+from calcdet_core.api import InvalidInputError, TrainingContext, load_arrays, save_arrays
 from calcdet_core.testing import detector_streams
 
 
@@ -139,6 +139,22 @@ def test_the_loop_selects_and_stops_on_a_monitored_figure_where_higher_is_better
     for key, value in seen[2].items():
         np.testing.assert_array_equal(best[key], value)
 
+
+
+def test_resuming_a_checkpoint_that_selected_on_another_figure_is_refused(tmp_path):
+    """Its best value (a loss) and weights do not compare with an AUC's; a resume on the same figure goes on."""
+    model = torch.nn.Linear(2, 1)
+    x = torch.randn(8, 2)
+
+    def run(settings):
+        return train_loop(model, torch.optim.SGD(model.parameters(), lr=0.1), lambda m, b: m(b[0]).pow(2).mean(),
+                          lambda e: (1, iter([(x, x)])), lambda m: {"val_loss": 1.0}, settings,
+                          TrainingContext(tmp_path, seed=0), lambda m, e: {"val_froc_auc": 0.5})
+
+    run(LoopSettings("toy", 1))
+    with pytest.raises(InvalidInputError, match="chose its best epoch on val_loss, this fit chooses on val_froc_auc"):
+        run(LoopSettings("toy", 2, monitor="val_froc_auc", maximise=True))
+    run(LoopSettings("toy", 2))
 
 class _Shift:
     """A training transform: one target moved to a random spot per draw (module level: it pickles)."""

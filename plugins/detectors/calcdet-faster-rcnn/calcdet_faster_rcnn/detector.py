@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from calcdet_torch.backbone import checked_spec
 from calcdet_torch.detector import TorchDetector
+from calcdet_torch.selection import FrocEvery, FrocImages, SelectOn
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from calcdet_core.api import ComponentConfig, Detections, ImageStream, InvalidInputError, TrainingContext
@@ -56,13 +57,12 @@ class FasterRCNNConfig(ComponentConfig):
     learning_rate: float = Field(1e-4, gt=0, le=1, description="Adam learning rate.")
     lr_step: int = Field(3, ge=1, le=1000, description="StepLR: epochs between learning-rate cuts.")
     lr_gamma: float = Field(0.1, gt=0, le=1, description="StepLR: factor of each cut.")
-    patience: int = Field(3, ge=1, le=1000, description="Early stopping: epochs without a better validation loss.")
+    select_on: SelectOn = "val_froc_auc"
+    patience: int = Field(3, ge=1, le=1000,
+                          description="Early stopping: measured epochs without a better select_on figure.")
     min_delta: float = Field(1e-4, ge=0, le=10, description="Early stopping: the smallest improvement that counts.")
-    froc_images: int = Field(4, ge=0, le=10000, description="Validation images (about half normal) on which each "
-                                                            "epoch's FROC AUC is measured by detection; below 2, or "
-                                                            "without both normal images and images with MCs: none. "
-                                                            "A figure only: stopping follows the validation loss.")
-    froc_every: int = Field(1, ge=1, le=1000, description="Measure the validation FROC AUC every this many epochs.")
+    froc_images: FrocImages = 4
+    froc_every: FrocEvery = 1
     window_batch: int = Field(8, ge=1, le=1024, description="Windows per optimizer step and per inference pass.")
     rpn_samples: int = Field(256, ge=2, le=4096, description="Anchors sampled per window for the RPN loss.")
     roi_samples: int = Field(512, ge=2, le=4096, description="Proposals sampled per window for the box-head loss.")

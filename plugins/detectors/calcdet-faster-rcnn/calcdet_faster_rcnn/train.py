@@ -1,25 +1,40 @@
-"""Training of the Faster R-CNN on windows of the image stream (imports torch; imported only by ``fit``)."""
+"""Training of the Faster R-CNN on windows of the image stream (imports torch; imported only by ``fit``).
+
+The best epoch is the one that detects best (``select_on``: the validation FROC AUC of sliding-window
+detection with NMS, as ``detect`` runs it, on a few validation images), not the one with the lowest
+loss on validation windows.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from calcdet_torch.loading import EpochWindows, read_items
 from calcdet_torch.loop import LoopSettings, train_loop
-from calcdet_torch.metrics import box_figures, froc_auc, froc_sample
+from calcdet_torch.metrics import box_figures
 from calcdet_torch.runtime import context_device, seed_torch
+from calcdet_torch.selection import FrocFigures, monitored, report_learning
 from calcdet_torch.state import Arrays
 from calcdet_torch.windows import WindowSpec, sample_windows
 
-from calcdet_core.api import Annotation, ImageResult, ImageStream, Target, TrainingContext, TrainingImage
+from calcdet_core.api import (
+    Annotation,
+    Detections,
+    ImageResult,
+    ImageStream,
+    Target,
+    TrainingContext,
+    TrainingImage,
+)
 from calcdet_faster_rcnn.detector import box_detections
 from calcdet_faster_rcnn.inference import window_boxes
 from calcdet_faster_rcnn.model import as_input, build_model, initialise_backbone
 
 Windows = tuple[np.ndarray, list[np.ndarray]]
+NAME = "faster-rcnn"
 
 
 def _targets(boxes: list[np.ndarray], device: torch.device) -> list[dict[str, torch.Tensor]]:
@@ -28,7 +43,7 @@ def _targets(boxes: list[np.ndarray], device: torch.device) -> list[dict[str, to
 
 
 def fit_weights(config: Any, train: ImageStream, validation: ImageStream, context: TrainingContext) -> Arrays:
-    """Train on windows of ``train``; the weights of the best validation epoch."""
+    """Train on windows of ``train``; the weights of the best validation epoch (FROC AUC, else loss)."""
     device = context_device(context)
     seed_torch(context.seed)
     model = build_model(config)
@@ -79,22 +94,16 @@ def fit_weights(config: Any, train: ImageStream, validation: ImageStream, contex
             return {}
         return validation_figures(model, x, boxes, size, device, context.seed)
 
-    picks = froc_sample([e.is_normal for e in validation.entries], config.froc_images)
-    images: list[TrainingImage] = []
+    def detect(model: torch.nn.Module, images: Sequence[TrainingImage]) -> list[Detections]:
+        return [box_detections(*window_boxes(model, config, device, im.pixels, im.mask), im.mask) for im in images]
 
-    def froc_figures(model: torch.nn.Module, epoch: int) -> dict[str, float]:
-        if not picks or epoch % config.froc_every:
-            return {}
-        if not images:
-            images.extend(validation[k] for k in picks)
-        results = [ImageResult(im.image_id, box_detections(*window_boxes(model, config, device, im.pixels, im.mask),
-                                                           im.mask), im.annotation) for im in images]
-        auc = froc_auc(results)
-        return {} if auc is None else {"val_froc_auc": auc}
-
-    settings = LoopSettings("faster-rcnn", config.epochs, config.patience, config.min_delta, config.lr_step,
-                            config.lr_gamma)
-    return train_loop(model, optimizer, loss_fn, batches, validate, settings, context, froc_figures)
+    froc = FrocFigures(validation, config.froc_images, config.froc_every, detect)
+    monitor, maximise = monitored(NAME, config.select_on, froc, context)
+    settings = LoopSettings(NAME, config.epochs, config.patience, config.min_delta, config.lr_step,
+                            config.lr_gamma, monitor=monitor, maximise=maximise)
+    weights = train_loop(model, optimizer, loss_fn, batches, validate, settings, context, froc)
+    report_learning(NAME, froc, context)
+    return weights
 
 
 def validation_figures(model: torch.nn.Module, x: np.ndarray, boxes: list[np.ndarray], size: int,

@@ -1,16 +1,18 @@
-"""faster-rcnn: window geometry is exact, training lowers the loss, NMS joins window seams, state round-trips."""
+"""faster-rcnn: window geometry is exact, training lowers the loss, the kept epoch is the one that detects best
+(validation FROC AUC; the loss when none can be measured), NMS joins window seams, state round-trips."""
 
 import itertools
 
 import numpy as np
 import pytest
 import torch
+from calcdet_faster_rcnn import train as faster_rcnn_train
 from calcdet_faster_rcnn.detector import FasterRCNNDetector
 from calcdet_faster_rcnn.model import as_input, build_model
 from calcdet_torch.state import module_arrays
 from calcdet_torch.windows import cut, flip_rotate, grid, target_boxes, to_grid
 
-from calcdet_core.api import Detections, ImageStream, Mammogram, TrainingContext, preprocess
+from calcdet_core.api import Detections, ImageStream, Mammogram, Reporter, TrainingContext, preprocess
 from calcdet_core.testing import detector_streams, detector_test_image
 
 SMALL = {"fpn_channels": 32, "representation": 64, "window": 64, "train_stride": 32, "stride": 48, "epochs": 3,
@@ -103,10 +105,21 @@ def test_every_backbone_builds_and_detects_on_a_window(backbone):
     assert out[0]["boxes"].shape[1:] == (4,)
 
 
+class Recording(Reporter):
+    """A reporter that keeps the messages a fit prints."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def message(self, text: str) -> None:
+        self.messages.append(text)
+
+
 @pytest.fixture(scope="module")
 def trained():
-    train, validation = detector_streams()
-    context = TrainingContext.temporary(seed=0)
+    train, validation = detector_streams()  # two validation images, both with MCs: no FROC can be measured
+    context = TrainingContext.temporary(seed=0, reporter=Recording())
     return FasterRCNNDetector(**SMALL).fit(train, validation, context), context
 
 
@@ -117,15 +130,50 @@ def test_training_lowers_the_loss_and_reports_validation_figures(trained):
     assert {"loss", "val_loss", "val_ap50", "val_ar", "lr"} <= set(history[0])
 
 
-def test_every_epoch_logs_validation_ap_ar_and_froc_auc_in_0_1():
+def test_without_a_normal_validation_image_it_selects_on_the_validation_loss_and_says_so(trained):
+    _, context = trained
+    facts = context.reporter.facts
+    assert all("val_froc_auc" not in h for h in context.reporter.history) and "learned" not in facts
+    assert facts["best_val_loss"] == min(h["val_loss"] for h in context.reporter.history[: facts["best_epoch"]])
+    assert any("faster-rcnn: the validation images lack normal images or images with MCs" in m
+               for m in context.reporter.messages), context.reporter.messages
+
+
+def _validation_with_a_normal_image():
+    return ImageStream.from_images([detector_test_image(10), detector_test_image(12, n_disks=0)])
+
+
+def test_every_epoch_logs_ap_ar_and_the_froc_auc_of_its_detections_which_selects_the_kept_weights(monkeypatch):
+    measured = []
+
+    def window_boxes(model, *args):
+        measured.append(module_arrays(model))  # the weights each epoch's FROC was measured with, per image
+        return real(model, *args)
+
+    real = faster_rcnn_train.window_boxes
+    monkeypatch.setattr(faster_rcnn_train, "window_boxes", window_boxes)
     train, _ = detector_streams()
-    validation = ImageStream.from_images([detector_test_image(10), detector_test_image(12, n_disks=0)])
-    context = TrainingContext.temporary(seed=0)
-    FasterRCNNDetector(**{**SMALL, "epochs": 2}).fit(train, validation, context)
-    history = context.reporter.history
-    assert [h["epoch"] for h in history] == [1, 2]
+    context = TrainingContext.temporary(seed=0, reporter=Recording())
+    detector = FasterRCNNDetector(**{**SMALL, "epochs": 2}).fit(train, _validation_with_a_normal_image(), context)
+    history, facts = context.reporter.history, context.reporter.facts
+    assert [h["epoch"] for h in history] == [1, 2] and len(measured) == 4  # two images each epoch
     for row in history:
         assert all(0 <= row[key] <= 1 for key in ("val_ap50", "val_ar", "val_froc_auc")), row
+    aucs = [h["val_froc_auc"] for h in history]
+    assert facts["best_epoch"] == 1 + int(np.argmax(aucs))  # first of equals: later ones must beat it by min_delta
+    assert facts["best_val_froc_auc"] == max(aucs) and facts["learned"] == (max(aucs) >= 0.05)
+    for key, value in measured[2 * (facts["best_epoch"] - 1)].items():
+        np.testing.assert_array_equal(detector.weights_[key], value, err_msg=key)
+
+
+def test_a_training_that_learned_nothing_says_so():
+    train, _ = detector_streams()
+    context = TrainingContext.temporary(seed=0, reporter=Recording())
+    params = {**SMALL, "epochs": 1, "learning_rate": 1e-9, "threshold": 0.99}
+    FasterRCNNDetector(**params).fit(train, _validation_with_a_normal_image(), context)
+    assert context.reporter.facts["learned"] is False
+    assert any("faster-rcnn: WARNING" in m and "has not learned to find MCs" in m
+               for m in context.reporter.messages), context.reporter.messages
 
 
 def test_nms_across_window_seams_leaves_one_detection_per_object(trained):

@@ -8,12 +8,13 @@ or loads weights. Learned state is numpy arrays (safetensors on disk, what a pic
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import numpy as np
 from calcdet_torch.detector import TorchDetector
 from calcdet_torch.memory import check_batch_memory
 from calcdet_torch.patches import standardised
+from calcdet_torch.selection import FrocEvery, FrocImages, SelectOn
 from pydantic import Field, ValidationInfo, field_validator
 
 from calcdet_core.api import (
@@ -59,17 +60,12 @@ class PointConfig(ComponentConfig):
     learning_rate: float = Field(2e-3, gt=0, le=1, description="Adam learning rate.")
     lr_step: int = Field(14, ge=1, le=10_000, description="StepLR: epochs between learning-rate cuts.")
     lr_gamma: float = Field(0.1, gt=0, le=1, description="StepLR: factor of each cut.")
-    select_on: Literal["val_froc_auc", "val_loss"] = Field(
-        "val_froc_auc", description="The validation figure that picks the best epoch and stops training: the FROC "
-                                    "AUC (0-50 FP per normal image, by detection on froc_images images; the loss "
-                                    "when the validation images lack normal images or images with MCs) or the "
-                                    "focal loss on validation windows.")
+    select_on: SelectOn = "val_froc_auc"
     patience: int = Field(8, ge=1, le=10_000,
                           description="Early stopping: measured epochs without a better select_on figure.")
     min_delta: float = Field(1e-3, ge=0, le=10, description="Early stopping: the smallest improvement that counts.")
-    froc_images: int = Field(8, ge=0, le=10000, description="Validation images (about half normal) on which each "
-                                                            "measured epoch's FROC AUC is computed by detection.")
-    froc_every: int = Field(1, ge=1, le=1000, description="Measure the validation FROC AUC every this many epochs.")
+    froc_images: FrocImages = 8
+    froc_every: FrocEvery = 1
     window_batch: int = Field(8, ge=1, le=4096, description="Windows per optimizer step.")
     threshold: float = Field(0.05, ge=0, lt=1, description="Lowest heat (0-1) of a peak reported as a detection.")
     min_distance: float = Field(float(STUDY_DIAMETER_PX), ge=1, le=1000,
@@ -113,24 +109,6 @@ class PointConfig(ComponentConfig):
             raise ValueError(f"strip_rows {strip_rows} must be a multiple of {multiple} (2 ** (len(widths) - 1), "
                              f"widths {list(widths)}): strips must start on the coarsest level's grid")
         return strip_rows
-
-    @field_validator("froc_images")
-    @classmethod
-    def _froc_images_for_selection(cls, froc_images: int, info: ValidationInfo) -> int:
-        if info.data.get("select_on") == "val_froc_auc" and froc_images < 2:
-            raise ValueError(f"froc_images {froc_images} is below 2: select_on val_froc_auc needs a normal image and "
-                             "an image with MCs (or select_on: val_loss)")
-        return froc_images
-
-    @field_validator("froc_every")
-    @classmethod
-    def _froc_measured(cls, froc_every: int, info: ValidationInfo) -> int:
-        epochs = info.data.get("epochs")
-        if info.data.get("select_on") == "val_froc_auc" and epochs is not None and froc_every > epochs:
-            raise ValueError(f"froc_every {froc_every} exceeds epochs {epochs}: select_on val_froc_auc would never "
-                             "be measured")
-        return froc_every
-
 
     @field_validator("initial_weights")
     @classmethod

@@ -8,19 +8,19 @@ on a few validation images exactly as ``detect`` does.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from calcdet_torch.loading import EpochWindows, read_items
 from calcdet_torch.loop import LoopSettings, train_loop
-from calcdet_torch.metrics import froc_auc, froc_sample
 from calcdet_torch.patches import standardised
 from calcdet_torch.runtime import context_device, seed_torch
+from calcdet_torch.selection import FrocFigures, monitored, report_learning
 from calcdet_torch.state import Arrays, load_module_arrays
 
-from calcdet_core.api import ImageResult, ImageStream, TrainingContext, TrainingImage
+from calcdet_core.api import Detections, ImageStream, TrainingContext, TrainingImage
 from calcdet_points.decode import DecodeSpec, decode
 from calcdet_points.heatmap import WindowSpec, image_windows
 from calcdet_points.inference import heatmaps
@@ -30,8 +30,6 @@ from calcdet_points.net import build_net
 
 Windows = tuple[np.ndarray, np.ndarray]
 NAME = "point-heatmap"
-UNLEARNED_AUC = 0.05
-"""A best validation FROC AUC below this is reported as a training that did not learn to find MCs."""
 MIX = 4
 """Images whose windows are shuffled together before batching (batch norm sees more than one image)."""
 
@@ -102,40 +100,16 @@ def fit_weights(config: Any, train: ImageStream, validation: ImageStream, contex
                     for s in range(0, len(x), size))
         return {"val_loss": total / max(len(x), 1)}
 
-    picks = froc_sample([e.is_normal for e in validation.entries], config.froc_images)
-    images: list[tuple[TrainingImage, np.ndarray]] = []
-
-    def froc_figures(model: torch.nn.Module, epoch: int) -> dict[str, float]:
-        if not picks or epoch % config.froc_every:
-            return {}
-        if not images:
-            images.extend((im, standardised(im.pixels, im.mask)) for im in (validation[k] for k in picks))
+    def detect(model: torch.nn.Module, images: Sequence[TrainingImage]) -> list[Detections]:
         decoding = decode_spec(config)
-        results = [ImageResult(im.image_id, decode(heatmaps(model, [z], device)[0], im.mask, decoding), im.annotation)
-                   for im, z in images]
-        auc = froc_auc(results)
-        return {} if auc is None else {"val_froc_auc": auc}
+        return [decode(heatmaps(model, [standardised(im.pixels, im.mask)], device)[0], im.mask, decoding)
+                for im in images]
 
-    by_froc = config.select_on == "val_froc_auc" and bool(picks)
-    if config.select_on == "val_froc_auc" and not picks:
-        context.reporter.message(f"{NAME}: the validation images lack normal images or images with "
-                                 "MCs, so no FROC AUC can be measured; the best epoch is chosen on the validation loss")
+    froc = FrocFigures(validation, config.froc_images, config.froc_every, detect)
+    monitor, maximise = monitored(NAME, config.select_on, froc, context)
     settings = LoopSettings(NAME, config.epochs, config.patience, config.min_delta, config.lr_step,
-                            config.lr_gamma, monitor="val_froc_auc" if by_froc else "val_loss", maximise=by_froc)
-    weights = train_loop(net, optimizer, loss_fn, batches, validate, settings, context, froc_figures)
-    if picks:
-        report_learning(context)
+                            config.lr_gamma, monitor=monitor, maximise=maximise)
+    weights = train_loop(net, optimizer, loss_fn, batches, validate, settings, context, froc)
+    report_learning(NAME, froc, context)
     return weights
 
-
-def report_learning(context: TrainingContext) -> None:
-    """Say plainly when the best validation FROC AUC is near 0: the model finds (almost) no MC."""
-    aucs = [h["val_froc_auc"] for h in context.reporter.history if "val_froc_auc" in h]
-    best = max(aucs) if aucs else None
-    learned = best is not None and best >= UNLEARNED_AUC
-    context.reporter.record(best_val_froc_auc=best, learned=learned)
-    if not learned:
-        context.reporter.message(
-            f"{NAME}: WARNING: the best validation FROC AUC is {best if best is None else round(best, 4)} "
-            f"(below {UNLEARNED_AUC}): this model has not learned to find MCs on the validation images. Train "
-            "longer (epochs), on more annotated images, or check the annotations before using it.")

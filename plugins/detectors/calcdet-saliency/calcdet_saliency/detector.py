@@ -16,6 +16,7 @@ from calcdet_torch.detector import Arrays, TorchDetector, median_radius
 from calcdet_torch.memory import check_batch_memory
 from calcdet_torch.patches import standardised
 from calcdet_torch.points import local_maxima, neighbourhood_max, subpixel_offsets, suppress
+from calcdet_torch.selection import FrocEvery, FrocImages, SelectOn
 from pydantic import Field, model_validator
 
 from calcdet_core.api import (
@@ -76,8 +77,12 @@ class SaliencyConfig(ComponentConfig):
     weight_decay: float = Field(0.01, ge=0, le=1, description="AdamW weight decay.")
     lr_step: int = Field(7, ge=1, le=1000, description="StepLR: epochs between learning-rate cuts.")
     lr_gamma: float = Field(0.1, gt=0, le=1, description="StepLR: factor of each cut.")
-    patience: int = Field(3, ge=1, le=1000, description="Early stopping: epochs without a better validation loss.")
+    select_on: SelectOn = "val_froc_auc"
+    patience: int = Field(3, ge=1, le=1000,
+                          description="Early stopping: measured epochs without a better select_on figure.")
     min_delta: float = Field(1e-4, ge=0, le=10, description="Early stopping: the smallest improvement that counts.")
+    froc_images: FrocImages = 8
+    froc_every: FrocEvery = 1
     patch_batch: int = Field(128, ge=1, le=65536, description="Patches per optimizer step.")
     negative_ratio: float = Field(10.0, gt=0, le=1000, description="Negatives per positive, redrawn each epoch.")
     iterations_per_epoch: int | None = Field(
@@ -144,7 +149,7 @@ class SaliencyDetector(TorchDetector):
         from calcdet_saliency.train import fit_weights
 
         self.radius_ = median_radius(train, self.name)
-        self.weights_ = fit_weights(self.config, train, validation, context)
+        self.weights_ = fit_weights(self.config, train, validation, context, self.radius_)
         context.reporter.record(radius=self.radius_)
         return self
 

@@ -1,8 +1,13 @@
-"""Training of the saliency detector's patch classifier (imports torch; imported only by ``fit``)."""
+"""Training of the saliency detector's patch classifier (imports torch; imported only by ``fit``).
+
+The best epoch is the one whose net detects best (``select_on``: the validation FROC AUC of the
+detector's own ``detect``, dense or study, on a few validation images), not the one whose patches it
+classifies best: the map's peaks, thresholds and NMS decide what it finds.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -13,10 +18,14 @@ from calcdet_torch.loop import LoopSettings, train_loop
 from calcdet_torch.metrics import auroc, youden_f1
 from calcdet_torch.patches import Augment, EpochPatches, PatchSpec
 from calcdet_torch.runtime import context_device, seed_torch
-from calcdet_torch.state import Arrays
+from calcdet_torch.selection import FrocFigures, monitored, report_learning
+from calcdet_torch.state import Arrays, module_arrays
 
-from calcdet_core.api import ImageStream, TrainingContext
+from calcdet_core.api import Detections, ImageStream, TrainingContext, TrainingImage
+from calcdet_saliency.detector import SaliencyDetector
 from calcdet_saliency.inference import build_net
+
+NAME = "resnet-saliency"
 
 
 def read_patches(patches: EpochPatches, workers: int) -> tuple[np.ndarray, np.ndarray]:
@@ -36,8 +45,10 @@ def hard_candidates(config: Any, stream: ImageStream) -> list[np.ndarray] | None
     return [proposer.propose(image.pixels, image.mask).xyr[:, :2] for image in (stream[k] for k in range(len(stream)))]
 
 
-def fit_weights(config: Any, train: ImageStream, validation: ImageStream, context: TrainingContext) -> Arrays:
-    """Train the patch classifier on ``train``; the weights of its best validation epoch."""
+def fit_weights(config: Any, train: ImageStream, validation: ImageStream, context: TrainingContext,
+                radius: float) -> Arrays:
+    """Train the patch classifier on ``train``; the weights of its best validation epoch (FROC AUC, else loss).
+    ``radius``: what the detector gives its detections."""
     device = context_device(context)
     seed_torch(context.seed)
     net = build_net(config).to(device)
@@ -85,6 +96,23 @@ def fit_weights(config: Any, train: ImageStream, validation: ImageStream, contex
         x, y = batch
         return F.binary_cross_entropy_with_logits(model(x[:, None]), y)
 
-    settings = LoopSettings("resnet-saliency", config.epochs, config.patience, config.min_delta, config.lr_step,
-                            config.lr_gamma)
-    return train_loop(net, optimizer, loss_fn, batches, validate, settings, context)
+    def detect(model: torch.nn.Module, images: Sequence[TrainingImage]) -> list[Detections]:
+        return detections(config, radius, module_arrays(model), str(device), images)
+
+    froc = FrocFigures(validation, config.froc_images, config.froc_every, detect)
+    monitor, maximise = monitored(NAME, config.select_on, froc, context)
+    settings = LoopSettings(NAME, config.epochs, config.patience, config.min_delta, config.lr_step,
+                            config.lr_gamma, monitor=monitor, maximise=maximise)
+    weights = train_loop(net, optimizer, loss_fn, batches, validate, settings, context, froc)
+    report_learning(NAME, froc, context)
+    return weights
+
+
+def detections(config: Any, radius: float, weights: Arrays, device: str,
+               images: Sequence[TrainingImage]) -> list[Detections]:
+    """What ``detect`` of a detector with these weights finds on ``images``: the same folded net, map and peaks."""
+    detector = SaliencyDetector(config)
+    detector.radius_ = radius
+    detector.to_device(device)
+    detector.weights_ = weights
+    return [detector.detect(im.pixels, im.mask) for im in images]
