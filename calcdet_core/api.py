@@ -5,7 +5,7 @@ calcdet's other modules, whose layout may change between releases::
 
     from calcdet_core.api import ComponentConfig, Candidates, Proposer, hookimpl
 
-Heavy libraries (torch, scikit-learn, OpenCV, numba) are best imported inside the methods
+Heavy libraries (torch, scikit-learn, OpenCV, numba, scipy) are best imported inside the methods
 that use them: every ``calcdet`` command imports every plugin module at start-up. This module
 follows its own advice: the contracts load with it, and the engine's helpers (DICOM reading and
 writing, pipelines, model directories, progress bars: pydicom, YAML, rich) load on first use of
