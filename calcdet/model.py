@@ -75,9 +75,8 @@ class Model:
         temporary = out is None
         target = Path(tempfile.mkdtemp(prefix="calcdet-model-")) / "model" if out is None else out
         try:
-            with progress_shown(progress):
-                train_model(document, dataset, root, target, seed, make_executor(workers, scheduler), device,
-                            workers)
+            with progress_shown(progress), make_executor(workers, scheduler) as executor:
+                train_model(document, dataset, root, target, seed, executor, device, workers)
         except BaseException:
             if temporary:
                 shutil.rmtree(target.parent, ignore_errors=True)
@@ -121,10 +120,10 @@ class Model:
         ``dataset_options``), in parallel (as ``calcdet detect``)."""
         chosen = None if dataset is None else DatasetChoice.of(dataset, dataset_options, "dataset_options")
         selection = Selection(tuple(map(Path, inputs)), chosen, None if root is None else Path(root), split, seed)
-        with tempfile.TemporaryDirectory(prefix="calcdet-detect-") as work, progress_shown(progress):
+        with (tempfile.TemporaryDirectory(prefix="calcdet-detect-") as work, progress_shown(progress),
+              make_executor(workers, scheduler) as executor):
             source = selection.source()
-            found: list[DetectedImage] = detect(self._pipeline, self._identity, source, Path(work),
-                                                make_executor(workers, scheduler), device)
+            found: list[DetectedImage] = detect(self._pipeline, self._identity, source, Path(work), executor, device)
         return [self._detections(d.detections, min_score, d.record.path) for d in found]
 
     def evaluate(self, dataset: str, root: str | Path, out: str | Path, *, split: str = "test",
@@ -134,9 +133,8 @@ class Model:
         the adapter's ``dataset_options``), into ``out`` (as ``calcdet evaluate``); the split seed defaults to the
         one the model was trained with."""
         chosen = DatasetChoice.of(dataset, dataset_options, "dataset_options")
-        with progress_shown(progress):
-            metrics = evaluate_model(self.directory, chosen, Path(root), Path(out), split, seed,
-                                     make_executor(workers, scheduler), device)
+        with progress_shown(progress), make_executor(workers, scheduler) as executor:
+            metrics = evaluate_model(self.directory, chosen, Path(root), Path(out), split, seed, executor, device)
         return Evaluation(metrics, Path(out))
 
     def save(self, path: str | Path) -> Path:

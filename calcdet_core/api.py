@@ -136,9 +136,9 @@ def labelled_features(pipeline: "Pipeline", dataset: str, root: str | Path, work
     root_str = str(Path(root).resolve())
     key = json.dumps([pipeline.resolved(), dataset, root_str, seed], sort_keys=True, default=str)
     work = Path(work_dir) / hashlib.sha256(key.encode()).hexdigest()[:12]
-    return training_data(pipeline, ImageSource(splits["train"], dataset, root_str),
-                         ImageSource(splits["validation"], dataset, root_str), make_executor(workers, scheduler),
-                         work, seed)
+    with make_executor(workers, scheduler) as executor:
+        return training_data(pipeline, ImageSource(splits["train"], dataset, root_str),
+                             ImageSource(splits["validation"], dataset, root_str), executor, work, seed)
 
 
 __all__ = [

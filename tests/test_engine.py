@@ -133,7 +133,12 @@ def test_dask_cluster_gives_the_serial_result(trained, records, tmp_path):
     serial = run_detection(pipeline, source, SerialExecutor(), tmp_path / "serial")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
-        on_cluster = run_detection(pipeline, source, DaskExecutor(client), tmp_path / "dask")
+        with DaskExecutor(client) as given:
+            on_cluster = run_detection(pipeline, source, given, tmp_path / "dask")
+        assert client.status == "running", "a client the executor was given is its caller's to close"
+        with DaskExecutor(cluster.scheduler_address) as connected:
+            assert connected.client.status == "running"
+        assert connected.client.status == "closed", "a client the executor connected is closed with it"
     for a, b in zip(serial, on_cluster, strict=True):
         np.testing.assert_array_equal(a.detections.score, b.detections.score)
 

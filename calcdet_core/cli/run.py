@@ -52,8 +52,8 @@ def train(
     from calcdet_core.run.workflows import train_model
 
     chosen = dataset_choice(dataset, dataset_options)
-    with progress_shown(not quiet):
-        metrics = train_model(pipeline, chosen, root, out, seed, make_executor(workers, scheduler), device, workers,
+    with progress_shown(not quiet), make_executor(workers, scheduler) as executor:
+        metrics = train_model(pipeline, chosen, root, out, seed, executor, device, workers,
                               overrides=settings or (), verify_inputs=verify_inputs)
     output.stdout.print(training_summary(out, metrics), highlight=False)
 
@@ -125,7 +125,8 @@ def detect(
         writers = [prepare_writer(name, folder, run_id, options) for name, (folder, options) in requested.items()]
         source = Selection(tuple(inputs or ()), chosen, root, split.value, seed).source()
         work = out.with_name(out.name + ".work")
-        found = run(pipeline, identity, source, work, make_executor(workers, scheduler), device, verify_inputs)
+        with make_executor(workers, scheduler) as executor:
+            found = run(pipeline, identity, source, work, executor, device, verify_inputs)
         write_outputs(found, out, overlay, findings_from, with_truth=dataset is not None)
         for writer in writers:
             writer(detected_outputs(found))
@@ -152,8 +153,9 @@ def evaluate(
     from calcdet_core.run.workflows import evaluate_model
 
     chosen = dataset_choice(dataset, dataset_options)
-    metrics = evaluate_model(model, chosen, root, out, split.value, seed, make_executor(workers, scheduler), device,
-                             expect_digest, settings or (), verify_inputs)
+    with make_executor(workers, scheduler) as executor:
+        metrics = evaluate_model(model, chosen, root, out, split.value, seed, executor, device,
+                                 expect_digest, settings or (), verify_inputs)
     output.stdout.print(f"{output.froc_auc(metrics.get('froc', {}))}; report {Path(out) / 'report.html'}",
                         highlight=False)
 

@@ -170,11 +170,24 @@ def _call_in_worker(fn: JobFn, item: Any) -> Result:
 
 
 class Executor(ABC):
-    """Runs ``fn(context, item)`` for every item and yields ``(index, result)`` as jobs finish."""
+    """Runs ``fn(context, item)`` for every item and yields ``(index, result)`` as jobs finish.
+
+    Use it as a context manager: leaving the block releases what it holds (a Dask client it connected),
+    so a long-lived process (a notebook, a test session) keeps no connection to a cluster it is done with.
+    """
 
     @abstractmethod
     def run(self, fn: JobFn, context: Any, items: Sequence[Any]) -> Iterator[tuple[int, Result]]:
         """Yield ``(index into items, result)`` for every job, in completion order."""
+
+    def close(self) -> None:  # noqa: B027 - executors that hold nothing between runs release nothing
+        """Release what the executor holds between runs."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def ships_items(self) -> bool:
