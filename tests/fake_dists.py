@@ -6,8 +6,11 @@ installed package, so these exercise the real entry-point machinery.
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def write_dist(root: Path, dist: str, module: str, source: str, version: str = "1.0") -> None:
@@ -16,6 +19,17 @@ def write_dist(root: Path, dist: str, module: str, source: str, version: str = "
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
     (info / "entry_points.txt").write_text(f"[calcdet]\n{module} = {module}\n")
     (root / f"{module}.py").write_text(textwrap.dedent(source))
+
+
+def trainable_test_env(site: Path) -> dict[str, str]:
+    """An environment for ``python -m calcdet_core`` in which the test detector (``tests.trainable_detector``) is an
+    installed distribution: its dist-info with the entry point in ``site``, on PYTHONPATH with this repository."""
+    info = site / "calcdet_trainable_test-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: calcdet-trainable-test\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[calcdet]\ntrainable-test = tests.trainable_detector\n")
+    path = os.pathsep.join(filter(None, [str(site), str(REPO), os.environ.get("PYTHONPATH")]))
+    return dict(os.environ, PYTHONPATH=path, COLUMNS="200")
 
 
 BROKEN_IMPORT = """

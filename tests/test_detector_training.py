@@ -7,7 +7,6 @@ entry point of a distribution on the path, and registered with ``extra_plugins``
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -32,8 +31,8 @@ from calcdet_core.run.sources import ImageSource
 from calcdet_core.run.training import train_pipeline, training_stream
 from calcdet_core.testing import add_disks
 from tests import trainable_detector as td
+from tests.fake_dists import trainable_test_env
 
-REPO = Path(__file__).resolve().parents[1]
 PIPELINE = "name: threshold\ndetector: {plugin: threshold-test, params: {epochs: 3, batch_size: 2}}\n"
 
 
@@ -42,14 +41,7 @@ PIPELINE = "name: threshold\ndetector: {plugin: threshold-test, params: {epochs:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory) -> dict[str, str]:
-    """The test plugin as an installed distribution: a dist-info folder with its entry point, on PYTHONPATH."""
-    site = tmp_path_factory.mktemp("site")
-    info = site / "calcdet_trainable_test-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: calcdet-trainable-test\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[calcdet]\ntrainable-test = tests.trainable_detector\n")
-    path = os.pathsep.join(filter(None, [str(site), str(REPO), os.environ.get("PYTHONPATH")]))
-    return dict(os.environ, PYTHONPATH=path, COLUMNS="200")
+    return trainable_test_env(tmp_path_factory.mktemp("site"))
 
 
 def calcdet(env: dict[str, str], *args: str, **extra: str) -> subprocess.CompletedProcess[str]:

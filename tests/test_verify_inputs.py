@@ -24,9 +24,9 @@ from typer.testing import CliRunner
 from calcdet_core.cli.app import create_app
 from calcdet_core.run.stamps import STAMPS_FILE, FileDigests, restart_if_inputs_changed
 from tests import trainable_detector as td
+from tests.fake_dists import trainable_test_env
 
 PIPELINE = "name: gm-only\nproposer: {plugin: gm}\n"
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -121,14 +121,7 @@ def test_training_work_restarts_on_any_changed_added_or_removed_input(tmp_path):
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory) -> dict[str, str]:
-    """The test detector as an installed distribution (a dist-info with its entry point on PYTHONPATH)."""
-    site = tmp_path_factory.mktemp("site")
-    info = site / "calcdet_trainable_test-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: calcdet-trainable-test\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[calcdet]\ntrainable-test = tests.trainable_detector\n")
-    path = os.pathsep.join(filter(None, [str(site), str(REPO), os.environ.get("PYTHONPATH")]))
-    return dict(os.environ, PYTHONPATH=path, COLUMNS="200")
+    return trainable_test_env(tmp_path_factory.mktemp("site"))
 
 
 def killed_after_epoch_1(env: dict[str, str], args: list[str], out: Path, log: Path) -> None:
