@@ -72,7 +72,8 @@ from calcdet_core.io.arrays import load_arrays, save_arrays
 from calcdet_core.io.output_writers import DetectedOutput, OutputWriter, RunIdentity, WriterFactory
 
 if TYPE_CHECKING:
-    from calcdet_core.io.dicom import read_dicom, write_dicom
+    from calcdet_core.cli.options import DatasetOptions, dataset_choice
+    from calcdet_core.io.dicom import read_checked_header, read_dicom, write_dicom
     from calcdet_core.io.model_dir import load_model
     from calcdet_core.run.executor import progress_bar
     from calcdet_core.run.pipeline import Pipeline, load_pipeline
@@ -81,6 +82,7 @@ if TYPE_CHECKING:
 _ON_FIRST_USE = {
     "DatasetOptions": "calcdet_core.cli.options",
     "dataset_choice": "calcdet_core.cli.options",
+    "read_checked_header": "calcdet_core.io.dicom",
     "read_dicom": "calcdet_core.io.dicom",
     "write_dicom": "calcdet_core.io.dicom",
     "load_model": "calcdet_core.io.model_dir",
@@ -158,6 +160,7 @@ __all__ = [
     "DataNeed",
     "Dataset",
     "DatasetAdapter",
+    "DatasetOptions",
     "DetectedOutput",
     "Detections",
     "Detector",
@@ -194,6 +197,7 @@ __all__ = [
     "checked_image",
     "checked_inputs",
     "checked_mask",
+    "dataset_choice",
     "ellipse_polygon",
     "entropy_uniformity",
     "erode_mask",
@@ -219,6 +223,7 @@ __all__ = [
     "preprocess",
     "progress_bar",
     "quantiles",
+    "read_checked_header",
     "read_dicom",
     "reporter_of",
     "save_arrays",

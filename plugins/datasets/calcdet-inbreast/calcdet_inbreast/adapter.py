@@ -38,6 +38,7 @@ from calcdet_core.api import (
     Target,
     feret_diameter,
     polygon_centroid,
+    read_checked_header,
     read_dicom,
 )
 from calcdet_inbreast.rois import RawRoi, RoiFile, RoiKind, classify, read_rois
@@ -130,13 +131,13 @@ class InbreastDataset(DatasetAdapter):
     def _record(self, root: Path, name: str, path: Path, match: re.Match[str], row: TableRow | None,
                 xml: Path | None) -> ImageRecord:
         """The image's record; IncompleteTruth when its MC truth cannot be read completely."""
-        import pydicom
-
-        try:
-            header = pydicom.dcmread(path, stop_before_pixels=True)
+        try:  # the declared size is checked before anything is inflated or decoded, as read_dicom checks it
+            header = read_checked_header(path)
             height, width = int(header.Rows), int(header.Columns)
             spacing = header.get("PixelSpacing") or header.get("ImagerPixelSpacing")
             spacing_mm = float(np.mean([float(s) for s in spacing])) if spacing else self.config.default_spacing_mm
+        except InvalidInputError:  # too large, or no DICOM: the reason names the file
+            raise
         except Exception as exc:  # pydicom raises many types for a damaged file; the image is left out
             raise InvalidInputError(f"unreadable DICOM header ({type(exc).__name__}: {exc})") from exc
         laterality, view = match["lat"].upper(), match["view"].upper()

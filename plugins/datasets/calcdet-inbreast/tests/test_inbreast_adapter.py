@@ -261,6 +261,22 @@ def test_a_damaged_dicom_header_leaves_its_image_out(tmp_path):
     assert skip.reason.startswith("image left out: unreadable DICOM header")
 
 
+def test_a_dicom_declaring_a_huge_image_is_left_out_from_its_header(tmp_path):
+    import pydicom
+
+    root = _mini_release(tmp_path)
+    path = next((root / "AllDICOMs").glob("24055355_*.dcm"))
+    ds = pydicom.dcmread(path)
+    ds.Rows = ds.Columns = 16000  # the pixel data stays small: only the header is read while indexing
+    ds.save_as(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dataset = InbreastDataset().index(root)
+    (skip,) = [s for s in dataset.skipped if s.path == f"AllDICOMs/{path.name}"]
+    assert skip.reason.startswith(f"image left out: {path}: Rows x Columns x SamplesPerPixel x NumberOfFrames = "
+                                  "16000 x 16000")
+
+
 def test_load_gives_the_stored_image(tmp_path):
     root = _mini_release(tmp_path)
     with warnings.catch_warnings():
