@@ -149,10 +149,12 @@ def write_detector_dataset(root: Path, images: int = 12, size: int = 112) -> dic
     return truth
 
 
-def detector_streams() -> tuple[ImageStream, ImageStream]:
-    """The kit's training data: five images (one normal) to train on, two to validate on."""
+def detector_streams(normal_validation: bool = False) -> tuple[ImageStream, ImageStream]:
+    """The kit's training data: five images (one normal) to train on, two to validate on (and, with
+    ``normal_validation``, a normal one: what a validation FROC needs)."""
     train = [detector_test_image(seed, n_disks=0 if seed == 4 else 3) for seed in range(5)]
     validation = [detector_test_image(seed) for seed in (10, 11)]
+    validation += [detector_test_image(12, n_disks=0)] if normal_validation else []
     return ImageStream.from_images(train), ImageStream.from_images(validation)
 
 

@@ -6,15 +6,20 @@ from calcdet_core.contracts.training import ProgressTask, Reporter
 
 
 class RecordingReporter(Reporter):
-    """A reporter that keeps every bar opened and every step advanced, to test that a ``fit`` shows its progress.
+    """A reporter that keeps every bar opened, every step advanced and every message, to test that a ``fit``
+    shows its progress and says what it must (a fallback, a warning).
 
     Give it to a component through ``TrainingContext(work_dir, reporter=RecordingReporter())``;
-    ``bars`` holds ``(description, total, steps)`` per bar in the order opened.
+    ``bars`` holds ``(description, total, steps)`` per bar in the order opened, ``messages`` the lines.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self.bars: list[tuple[str, int | None, list[int]]] = []
+        self.messages: list[str] = []
+
+    def message(self, text: str) -> None:
+        self.messages.append(text)
 
     def progress(self, description: str, total: int | None = None) -> ProgressTask:
         steps: list[int] = []

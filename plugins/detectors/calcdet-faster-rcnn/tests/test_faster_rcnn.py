@@ -12,8 +12,8 @@ from calcdet_faster_rcnn.model import as_input, build_model
 from calcdet_torch.state import module_arrays
 from calcdet_torch.windows import cut, flip_rotate, grid, target_boxes, to_grid
 
-from calcdet_core.api import Detections, ImageStream, Mammogram, Reporter, TrainingContext, preprocess
-from calcdet_core.testing import detector_streams, detector_test_image
+from calcdet_core.api import Detections, ImageStream, Mammogram, TrainingContext, preprocess
+from calcdet_core.testing import RecordingReporter, detector_streams, detector_test_image
 
 SMALL = {"fpn_channels": 32, "representation": 64, "window": 64, "train_stride": 32, "stride": 48, "epochs": 3,
          "patience": 3, "learning_rate": 1e-3, "lr_step": 100, "rpn_samples": 64, "roi_samples": 64}
@@ -105,21 +105,10 @@ def test_every_backbone_builds_and_detects_on_a_window(backbone):
     assert out[0]["boxes"].shape[1:] == (4,)
 
 
-class Recording(Reporter):
-    """A reporter that keeps the messages a fit prints."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.messages: list[str] = []
-
-    def message(self, text: str) -> None:
-        self.messages.append(text)
-
-
 @pytest.fixture(scope="module")
 def trained():
     train, validation = detector_streams()  # two validation images, both with MCs: no FROC can be measured
-    context = TrainingContext.temporary(seed=0, reporter=Recording())
+    context = TrainingContext.temporary(seed=0, reporter=RecordingReporter())
     return FasterRCNNDetector(**SMALL).fit(train, validation, context), context
 
 
@@ -153,7 +142,7 @@ def test_every_epoch_logs_ap_ar_and_the_froc_auc_of_its_detections_which_selects
     real = faster_rcnn_train.window_boxes
     monkeypatch.setattr(faster_rcnn_train, "window_boxes", window_boxes)
     train, _ = detector_streams()
-    context = TrainingContext.temporary(seed=0, reporter=Recording())
+    context = TrainingContext.temporary(seed=0, reporter=RecordingReporter())
     detector = FasterRCNNDetector(**{**SMALL, "epochs": 2}).fit(train, _validation_with_a_normal_image(), context)
     history, facts = context.reporter.history, context.reporter.facts
     assert [h["epoch"] for h in history] == [1, 2] and len(measured) == 4  # two images each epoch
@@ -168,7 +157,7 @@ def test_every_epoch_logs_ap_ar_and_the_froc_auc_of_its_detections_which_selects
 
 def test_a_training_that_learned_nothing_says_so():
     train, _ = detector_streams()
-    context = TrainingContext.temporary(seed=0, reporter=Recording())
+    context = TrainingContext.temporary(seed=0, reporter=RecordingReporter())
     params = {**SMALL, "epochs": 1, "learning_rate": 1e-9, "threshold": 0.99}
     FasterRCNNDetector(**params).fit(train, _validation_with_a_normal_image(), context)
     assert context.reporter.facts["learned"] is False

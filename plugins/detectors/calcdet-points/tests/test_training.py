@@ -9,35 +9,18 @@ import pytest
 from calcdet_points.detector import PointDetector
 from calcdet_points.inference import Inference
 
-from calcdet_core.api import ImageStream, Reporter, TrainingContext, load_pipeline
-from calcdet_core.testing import detector_streams, detector_test_image
+from calcdet_core.api import TrainingContext, load_pipeline
+from calcdet_core.testing import RecordingReporter, detector_streams, detector_test_image
 
 SMALL = {"widths": (4, 8, 16), "window": 64, "windows_per_image": 8, "epochs": 4, "learning_rate": 0.01,
          "froc_images": 2}
 ROOT = Path(__file__).resolve().parents[4]
 
 
-class Recording(Reporter):
-    """A reporter that keeps the messages a fit prints."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.messages: list[str] = []
-
-    def message(self, text: str) -> None:
-        self.messages.append(text)
-
-
-def streams_with_a_normal_validation_image() -> tuple[ImageStream, ImageStream]:
-    train, _ = detector_streams()
-    validation = [detector_test_image(10), detector_test_image(11), detector_test_image(12, n_disks=0)]
-    return train, ImageStream.from_images(validation)
-
-
 @pytest.fixture(scope="module")
 def trained():
-    train, validation = streams_with_a_normal_validation_image()
-    context = TrainingContext.temporary(seed=0, reporter=Recording())
+    train, validation = detector_streams(normal_validation=True)
+    context = TrainingContext.temporary(seed=0, reporter=RecordingReporter())
     return PointDetector(**SMALL).fit(train, validation, context), context
 
 
@@ -65,15 +48,15 @@ def test_the_best_epoch_is_the_one_with_the_highest_validation_froc_auc(trained)
 
 
 def test_a_training_that_learned_nothing_says_so():
-    train, validation = streams_with_a_normal_validation_image()
-    context = TrainingContext.temporary(seed=0, reporter=Recording())
+    train, validation = detector_streams(normal_validation=True)
+    context = TrainingContext.temporary(seed=0, reporter=RecordingReporter())
     PointDetector(**{**SMALL, "epochs": 1, "learning_rate": 1e-9, "threshold": 0.5}).fit(train, validation, context)
     assert context.reporter.facts["learned"] is False
     assert any("has not learned to find MCs" in m for m in context.reporter.messages), context.reporter.messages
 
 
 def test_resume_from_a_checkpoint_gives_identical_weights(tmp_path):
-    train, validation = streams_with_a_normal_validation_image()
+    train, validation = detector_streams(normal_validation=True)
 
     class Interrupted(Exception):
         pass

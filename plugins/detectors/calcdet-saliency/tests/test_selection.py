@@ -6,28 +6,11 @@ import pytest
 from calcdet_saliency import train as saliency_train
 from calcdet_saliency.detector import SaliencyDetector
 
-from calcdet_core.api import ImageStream, Reporter, TrainingContext
-from calcdet_core.testing import detector_streams, detector_test_image
+from calcdet_core.api import TrainingContext
+from calcdet_core.testing import RecordingReporter, detector_streams
 
 SMALL = {"width": 4, "hidden": 16, "epochs": 3, "patience": 3, "learning_rate": 0.01, "negative_ratio": 4,
          "patch_batch": 32, "froc_images": 3}
-
-
-class Recording(Reporter):
-    """A reporter that keeps the messages a fit prints."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.messages: list[str] = []
-
-    def message(self, text: str) -> None:
-        self.messages.append(text)
-
-
-def streams_with_a_normal_validation_image() -> tuple[ImageStream, ImageStream]:
-    train, _ = detector_streams()
-    validation = [detector_test_image(10), detector_test_image(11), detector_test_image(12, n_disks=0)]
-    return train, ImageStream.from_images(validation)
 
 
 def test_the_kept_weights_are_those_of_the_epoch_whose_detections_scored_best(monkeypatch):
@@ -39,8 +22,8 @@ def test_the_kept_weights_are_those_of_the_epoch_whose_detections_scored_best(mo
 
     real = saliency_train.detections
     monkeypatch.setattr(saliency_train, "detections", detections)
-    train, validation = streams_with_a_normal_validation_image()
-    context = TrainingContext.temporary(seed=0, reporter=Recording())
+    train, validation = detector_streams(normal_validation=True)
+    context = TrainingContext.temporary(seed=0, reporter=RecordingReporter())
     detector = SaliencyDetector(**SMALL).fit(train, validation, context)
     aucs = [h["val_froc_auc"] for h in context.reporter.history]
     facts = context.reporter.facts
@@ -54,7 +37,7 @@ def test_the_kept_weights_are_those_of_the_epoch_whose_detections_scored_best(mo
 
 def test_without_a_normal_validation_image_it_selects_on_the_loss_and_says_so():
     train, validation = detector_streams()  # two validation images, both with MCs
-    context = TrainingContext.temporary(seed=0, reporter=Recording())
+    context = TrainingContext.temporary(seed=0, reporter=RecordingReporter())
     SaliencyDetector(**{**SMALL, "epochs": 1}).fit(train, validation, context)
     assert "val_froc_auc" not in context.reporter.history[0] and "learned" not in context.reporter.facts
     assert context.reporter.facts["best_val_loss"] == context.reporter.history[0]["val_loss"]
@@ -63,8 +46,8 @@ def test_without_a_normal_validation_image_it_selects_on_the_loss_and_says_so():
 
 
 def test_a_training_that_learned_nothing_says_so():
-    train, validation = streams_with_a_normal_validation_image()
-    context = TrainingContext.temporary(seed=0, reporter=Recording())
+    train, validation = detector_streams(normal_validation=True)
+    context = TrainingContext.temporary(seed=0, reporter=RecordingReporter())
     params = {**SMALL, "epochs": 1, "learning_rate": 1e-9, "threshold": 0.99}
     SaliencyDetector(**params).fit(train, validation, context)
     assert context.reporter.facts["learned"] is False
