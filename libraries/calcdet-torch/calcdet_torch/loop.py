@@ -18,8 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from calcdet_core.api import InvalidInputError, TrainingContext
+from calcdet_core.api import ImageStream, InvalidInputError, TrainingContext
 from calcdet_torch.runtime import seed_torch
+from calcdet_torch.selection import Detect, FrocFigures, monitored, report_learning
 from calcdet_torch.state import (
     Arrays,
     load_module_arrays,
@@ -119,6 +120,24 @@ def train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Call
     context.reporter.record(epochs=len(context.reporter.history), best_epoch=best["epoch"] or None,
                             **{f"best_{settings.monitor}": best["value"]}, stopped_early=bool(best["stopped"]))
     return best_weights if best["epoch"] else module_arrays(model)
+
+
+def train_selecting(model: nn.Module, optimizer: torch.optim.Optimizer,
+                    loss_fn: Callable[[nn.Module, Any], torch.Tensor],
+                    batches: Callable[[int], tuple[int, Iterable[Any]]],
+                    validate: Callable[[nn.Module], dict[str, float]], config: Any, name: str,
+                    validation: ImageStream, detect: Detect, context: TrainingContext) -> Arrays:
+    """:func:`train_loop` on a detector's declared schedule and selection settings (its config's ``epochs``,
+    ``patience``, ``min_delta``, ``lr_step``, ``lr_gamma``, ``select_on``, ``froc_images``, ``froc_every``): the
+    best epoch by the FROC AUC of ``detect`` on validation images when asked for and measurable, else by the
+    validation loss; then the verdict on whether it learned (:mod:`calcdet_torch.selection`)."""
+    froc = FrocFigures(validation, config.froc_images, config.froc_every, detect)
+    monitor, maximise = monitored(name, config.select_on, froc, context)
+    settings = LoopSettings(name, config.epochs, config.patience, config.min_delta, config.lr_step,
+                            config.lr_gamma, monitor=monitor, maximise=maximise)
+    weights = train_loop(model, optimizer, loss_fn, batches, validate, settings, context, froc)
+    report_learning(name, froc, context)
+    return weights
 
 
 def _best_state(state: dict[str, Any], monitor: str) -> dict[str, Any]:

@@ -13,10 +13,9 @@ from typing import Any
 import numpy as np
 import torch
 from calcdet_torch.loading import EpochWindows, read_items
-from calcdet_torch.loop import LoopSettings, train_loop
+from calcdet_torch.loop import train_selecting
 from calcdet_torch.metrics import box_figures
 from calcdet_torch.runtime import context_device, seed_torch
-from calcdet_torch.selection import FrocFigures, monitored, report_learning
 from calcdet_torch.state import Arrays
 from calcdet_torch.windows import WindowSpec, sample_windows
 
@@ -97,13 +96,8 @@ def fit_weights(config: Any, train: ImageStream, validation: ImageStream, contex
     def detect(model: torch.nn.Module, images: Sequence[TrainingImage]) -> list[Detections]:
         return [box_detections(*window_boxes(model, config, device, im.pixels, im.mask), im.mask) for im in images]
 
-    froc = FrocFigures(validation, config.froc_images, config.froc_every, detect)
-    monitor, maximise = monitored(NAME, config.select_on, froc, context)
-    settings = LoopSettings(NAME, config.epochs, config.patience, config.min_delta, config.lr_step,
-                            config.lr_gamma, monitor=monitor, maximise=maximise)
-    weights = train_loop(model, optimizer, loss_fn, batches, validate, settings, context, froc)
-    report_learning(NAME, froc, context)
-    return weights
+    return train_selecting(model, optimizer, loss_fn, batches, validate, config, NAME, validation, detect,
+                           context)
 
 
 def validation_figures(model: torch.nn.Module, x: np.ndarray, boxes: list[np.ndarray], size: int,

@@ -1,6 +1,6 @@
 """Training of the point net on whole windows of the image stream (imports torch; imported only by ``fit``).
 
-The epoch loop, checkpoints, resume and seeding are :func:`calcdet_torch.loop.train_loop`'s; this
+The epoch loop, checkpoints, resume, seeding and selection are :func:`calcdet_torch.loop.train_selecting`'s; this
 module supplies the windows, the focal loss and the validation figures. The best epoch is the one
 with the highest validation FROC AUC (the study's 0-50 FP per normal image), measured by detecting
 on a few validation images exactly as ``detect`` does.
@@ -14,10 +14,9 @@ from typing import Any
 import numpy as np
 import torch
 from calcdet_torch.loading import EpochWindows, read_items
-from calcdet_torch.loop import LoopSettings, train_loop
+from calcdet_torch.loop import train_selecting
 from calcdet_torch.patches import standardised
 from calcdet_torch.runtime import context_device, seed_torch
-from calcdet_torch.selection import FrocFigures, monitored, report_learning
 from calcdet_torch.state import Arrays, load_module_arrays
 
 from calcdet_core.api import Detections, ImageStream, TrainingContext, TrainingImage
@@ -105,11 +104,6 @@ def fit_weights(config: Any, train: ImageStream, validation: ImageStream, contex
         return [decode(heatmaps(model, [standardised(im.pixels, im.mask)], device)[0], im.mask, decoding)
                 for im in images]
 
-    froc = FrocFigures(validation, config.froc_images, config.froc_every, detect)
-    monitor, maximise = monitored(NAME, config.select_on, froc, context)
-    settings = LoopSettings(NAME, config.epochs, config.patience, config.min_delta, config.lr_step,
-                            config.lr_gamma, monitor=monitor, maximise=maximise)
-    weights = train_loop(net, optimizer, loss_fn, batches, validate, settings, context, froc)
-    report_learning(NAME, froc, context)
-    return weights
+    return train_selecting(net, optimizer, loss_fn, batches, validate, config, NAME, validation, detect,
+                           context)
 

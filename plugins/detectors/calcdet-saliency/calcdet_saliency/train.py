@@ -14,11 +14,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from calcdet_torch.loading import read_items
-from calcdet_torch.loop import LoopSettings, train_loop
+from calcdet_torch.loop import train_selecting
 from calcdet_torch.metrics import auroc, youden_f1
 from calcdet_torch.patches import Augment, EpochPatches, PatchSpec
 from calcdet_torch.runtime import context_device, seed_torch
-from calcdet_torch.selection import FrocFigures, monitored, report_learning
 from calcdet_torch.state import Arrays, module_arrays
 
 from calcdet_core.api import Detections, ImageStream, TrainingContext, TrainingImage
@@ -99,13 +98,8 @@ def fit_weights(config: Any, train: ImageStream, validation: ImageStream, contex
     def detect(model: torch.nn.Module, images: Sequence[TrainingImage]) -> list[Detections]:
         return detections(config, radius, module_arrays(model), str(device), images)
 
-    froc = FrocFigures(validation, config.froc_images, config.froc_every, detect)
-    monitor, maximise = monitored(NAME, config.select_on, froc, context)
-    settings = LoopSettings(NAME, config.epochs, config.patience, config.min_delta, config.lr_step,
-                            config.lr_gamma, monitor=monitor, maximise=maximise)
-    weights = train_loop(net, optimizer, loss_fn, batches, validate, settings, context, froc)
-    report_learning(NAME, froc, context)
-    return weights
+    return train_selecting(net, optimizer, loss_fn, batches, validate, config, NAME, validation, detect,
+                           context)
 
 
 def detections(config: Any, radius: float, weights: Arrays, device: str,
