@@ -231,8 +231,8 @@ def write_study(out: Path, entries: Sequence[dict[str, Any]], study: Study) -> d
     first = metrics[entries[0]["name"]]
     data, comparable = data_description(study.dataset.name, study.root)
     summary = json_ready({
-        "dataset": study.dataset.name, **({"dataset_settings": study.dataset.settings} if study.dataset.settings
-                                          else {}),
+        "dataset": study.dataset.name,
+        **({"dataset_settings": study.dataset.settings} if study.dataset.settings else {}),
         "root": str(study.root), "data": data, "comparable_with_published": comparable,
         "split": "test", "seed": study.seed,
         "device": study.device, "workers": study.workers, "images": first.get("images"),

@@ -92,8 +92,7 @@ def _resume_note(dropped: list[str], folder: Path) -> None:
 
 
 def train_model(pipeline_path: Path | PipelineDocument, dataset: DatasetChoice | str, root: Path, out: Path,
-                seed: int = 0,
-                executor: Executor | None = None, device: str = "auto", workers: int | None = None,
+                seed: int = 0, executor: Executor | None = None, device: str = "auto", workers: int | None = None,
                 overrides: Sequence[str] = (), verify_inputs: bool = False) -> dict[str, Any]:
     """Train the pipeline (a YAML file, or a validated document) on the dataset's train split (validation
     split at hand) and write ``out``; ``dataset`` is an adapter's name or a :class:`DatasetChoice` with settings.
