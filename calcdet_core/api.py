@@ -59,7 +59,7 @@ from calcdet_core.errors import CalcdetUserError, InvalidInputError
 from calcdet_core.evaluation.bootstrap import BootstrapFroc, bootstrap_froc
 from calcdet_core.evaluation.boxes import box_metrics
 from calcdet_core.evaluation.froc import FrocData, froc_data, froc_point_estimate, operating_points
-from calcdet_core.evaluation.matching import STUDY_DIAMETER_PX
+from calcdet_core.evaluation.matching import FP, STUDY_DIAMETER_PX, TP, Match, match_detections
 from calcdet_core.imaging.bright import bright_objects
 from calcdet_core.imaging.geometry import ellipse_polygon, feret_diameter, polygon_centroid
 from calcdet_core.imaging.inputs import bounding_box, checked_image, checked_inputs, checked_mask
@@ -147,8 +147,10 @@ __all__ = [
     "BACKGROUND_FRACTION",
     "CONTRACT_EDITION",
     "FLAT_TOL",
+    "FP",
     "MC_MAX_DIAMETER_MM",
     "STUDY_DIAMETER_PX",
+    "TP",
     "Annotation",
     "BootstrapFroc",
     "CalcdetUserError",
@@ -174,6 +176,7 @@ __all__ = [
     "ImageStream",
     "InvalidInputError",
     "Mammogram",
+    "Match",
     "OutputWriter",
     "Pipeline",
     "ProgressTask",
@@ -217,6 +220,7 @@ __all__ = [
     "load_arrays",
     "load_model",
     "load_pipeline",
+    "match_detections",
     "moments",
     "operating_points",
     "polygon_centroid",

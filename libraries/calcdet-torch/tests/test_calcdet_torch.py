@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from calcdet_torch.averaging import WeightAverage
 from calcdet_torch.loop import LoopSettings, train_loop
 from calcdet_torch.metrics import auroc, youden_f1
 from calcdet_torch.patches import Augment, EpochPatches, PatchSpec, cut, zscore
@@ -64,7 +65,7 @@ def test_suppress_with_a_limit_keeps_the_same_first_points():
     assert suppress(xy, score, 14.0, limit=50).tolist() == every[:50].tolist()
 
 
-def _problem(context, epochs):
+def _problem(context, epochs, average_decay=0.0):
     """A tiny linear problem through the loop: bright-centre 8x8 patches against noise."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(256, 8, 8)).astype(np.float32)
@@ -85,7 +86,8 @@ def _problem(context, epochs):
     def validate(m):
         return {"val_loss": float(loss_fn(m, (xt[192:], yt[192:])))}
 
-    return train_loop(model, optimizer, loss_fn, batches, validate, LoopSettings("toy", epochs, patience=3), context)
+    settings = LoopSettings("toy", epochs, patience=3, average_decay=average_decay)
+    return train_loop(model, optimizer, loss_fn, batches, validate, settings, context)
 
 
 def test_the_loop_lowers_the_loss_logs_epochs_and_resumes_to_the_same_weights(tmp_path):
@@ -100,6 +102,38 @@ def test_the_loop_lowers_the_loss_logs_epochs_and_resumes_to_the_same_weights(tm
     again = _problem(resumed, 4)
     assert [h["epoch"] for h in resumed.reporter.history] == [1, 2, 3, 4]
     for key, value in weights.items():
+        np.testing.assert_allclose(again[key], value, rtol=1e-6)
+
+
+def test_the_weight_average_follows_its_formula_with_batch_norm_statistics():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    average = WeightAverage(model, decay=0.9)
+    expected = {k: v.clone() for k, v in model.state_dict().items()}
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    for step in range(1, 21):
+        model(torch.randn(8, 3)).pow(2).mean().backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        average.update(model)
+        decay = min(0.9, (1 + step) / (10 + step))
+        for key, value in model.state_dict().items():
+            expected[key] = decay * expected[key] + (1 - decay) * value if value.is_floating_point() else value.clone()
+    for key, value in average.model.state_dict().items():
+        torch.testing.assert_close(value, expected[key])
+    assert not torch.equal(average.model[0].weight, model[0].weight)
+    assert not any(p.requires_grad for p in average.model.parameters())
+
+
+def test_with_a_weight_average_the_loop_keeps_the_average_and_resumes_to_it(tmp_path):
+    whole = TrainingContext(tmp_path / "whole", seed=2)
+    averaged = _problem(whole, 4, average_decay=0.95)
+    raw = _problem(TrainingContext(tmp_path / "raw", seed=2), 4)
+    assert any(not np.allclose(averaged[k], raw[k]) for k in raw)
+    assert whole.reporter.history[-1]["val_loss"] < whole.reporter.history[0]["val_loss"]
+    _problem(TrainingContext(tmp_path / "cut", seed=2), 2, average_decay=0.95)
+    again = _problem(TrainingContext(tmp_path / "cut", seed=2), 4, average_decay=0.95)
+    for key, value in averaged.items():
         np.testing.assert_allclose(again[key], value, rtol=1e-6)
 
 

@@ -51,6 +51,11 @@ class PointConfig(ComponentConfig):
     windows_per_image: int = Field(32, ge=1, le=4096, description="Training windows drawn per image and epoch.")
     positive_share: float = Field(0.75, ge=0, le=1, description="Share of an image's windows that hold a random "
                                                                 "target (images without MCs: none).")
+    hard_share: float = Field(0.0, ge=0, le=1, description="Share of an image's windows without a chosen target "
+                                                            "that hold one of its strongest false detections by the "
+                                                            "net being trained (mined on every training image before "
+                                                            "each epoch after the first); 0: all at random in the "
+                                                            "breast.")
     sigma: float = Field(1.5, gt=0, le=10, description="Width of the Gaussian around each MC centre in the target "
                                                        "heat map, px.")
     focal_alpha: float = Field(2.0, ge=0, le=10, description="Focal loss: exponent that fades easy pixels out.")
@@ -60,6 +65,9 @@ class PointConfig(ComponentConfig):
     learning_rate: float = Field(2e-3, gt=0, le=1, description="Adam learning rate.")
     lr_step: int = Field(14, ge=1, le=10_000, description="StepLR: epochs between learning-rate cuts.")
     lr_gamma: float = Field(0.1, gt=0, le=1, description="StepLR: factor of each cut.")
+    weight_average: float = Field(0.0, ge=0, lt=1, description="Decay per step of the weights' exponential moving "
+                                                               "average, which is validated, selected and kept "
+                                                               "(steadier than the raw weights); 0: off.")
     select_on: SelectOn = "val_froc_auc"
     patience: int = Field(8, ge=1, le=10_000,
                           description="Early stopping: measured epochs without a better select_on figure.")

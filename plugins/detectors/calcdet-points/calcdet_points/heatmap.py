@@ -6,7 +6,8 @@ at corner ``(x0, y0)`` holds grid pixel ``(x0 + i, y0 + j)`` at ``[j, i]``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 from calcdet_torch.patches import standardised, target_centres
@@ -50,21 +51,29 @@ class WindowSpec:
     sigma: float = 1.5
     margin: int = 8
     """A window's chosen target lies at least this far from its edges, px."""
+    hard_share: float = 0.0
+    """Share of the windows without a chosen target that hold one of the image's ``hard`` centres."""
+    hard: Mapping[str, np.ndarray] = field(default_factory=dict)
+    """Per image id, (N, 2) centres of false detections (:mod:`calcdet_points.mining`); none: all windows at random."""
 
 
 def window_corners(image: TrainingImage, spec: WindowSpec, rng: np.random.Generator) -> np.ndarray:
-    """(N, 2) corners (x0, y0): ``positive_share`` holding a random target, the rest centred in the breast."""
+    """(N, 2) corners (x0, y0): ``positive_share`` holding a random target, ``hard_share`` of the rest a random
+    hard centre, the rest centred at random in the breast."""
     h, w = image.pixels.shape
     centres = target_centres(image)
+    hard = spec.hard.get(image.image_id, np.zeros((0, 2)))
     n_pos = round(spec.positive_share * spec.per_image) if len(centres) else 0
+    n_hard = round(spec.hard_share * (spec.per_image - n_pos)) if len(hard) else 0
     corners = []
     room = max(spec.window - 2 * spec.margin, 1)
-    for k in rng.integers(0, max(len(centres), 1), n_pos):
-        x, y = centres[k]
-        corners.append((x - spec.margin - rng.integers(0, room), y - spec.margin - rng.integers(0, room)))
+    for chosen, count in ((centres, n_pos), (hard, n_hard)):
+        for k in rng.integers(0, max(len(chosen), 1), count):
+            x, y = chosen[k]
+            corners.append((x - spec.margin - rng.integers(0, room), y - spec.margin - rng.integers(0, room)))
     mask = np.ones((h, w), bool) if image.mask is None or not image.mask.any() else image.mask
     ys, xs = np.nonzero(mask)
-    for k in rng.integers(0, len(xs), spec.per_image - n_pos):
+    for k in rng.integers(0, len(xs), spec.per_image - n_pos - n_hard):
         corners.append((xs[k] - spec.window // 2, ys[k] - spec.window // 2))
     out = np.rint(np.asarray(corners, np.float64).reshape(-1, 2)).astype(int)
     out[:, 0] = np.clip(out[:, 0], 0, max(w - spec.window, 0))

@@ -8,7 +8,8 @@ on a few validation images exactly as ``detect`` does.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ from calcdet_points.heatmap import WindowSpec, image_windows
 from calcdet_points.inference import heatmaps
 from calcdet_points.initial import fingerprint, read_initial
 from calcdet_points.loss import focal_loss
+from calcdet_points.mining import false_peaks
 from calcdet_points.net import build_net
 
 Windows = tuple[np.ndarray, np.ndarray]
@@ -58,7 +60,21 @@ def decode_spec(config: Any) -> DecodeSpec:
 
 
 def window_spec(config: Any) -> WindowSpec:
-    return WindowSpec(config.window, config.windows_per_image, config.positive_share, config.sigma)
+    return WindowSpec(config.window, config.windows_per_image, config.positive_share, config.sigma,
+                      hard_share=config.hard_share)
+
+
+def mined(net: torch.nn.Module, images: Iterable[TrainingImage], config: Any, device: torch.device
+          ) -> dict[str, np.ndarray]:
+    """Per image, the centres of the false detections of ``net`` as it stands (its mode restored)."""
+    was_training = net.training
+    net.eval()
+    decoding, found = decode_spec(config), {}
+    for image in images:
+        heat = heatmaps(net, [standardised(image.pixels, image.mask)], device, config.strip_rows)[0]
+        found[image.image_id] = false_peaks(decode(heat, image.mask, decoding), image.annotation)
+    net.train(was_training)
+    return found
 
 
 def fit_weights(config: Any, train: ImageStream, validation: ImageStream, context: TrainingContext) -> Arrays:
@@ -81,7 +97,8 @@ def fit_weights(config: Any, train: ImageStream, validation: ImageStream, contex
 
     def batches(epoch: int) -> tuple[int, Iterator[Windows]]:
         rng = context.rng(epoch)
-        source = EpochWindows(train, spec, rng, config.augment, image_windows)
+        hard = mined(net, read_items(train, context.workers), config, device) if config.hard_share and epoch > 1 else {}
+        source = EpochWindows(train, replace(spec, hard=hard), rng, config.augment, image_windows)
         order = rng.permutation(len(train))
         count = -(-len(train) * spec.per_image // size)
         return count, shuffled_batches(read_items(source, context.workers, order), size, rng)
@@ -105,5 +122,5 @@ def fit_weights(config: Any, train: ImageStream, validation: ImageStream, contex
                 for im in images]
 
     return train_selecting(net, optimizer, loss_fn, batches, validate, config, NAME, validation, detect,
-                           context)
+                           context, config.weight_average)
 

@@ -1,13 +1,19 @@
 """point-heatmap training: finds bright spots after a short fit, selects on validation FROC AUC, says when it has
 not learned, resumes to identical weights, refuses weights of another architecture, validates its pipelines."""
 
+from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 import pytest
+import torch
 from calcdet_points.detector import PointDetector
 from calcdet_points.inference import Inference
+from calcdet_points.mining import false_peaks
+from calcdet_points.net import build_net
+from calcdet_points.train import mined
+from calcdet_torch.state import load_module_arrays
 
 from calcdet_core.api import TrainingContext, load_pipeline
 from calcdet_core.testing import RecordingReporter, detector_streams, detector_test_image
@@ -55,8 +61,11 @@ def test_a_training_that_learned_nothing_says_so():
     assert any("has not learned to find MCs" in m for m in context.reporter.messages), context.reporter.messages
 
 
-def test_resume_from_a_checkpoint_gives_identical_weights(tmp_path):
+@pytest.mark.parametrize("extra", [{}, {"hard_share": 0.5, "weight_average": 0.9}], ids=["plain", "mined-averaged"])
+def test_resume_from_a_checkpoint_gives_identical_weights(tmp_path, extra):
+    """Also with hard windows mined by the net being trained and a moving average of its weights kept."""
     train, validation = detector_streams(normal_validation=True)
+    settings = {**SMALL, **extra}
 
     class Interrupted(Exception):
         pass
@@ -71,16 +80,39 @@ def test_resume_from_a_checkpoint_gives_identical_weights(tmp_path):
                 raise Interrupted
             return path
 
-    whole = PointDetector(**SMALL).fit(train, validation, TrainingContext(tmp_path / "whole", seed=5))
+    whole = PointDetector(**settings).fit(train, validation, TrainingContext(tmp_path / "whole", seed=5))
     with pytest.raises(Interrupted):
-        PointDetector(**SMALL).fit(train, validation, StopAfterTwo(tmp_path / "cut", seed=5))
+        PointDetector(**settings).fit(train, validation, StopAfterTwo(tmp_path / "cut", seed=5))
     resumed_context = StopAfterTwo(tmp_path / "cut", seed=5)
     assert resumed_context.last_checkpoint().epoch == 2
-    resumed = PointDetector(**SMALL).fit(train, validation, resumed_context)
+    resumed = PointDetector(**settings).fit(train, validation, resumed_context)
     assert StopAfterTwo.saved == [1, 2, 3, 4]  # the resumed fit trained epochs 3 and 4 only
     assert whole.weights_.keys() == resumed.weights_.keys()
     for key, value in whole.weights_.items():
         np.testing.assert_array_equal(resumed.weights_[key], value, err_msg=key)
+
+
+def test_mined_centres_are_the_false_detections_the_net_makes_on_each_image(trained):
+    """A copy of an MC pasted far from every target, unannotated, is where the net's false detection is mined."""
+    detector, _ = trained
+    train, _ = detector_streams(normal_validation=True)
+    images = [train[k] for k in range(len(train))]
+    first = next(im for im in images if im.annotation.targets)
+    x, y = round(first.annotation.targets[0].x), round(first.annotation.targets[0].y)
+    pasted = first.pixels.copy()
+    far = max(((px, py) for px in range(12, 68, 4) for py in range(12, 68, 4) if first.mask[py, px]),
+              key=lambda p: min(np.hypot(p[0] - t.x, p[1] - t.y) for t in first.annotation.targets))
+    pasted[far[1] - 5 : far[1] + 6, far[0] - 5 : far[0] + 6] = first.pixels[y - 5 : y + 6, x - 5 : x + 6]
+    images[images.index(first)] = replace(first, pixels=pasted)
+    net = build_net(detector.config)
+    load_module_arrays(net, detector.weights_)
+    hard = mined(net, images, detector.config, torch.device("cpu"))
+    assert net.training  # its mode is restored
+    assert sorted(hard) == sorted(im.image_id for im in images)
+    for image in images:
+        expected = false_peaks(detector.detect(image.pixels, image.mask), image.annotation)
+        np.testing.assert_allclose(hard[image.image_id], expected, atol=1e-3)
+    assert np.hypot(*(hard[first.image_id] - far).T).min() <= 2.0, (hard[first.image_id], far)
 
 
 def test_weights_of_another_architecture_are_refused_naming_both(trained, tmp_path):
