@@ -59,8 +59,9 @@ from calcdet_core.errors import CalcdetUserError, InvalidInputError
 from calcdet_core.evaluation.bootstrap import BootstrapFroc, bootstrap_froc
 from calcdet_core.evaluation.boxes import box_metrics
 from calcdet_core.evaluation.froc import FrocData, froc_data, froc_point_estimate, operating_points
-from calcdet_core.evaluation.matching import FP, STUDY_DIAMETER_PX, TP, Match, match_detections
+from calcdet_core.evaluation.matching import DROPPED, FP, STUDY_DIAMETER_PX, TP, Match, match_detections
 from calcdet_core.imaging.bright import bright_objects
+from calcdet_core.imaging.context import context_features
 from calcdet_core.imaging.geometry import ellipse_polygon, feret_diameter, polygon_centroid
 from calcdet_core.imaging.inputs import bounding_box, checked_image, checked_inputs, checked_mask
 from calcdet_core.imaging.morphology import erode_mask
@@ -146,6 +147,7 @@ def labelled_features(pipeline: "Pipeline", dataset: str, root: str | Path, work
 __all__ = [
     "BACKGROUND_FRACTION",
     "CONTRACT_EDITION",
+    "DROPPED",
     "FLAT_TOL",
     "FP",
     "MC_MAX_DIAMETER_MM",
@@ -200,6 +202,7 @@ __all__ = [
     "checked_image",
     "checked_inputs",
     "checked_mask",
+    "context_features",
     "dataset_choice",
     "ellipse_polygon",
     "entropy_uniformity",

@@ -8,7 +8,7 @@ or loads weights. Learned state is numpy arrays (safetensors on disk, what a pic
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from calcdet_torch.detector import TorchDetector
@@ -24,12 +24,16 @@ from calcdet_core.api import (
     ImageStream,
     InvalidInputError,
     TrainingContext,
+    load_arrays,
+    save_arrays,
 )
 from calcdet_points.architecture import mismatch
 from calcdet_points.decode import DecodeSpec, decode
 from calcdet_points.initial import read_initial
+from calcdet_points.rescoring import Rescorer, fit_context_rescorer
 
 WEIGHTS_FILE = "point_net.safetensors"
+RESCORING_FILE = "point_rescoring.safetensors"
 Width = Annotated[int, Field(ge=1, le=512)]
 
 
@@ -85,6 +89,11 @@ class PointConfig(ComponentConfig):
                                                              "(plus its receptive field above and below): the same "
                                                              "map in less memory, faster on a CPU; 0: the whole image "
                                                              "at once. A multiple of 2 ** (len(widths) - 1).")
+    rescore: Literal["none", "context"] = Field("none", description="context: after training, fit a logistic "
+                                                "regression that scores each detection from its heat and its place "
+                                                "among the image's other detections (neighbours within 1, 2 and 4 mm, "
+                                                "rank), on the validation images' detections; none: the heat is the "
+                                                "score.")
     initial_weights: Path | None = Field(None, description="A point_net.safetensors (of these widths and convs) "
                                                            "that training starts from instead of random weights: "
                                                            "fine-tuning pretrained weights. None: random.")
@@ -140,6 +149,10 @@ class PointDetector(TorchDetector):
     Config = PointConfig
     weights_file = WEIGHTS_FILE
 
+    def __init__(self, config: ComponentConfig | None = None, **params: Any) -> None:
+        super().__init__(config, **params)
+        self.rescorer_: Rescorer | None = None
+
     @property
     def batch_size(self) -> int:
         """Images the engine hands :meth:`detect_batch` at once: this detector's ``batch_size`` setting."""
@@ -150,7 +163,11 @@ class PointDetector(TorchDetector):
 
         if not any(e.annotation.targets for e in train.entries):
             raise InvalidInputError(f"{self.name}: no annotated MC in the training images; nothing to learn from")
+        self.rescorer_ = None
         self.weights_ = fit_weights(self.config, train, validation, context)
+        if self.config.rescore == "context":
+            self.rescorer_ = fit_context_rescorer(self.detect, [("validation", validation), ("training", train)],
+                                                  context)
         # The fitted weights stand alone: a model directory must load after its starting file is moved or
         # deleted, so its pipeline.yaml leaves initial_weights out (training_metrics.json records it).
         self.config = self.config.model_copy(update={"initial_weights": None})
@@ -170,9 +187,33 @@ class PointDetector(TorchDetector):
 
     def _detect(self, net: Any, image: np.ndarray, mask: np.ndarray | None) -> Detections:
         (heat,) = net.heatmaps([standardised(image, mask)])
-        return decode(heat, mask, self._decoding())
+        return self._scored(decode(heat, mask, self._decoding()), image.shape)
+
+    def _scored(self, found: Detections, shape: tuple[int, int]) -> Detections:
+        return found if self.rescorer_ is None else self.rescorer_.rescored(found, shape)
 
     def _detect_many(self, net: Any, images: list[np.ndarray], masks: list[np.ndarray | None]) -> list[Detections]:
         """Images of one size go through the net together (the base class hands over ``batch_size`` at a time)."""
         heats = net.heatmaps([standardised(image, mask) for image, mask in zip(images, masks, strict=True)])
-        return [decode(heat, mask, self._decoding()) for heat, mask in zip(heats, masks, strict=True)]
+        return [self._scored(decode(heat, mask, self._decoding()), image.shape)
+                for heat, mask, image in zip(heats, masks, images, strict=True)]
+
+    def save_state(self, directory: Path) -> list[Path]:
+        files = super().save_state(directory)
+        if self.rescorer_ is not None:
+            files.append(save_arrays(Path(directory) / RESCORING_FILE, self.rescorer_.arrays()))
+        return files
+
+    def load_state(self, directory: Path) -> None:
+        rescorer = None
+        if self.config.rescore == "context":
+            path = Path(directory) / RESCORING_FILE
+            if not path.is_file():
+                raise InvalidInputError(f"{path}: missing; this point-heatmap scores with context (detector.params."
+                                        "rescore: context), which its training writes there")
+            try:
+                rescorer = Rescorer.from_arrays(load_arrays(path), str(path))
+            except ValueError as exc:
+                raise InvalidInputError(str(exc)) from None
+        super().load_state(directory)
+        self.rescorer_ = rescorer

@@ -1,5 +1,5 @@
 """calcdet-context: candidate-context features (score rank in the image, cluster neighbourhood)."""
 
-from calcdet_context.extractor import CandidateContext, context_features
+from calcdet_context.extractor import CandidateContext
 
-__all__ = ["CandidateContext", "context_features"]
+__all__ = ["CandidateContext"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from calcdet_context import CandidateContext, context_features
+from calcdet_context import CandidateContext
 
-from calcdet_core.api import CalcdetUserError, Candidates
+from calcdet_core.api import CalcdetUserError, Candidates, context_features
 from calcdet_core.testing import parametrize_with_checks
 
 
