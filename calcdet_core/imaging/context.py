@@ -14,7 +14,7 @@ import numpy as np
 
 def context_features(xy: np.ndarray, score: np.ndarray, radii: list[float], strong_share: float,
                      nearest: int, far: float) -> np.ndarray:
-    """(N, 6 + len(radii)) context features of N candidates at ``xy`` with (log) proposer ``score``.
+    """(N, 6 + len(radii)) context features of N points at ``xy`` with (log) ``score`` (a proposer's, a detector's).
 
     Scores are taken relative to the image's median (a neighbourhood without candidates counts
     as median); counts and the distance are log1p-compressed (heavy-tailed; an SVM standardises

@@ -21,11 +21,11 @@ WARMUP = 10
 class WeightAverage:
     """``model``'s exponential moving average with ``decay`` per optimizer step (batch-norm statistics too)."""
 
-    def __init__(self, model: nn.Module, decay: float, steps: int = 0) -> None:
+    def __init__(self, model: nn.Module, decay: float) -> None:
         self.model = copy.deepcopy(model).eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
-        self.decay, self.steps = decay, steps
+        self.decay, self.steps = decay, 0
 
     def update(self, model: nn.Module) -> None:
         """Fold ``model``'s current weights into the average (after an optimizer step)."""

@@ -1,7 +1,8 @@
 """Training of the point net on whole windows of the image stream (imports torch; imported only by ``fit``).
 
 The epoch loop, checkpoints, resume, seeding and selection are :func:`calcdet_torch.loop.train_selecting`'s; this
-module supplies the windows, the focal loss and the validation figures. The best epoch is the one
+module supplies the windows (with hard ones on the net's own false detections, mined before each epoch),
+the focal loss and the validation figures. The best epoch is the one
 with the highest validation FROC AUC (the study's 0-50 FP per normal image), measured by detecting
 on a few validation images exactly as ``detect`` does.
 """
