@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from calcdet_torch.points import local_maxima, subpixel_offsets, suppress
@@ -21,6 +22,11 @@ class DecodeSpec:
     max_detections: int = 1000
     radius: float = 3.0
     """Radius given to every detection, px."""
+
+    @classmethod
+    def of(cls, config: Any) -> DecodeSpec:
+        """The decoding a point-heatmap config sets: ``threshold``, ``min_distance``, ``max_detections``, ``radius``."""
+        return cls(config.threshold, config.min_distance, config.max_detections, config.radius)
 
 
 def decode(heat: np.ndarray, mask: np.ndarray | None, spec: DecodeSpec) -> Detections:

@@ -182,8 +182,7 @@ class PointDetector(TorchDetector):
         return Inference(self.config, weights, device, source)
 
     def _decoding(self) -> DecodeSpec:
-        c = self.config
-        return DecodeSpec(c.threshold, c.min_distance, c.max_detections, c.radius)
+        return DecodeSpec.of(self.config)
 
     def _detect(self, net: Any, image: np.ndarray, mask: np.ndarray | None) -> Detections:
         (heat,) = net.heatmaps([standardised(image, mask)])

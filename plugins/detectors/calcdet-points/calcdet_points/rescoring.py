@@ -30,6 +30,8 @@ RADII = (14.0, 28.0, 56.0)
 """Neighbourhood radii, px: calcdet-context's defaults (1, 2 and 4 mm at INbreast's 70 um)."""
 STRONG_SHARE = 0.1
 NEAREST = 3
+WIDTH = 7 + len(RADII)
+"""Columns of :func:`detection_features`: the heat's logit, then ``context_features``' 6 + len(RADII)."""
 HEAT_FLOOR = 1e-6
 """Heats are clipped to [HEAT_FLOOR, 1 - HEAT_FLOOR] before their logit."""
 PENALTY = 1.0
@@ -37,11 +39,11 @@ PENALTY = 1.0
 
 
 def detection_features(found: Detections, shape: tuple[int, int]) -> np.ndarray:
-    """(N, 7 + len(RADII)): the heat's logit, then the context of each detection among all of its image's."""
+    """(N, WIDTH): the heat's logit, then the context of each detection among all of its image's."""
     heat = np.clip(found.score, HEAT_FLOOR, 1 - HEAT_FLOOR)
     logit = np.log(heat / (1 - heat))
     if not len(found):
-        return np.zeros((0, 7 + len(RADII)))
+        return np.zeros((0, WIDTH))
     far = float(np.hypot(*shape))
     return np.column_stack([logit, context_features(found.xyr[:, :2], logit, list(RADII), STRONG_SHARE, NEAREST,
                                                     far)])
@@ -59,12 +61,10 @@ class Rescorer:
     @classmethod
     def identity(cls) -> Rescorer:
         """The rescorer whose probability is the heat itself (the logit's coefficient 1, every other 0)."""
-        width = 7 + len(RADII)
-        return cls(np.zeros(width), np.ones(width), np.eye(width)[0], 0.0)
+        return cls(np.zeros(WIDTH), np.ones(WIDTH), np.eye(WIDTH)[0], 0.0)
 
     def probability(self, features: np.ndarray) -> np.ndarray:
-        z = (features - self.mean) / self.scale @ self.coef + self.intercept
-        return 1 / (1 + np.exp(-np.clip(z, -60, 60)))
+        return _sigmoid((features - self.mean) / self.scale @ self.coef + self.intercept)
 
     def rescored(self, found: Detections, shape: tuple[int, int]) -> Detections:
         """``found`` with its scores replaced by the probabilities, best first."""
@@ -80,16 +80,19 @@ class Rescorer:
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], source: str) -> Rescorer:
         """A rescorer from :meth:`arrays`; a clear error naming ``source`` when they do not describe one."""
-        width = 7 + len(RADII)
         try:
             mean, scale, coef = (np.asarray(arrays[k], np.float64).reshape(-1) for k in ("mean", "scale", "coef"))
             intercept = float(np.asarray(arrays["intercept"]).reshape(-1)[0])
         except (KeyError, IndexError, ValueError) as exc:
             raise ValueError(f"{source}: not a point-heatmap context rescorer ({exc!r})") from None
         values = np.concatenate([mean, scale, coef, [intercept]])
-        if not len(mean) == len(scale) == len(coef) == width or not np.isfinite(values).all():
-            raise ValueError(f"{source}: a context rescorer holds {width} finite means, scales and coefficients")
+        if not len(mean) == len(scale) == len(coef) == WIDTH or not np.isfinite(values).all():
+            raise ValueError(f"{source}: a context rescorer holds {WIDTH} finite means, scales and coefficients")
         return cls(mean, scale, coef, intercept)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-np.clip(z, -60, 60)))
 
 
 def fit_rescorer(features: np.ndarray, labels: np.ndarray, iterations: int = 50) -> Rescorer:
@@ -108,7 +111,7 @@ def fit_rescorer(features: np.ndarray, labels: np.ndarray, iterations: int = 50)
     penalty[-1] = 0.0  # the intercept is not penalised
     w = np.zeros(design.shape[1])
     for _ in range(iterations):
-        p = 1 / (1 + np.exp(-np.clip(design @ w, -60, 60)))
+        p = _sigmoid(design @ w)
         gradient = design.T @ (p - y) + penalty * w
         hessian = (design * (p * (1 - p))[:, None]).T @ design + np.diag(penalty) + 1e-9 * np.eye(len(w))
         step = np.linalg.solve(hessian, gradient)

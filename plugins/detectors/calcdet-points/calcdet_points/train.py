@@ -56,13 +56,16 @@ def shuffled_batches(parts: Iterator[Windows], size: int, rng: np.random.Generat
         yield from flush(True)
 
 
-def decode_spec(config: Any) -> DecodeSpec:
-    return DecodeSpec(config.threshold, config.min_distance, config.max_detections, config.radius)
-
-
 def window_spec(config: Any) -> WindowSpec:
     return WindowSpec(config.window, config.windows_per_image, config.positive_share, config.sigma,
                       hard_share=config.hard_share)
+
+
+def net_detections(net: torch.nn.Module, image: TrainingImage, config: Any, device: torch.device) -> Detections:
+    """The detections of ``net`` (in evaluation mode) on a training image, the heat as score, as ``detect`` makes them
+    (strips of ``strip_rows``, the config's decoding)."""
+    heat = heatmaps(net, [standardised(image.pixels, image.mask)], device, config.strip_rows)[0]
+    return decode(heat, image.mask, DecodeSpec.of(config))
 
 
 def mined(net: torch.nn.Module, images: Iterable[TrainingImage], config: Any, device: torch.device
@@ -70,10 +73,8 @@ def mined(net: torch.nn.Module, images: Iterable[TrainingImage], config: Any, de
     """Per image, the centres of the false detections of ``net`` as it stands (its mode restored)."""
     was_training = net.training
     net.eval()
-    decoding, found = decode_spec(config), {}
-    for image in images:
-        heat = heatmaps(net, [standardised(image.pixels, image.mask)], device, config.strip_rows)[0]
-        found[image.image_id] = false_peaks(decode(heat, image.mask, decoding), image.annotation)
+    found = {image.image_id: false_peaks(net_detections(net, image, config, device), image.annotation)
+             for image in images}
     net.train(was_training)
     return found
 
@@ -118,9 +119,7 @@ def fit_weights(config: Any, train: ImageStream, validation: ImageStream, contex
         return {"val_loss": total / max(len(x), 1)}
 
     def detect(model: torch.nn.Module, images: Sequence[TrainingImage]) -> list[Detections]:
-        decoding = decode_spec(config)
-        return [decode(heatmaps(model, [standardised(im.pixels, im.mask)], device)[0], im.mask, decoding)
-                for im in images]
+        return [net_detections(model, image, config, device) for image in images]
 
     return train_selecting(net, optimizer, loss_fn, batches, validate, config, NAME, validation, detect,
                            context, config.weight_average)
