@@ -145,6 +145,14 @@ def test_two_pipelines_of_one_name_are_refused(yamls, tmp_path):
         plan_runs([yamls[0], copy], tmp_path / "out")
 
 
+def test_a_study_written_under_a_relative_out_is_reused_from_another_folder(release, yamls, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    reproduce("inbreast", release, Path("out"), yamls[:1], seed=0, device="cpu")
+    monkeypatch.chdir(release)
+    study = reproduce("inbreast", release, tmp_path / "out", yamls[:1], seed=0, device="cpu")
+    assert not any(p["trained_now"] or p["evaluated_now"] for p in study["pipelines"])
+
+
 def test_cli_reuses_a_model_trained_before_with_calcdet_train(release, yamls, tmp_path):
     runner = CliRunner()
     out = tmp_path / "study"

@@ -363,7 +363,7 @@ def evaluate_model(model_dir: Path, dataset: DatasetChoice | str, root: Path, ou
         metrics = evaluate_results(results, out, evaluators=pipeline.evaluators or None, seed=seed,
                                    load_image=lambda image_id: records[image_id].read().pixels,
                                    title=f"calcdet evaluate: {pipeline.spec.name} on {chosen.name} ({split})",
-                                   extra={"model": str(model_dir), "dataset": chosen.name,
+                                   extra={"model": str(Path(model_dir).resolve()), "dataset": chosen.name,
                                           **({"dataset_settings": chosen.settings} if chosen.settings else {}),
                                           "split": split,
                                           "seed": seed, "detection_seconds_per_image": _mean_seconds(found),
