@@ -7,6 +7,7 @@ Like datasette's own checks: a hook without a documentation heading or without a
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import re
 import sys
@@ -219,6 +220,25 @@ def test_hook_calcdet_training_transforms():
     doc["training"]["transform"] = {"plugin": "gama-jitter"}
     with pytest.raises(PipelineValidationError, match=r"training.transform.plugin: .*did you mean 'gamma-jitter'"):
         build_pipeline(doc, registry=registry)
+
+
+class Overexposing:
+    """A transform whose output leaves the working grid's [0, 1]."""
+
+    def keeps(self, entry) -> bool:
+        return True
+
+    def __call__(self, image, rng):
+        return dataclasses.replace(image, pixels=image.pixels + 0.5)
+
+
+def test_a_transform_whose_pixels_leave_zero_to_one_is_refused_naming_it_and_the_image():
+    from calcdet_core.api import ImageStream
+
+    drawn = ImageStream.from_images([detector_test_image(0, image_id="a")]).with_transform(Overexposing(), seed=0)
+    for read in (lambda: drawn[0], lambda: drawn.draw(0, np.random.default_rng(0))):
+        with pytest.raises(ValueError, match=r"training.transform Overexposing \(image a\) needs pixel values in"):
+            read()
 
 
 @pytest.mark.parametrize("hook", HOOK_NAMES)

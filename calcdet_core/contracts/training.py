@@ -25,6 +25,7 @@ from typing import Any, Protocol, overload
 import numpy as np
 
 from calcdet_core.contracts.data import Annotation
+from calcdet_core.imaging.inputs import checked_image
 from calcdet_core.io.atomic import write_json_atomic
 
 
@@ -109,7 +110,7 @@ class ImageStream(Sequence[TrainingImage]):
         image = self._read(self._items[index])
         if self.transform is None:
             return image
-        return self.transform(image, np.random.default_rng([self.seed, zlib.crc32(image.image_id.encode())]))
+        return self._transformed(image, np.random.default_rng([self.seed, zlib.crc32(image.image_id.encode())]))
 
     def __iter__(self) -> Iterator[TrainingImage]:
         for index in range(len(self)):
@@ -119,7 +120,14 @@ class ImageStream(Sequence[TrainingImage]):
         """Image ``index`` with a fresh draw of the stream's transform from ``rng`` (``stream[index]`` without one)."""
         if self.transform is None:
             return self[index]
-        return self.transform(self._read(self._items[index]), rng)
+        return self._transformed(self._read(self._items[index]), rng)
+
+    def _transformed(self, image: TrainingImage, rng: np.random.Generator) -> TrainingImage:
+        """``image`` through the transform, refused naming it when its pixels leave the working grid's [0, 1]: a
+        detector would otherwise fail later blaming itself, or train on values it never sees at detection."""
+        out = self.transform(image, rng)
+        checked_image(out.pixels, f"training.transform {type(self.transform).__name__} (image {image.image_id})")
+        return out
 
     @property
     def entries(self) -> tuple[StreamEntry, ...]:

@@ -105,7 +105,7 @@ def insert_mcs(pixels: np.ndarray, pixel_mm: float, existing: Annotation, settin
     ``mask`` is the breast (found from the pixels when not given); ``None`` when there is none. The
     result keeps the source's values outside the inserted MCs exactly. With ``max_value`` (a stored
     image) it is rounded and kept within [0, ``max_value``] in the source's dtype; without (a working-
-    grid image in training) it stays float32.
+    grid image in training) it stays float32 within the grid's [0, 1], saturating as a detector does.
     """
     mask = breast_mask(pixels) if mask is None else np.asarray(mask, bool)
     if not mask.any():
@@ -120,7 +120,7 @@ def insert_mcs(pixels: np.ndarray, pixel_mm: float, existing: Annotation, settin
             peaks.append(imprint(out, mask, shape, contrast, pixel_mm, signal, settings.imprint, rng))
     annotation, rois = _truth(layout, existing)
     if max_value is None:
-        stored = out.astype(np.float32) if abnormal else np.asarray(pixels)
+        stored = np.clip(out, 0, 1).astype(np.float32) if abnormal else np.asarray(pixels)
     else:
         stored = (np.clip(np.rint(out), 0, max_value) if abnormal else np.asarray(pixels)).astype(
             np.asarray(pixels).dtype)

@@ -40,6 +40,16 @@ def test_every_draw_inserts_new_mcs_inside_the_breast_with_their_truth(normal):
     assert not (changed & ~near).any(), "pixels change only around the inserted MCs"
 
 
+def test_inserted_mcs_saturate_at_the_working_grids_one_as_a_detector_does(normal):
+    top = np.quantile(normal.pixels[normal.mask], 0.99)  # the breast's brightest 1 % at 1, as a windowed image
+    bright = dataclasses.replace(normal, pixels=np.where(normal.mask, np.minimum(normal.pixels / top, 1),
+                                                         normal.pixels).astype(np.float32))
+    insert = mc_insertion(images="normal", abnormal_share=1.0)
+    drawn = [insert(bright, np.random.default_rng(seed)).pixels for seed in range(30)]
+    assert all(d.min() >= 0 and d.max() <= 1 for d in drawn), "never beyond the grid's [0, 1]"
+    assert any(((d == 1) & (bright.pixels < 1)).any() for d in drawn), "some MCs reach its top"
+
+
 def test_a_share_of_draws_stays_normal_and_normal_images_only_keeps_no_annotated_image(normal):
     insert = mc_insertion(images="normal")
     drawn = [insert(normal, np.random.default_rng(s)).annotation.is_normal for s in range(40)]
