@@ -17,8 +17,10 @@ few annotated images than random weights. Steps:
 * ``--pipeline`` (with ``--pretrain-set`` settings) trained on it: the pretrained weights;
 * ``--pipeline`` trained on the fine-tuning release from those weights (``initial_weights``) and,
   the same way, from random weights (``scratch``);
-* both tested on every family's test split: FROC AUC (0-50 FP per normal image) with its 95 %
-  image-bootstrap interval and the paired difference fine-tuned minus scratch (same images, same draws).
+* with ``--baseline``, that pipeline (AIA-ML, say) trained on the fine-tuning release the same way;
+* all tested on every family's test split: FROC AUC (0-50 FP per normal image) with its 95 %
+  image-bootstrap interval and the paired differences fine-tuned minus scratch, and fine-tuned and
+  scratch minus the baseline (same images, same draws).
 
 Prints JSON. Releases are read from ``--reuse`` only, never written there.
 
@@ -129,6 +131,12 @@ def training_facts(model: Path) -> dict[str, Any]:
     return flat
 
 
+def difference(a: FrocData, b: FrocData, args: argparse.Namespace) -> dict[str, Any]:
+    """FROC AUC of ``a`` minus ``b`` on the same images, with its paired 95 % bootstrap interval."""
+    diff = paired_auc_difference(a, b, args.resamples, args.seed)
+    return {"difference": round(diff["difference"], 4), "ci95": [round(x, 4) for x in diff["ci"]]}
+
+
 def weights_of(model: Path) -> Path:
     """The model directory's ``point_net.safetensors``."""
     (found,) = sorted(model.rglob("point_net.safetensors"))
@@ -150,6 +158,7 @@ def main() -> None:
     parser.add_argument("--finetune-set", action="append", default=[], metavar="PLUGIN.PARAM=VALUE",
                         help="Settings of the fine-tuning run only (repeatable; its model is named after them).")
     parser.add_argument("--pipeline", type=Path, default=ROOT / "pipelines" / "point-heatmap.yaml")
+    parser.add_argument("--baseline", type=Path, help="A pipeline trained on the fine-tuning release to compare with.")
     parser.add_argument("--on-the-fly", action="store_true",
                         help="Pretrain on normal phantoms with MCs inserted every epoch, not on written insertions.")
     parser.add_argument("--resamples", type=int, default=1000)
@@ -191,23 +200,26 @@ def main() -> None:
         events[name] = test(model, tests, args.seed)
         log(f"{name} ({seconds[name]:.0f} s): " + ", ".join(
             f"{f} {auc_with_interval(d, 200, args.seed)['auc']}" for f, d in events[name].items()))
+    if args.baseline:
+        seconds["baseline"] = train(args.baseline, tests[args.train_family], work / "model-baseline", [], args)
+        events["baseline"] = test(work / "model-baseline", tests, args.seed)
     events["pretrained only"] = test(pretrained, tests, args.seed)
     tested = {name: {f: auc_with_interval(d, args.resamples, args.seed) for f, d in by_family.items()}
               for name, by_family in events.items()}
-    paired = {}
-    for family in families:
-        diff = paired_auc_difference(events[tuned][family], events["scratch"][family], args.resamples, args.seed)
-        paired[family] = {"difference": round(diff["difference"], 4), "ci95": [round(x, 4) for x in diff["ci"]]}
+    pairs = [(tuned, "scratch")] + [(name, "baseline") for name in (tuned, "scratch") if "baseline" in events]
+    paired = {f"{a} minus {b}": {family: difference(events[a][family], events[b][family], args)
+                                 for family in families} for a, b in pairs}
     report = {"benchmark": "pretraining", "pipeline": str(args.pipeline), "on_the_fly": args.on_the_fly,
               "pretrain_set": args.pretrain_set,
               "finetune_set": args.finetune_set,
               "release": {"images": args.images, "height": args.height, "width": args.width, "seed": args.seed,
                           "train_family": args.train_family, "tests": {f: str(p) for f, p in tests.items()}},
               "pretraining_release": pretraining,
+              "baseline": str(args.baseline) if args.baseline else None,
               "training": {name: {"seconds": round(seconds.get(name, 0.0), 1),
                                   **training_facts(work / f"model-{name}")}
-                           for name in ("pretrained", tuned, "scratch")},
-              "tested_on": tested, "fine_tuned_minus_scratch": paired,
+                           for name in ("pretrained", tuned, "scratch", "baseline") if name in seconds},
+              "tested_on": tested, "paired": paired,
               "total_seconds": round(time.perf_counter() - start, 1)}
     print(json.dumps(report, indent=2, default=str))
 
