@@ -71,6 +71,7 @@ from calcdet_core.imaging.regions import fill_holes, label_regions, largest_regi
 from calcdet_core.imaging.stats import FLAT_TOL, entropy_uniformity, histogram_counts, is_flat, moments, quantiles
 from calcdet_core.io.arrays import load_arrays, save_arrays
 from calcdet_core.io.output_writers import DetectedOutput, OutputWriter, RunIdentity, WriterFactory
+from calcdet_core.plugins.weights import SHIPPED_PREFIX, shipped_weights
 
 if TYPE_CHECKING:
     from calcdet_core.cli.options import DatasetOptions, dataset_choice
@@ -151,6 +152,7 @@ __all__ = [
     "FLAT_TOL",
     "FP",
     "MC_MAX_DIAMETER_MM",
+    "SHIPPED_PREFIX",
     "STUDY_DIAMETER_PX",
     "TP",
     "Annotation",
@@ -234,6 +236,7 @@ __all__ = [
     "read_dicom",
     "reporter_of",
     "save_arrays",
+    "shipped_weights",
     "timed_step",
     "write_dicom",
 ]

@@ -14,7 +14,14 @@ from typer.testing import CliRunner
 from calcdet_core.cli.app import create_app
 from calcdet_core.errors import CalcdetUserError, InvalidInputError
 from calcdet_core.io.model_dir import is_model_dir, sha256
-from calcdet_core.run.reproduce import STUDY_PIPELINES, plan_runs, reproduce, study_pipelines
+from calcdet_core.run.reproduce import (
+    STUDY_PIPELINES,
+    differences,
+    plan_runs,
+    reproduce,
+    started_from,
+    study_pipelines,
+)
 
 PIPELINES = {
     "gm-only": "name: gm-only\nproposer: {plugin: gm, params: {first_quantile: 0.8, second_quantile: 0.5}}\n",
@@ -130,6 +137,20 @@ def test_model_stored_before_a_setting_existed_is_reused_as_its_default(first, s
     (model / "checksums.json").write_text(json.dumps(sums))
     study = reproduce("inbreast", release, out, yamls, seed=0, device="cpu")
     assert not any(p["trained_now"] for p in study["pipelines"])
+
+
+def test_a_model_started_from_the_file_its_yaml_names_matches_it_and_from_another_file_does_not(tmp_path):
+    weights, other = tmp_path / "w.safetensors", tmp_path / "v.safetensors"
+    weights.write_bytes(b"first")
+    other.write_bytes(b"second")
+    stored = {"detector": {"params": {"initial_weights": None, "epochs": 20}}}
+    asked = {"detector": {"params": {"initial_weights": str(weights), "epochs": 20}}}
+    assert differences(stored, asked) == [("detector.params.initial_weights", None, str(weights))]
+    metrics = {"detector": {"initial_weights": {"path": "/elsewhere/w.safetensors", "sha256": sha256(weights)}}}
+    assert started_from(metrics, "initial_weights", str(weights)), "the same bytes, wherever they lie now"
+    assert not started_from(metrics, "initial_weights", str(other))
+    assert not started_from(metrics, "initial_weights", str(tmp_path / "gone.safetensors"))
+    assert not started_from({}, "initial_weights", str(weights)), "a model that records no start"
 
 
 def test_model_of_another_split_seed_is_refused(first, second, release, yamls):

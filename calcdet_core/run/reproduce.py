@@ -119,6 +119,28 @@ def _refuse(folder: Path, run: StudyRun, problems: list[str]) -> None:
                                 "Remove it (or choose another --out) to compute it again")
 
 
+def differences(stored: Any, asked: Any, key: str = "") -> list[tuple[str, Any, Any]]:
+    """Each setting (dotted key) whose value differs between two resolved pipelines, with both values."""
+    if isinstance(stored, dict) and isinstance(asked, dict):
+        return [d for k in sorted(set(stored) | set(asked), key=str)
+                for d in differences(stored.get(k), asked.get(k), f"{key}.{k}" if key else str(k))]
+    return [] if stored == asked else [(key, stored, asked)]
+
+
+def started_from(metrics: Any, setting: str, asked: Any) -> bool:
+    """Whether training recorded the file ``asked`` (by SHA-256) under ``setting``: a component that starts from
+    a file (initial weights) leaves the setting out of the stored pipeline, so the model loads once the file is
+    gone, and records ``{"path": ..., "sha256": ...}`` in its training metrics instead."""
+    if not isinstance(asked, str) or not Path(asked).is_file():
+        return False
+    if isinstance(metrics, dict):
+        found = metrics.get(setting)
+        if isinstance(found, dict) and found.get("sha256") == sha256(Path(asked)):
+            return True
+        return any(started_from(value, setting, asked) for value in metrics.values())
+    return False
+
+
 def reusable_model(run: StudyRun, study: Study) -> bool:
     """True when ``run.model`` is a finished model of this pipeline, dataset, root and seed; a different one is
     refused (a changed YAML must not be evaluated as if it were trained)."""
@@ -128,9 +150,11 @@ def reusable_model(run: StudyRun, study: Study) -> bool:
         stored = load_pipeline(run.model / PIPELINE_FILE).resolved()
     except (CalcdetUserError, ValueError) as exc:
         _refuse(run.model, run, [f"its stored pipeline no longer validates ({exc})"])
-    changed = sorted(k for k in set(stored) | set(run.resolved) if stored.get(k) != run.resolved.get(k))
+    metrics = read_metrics(run.model)
+    changed = [key for key, was, asked in differences(stored, run.resolved)
+               if not (was is None and started_from(metrics, key.rpartition(".")[2], asked))]
     problems = [f"its pipeline differs from {run.yaml} in {', '.join(changed)}"] if changed else []
-    trained = {"settings": {}, **read_metrics(run.model).get("dataset", {})}  # no settings: the adapter's defaults
+    trained = {"settings": {}, **metrics.get("dataset", {})}  # no settings: the adapter's defaults
     wanted = {"name": study.dataset.name, "settings": study.dataset.settings, "root": str(study.root),
               "seed": study.seed}
     problems += [f"it was trained with dataset {key} {trained.get(key)!r}, not {value!r}"

@@ -6,11 +6,12 @@ import csv
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 from calcdet_point_weights import model_dir, weights_file
 
-from calcdet_core.api import Detections, ImageResult, build_component, froc_data
+from calcdet_core.api import Detections, ImageResult, build_component, froc_data, load_pipeline, shipped_weights
 
 
 def calcdet(*args) -> subprocess.CompletedProcess[str]:
@@ -57,3 +58,10 @@ def test_its_weights_start_a_fine_tuning_and_the_module_prints_where_they_are():
     printed = subprocess.run([sys.executable, "-m", "calcdet_point_weights", "--weights"], capture_output=True,
                              text=True, check=True).stdout.strip()
     assert printed == str(weights_file())
+
+
+def test_a_pipeline_names_them_shipped_point_heatmap_wherever_they_are_installed():
+    assert shipped_weights("point-heatmap") == weights_file()
+    root = Path(__file__).resolve().parents[3]
+    pipeline = load_pipeline(root / "pipelines" / "point-heatmap-pretrained.yaml")
+    assert pipeline.detector.config.initial_weights == weights_file()

@@ -18,6 +18,7 @@ from calcdet_torch.selection import FrocEvery, FrocImages, SelectOn
 from pydantic import Field, ValidationInfo, field_validator
 
 from calcdet_core.api import (
+    SHIPPED_PREFIX,
     STUDY_DIAMETER_PX,
     ComponentConfig,
     Detections,
@@ -26,6 +27,7 @@ from calcdet_core.api import (
     TrainingContext,
     load_arrays,
     save_arrays,
+    shipped_weights,
 )
 from calcdet_points.architecture import mismatch
 from calcdet_points.decode import DecodeSpec, decode
@@ -96,7 +98,9 @@ class PointConfig(ComponentConfig):
                                                 "score.")
     initial_weights: Path | None = Field(None, description="A point_net.safetensors (of these widths and convs) "
                                                            "that training starts from instead of random weights: "
-                                                           "fine-tuning pretrained weights. None: random.")
+                                                           "fine-tuning pretrained weights; shipped:NAME for "
+                                                           "weights an installed distribution ships (shipped:point-"
+                                                           "heatmap: calcdet-point-weights's). None: random.")
 
     # Field validators, not one model validator: each error is reported at its own YAML key
     # (detector.params.window, ...), and all of them at once. Each reads fields declared before it.
@@ -126,6 +130,16 @@ class PointConfig(ComponentConfig):
             raise ValueError(f"strip_rows {strip_rows} must be a multiple of {multiple} (2 ** (len(widths) - 1), "
                              f"widths {list(widths)}): strips must start on the coarsest level's grid")
         return strip_rows
+
+    @field_validator("initial_weights", mode="before")
+    @classmethod
+    def _shipped_weights_found(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.startswith(SHIPPED_PREFIX):
+            try:
+                return shipped_weights(value.removeprefix(SHIPPED_PREFIX))
+            except InvalidInputError as exc:
+                raise ValueError(str(exc)) from None
+        return value
 
     @field_validator("initial_weights")
     @classmethod
