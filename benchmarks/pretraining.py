@@ -6,7 +6,9 @@ few annotated images than random weights. Steps:
 
 * releases: ``--train-family``'s ``--images`` release (seed ``--seed``) to fine-tune on (its patient
   split: 11 training, 8 validation images of 40) and every family's test release (that release for
-  the training family; ``--reuse DIR/FAMILY`` when present, else generated alike);
+  the training family; ``--reuse DIR/FAMILY`` when present, else generated alike; with
+  ``--test-images N``, a new N-image release of every family, seed + 3, the training family's too:
+  63 test images of a 120-image release against the 21 of a 40-image one narrow the intervals);
 * a pretraining release: whole patients, about ``--pretrain-per-family`` images from each family's
   inserted release (``--reuse DIR/FAMILY-inserted`` when present, else a ``--source-images``
   release of seed + 1 through ``insert_release(normals_only=True)``, seed + 2), merged into one
@@ -161,6 +163,9 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, help="A pipeline trained on the fine-tuning release to compare with.")
     parser.add_argument("--on-the-fly", action="store_true",
                         help="Pretrain on normal phantoms with MCs inserted every epoch, not on written insertions.")
+    parser.add_argument("--test-images", type=int, default=0,
+                        help="Test on the test split of a new release of this many images per family (seed + 3, "
+                             "written under --work) instead of the --images releases: tighter intervals.")
     parser.add_argument("--resamples", type=int, default=1000)
     parser.add_argument("--reuse", type=Path, help="Folder of releases FAMILY, FAMILY-inserted (read only).")
     parser.add_argument("--work", type=Path, required=True, help="Folder for releases and models.")
@@ -171,13 +176,17 @@ def main() -> None:
     if args.reuse and args.work.resolve().is_relative_to(args.reuse.resolve()):
         parser.error("--work inside --reuse: --reuse is read only")
     work, start = args.work, time.perf_counter()
-    tests = {}
-    for family in families:
+
+    def test_release(family: str) -> Path:
+        if args.test_images:
+            return release(work / f"{family}-test", args.test_images, args.seed + 3, args, family)
         reused = args.reuse / family if args.reuse else None
         if family != args.train_family and reused and (reused / "INbreast.csv").is_file():
-            tests[family] = reused
-        else:
-            tests[family] = release(work / family, args.images, args.seed, args, family)
+            return reused
+        return release(work / family, args.images, args.seed, args, family)
+
+    fine_tuning = release(work / args.train_family, args.images, args.seed, args, args.train_family)
+    tests = {family: test_release(family) for family in families}
     log(f"test releases: {tests}")
     if args.on_the_fly:
         sources = [args.reuse / f"{f}-source" if args.reuse and (args.reuse / f"{f}-source" / "INbreast.csv").is_file()
@@ -196,12 +205,12 @@ def main() -> None:
     events: dict[str, dict[str, FrocData]] = {}
     for name, settings in runs.items():
         model = work / f"model-{name}"
-        seconds[name] = train(args.pipeline, tests[args.train_family], model, settings, args)
+        seconds[name] = train(args.pipeline, fine_tuning, model, settings, args)
         events[name] = test(model, tests, args.seed)
         log(f"{name} ({seconds[name]:.0f} s): " + ", ".join(
             f"{f} {auc_with_interval(d, 200, args.seed)['auc']}" for f, d in events[name].items()))
     if args.baseline:
-        seconds["baseline"] = train(args.baseline, tests[args.train_family], work / "model-baseline", [], args)
+        seconds["baseline"] = train(args.baseline, fine_tuning, work / "model-baseline", [], args)
         events["baseline"] = test(work / "model-baseline", tests, args.seed)
     events["pretrained only"] = test(pretrained, tests, args.seed)
     tested = {name: {f: auc_with_interval(d, args.resamples, args.seed) for f, d in by_family.items()}
@@ -213,7 +222,8 @@ def main() -> None:
               "pretrain_set": args.pretrain_set,
               "finetune_set": args.finetune_set,
               "release": {"images": args.images, "height": args.height, "width": args.width, "seed": args.seed,
-                          "train_family": args.train_family, "tests": {f: str(p) for f, p in tests.items()}},
+                          "train_family": args.train_family, "test_images": args.test_images,
+                          "tests": {f: str(p) for f, p in tests.items()}},
               "pretraining_release": pretraining,
               "baseline": str(args.baseline) if args.baseline else None,
               "training": {name: {"seconds": round(seconds.get(name, 0.0), 1),
