@@ -20,9 +20,7 @@ from pathlib import Path
 
 from calcdet_phantom import generate_release
 from calcdet_phantom.families import FAMILIES
-from transfer import auc_with_interval, test
-
-from calcdet_core.evaluation.bootstrap import paired_auc_difference
+from transfer import auc_with_interval, paired_difference, test
 
 
 def main() -> None:
@@ -47,17 +45,14 @@ def main() -> None:
             root, args.images, args.seed, args.height, args.width, family=family)
     events = {name: test(Path(model), releases, args.split_seed) for name, model in models.items()}
 
-    def difference(a: str, b: str, family: str) -> dict[str, float | list[float]]:
-        found = paired_auc_difference(events[a][family], events[b][family], args.resamples, args.split_seed)
-        return {"difference": round(found["difference"], 4), "ci95": [round(x, 4) for x in found["ci"]]}
-
     print(json.dumps({
         "benchmark": "models_on_families", "models": models,
         "releases": {"images": args.images, "height": args.height, "width": args.width, "seed": args.seed,
                      "split_seed": args.split_seed, "roots": {f: str(r) for f, r in releases.items()}},
         "auc": {name: {f: auc_with_interval(d, args.resamples, args.split_seed) for f, d in by.items()}
                 for name, by in events.items()},
-        "paired": {f"{a} minus {b}": {f: difference(a, b, f) for f in releases} for a, b in combinations(models, 2)},
+        "paired": {f"{a} minus {b}": {f: paired_difference(events[a][f], events[b][f], args.resamples, args.split_seed)
+                                        for f in releases} for a, b in combinations(models, 2)},
     }, indent=1))
 
 

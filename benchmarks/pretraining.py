@@ -43,9 +43,8 @@ from typing import Any
 from calcdet_phantom import generate_release
 from calcdet_phantom.families import FAMILIES
 from calcdet_phantom.insert_release import insert_release
-from transfer import TRANSFORMS, auc_with_interval, test, train
+from transfer import TRANSFORMS, auc_with_interval, paired_difference, test, train
 
-from calcdet_core.evaluation.bootstrap import paired_auc_difference
 from calcdet_core.evaluation.froc import FrocData
 from pipelines import ROOT
 
@@ -133,12 +132,6 @@ def training_facts(model: Path) -> dict[str, Any]:
     return flat
 
 
-def difference(a: FrocData, b: FrocData, args: argparse.Namespace) -> dict[str, Any]:
-    """FROC AUC of ``a`` minus ``b`` on the same images, with its paired 95 % bootstrap interval."""
-    diff = paired_auc_difference(a, b, args.resamples, args.seed)
-    return {"difference": round(diff["difference"], 4), "ci95": [round(x, 4) for x in diff["ci"]]}
-
-
 def weights_of(model: Path) -> Path:
     """The model directory's ``point_net.safetensors``."""
     (found,) = sorted(model.rglob("point_net.safetensors"))
@@ -216,7 +209,8 @@ def main() -> None:
     tested = {name: {f: auc_with_interval(d, args.resamples, args.seed) for f, d in by_family.items()}
               for name, by_family in events.items()}
     pairs = [(tuned, "scratch")] + [(name, "baseline") for name in (tuned, "scratch") if "baseline" in events]
-    paired = {f"{a} minus {b}": {family: difference(events[a][family], events[b][family], args)
+    paired = {f"{a} minus {b}": {family: paired_difference(events[a][family], events[b][family], args.resamples,
+                                                           args.seed)
                                  for family in families} for a, b in pairs}
     report = {"benchmark": "pretraining", "pipeline": str(args.pipeline), "on_the_fly": args.on_the_fly,
               "pretrain_set": args.pretrain_set,

@@ -24,10 +24,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from transfer import auc_with_interval, test, train
+from transfer import auc_with_interval, paired_difference, test, train
 
 from calcdet_core.api import shipped_weights
-from calcdet_core.evaluation.bootstrap import paired_auc_difference
 from pipelines import ROOT
 
 POINT_STEM = {"down.0.0.0.weight": "stem.0.weight", "down.0.0.1.weight": "stem.1.weight",
@@ -81,12 +80,11 @@ def main() -> None:
     if args.start != "both":
         return
     events = {start: test(args.work / start, {"release": args.root}, args.seed)["release"] for start in starts}
-    difference = paired_auc_difference(events["point-stem"], events["random"], args.resamples, args.seed)
     print(json.dumps({
         "pipeline": str(args.pipeline), "root": str(args.root), "weights": args.weights, "train_seconds": seconds,
         "auc": {start: auc_with_interval(data, args.resamples, args.seed) for start, data in events.items()},
-        "point_stem_minus_random": {"difference": round(difference["difference"], 4),
-                                    "ci95": [round(x, 4) for x in difference["ci"]]},
+        "point_stem_minus_random": paired_difference(events["point-stem"], events["random"], args.resamples,
+                                                     args.seed),
     }, indent=1))
 
 

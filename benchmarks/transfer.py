@@ -86,6 +86,12 @@ def test(model: Path, releases: dict[str, Path], seed: int) -> dict[str, FrocDat
     return out
 
 
+def paired_difference(a: FrocData, b: FrocData, resamples: int, seed: int) -> dict[str, Any]:
+    """FROC AUC of ``a`` minus ``b`` on the same images, with its paired 95 % bootstrap interval (rounded)."""
+    found = paired_auc_difference(a, b, resamples, seed)
+    return {"difference": round(found["difference"], 4), "ci95": [round(x, 4) for x in found["ci"]]}
+
+
 def auc_with_interval(data: FrocData, resamples: int, seed: int) -> dict[str, Any]:
     auc = froc_point_estimate(data, ())["auc"]
     boot = bootstrap_froc(data, resamples, seed, (), grid=np.zeros(0)).auc
@@ -156,11 +162,10 @@ def main() -> None:
             fit = own["annotated"]["tested_on"][family]["auc"]
             for kind in arms[1:]:
                 ins = own[kind]["tested_on"][family]["auc"]
-                paired = paired_auc_difference(events[family, kind][family], events[family, "annotated"][family],
-                                               args.resamples, args.seed)
                 own[f"{kind}_vs_annotated"] = {
                     "ratio": None if not fit or ins is None else round(ins / fit, 3),
-                    "difference": round(paired["difference"], 4), "ci95": [round(x, 4) for x in paired["ci"]]}
+                    **paired_difference(events[family, kind][family], events[family, "annotated"][family],
+                                        args.resamples, args.seed)}
         report = {"benchmark": "transfer", "pipeline": str(args.pipeline), "caps": with_settings({}, args.set),
                   "release": {"images": args.images, "source_images": args.source_images, "height": args.height,
                               "width": args.width, "seed": args.seed, "families": families},
