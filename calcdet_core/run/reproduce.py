@@ -133,12 +133,17 @@ def started_from(metrics: Any, setting: str, asked: Any) -> bool:
     gone, and records ``{"path": ..., "sha256": ...}`` in its training metrics instead."""
     if not isinstance(asked, str) or not Path(asked).is_file():
         return False
-    if isinstance(metrics, dict):
-        found = metrics.get(setting)
-        if isinstance(found, dict) and found.get("sha256") == sha256(Path(asked)):
-            return True
-        return any(started_from(value, setting, asked) for value in metrics.values())
-    return False
+    return _records_digest(metrics, setting, sha256(Path(asked)))
+
+
+def _records_digest(metrics: Any, setting: str, digest: str) -> bool:
+    """Whether ``metrics``, at any depth, holds ``{"sha256": digest}`` under ``setting``."""
+    if not isinstance(metrics, dict):
+        return False
+    found = metrics.get(setting)
+    if isinstance(found, dict) and found.get("sha256") == digest:
+        return True
+    return any(_records_digest(value, setting, digest) for value in metrics.values())
 
 
 def reusable_model(run: StudyRun, study: Study) -> bool:
